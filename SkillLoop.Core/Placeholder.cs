@@ -1,0 +1,1 @@
+namespace SkillLoop.Core; internal static class Placeholder;

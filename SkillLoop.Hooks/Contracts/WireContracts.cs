@@ -1,0 +1,78 @@
+namespace SkillLoop.Hooks.Contracts;
+
+// The client ↔ server wire contracts. The server references this project, so both sides share one definition.
+// JSON is camelCase on the wire (see HooksJsonContext and the server's JSON options).
+
+/// <summary>A correction pattern as the server serves it. <c>Category</c> "guard" marks a look-alike that suppresses a match.</summary>
+public sealed record CorrectionPattern(
+    string Id,
+    string Language,
+    string Category,
+    string Regex,
+    bool Enabled = true);
+
+/// <summary>Settings the client reads from <c>GET /api/v1/client/config</c>.</summary>
+public sealed record ClientSettings(
+    bool AllowLocalExtraction = true,
+    int ContextTurns = 4);
+
+/// <summary>Body of <c>GET /api/v1/client/config</c>.</summary>
+public sealed record ClientConfig(
+    IReadOnlyList<CorrectionPattern> Patterns,
+    ClientSettings Settings);
+
+/// <summary>
+/// How far the server has read one session's transcript. <c>Offset</c> is the byte offset just past the last
+/// complete line read; <c>ActiveSkill</c> carries skill attribution across reads, so the client never needs to
+/// re-read what came before the cursor.
+/// </summary>
+public sealed record SessionCursor(
+    string Platform,
+    string SessionId,
+    long Offset,
+    string? ActiveSkill,
+    string? ActiveSkillPath);
+
+/// <summary>A human turn the client read (sent so patterns can later be tested against past turns).</summary>
+public sealed record UserTurn(
+    string TurnId,
+    string Text,
+    DateTimeOffset? Timestamp);
+
+/// <summary>A turn of context shown around a correction (already truncated by the client).</summary>
+public sealed record ContextTurn(
+    string Role,
+    string Text);
+
+/// <summary>One detected correction.</summary>
+public sealed record DetectedCorrection(
+    string TurnId,
+    string Text,
+    string Pattern,
+    string? Skill,
+    string? SkillPath,
+    double Confidence,
+    DateTimeOffset? Timestamp,
+    IReadOnlyList<ContextTurn> Context);
+
+/// <summary>
+/// Body of <c>POST /api/v1/signals</c>: what is new in one session since <c>FromOffset</c>.
+/// The server accepts it only when <c>FromOffset</c> equals its stored cursor (else 409), so two Stop events racing
+/// on one transcript can never store a correction twice.
+/// </summary>
+public sealed record SignalBatch(
+    string Platform,
+    string SessionId,
+    string User,
+    long FromOffset,
+    SessionCursor Cursor,
+    IReadOnlyList<UserTurn> Turns,
+    IReadOnlyList<DetectedCorrection> Corrections,
+    string? Product = null,
+    string? ClientVersion = null);
+
+/// <summary>Answer to <c>POST /api/v1/signals</c>.</summary>
+public sealed record SignalBatchResult(
+    int Accepted,
+    int Duplicates,
+    SessionCursor Cursor);
