@@ -1,0 +1,162 @@
+using System.Text.Json;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using SkillLoop.Core.Data;
+using SkillLoop.Hooks.Contracts;
+
+namespace SkillLoop.Core.Capture;
+
+public enum IngestOutcome
+{
+    Stored,
+    CursorConflict,
+}
+
+public sealed record IngestResult(IngestOutcome Outcome, SignalBatchResult Result);
+
+/// <summary>
+/// Stores what a client read from one session. The batch is applied only when its <c>FromOffset</c> equals the
+/// stored cursor, in one write transaction, so racing Stop events and resends never store anything twice.
+/// </summary>
+public sealed partial class SignalIngestor(
+    SqliteDb db,
+    UserIdentityHasher hasher,
+    SignalFeed feed,
+    TimeProvider time,
+    ILogger<SignalIngestor> logger)
+{
+    public async Task<SessionCursor> GetCursorAsync(string platform, string sessionId, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await ReadCursorAsync(connection, null, platform, sessionId, cancellationToken);
+    }
+
+    /// <summary>Applies a validated batch (see <see cref="SignalBatchValidator"/>).</summary>
+    public async Task<IngestResult> IngestAsync(SignalBatch batch, CancellationToken cancellationToken)
+    {
+        var userHash = await hasher.HashAsync(batch.User, cancellationToken);
+        var now = time.GetUtcNow();
+        var stored = new List<SignalView>();
+
+        await using var connection = await db.OpenAsync(cancellationToken);
+        // Not deferred: BEGIN IMMEDIATE takes the write lock up front, so the cursor check and the writes are atomic.
+        await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        var current = await ReadCursorAsync(connection, transaction, batch.Platform, batch.SessionId, cancellationToken);
+        if (current.Offset != batch.FromOffset)
+        {
+            LogCursorConflict(logger, batch.Platform, batch.SessionId, batch.FromOffset, current.Offset);
+            return new(IngestOutcome.CursorConflict, new SignalBatchResult(0, 0, current));
+        }
+
+        foreach (var turn in batch.Turns)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO turns (platform, session_id, turn_id, text, user_hash, occurred_at, created_at)
+                VALUES (@platform, @sessionId, @TurnId, @Text, @userHash, @Timestamp, @now)
+                ON CONFLICT (platform, session_id, turn_id) DO NOTHING
+                """,
+                new { platform = batch.Platform, sessionId = batch.SessionId, turn.TurnId, turn.Text, userHash, turn.Timestamp, now },
+                transaction, cancellationToken: cancellationToken));
+        }
+
+        var duplicates = 0;
+        foreach (var correction in batch.Corrections)
+        {
+            var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+                """
+                INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence,
+                                     user_hash, context_json, occurred_at, created_at)
+                VALUES (@platform, @sessionId, @TurnId, @Text, @Pattern, @Skill, @SkillPath, @Confidence,
+                        @userHash, @contextJson, @Timestamp, @now)
+                ON CONFLICT (platform, session_id, turn_id) DO NOTHING
+                RETURNING id
+                """,
+                new
+                {
+                    platform = batch.Platform,
+                    sessionId = batch.SessionId,
+                    correction.TurnId,
+                    correction.Text,
+                    correction.Pattern,
+                    correction.Skill,
+                    correction.SkillPath,
+                    correction.Confidence,
+                    userHash,
+                    contextJson = JsonSerializer.Serialize(correction.Context, CoreJsonContext.Default.IReadOnlyListContextTurn),
+                    correction.Timestamp,
+                    now,
+                },
+                transaction, cancellationToken: cancellationToken));
+            if (id is null)
+            {
+                duplicates++;
+                continue;
+            }
+
+            stored.Add(new SignalView(id.Value, batch.Platform, batch.SessionId, correction.TurnId, correction.Text, correction.Pattern,
+                correction.Skill, correction.SkillPath, correction.Confidence, userHash, now, null, null));
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO sessions (platform, session_id, cursor_offset, active_skill, active_skill_path, user_hash, product, created_at, updated_at)
+            VALUES (@platform, @sessionId, @offset, @skill, @skillPath, @userHash, @product, @now, @now)
+            ON CONFLICT (platform, session_id) DO UPDATE SET
+                cursor_offset = excluded.cursor_offset,
+                active_skill = excluded.active_skill,
+                active_skill_path = excluded.active_skill_path,
+                user_hash = excluded.user_hash,
+                product = coalesce(excluded.product, sessions.product),
+                updated_at = excluded.updated_at
+            """,
+            new
+            {
+                platform = batch.Platform,
+                sessionId = batch.SessionId,
+                offset = batch.Cursor.Offset,
+                skill = batch.Cursor.ActiveSkill,
+                skillPath = batch.Cursor.ActiveSkillPath,
+                userHash,
+                product = batch.Product,
+                now,
+            },
+            transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+
+        LogStored(logger, stored.Count, duplicates, batch.Platform, batch.SessionId);
+        feed.Publish(stored);
+        var cursor = batch.Cursor with { Platform = batch.Platform, SessionId = batch.SessionId };
+        return new(IngestOutcome.Stored, new SignalBatchResult(stored.Count, duplicates, cursor));
+    }
+
+    private static async Task<SessionCursor> ReadCursorAsync(
+        Microsoft.Data.Sqlite.SqliteConnection connection,
+        System.Data.Common.DbTransaction? transaction,
+        string platform,
+        string sessionId,
+        CancellationToken cancellationToken)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<CursorRow>(new CommandDefinition(
+            """
+            SELECT cursor_offset AS Offset, active_skill AS Skill, active_skill_path AS SkillPath
+            FROM sessions WHERE platform = @platform AND session_id = @sessionId
+            """, new { platform, sessionId }, transaction, cancellationToken: cancellationToken));
+        return row is { } r
+            ? new SessionCursor(platform, sessionId, r.Offset, r.Skill, r.SkillPath)
+            : new SessionCursor(platform, sessionId, 0, null, null);
+    }
+
+    private sealed class CursorRow
+    {
+        public long Offset { get; init; }
+        public string? Skill { get; init; }
+        public string? SkillPath { get; init; }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stored {Count} signal(s) ({Duplicates} duplicate) from {Platform} session {SessionId}")]
+    private static partial void LogStored(ILogger logger, int count, int duplicates, string platform, string sessionId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Cursor conflict for {Platform} session {SessionId}: batch from {FromOffset}, stored {StoredOffset}")]
+    private static partial void LogCursorConflict(ILogger logger, string platform, string sessionId, long fromOffset, long storedOffset);
+}

@@ -1,0 +1,56 @@
+using Dapper;
+using SkillLoop.Core.Data;
+
+namespace SkillLoop.Core.Capture;
+
+/// <summary>Reads stored signals, newest first.</summary>
+public sealed class SignalStore(SqliteDb db)
+{
+    public const int MaxLimit = 500;
+
+    public async Task<IReadOnlyList<SignalView>> QueryAsync(SignalQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<SignalRow>(new CommandDefinition(
+            """
+            SELECT id AS Id, platform AS Platform, session_id AS SessionId, turn_id AS TurnId, text AS Text,
+                   pattern AS Pattern, skill AS Skill, skill_path AS SkillPath, confidence AS Confidence,
+                   user_hash AS UserHash, created_at AS CreatedAt, cluster_id AS ClusterId
+            FROM signals
+            WHERE (@Platform IS NULL OR platform = @Platform)
+              AND (@SessionId IS NULL OR session_id = @SessionId)
+              AND (@Skill IS NULL OR skill = @Skill)
+              AND (@BeforeId IS NULL OR id < @BeforeId)
+            ORDER BY id DESC
+            LIMIT @limit
+            """,
+            new { query.Platform, query.SessionId, query.Skill, query.BeforeId, limit = Math.Clamp(query.Limit, 1, MaxLimit) },
+            cancellationToken: cancellationToken));
+        return rows.Select(r => r.ToView()).ToList();
+    }
+
+    public async Task<long> CountAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM signals", cancellationToken: cancellationToken));
+    }
+
+    private sealed class SignalRow
+    {
+        public long Id { get; init; }
+        public string Platform { get; init; } = "";
+        public string SessionId { get; init; } = "";
+        public string TurnId { get; init; } = "";
+        public string Text { get; init; } = "";
+        public string Pattern { get; init; } = "";
+        public string? Skill { get; init; }
+        public string? SkillPath { get; init; }
+        public double Confidence { get; init; }
+        public string UserHash { get; init; } = "";
+        public DateTimeOffset CreatedAt { get; init; }
+        public long? ClusterId { get; init; }
+
+        public SignalView ToView() =>
+            new(Id, Platform, SessionId, TurnId, Text, Pattern, Skill, SkillPath, Confidence, UserHash, CreatedAt, ClusterId, null);
+    }
+}

@@ -1,0 +1,9 @@
+using System.Text.Json.Serialization;
+using SkillLoop.Hooks.Contracts;
+
+namespace SkillLoop.Core;
+
+/// <summary>JSON kept inside the database (context turns and the like).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(IReadOnlyList<ContextTurn>))]
+internal sealed partial class CoreJsonContext : JsonSerializerContext;

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using SkillLoop.Core.Access;
+using SkillLoop.Core.Capture;
+using SkillLoop.Core.Data;
+using SkillLoop.Core.Detection;
+
+namespace SkillLoop.Core;
+
+public static class CoreServiceCollectionExtensions
+{
+    public static IServiceCollection AddSkillLoopCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<SkillLoopOptions>()
+            .Configure(options => SkillLoopOptions.Bind(options, configuration))
+            .ValidateDataAnnotations()
+            .Validate(o => !string.IsNullOrWhiteSpace(o.LlmEndpoint) || (o.LlmModel is null && o.LlmApiKey is null),
+                "SKILLLOOP_LLM_MODEL and SKILLLOOP_LLM_API_KEY need SKILLLOOP_LLM_ENDPOINT.")
+            .Validate(o => o.LlmEndpoint is null || Uri.TryCreate(o.LlmEndpoint, UriKind.Absolute, out _),
+                "SKILLLOOP_LLM_ENDPOINT must be an absolute URL.")
+            .ValidateOnStart();
+
+        services.AddSingleton(TimeProvider.System);
+
+        // Data
+        services.AddSingleton<SqliteVec>();
+        services.AddSingleton<SqliteDb>();
+        services.AddSingleton<DatabaseState>();
+        services.AddSingleton<SettingsStore>();
+
+        // Access
+        services.AddSingleton<AccessStore>();
+        services.AddSingleton<AccessSeeder>();
+
+        // Capture and detection
+        services.AddSingleton<SignalFeed>();
+        services.AddSingleton<UserIdentityHasher>();
+        services.AddSingleton<SignalIngestor>();
+        services.AddSingleton<SignalStore>();
+        services.AddSingleton<PatternStore>();
+
+        services.AddHostedService<SkillLoopStartup>();
+        return services;
+    }
+
+    /// <summary>The data directory, for registrations that need it before the container is built.</summary>
+    public static string GetDataDirectory(IConfiguration configuration)
+    {
+        var options = new SkillLoopOptions();
+        SkillLoopOptions.Bind(options, configuration);
+        return Path.GetFullPath(options.DataDirectory);
+    }
+}

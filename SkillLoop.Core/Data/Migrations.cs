@@ -1,0 +1,126 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace SkillLoop.Core.Data;
+
+/// <summary>
+/// Versioned schema migrations, applied in order at start inside one transaction each.
+/// <c>PRAGMA user_version</c> records the last applied version. Never edit a shipped migration: add a new one.
+/// </summary>
+public static class Migrations
+{
+    public static readonly IReadOnlyList<(int Version, string Name, string Sql)> All =
+    [
+        (1, "initial schema", """
+            CREATE TABLE settings (
+                key   TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            );
+
+            CREATE TABLE users (
+                id              INTEGER PRIMARY KEY,
+                name            TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                password_hash   TEXT NOT NULL,
+                role            TEXT NOT NULL CHECK (role IN ('admin', 'reviewer')),
+                failed_logins   INTEGER NOT NULL DEFAULT 0,
+                locked_until    TEXT NULL,
+                created_at      TEXT NOT NULL
+            );
+
+            -- Ingest tokens and admin API keys; only a SHA-256 of the secret is stored.
+            CREATE TABLE api_keys (
+                id          INTEGER PRIMARY KEY,
+                kind        TEXT NOT NULL CHECK (kind IN ('ingest', 'admin')),
+                name        TEXT NOT NULL,
+                secret_hash TEXT NOT NULL UNIQUE,
+                prefix      TEXT NOT NULL,
+                created_at  TEXT NOT NULL,
+                last_used_at TEXT NULL,
+                revoked_at  TEXT NULL
+            );
+
+            CREATE TABLE patterns (
+                id         TEXT PRIMARY KEY,
+                language   TEXT NOT NULL,
+                category   TEXT NOT NULL,
+                regex      TEXT NOT NULL,
+                enabled    INTEGER NOT NULL DEFAULT 1,
+                builtin    INTEGER NOT NULL DEFAULT 0,
+                updated_at TEXT NOT NULL
+            );
+
+            CREATE TABLE sessions (
+                platform          TEXT NOT NULL,
+                session_id        TEXT NOT NULL,
+                cursor_offset     INTEGER NOT NULL DEFAULT 0,
+                active_skill      TEXT NULL,
+                active_skill_path TEXT NULL,
+                user_hash         TEXT NOT NULL,
+                product           TEXT NULL,
+                created_at        TEXT NOT NULL,
+                updated_at        TEXT NOT NULL,
+                PRIMARY KEY (platform, session_id)
+            );
+
+            -- Human turns as read by the clients, kept so patterns can be tested against the past.
+            CREATE TABLE turns (
+                id          INTEGER PRIMARY KEY,
+                platform    TEXT NOT NULL,
+                session_id  TEXT NOT NULL,
+                turn_id     TEXT NOT NULL,
+                text        TEXT NOT NULL,
+                user_hash   TEXT NOT NULL,
+                occurred_at TEXT NULL,
+                created_at  TEXT NOT NULL,
+                UNIQUE (platform, session_id, turn_id)
+            );
+
+            CREATE TABLE signals (
+                id           INTEGER PRIMARY KEY,
+                platform     TEXT NOT NULL,
+                session_id   TEXT NOT NULL,
+                turn_id      TEXT NOT NULL,
+                text         TEXT NOT NULL,
+                pattern      TEXT NOT NULL,
+                skill        TEXT NULL,
+                skill_path   TEXT NULL,
+                confidence   REAL NOT NULL,
+                user_hash    TEXT NOT NULL,
+                context_json TEXT NOT NULL DEFAULT '[]',
+                occurred_at  TEXT NULL,
+                created_at   TEXT NOT NULL,
+                cluster_id   INTEGER NULL,
+                UNIQUE (platform, session_id, turn_id)
+            );
+            CREATE INDEX ix_signals_created ON signals (id DESC);
+            CREATE INDEX ix_signals_skill ON signals (skill);
+            """),
+    ];
+
+    public static int Latest => All[^1].Version;
+
+    /// <summary>Applies every migration newer than the database; returns how many were applied.</summary>
+    public static async Task<int> ApplyAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        // WAL is a property of the file: set once, it stays.
+        await connection.ExecuteAsync(new CommandDefinition("PRAGMA journal_mode = WAL;", cancellationToken: cancellationToken));
+        var current = await connection.ExecuteScalarAsync<int>(new CommandDefinition("PRAGMA user_version;", cancellationToken: cancellationToken));
+        if (current > Latest)
+        {
+            throw new InvalidOperationException(
+                $"The database is at schema version {current}, newer than this server knows ({Latest}). Use a newer SkillLoop or restore a backup.");
+        }
+
+        var applied = 0;
+        foreach (var (version, _, sql) in All.Where(m => m.Version > current))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await connection.ExecuteAsync(new CommandDefinition(sql, transaction: transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition($"PRAGMA user_version = {version};", transaction: transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            applied++;
+        }
+
+        return applied;
+    }
+}

@@ -1,0 +1,74 @@
+using System.Data;
+using System.Globalization;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace SkillLoop.Core.Data;
+
+/// <summary>Opens connections to the server's SQLite file (WAL). Each operation opens its own pooled connection.</summary>
+public sealed class SqliteDb
+{
+    private readonly string _connectionString;
+
+    static SqliteDb()
+    {
+        // Dapper maps DateTimeOffset itself unless told otherwise; SQLite keeps it as ISO-8601 text.
+        SqlMapper.RemoveTypeMap(typeof(DateTimeOffset));
+        SqlMapper.RemoveTypeMap(typeof(DateTimeOffset?));
+        SqlMapper.AddTypeHandler(new DateTimeOffsetHandler());
+    }
+
+    public SqliteDb(IOptions<SkillLoopOptions> options, SqliteVec vec)
+    {
+        Vec = vec;
+        Path = options.Value.DatabasePath;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public string Path { get; }
+
+    public SqliteVec Vec { get; }
+
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    /// <summary>A connection with the vec0 extension loaded, when it is available.</summary>
+    public async Task<SqliteConnection> OpenWithVectorsAsync(CancellationToken cancellationToken)
+    {
+        var connection = await OpenAsync(cancellationToken);
+        Vec.TryLoadInto(connection);
+        return connection;
+    }
+
+    private sealed class DateTimeOffsetHandler : SqlMapper.TypeHandler<DateTimeOffset>
+    {
+        public override DateTimeOffset Parse(object value) => value switch
+        {
+            DateTimeOffset d => d,
+            string s => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal),
+            long ms => DateTimeOffset.FromUnixTimeMilliseconds(ms),
+            _ => throw new DataException($"Cannot read {value.GetType().Name} as a DateTimeOffset."),
+        };
+
+        public override void SetValue(IDbDataParameter parameter, DateTimeOffset value)
+        {
+            parameter.DbType = DbType.String;
+            parameter.Value = value.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
+        }
+    }
+}

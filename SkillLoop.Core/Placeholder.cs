@@ -1,1 +1,0 @@
-namespace SkillLoop.Core; internal static class Placeholder;

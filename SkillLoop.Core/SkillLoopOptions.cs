@@ -1,0 +1,53 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace SkillLoop.Core;
+
+/// <summary>
+/// Server settings from the command line (<c>--data</c>, <c>--models</c>) and the environment (<c>SKILLLOOP_*</c>).
+/// Everything else is set in the dashboard and kept in the database.
+/// </summary>
+public sealed class SkillLoopOptions
+{
+    [Required]
+    public string DataDirectory { get; set; } = "./data";
+
+    [Required]
+    public string ModelsDirectory { get; set; } = "./models";
+
+    /// <summary>Password of the <c>admin</c> user created on first start; unset: a random one is generated and logged once.</summary>
+    public string? AdminPassword { get; set; }
+
+    public string? AdminApiKey { get; set; }
+
+    public string? IngestToken { get; set; }
+
+    public string? ChatModel { get; set; }
+
+    public string? LlmEndpoint { get; set; }
+
+    public string? LlmModel { get; set; }
+
+    public string? LlmApiKey { get; set; }
+
+    /// <summary>Overrides where vec0.so is looked for (default: <c>native/vec0.so</c> beside the server).</summary>
+    public string? SqliteVecPath { get; set; }
+
+    public string DatabasePath => Path.Combine(Path.GetFullPath(DataDirectory), "skillloop.db");
+
+    /// <summary>Reads the documented command-line and environment names from configuration.</summary>
+    public static void Bind(SkillLoopOptions options, Microsoft.Extensions.Configuration.IConfiguration config)
+    {
+        options.DataDirectory = config["data"] ?? config["SKILLLOOP_DATA"] ?? options.DataDirectory;
+        options.ModelsDirectory = config["models"] ?? config["SKILLLOOP_MODELS"] ?? options.ModelsDirectory;
+        options.AdminPassword = NullIfEmpty(config["SKILLLOOP_ADMIN_PASSWORD"]);
+        options.AdminApiKey = NullIfEmpty(config["SKILLLOOP_ADMIN_API_KEY"]);
+        options.IngestToken = NullIfEmpty(config["SKILLLOOP_INGEST_TOKEN"]);
+        options.ChatModel = NullIfEmpty(config["SKILLLOOP_CHAT_MODEL"]);
+        options.LlmEndpoint = NullIfEmpty(config["SKILLLOOP_LLM_ENDPOINT"]);
+        options.LlmModel = NullIfEmpty(config["SKILLLOOP_LLM_MODEL"]);
+        options.LlmApiKey = NullIfEmpty(config["SKILLLOOP_LLM_API_KEY"]);
+        options.SqliteVecPath = NullIfEmpty(config["SKILLLOOP_SQLITE_VEC"]);
+    }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+}

@@ -1,0 +1,36 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SkillLoop.Core.Access;
+using SkillLoop.Core.Data;
+using SkillLoop.Core.Detection;
+
+namespace SkillLoop.Core;
+
+/// <summary>Opens and migrates the database and applies first-start settings before the server takes requests.</summary>
+public sealed partial class SkillLoopStartup(
+    SqliteDb db,
+    DatabaseState state,
+    AccessSeeder accessSeeder,
+    PatternStore patterns,
+    ILogger<SkillLoopStartup> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(db.Path)!);
+        await using (var connection = await db.OpenAsync(cancellationToken))
+        {
+            var applied = await Migrations.ApplyAsync(connection, cancellationToken);
+            LogMigrated(logger, db.Path, Migrations.Latest, applied);
+        }
+
+        await accessSeeder.SeedAsync(cancellationToken);
+        await patterns.SeedAsync(SkillLoop.Hooks.Detection.DefaultPatterns.All, cancellationToken);
+        _ = db.Vec.IsAvailable; // probe (and log) the vector index once at start
+        state.MarkReady(Migrations.Latest);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Database {Path} at schema version {Version} ({Applied} migration(s) applied)")]
+    private static partial void LogMigrated(ILogger logger, string path, int version, int applied);
+}
