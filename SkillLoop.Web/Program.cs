@@ -1,23 +1,29 @@
+using SkillLoop.Core;
+using SkillLoop.Web;
 using SkillLoop.Web.Components;
+using SkillLoop.Web.Endpoints;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.UseSkillLoopDefaults();
 
-// Add services to the container.
-builder.Services.AddRazorComponents()
-    .AddInteractiveServerComponents();
+builder.Services.AddSkillLoopCore(builder.Configuration);
+builder.Services.AddSkillLoopWeb(builder.Configuration);
 
 var app = builder.Build();
+app.UseSkillLoopWeb();
 
-// Configure the HTTP request pipeline.
-if (!app.Environment.IsDevelopment())
-{
-    app.UseExceptionHandler("/Error", createScopeForErrors: true);
-}
-app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
-app.UseAntiforgery();
+app.MapOpenApi();
+app.MapHealthEndpoints();
+app.MapStatusEndpoints();
+app.MapClientEndpoints();
+app.MapSignalEndpoints();
+app.MapAccountEndpoints();
 
 app.MapStaticAssets();
 app.MapRazorComponents<App>()
     .AddInteractiveServerRenderMode();
 
 app.Run();
+
+/// <summary>Visible to the test host (WebApplicationFactory).</summary>
+public partial class Program;

@@ -1,0 +1,65 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Http.HttpResults;
+using SkillLoop.Core.Data;
+using SkillLoop.Web.Auth;
+
+namespace SkillLoop.Web.Endpoints;
+
+public static class StatusEndpoints
+{
+    public static IEndpointRouteBuilder MapStatusEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/v1/status", GetStatus).RequireAuthorization(Policies.Staff).WithTags("Status");
+        return app;
+    }
+
+    public static async Task<Ok<ServerStatus>> GetStatus(ServerStatusReader reader, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await reader.ReadAsync(cancellationToken));
+}
+
+public sealed record ModelInUse(string Provider, string? Model);
+
+public sealed record StatusCounts(long Signals, long Sessions, long Turns);
+
+public sealed record ServerStatus(
+    string Version,
+    int SchemaVersion,
+    StatusCounts Counts,
+    ModelInUse Chat,
+    ModelInUse Embeddings,
+    string VectorIndex,
+    string? VectorIndexError);
+
+/// <summary>What /api/v1/status and the dashboard's overview show.</summary>
+public sealed class ServerStatusReader(SqliteDb db, DatabaseState state)
+{
+    public static readonly string Version =
+        typeof(ServerStatusReader).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    public async Task<ServerStatus> ReadAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var counts = await Dapper.SqlMapper.QuerySingleAsync<CountsRow>(connection, new Dapper.CommandDefinition(
+            """
+            SELECT (SELECT count(*) FROM signals) AS Signals,
+                   (SELECT count(*) FROM sessions) AS Sessions,
+                   (SELECT count(*) FROM turns) AS Turns
+            """, cancellationToken: cancellationToken));
+        // Until a chat model or embedding model is wired in, say plainly that none is in use.
+        return new ServerStatus(
+            Version,
+            state.SchemaVersion,
+            new StatusCounts(counts.Signals, counts.Sessions, counts.Turns),
+            new ModelInUse("heuristic", null),
+            new ModelInUse("none", null),
+            db.Vec.Description,
+            db.Vec.Error);
+    }
+
+    private sealed class CountsRow
+    {
+        public long Signals { get; init; }
+        public long Sessions { get; init; }
+        public long Turns { get; init; }
+    }
+}
