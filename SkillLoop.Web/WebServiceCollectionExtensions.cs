@@ -48,7 +48,11 @@ public static class WebServiceCollectionExtensions
     {
         app.UseWhen(c => IsApi(c.Request), api =>
         {
-            api.UseExceptionHandler();
+            // Bad input (unreadable JSON, wrong types) is the caller's error: 4xx, never 5xx.
+            api.UseExceptionHandler(new ExceptionHandlerOptions
+            {
+                StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+            });
             api.UseStatusCodePages();
         });
         app.UseWhen(c => !IsApi(c.Request), pages =>

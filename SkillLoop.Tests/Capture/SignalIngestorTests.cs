@@ -1,0 +1,112 @@
+using Dapper;
+using SkillLoop.Core.Capture;
+using SkillLoop.Core.Data;
+using SkillLoop.Hooks.Contracts;
+using SkillLoop.Tests.Support;
+
+namespace SkillLoop.Tests.Capture;
+
+public sealed class SignalIngestorTests
+{
+    internal static SignalBatch Batch(string sessionId, long from, long to, string user = "dev@example.com", params string[] corrections) =>
+        new(
+            "claude",
+            sessionId,
+            user,
+            from,
+            new SessionCursor("claude", sessionId, to, "pdf-report", "/skills/pdf-report/SKILL.md"),
+            corrections.Select((text, i) => new UserTurn($"turn-{from}-{i}", text, DateTimeOffset.UnixEpoch)).ToList(),
+            corrections.Select((text, i) => new DetectedCorrection(
+                $"turn-{from}-{i}", text, "en-reject-wrong", "pdf-report", "/skills/pdf-report/SKILL.md", 0.9, DateTimeOffset.UnixEpoch,
+                [new ContextTurn("assistant", "Here is the report.")])).ToList());
+
+    [Fact]
+    public async Task A_batch_is_stored_and_moves_the_session_cursor()
+    {
+        await using var core = await TestCore.StartAsync();
+        var ingestor = core.Get<SignalIngestor>();
+
+        var result = await ingestor.IngestAsync(Batch("s1", 0, 420, corrections: "no, that's wrong"), CancellationToken.None);
+
+        Assert.Equal(IngestOutcome.Stored, result.Outcome);
+        Assert.Equal(1, result.Result.Accepted);
+        var cursor = await ingestor.GetCursorAsync("claude", "s1", CancellationToken.None);
+        Assert.Equal(new SessionCursor("claude", "s1", 420, "pdf-report", "/skills/pdf-report/SKILL.md"), cursor);
+        var stored = Assert.Single(await core.Get<SignalStore>().QueryAsync(new SignalQuery(SessionId: "s1"), CancellationToken.None));
+        Assert.Equal(("no, that's wrong", "pdf-report", "en-reject-wrong"), (stored.Text, stored.Skill, stored.Pattern));
+    }
+
+    [Fact]
+    public async Task A_batch_from_a_stale_offset_is_refused_and_stores_nothing()
+    {
+        await using var core = await TestCore.StartAsync();
+        var ingestor = core.Get<SignalIngestor>();
+        await ingestor.IngestAsync(Batch("s2", 0, 100, corrections: "no, that's wrong"), CancellationToken.None);
+
+        var raced = await ingestor.IngestAsync(Batch("s2", 0, 200, corrections: "wrong again"), CancellationToken.None);
+
+        Assert.Equal(IngestOutcome.CursorConflict, raced.Outcome);
+        Assert.Equal(100, raced.Result.Cursor.Offset);
+        Assert.Single(await core.Get<SignalStore>().QueryAsync(new SignalQuery(SessionId: "s2"), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task The_same_turn_resent_from_a_new_offset_is_stored_once()
+    {
+        await using var core = await TestCore.StartAsync();
+        var ingestor = core.Get<SignalIngestor>();
+        var first = Batch("s3", 0, 100, corrections: "no, that's wrong");
+        await ingestor.IngestAsync(first, CancellationToken.None);
+
+        var again = await ingestor.IngestAsync(first with { FromOffset = 100, Cursor = first.Cursor with { Offset = 150 } }, CancellationToken.None);
+
+        Assert.Equal((0, 1), (again.Result.Accepted, again.Result.Duplicates));
+        Assert.Single(await core.Get<SignalStore>().QueryAsync(new SignalQuery(SessionId: "s3"), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_users_identity_is_kept_only_as_a_salted_hash()
+    {
+        await using var core = await TestCore.StartAsync();
+        var ingestor = core.Get<SignalIngestor>();
+        await ingestor.IngestAsync(Batch("s4", 0, 10, "Alice@Example.com", "no, that's wrong"), CancellationToken.None);
+        await ingestor.IngestAsync(Batch("s5", 0, 10, "alice@example.com", "no, that's wrong"), CancellationToken.None);
+        await ingestor.IngestAsync(Batch("s6", 0, 10, "bob@example.com", "no, that's wrong"), CancellationToken.None);
+
+        await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        var hashes = (await connection.QueryAsync<string>("SELECT user_hash FROM signals ORDER BY id")).ToList();
+        var everything = string.Join("|", await connection.QueryAsync<string>("SELECT user_hash || session_id || text FROM signals"));
+
+        Assert.Equal(hashes[0], hashes[1]);
+        Assert.NotEqual(hashes[0], hashes[2]);
+        Assert.DoesNotContain("alice", everything, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(32, hashes[0].Length);
+    }
+
+    [Fact]
+    public async Task Newly_stored_signals_reach_live_subscribers_once()
+    {
+        await using var core = await TestCore.StartAsync();
+        var received = new List<SignalView>();
+        var arrived = new TaskCompletionSource();
+        using var subscription = core.Get<SignalFeed>().Subscribe(signals =>
+        {
+            lock (received)
+            {
+                received.AddRange(signals);
+            }
+
+            arrived.TrySetResult();
+            return Task.CompletedTask;
+        });
+        var ingestor = core.Get<SignalIngestor>();
+
+        var batch = Batch("s7", 0, 10, corrections: "no, that's wrong");
+        await ingestor.IngestAsync(batch, CancellationToken.None);
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await ingestor.IngestAsync(batch with { FromOffset = 10, Cursor = batch.Cursor with { Offset = 20 } }, CancellationToken.None);
+
+        var signal = Assert.Single(received);
+        Assert.Equal("no, that's wrong", signal.Text);
+    }
+}
