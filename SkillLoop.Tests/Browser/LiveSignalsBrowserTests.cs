@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using Microsoft.Playwright;
+using SkillLoop.Tests.Capture;
+using SkillLoop.Tests.Support;
+using Xunit.Abstractions;
+
+namespace SkillLoop.Tests.Browser;
+
+/// <summary>The dashboard in a real browser against the real server.</summary>
+[Collection(ServerCollection.Name)]
+public sealed class LiveSignalsBrowserTests(SkillLoopServer server, BrowserFixture browser, ITestOutputHelper output) : IClassFixture<BrowserFixture>
+{
+    [Fact]
+    public async Task An_admin_signs_in_and_watches_a_signal_arrive_live_without_reload()
+    {
+        await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = server.BaseAddress.ToString() });
+        var page = await context.NewPageAsync();
+
+        await page.GotoAsync("/signals");
+        Assert.EndsWith("/account/login", new Uri(page.Url).AbsolutePath);
+        await page.GetByLabel("User name").FillAsync("admin");
+        await page.GetByLabel("Password").FillAsync(SkillLoopServer.AdminPassword);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.WaitForURLAsync("**/signals");
+        await page.GetByRole(AriaRole.Heading, new() { Name = "Live signals" }).WaitForAsync();
+        // The "Live" indicator renders only once the page's circuit is interactive (and subscribed).
+        await page.GetByTestId("live-indicator").WaitForAsync();
+        await page.EvaluateAsync("() => window.__sameDocument = true");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "signals-before.png"), FullPage = true });
+
+        var text = $"不对，应该保留表头 {Guid.NewGuid():N}";
+        var stopwatch = Stopwatch.StartNew();
+        using var ingest = server.CreateIngestClient();
+        (await ingest.PostAsJsonAsync("/api/v1/signals", SignalIngestorTests.Batch($"browser-{Guid.NewGuid():N}", 0, 10, corrections: text))).EnsureSuccessStatusCode();
+
+        var row = page.Locator(".signal-text", new() { HasTextString = text });
+        await row.WaitForAsync(new() { Timeout = 15_000 });
+        output.WriteLine($"signal visible in the browser {stopwatch.ElapsedMilliseconds} ms after it was posted");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "signals-live.png"), FullPage = true });
+
+        Assert.Equal(text, await row.InnerTextAsync());
+        Assert.True(await page.EvaluateAsync<bool>("() => window.__sameDocument === true"), "the page was reloaded");
+        Assert.EndsWith("/signals", page.Url);
+    }
+}
