@@ -95,6 +95,18 @@ public static class Migrations
             CREATE INDEX ix_signals_created ON signals (id DESC);
             CREATE INDEX ix_signals_skill ON signals (skill);
             """),
+        (3, "vectors", """
+            -- Source of truth for every embedding; sqlite-vec's vec0 tables (made at run time, per dimension) mirror it.
+            CREATE TABLE vectors (
+                kind       TEXT NOT NULL,
+                id         INTEGER NOT NULL,
+                partition  TEXT NOT NULL,
+                dimensions INTEGER NOT NULL,
+                vector     BLOB NOT NULL,
+                PRIMARY KEY (kind, id)
+            );
+            CREATE INDEX ix_vectors_partition ON vectors (kind, partition);
+            """),
     ];
 
     public static int Latest => All[^1].Version;
