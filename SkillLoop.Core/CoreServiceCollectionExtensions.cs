@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using SkillLoop.Core.Access;
 using SkillLoop.Core.Capture;
+using SkillLoop.Core.Clustering;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Detection;
 
@@ -39,6 +40,9 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SignalIngestor>();
         services.AddSingleton<SignalStore>();
         services.AddSingleton<PatternStore>();
+
+        // Clustering (the Clusterer itself is registered once an embedding generator is)
+        services.AddSingleton<ClusteringSettings>();
 
         services.AddHostedService<SkillLoopStartup>();
         return services;

@@ -106,6 +106,26 @@ public static class Migrations
                 PRIMARY KEY (kind, id)
             );
             CREATE INDEX ix_vectors_partition ON vectors (kind, partition);
+
+            -- One cluster per underlying problem of one skill ('' = no skill). The centroid is the normalized
+            -- centroid_sum (the sum of the members' unit vectors), mirrored into the 'clusters' vector index.
+            CREATE TABLE clusters (
+                id                   INTEGER PRIMARY KEY,
+                skill                TEXT NOT NULL DEFAULT '',
+                title                TEXT NOT NULL,
+                state                TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'noise', 'merged')),
+                merged_into          INTEGER NULL REFERENCES clusters (id),
+                centroid_sum         BLOB NOT NULL,
+                signal_count         INTEGER NOT NULL DEFAULT 0,
+                user_count           INTEGER NOT NULL DEFAULT 0,
+                first_seen           TEXT NOT NULL,
+                last_seen            TEXT NOT NULL,
+                threshold_reached_at TEXT NULL,
+                created_at           TEXT NOT NULL,
+                updated_at           TEXT NOT NULL
+            );
+            CREATE INDEX ix_clusters_skill ON clusters (skill, state);
+            CREATE INDEX ix_signals_cluster ON signals (cluster_id);
             """),
     ];
 

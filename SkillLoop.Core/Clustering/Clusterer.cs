@@ -1,0 +1,220 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using SkillLoop.Core.Data;
+
+namespace SkillLoop.Core.Clustering;
+
+public sealed record ClusterAssignment(long ClusterId, bool CreatedCluster, float Similarity, bool ThresholdReached);
+
+/// <summary>
+/// Puts each signal into the cluster of its problem: the nearest cluster of the same skill when its centroid is
+/// similar enough, else a new one. Assignment runs in one write transaction, so signals arriving at once from several
+/// users cannot start two clusters for one problem, and a cluster crosses its evidence threshold exactly once.
+/// </summary>
+public sealed partial class Clusterer(
+    SqliteDb db,
+    IEmbeddingGenerator<string, Embedding<float>> embedder,
+    ClusteringSettings settings,
+    TimeProvider time,
+    ILogger<Clusterer> logger)
+{
+    public const string SignalsKind = "signals";
+    public const string ClustersKind = "clusters";
+
+    private readonly VectorIndex _signalVectors = new(db, SignalsKind);
+    private readonly VectorIndex _clusterVectors = new(db, ClustersKind);
+
+    /// <summary>The text that represents a signal's problem: the extracted problem pattern and the correction.</summary>
+    public static string TextFor(string correction, string? problemPattern) =>
+        string.IsNullOrWhiteSpace(problemPattern) ? correction : problemPattern.Trim() + "\n" + correction;
+
+    /// <summary>Assigns one signal; a signal already in a cluster stays where it is.</summary>
+    public async Task<ClusterAssignment> AssignAsync(long signalId, string? problemPattern, CancellationToken cancellationToken)
+    {
+        SignalRow signal;
+        await using (var read = await db.OpenAsync(cancellationToken))
+        {
+            signal = await ReadSignalAsync(read, null, signalId, cancellationToken)
+                ?? throw new InvalidOperationException($"Signal {signalId} does not exist.");
+        }
+
+        if (signal.ClusterId is { } existing)
+        {
+            return new ClusterAssignment(existing, false, 1, false);
+        }
+
+        // Embedding is the slow part: done before the write lock is taken.
+        var embedding = await embedder.GenerateAsync(TextFor(signal.Text, problemPattern), cancellationToken: cancellationToken);
+        var vector = Vectors.Normalize(embedding.Vector.Span);
+        var thresholds = await settings.GetAsync(cancellationToken);
+        var now = time.GetUtcNow();
+
+        await using var connection = await db.OpenWithVectorsAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        signal = (await ReadSignalAsync(connection, transaction, signalId, cancellationToken))!;
+        if (signal.ClusterId is { } raced)
+        {
+            return new ClusterAssignment(raced, false, 1, false);
+        }
+
+        var nearest = (await _clusterVectors.NearestAsync(connection, transaction, signal.Partition, vector, 1, cancellationToken)).FirstOrDefault();
+        long clusterId;
+        var created = nearest is null || nearest.Similarity < thresholds.Similarity;
+        if (created)
+        {
+            clusterId = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                """
+                INSERT INTO clusters (skill, title, centroid_sum, first_seen, last_seen, created_at, updated_at)
+                VALUES (@skill, @title, @sum, @now, @now, @now, @now)
+                RETURNING id
+                """,
+                new { skill = signal.Partition, title = Title(signal.Text, problemPattern), sum = Vectors.ToBlob(vector), now },
+                transaction, cancellationToken: cancellationToken));
+        }
+        else
+        {
+            clusterId = nearest!.Id;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE signals SET cluster_id = @clusterId WHERE id = @signalId", new { clusterId, signalId }, transaction, cancellationToken: cancellationToken));
+        await _signalVectors.UpsertAsync(connection, transaction, signalId, signal.Partition, vector, cancellationToken);
+        var thresholdReached = created
+            ? await RefreshAsync(connection, transaction, clusterId, thresholds, now, cancellationToken)
+            : await AddMemberAsync(connection, transaction, clusterId, vector, thresholds, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+
+        LogAssigned(logger, signalId, clusterId, created, nearest?.Similarity ?? 0);
+        return new ClusterAssignment(clusterId, created, nearest?.Similarity ?? 1, thresholdReached);
+    }
+
+    /// <summary>A join: the centroid moves by the new member's vector, the evidence is counted again.</summary>
+    private async Task<bool> AddMemberAsync(
+        SqliteConnection connection, SqliteTransaction transaction, long clusterId, float[] unitVector, ClusteringThresholds thresholds, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var cluster = await connection.QuerySingleAsync<ClusterStateRow>(new CommandDefinition(
+            "SELECT skill AS Skill, state AS State, threshold_reached_at AS ThresholdReachedAt, centroid_sum AS CentroidSum FROM clusters WHERE id = @clusterId",
+            new { clusterId }, transaction, cancellationToken: cancellationToken));
+        var sum = Vectors.FromBlob(cluster.CentroidSum);
+        System.Numerics.Tensors.TensorPrimitives.Add(sum, unitVector, sum);
+        var users = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            "SELECT count(DISTINCT user_hash) FROM signals WHERE cluster_id = @clusterId", new { clusterId }, transaction, cancellationToken: cancellationToken));
+        var crossing = cluster.State == "open" && cluster.ThresholdReachedAt is null && users >= thresholds.DistinctUsers;
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE clusters SET
+                centroid_sum = @sum, signal_count = signal_count + 1, user_count = @users, last_seen = @now, updated_at = @now,
+                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END
+            WHERE id = @clusterId
+            """, new { clusterId, sum = Vectors.ToBlob(sum), users, now, crossing }, transaction, cancellationToken: cancellationToken));
+        await _clusterVectors.UpsertAsync(connection, transaction, clusterId, cluster.Skill, sum, cancellationToken);
+        return crossing;
+    }
+
+    /// <summary>
+    /// Recomputes a cluster's centroid and evidence from its members (after a join, merge or move), and records the
+    /// moment it first reaches the distinct-user threshold. Returns true only on that first crossing.
+    /// </summary>
+    internal async Task<bool> RefreshAsync(
+        SqliteConnection connection, SqliteTransaction transaction, long clusterId, ClusteringThresholds thresholds, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var members = (await connection.QueryAsync<MemberRow>(new CommandDefinition(
+            """
+            SELECT s.user_hash AS UserHash, s.created_at AS CreatedAt, v.vector AS Vector
+            FROM signals s JOIN vectors v ON v.kind = 'signals' AND v.id = s.id
+            WHERE s.cluster_id = @clusterId
+            """, new { clusterId }, transaction, cancellationToken: cancellationToken))).ToList();
+        var cluster = await connection.QuerySingleAsync<ClusterStateRow>(new CommandDefinition(
+            "SELECT skill AS Skill, state AS State, threshold_reached_at AS ThresholdReachedAt FROM clusters WHERE id = @clusterId",
+            new { clusterId }, transaction, cancellationToken: cancellationToken));
+        if (members.Count == 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE clusters SET signal_count = 0, user_count = 0, updated_at = @now WHERE id = @clusterId",
+                new { clusterId, now }, transaction, cancellationToken: cancellationToken));
+            await _clusterVectors.DeleteAsync(connection, transaction, clusterId, cancellationToken);
+            return false;
+        }
+
+        var sum = new float[members[0].Vector.Length / sizeof(float)];
+        foreach (var member in members)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Add(sum, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(member.Vector), sum);
+        }
+
+        var users = members.Select(m => m.UserHash).Distinct(StringComparer.Ordinal).Count();
+        var crossing = cluster.State == "open" && cluster.ThresholdReachedAt is null && users >= thresholds.DistinctUsers;
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE clusters SET
+                centroid_sum = @sum, signal_count = @count, user_count = @users,
+                first_seen = @firstSeen, last_seen = @lastSeen, updated_at = @now,
+                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END
+            WHERE id = @clusterId
+            """,
+            new
+            {
+                clusterId,
+                sum = Vectors.ToBlob(sum),
+                count = members.Count,
+                users,
+                firstSeen = members.Min(m => m.CreatedAt),
+                lastSeen = members.Max(m => m.CreatedAt),
+                now,
+                crossing,
+            },
+            transaction, cancellationToken: cancellationToken));
+        if (cluster.State != "merged")
+        {
+            await _clusterVectors.UpsertAsync(connection, transaction, clusterId, cluster.Skill, sum, cancellationToken);
+        }
+
+        return crossing;
+    }
+
+    /// <summary>A short title until a model writes a better one: the problem pattern, else the correction's first sentence.</summary>
+    public static string Title(string correction, string? problemPattern)
+    {
+        var source = string.IsNullOrWhiteSpace(problemPattern) ? correction : problemPattern;
+        var line = source.Trim().Split('\n')[0];
+        var end = line.IndexOfAny(['.', '!', '?', '。', '！', '？']);
+        if (end > 12)
+        {
+            line = line[..(end + 1)];
+        }
+
+        return line.Length <= 90 ? line : line[..87].TrimEnd() + "…";
+    }
+
+    private static async Task<SignalRow?> ReadSignalAsync(SqliteConnection connection, SqliteTransaction? transaction, long signalId, CancellationToken cancellationToken) =>
+        await connection.QuerySingleOrDefaultAsync<SignalRow>(new CommandDefinition(
+            "SELECT text AS Text, coalesce(skill, '') AS Partition, cluster_id AS ClusterId FROM signals WHERE id = @signalId",
+            new { signalId }, transaction, cancellationToken: cancellationToken));
+
+    private sealed class SignalRow
+    {
+        public string Text { get; init; } = "";
+        public string Partition { get; init; } = "";
+        public long? ClusterId { get; init; }
+    }
+
+    private sealed class MemberRow
+    {
+        public string UserHash { get; init; } = "";
+        public DateTimeOffset CreatedAt { get; init; }
+        public byte[] Vector { get; init; } = [];
+    }
+
+    private sealed class ClusterStateRow
+    {
+        public string Skill { get; init; } = "";
+        public string State { get; init; } = "";
+        public DateTimeOffset? ThresholdReachedAt { get; init; }
+        public byte[] CentroidSum { get; init; } = [];
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Signal {SignalId} → cluster {ClusterId} (new: {Created}, similarity {Similarity:F3})")]
+    private static partial void LogAssigned(ILogger logger, long signalId, long clusterId, bool created, float similarity);
+}
