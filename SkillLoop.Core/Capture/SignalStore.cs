@@ -21,10 +21,11 @@ public sealed class SignalStore(SqliteDb db)
               AND (@SessionId IS NULL OR session_id = @SessionId)
               AND (@Skill IS NULL OR skill = @Skill)
               AND (@BeforeId IS NULL OR id < @BeforeId)
+              AND (@ClusterId IS NULL OR cluster_id = @ClusterId)
             ORDER BY id DESC
             LIMIT @limit
             """,
-            new { query.Platform, query.SessionId, query.Skill, query.BeforeId, limit = Math.Clamp(query.Limit, 1, MaxLimit) },
+            new { query.Platform, query.SessionId, query.Skill, query.BeforeId, query.ClusterId, limit = Math.Clamp(query.Limit, 1, MaxLimit) },
             cancellationToken: cancellationToken));
         return rows.Select(r => r.ToView()).ToList();
     }

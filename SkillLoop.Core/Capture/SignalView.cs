@@ -23,4 +23,5 @@ public sealed record SignalQuery(
     string? SessionId = null,
     string? Skill = null,
     int Limit = 100,
-    long? BeforeId = null);
+    long? BeforeId = null,
+    long? ClusterId = null);

@@ -95,20 +95,21 @@ public sealed class ClustererTests
     public void A_cluster_title_is_the_problem_pattern_or_the_first_sentence(string correction, string? pattern, string expected) =>
         Assert.Equal(expected, Clusterer.Title(correction, pattern));
 
-    private static async Task<TestCore> StartAsync(bool sqliteVec) =>
+    internal static async Task<TestCore> StartAsync(bool sqliteVec) =>
         await TestCore.StartAsync(
             sqliteVec ? null : new Dictionary<string, string?> { ["SKILLLOOP_SQLITE_VEC"] = "/nonexistent/vec0.so" },
             services =>
             {
                 services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>, BagOfWordsEmbeddingGenerator>();
                 services.AddSingleton<Clusterer>();
+                services.AddSingleton<ClusterStore>();
             });
 
-    private static async Task<long> StoreAsync(TestCore core, string user, string skill, string text)
+    internal static async Task<long> StoreAsync(TestCore core, string user, string skill, string text, string pattern = "en-reject-wrong")
     {
         var sessionId = Guid.NewGuid().ToString("N");
         var batch = new SignalBatch("claude", sessionId, user, 0, new SessionCursor("claude", sessionId, 10, skill, null),
-            [], [new DetectedCorrection("t1", text, "en-reject-wrong", skill, null, 0.9, null, [])]);
+            [], [new DetectedCorrection("t1", text, pattern, skill, null, 0.9, null, [])]);
         await core.Get<SignalIngestor>().IngestAsync(batch, CancellationToken.None);
         return (await core.Get<SignalStore>().QueryAsync(new SignalQuery(SessionId: sessionId), CancellationToken.None)).Single().Id;
     }

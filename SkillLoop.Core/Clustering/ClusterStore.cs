@@ -1,0 +1,192 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+using SkillLoop.Core.Capture;
+using SkillLoop.Core.Data;
+
+namespace SkillLoop.Core.Clustering;
+
+public sealed record ClusterSummary(
+    long Id,
+    string? Skill,
+    string Title,
+    string State,
+    long SignalCount,
+    long DistinctUsers,
+    DateTimeOffset FirstSeen,
+    DateTimeOffset LastSeen,
+    DateTimeOffset? ThresholdReachedAt,
+    long? MergedInto);
+
+public sealed record ClusterDetail(ClusterSummary Cluster, IReadOnlyList<SignalView> Signals);
+
+/// <summary>A triage action that cannot be carried out; <see cref="NotFound"/> when what it names does not exist.</summary>
+public sealed class ClusterActionException(string message, bool notFound = false) : Exception(message)
+{
+    public bool NotFound { get; } = notFound;
+}
+
+/// <summary>Reads clusters and carries out an admin's triage: merge, move a signal out, mark as noise.</summary>
+public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSettings settings, SignalStore signals, TimeProvider time)
+{
+    private const string SummaryColumns = """
+        id AS Id, nullif(skill, '') AS Skill, title AS Title, state AS State, signal_count AS SignalCount,
+        user_count AS DistinctUsers, first_seen AS FirstSeen, last_seen AS LastSeen,
+        threshold_reached_at AS ThresholdReachedAt, merged_into AS MergedInto
+        """;
+
+    public async Task<IReadOnlyList<ClusterSummary>> ListAsync(string? skill, string? state, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(
+            $"""
+            SELECT {SummaryColumns} FROM clusters
+            WHERE (@skill IS NULL OR skill = @skill) AND (@state IS NULL OR state = @state) AND signal_count > 0
+            ORDER BY user_count DESC, last_seen DESC
+            LIMIT 1000
+            """, new { skill, state }, cancellationToken: cancellationToken));
+        return rows.Select(r => r.ToSummary()).ToList();
+    }
+
+    public async Task<ClusterDetail?> GetAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<SummaryRow>(new CommandDefinition(
+            $"SELECT {SummaryColumns} FROM clusters WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+        if (row is null)
+        {
+            return null;
+        }
+
+        var members = await signals.QueryAsync(new SignalQuery(ClusterId: id, Limit: SignalStore.MaxLimit), cancellationToken);
+        return new ClusterDetail(row.ToSummary(), members);
+    }
+
+    /// <summary>Moves every signal of <paramref name="sourceId"/> into <paramref name="targetId"/> (same skill).</summary>
+    public async Task<ClusterSummary> MergeAsync(long sourceId, long targetId, CancellationToken cancellationToken)
+    {
+        if (sourceId == targetId)
+        {
+            throw new ClusterActionException("A cluster cannot be merged into itself.");
+        }
+
+        return await InTransactionAsync(async (connection, transaction, thresholds, now) =>
+        {
+            var source = await RequireAsync(connection, transaction, sourceId, cancellationToken);
+            var target = await RequireAsync(connection, transaction, targetId, cancellationToken);
+            if (source.State == "merged" || target.State == "merged")
+            {
+                throw new ClusterActionException("A merged cluster can take no part in another merge.");
+            }
+
+            if (source.Skill != target.Skill)
+            {
+                throw new ClusterActionException("Only clusters of the same skill can be merged.");
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE signals SET cluster_id = @targetId WHERE cluster_id = @sourceId", new { sourceId, targetId }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE clusters SET state = 'merged', merged_into = @targetId, updated_at = @now WHERE id = @sourceId",
+                new { sourceId, targetId, now }, transaction, cancellationToken: cancellationToken));
+            await clusterer.RefreshAsync(connection, transaction, sourceId, thresholds, now, cancellationToken);
+            await clusterer.RefreshAsync(connection, transaction, targetId, thresholds, now, cancellationToken);
+            return targetId;
+        }, cancellationToken);
+    }
+
+    /// <summary>Takes one signal out of its cluster into a new cluster of its own.</summary>
+    public async Task<ClusterSummary> MoveOutAsync(long signalId, CancellationToken cancellationToken)
+    {
+        return await InTransactionAsync(async (connection, transaction, thresholds, now) =>
+        {
+            var signal = await connection.QuerySingleOrDefaultAsync<MovedSignalRow>(new CommandDefinition(
+                "SELECT cluster_id AS ClusterId, text AS Text, coalesce(skill, '') AS Skill FROM signals WHERE id = @signalId",
+                new { signalId }, transaction, cancellationToken: cancellationToken))
+                ?? throw new ClusterActionException($"Signal {signalId} does not exist.", notFound: true);
+            if (signal.ClusterId is not { } from)
+            {
+                throw new ClusterActionException($"Signal {signalId} is not in a cluster yet.");
+            }
+
+            var count = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT count(*) FROM signals WHERE cluster_id = @from", new { from }, transaction, cancellationToken: cancellationToken));
+            if (count == 1)
+            {
+                throw new ClusterActionException("The signal is the cluster's only member.");
+            }
+
+            var vector = await connection.QuerySingleAsync<byte[]>(new CommandDefinition(
+                "SELECT vector FROM vectors WHERE kind = 'signals' AND id = @signalId", new { signalId }, transaction, cancellationToken: cancellationToken));
+            var newId = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                """
+                INSERT INTO clusters (skill, title, centroid_sum, first_seen, last_seen, created_at, updated_at)
+                VALUES (@skill, @title, @vector, @now, @now, @now, @now) RETURNING id
+                """, new { skill = signal.Skill, title = Clusterer.Title(signal.Text, null), vector, now }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE signals SET cluster_id = @newId WHERE id = @signalId", new { newId, signalId }, transaction, cancellationToken: cancellationToken));
+            await clusterer.RefreshAsync(connection, transaction, from, thresholds, now, cancellationToken);
+            await clusterer.RefreshAsync(connection, transaction, newId, thresholds, now, cancellationToken);
+            return newId;
+        }, cancellationToken);
+    }
+
+    /// <summary>Marks a cluster as noise (or open again). Noise never reaches a proposal; its signals count against their patterns' precision.</summary>
+    public async Task<ClusterSummary> SetNoiseAsync(long clusterId, bool noise, CancellationToken cancellationToken)
+    {
+        return await InTransactionAsync(async (connection, transaction, _, now) =>
+        {
+            var cluster = await RequireAsync(connection, transaction, clusterId, cancellationToken);
+            if (cluster.State == "merged")
+            {
+                throw new ClusterActionException($"Cluster {clusterId} was merged into {cluster.MergedInto}.");
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE clusters SET state = @state, updated_at = @now WHERE id = @clusterId",
+                new { clusterId, state = noise ? "noise" : "open", now }, transaction, cancellationToken: cancellationToken));
+            return clusterId;
+        }, cancellationToken);
+    }
+
+    private async Task<ClusterSummary> InTransactionAsync(
+        Func<SqliteConnection, SqliteTransaction, ClusteringThresholds, DateTimeOffset, Task<long>> action, CancellationToken cancellationToken)
+    {
+        var thresholds = await settings.GetAsync(cancellationToken);
+        await using var connection = await db.OpenWithVectorsAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        var id = await action(connection, transaction, thresholds, time.GetUtcNow());
+        var row = await connection.QuerySingleAsync<SummaryRow>(new CommandDefinition(
+            $"SELECT {SummaryColumns} FROM clusters WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return row.ToSummary();
+    }
+
+    private static async Task<SummaryRow> RequireAsync(SqliteConnection connection, SqliteTransaction transaction, long id, CancellationToken cancellationToken) =>
+        await connection.QuerySingleOrDefaultAsync<SummaryRow>(new CommandDefinition(
+            $"SELECT {SummaryColumns} FROM clusters WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken))
+        ?? throw new ClusterActionException($"Cluster {id} does not exist.", notFound: true);
+
+    private sealed class MovedSignalRow
+    {
+        public long? ClusterId { get; init; }
+        public string Text { get; init; } = "";
+        public string Skill { get; init; } = "";
+    }
+
+    private sealed class SummaryRow
+    {
+        public long Id { get; init; }
+        public string? Skill { get; init; }
+        public string Title { get; init; } = "";
+        public string State { get; init; } = "";
+        public long SignalCount { get; init; }
+        public long DistinctUsers { get; init; }
+        public DateTimeOffset FirstSeen { get; init; }
+        public DateTimeOffset LastSeen { get; init; }
+        public DateTimeOffset? ThresholdReachedAt { get; init; }
+        public long? MergedInto { get; init; }
+
+        public ClusterSummary ToSummary() =>
+            new(Id, Skill, Title, State, SignalCount, DistinctUsers, FirstSeen, LastSeen, ThresholdReachedAt, MergedInto);
+    }
+}

@@ -1,0 +1,78 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using SkillLoop.Core.Clustering;
+using SkillLoop.Web.Auth;
+
+namespace SkillLoop.Web.Endpoints;
+
+public static class ClusterEndpoints
+{
+    public static IEndpointRouteBuilder MapClusterEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1").RequireAuthorization(Policies.Staff).WithTags("Clusters");
+        api.MapGet("/clusters", ListClusters);
+        api.MapGet("/clusters/{id:long}", GetCluster);
+        api.MapPost("/clusters/{id:long}/merge", MergeCluster);
+        api.MapPost("/clusters/{id:long}/noise", SetNoise);
+        api.MapPost("/signals/{id:long}/move-out", MoveSignalOut);
+        return app;
+    }
+
+    public sealed record MergeRequest(long Into);
+
+    public sealed record NoiseRequest(bool Noise = true);
+
+    /// <summary>Groups of the same problem, most distinct users first.</summary>
+    public static async Task<Ok<IReadOnlyList<ClusterSummary>>> ListClusters(
+        ClusterStore store, CancellationToken cancellationToken, string? skill = null, string? state = null) =>
+        TypedResults.Ok(await store.ListAsync(string.IsNullOrEmpty(skill) ? null : skill, string.IsNullOrEmpty(state) ? null : state, cancellationToken));
+
+    public static async Task<Results<Ok<ClusterDetailView>, ProblemHttpResult>> GetCluster(long id, ClusterStore store, CancellationToken cancellationToken)
+    {
+        var detail = await store.GetAsync(id, cancellationToken);
+        return detail is null
+            ? TypedResults.Problem($"Cluster {id} does not exist.", statusCode: StatusCodes.Status404NotFound)
+            : TypedResults.Ok(ClusterDetailView.From(detail));
+    }
+
+    public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> MergeCluster(long id, MergeRequest request, ClusterStore store, CancellationToken cancellationToken) =>
+        ActAsync(() => store.MergeAsync(id, request.Into, cancellationToken));
+
+    public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> SetNoise(long id, NoiseRequest request, ClusterStore store, CancellationToken cancellationToken) =>
+        ActAsync(() => store.SetNoiseAsync(id, request.Noise, cancellationToken));
+
+    public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> MoveSignalOut(long id, ClusterStore store, CancellationToken cancellationToken) =>
+        ActAsync(() => store.MoveOutAsync(id, cancellationToken));
+
+    private static async Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> ActAsync(Func<Task<ClusterSummary>> action)
+    {
+        try
+        {
+            return TypedResults.Ok(await action());
+        }
+        catch (ClusterActionException ex)
+        {
+            return TypedResults.Problem(ex.Message, statusCode: ex.NotFound ? StatusCodes.Status404NotFound : StatusCodes.Status409Conflict);
+        }
+    }
+}
+
+/// <summary>A cluster with its members, flattened for the API (<c>signals</c>, each with <c>text</c>).</summary>
+public sealed record ClusterDetailView(
+    long Id,
+    string? Skill,
+    string Title,
+    string State,
+    long SignalCount,
+    long DistinctUsers,
+    DateTimeOffset FirstSeen,
+    DateTimeOffset LastSeen,
+    DateTimeOffset? ThresholdReachedAt,
+    long? MergedInto,
+    IReadOnlyList<SkillLoop.Core.Capture.SignalView> Signals)
+{
+    public static ClusterDetailView From(ClusterDetail detail)
+    {
+        var c = detail.Cluster;
+        return new(c.Id, c.Skill, c.Title, c.State, c.SignalCount, c.DistinctUsers, c.FirstSeen, c.LastSeen, c.ThresholdReachedAt, c.MergedInto, detail.Signals);
+    }
+}
