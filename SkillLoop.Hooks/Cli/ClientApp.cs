@@ -1,0 +1,42 @@
+using SkillLoop.Hooks.Hook;
+using SkillLoop.Hooks.Install;
+
+namespace SkillLoop.Hooks.Cli;
+
+/// <summary>The command line of <c>skillloop-client</c>.</summary>
+public static class ClientApp
+{
+    public const string Usage = """
+        usage:
+          skillloop-client install <platform> --url <server> --token <ingest token> [--scope user|project] [--dir DIR]
+          skillloop-client uninstall <platform> [--scope user|project] [--dir DIR]
+          skillloop-client status [--dir DIR]
+          skillloop-client hook <platform>
+          skillloop-client detect <transcript> [--platform auto|claude|copilot|vscode|codex|cursor|cline] [--json]
+        platforms: claude, copilot, vscode, codex, cursor, cline
+        """;
+
+    public static async Task<int> RunAsync(string[] argv, TextReader stdin, TextWriter stdout, TextWriter stderr, ClientEnvironment env)
+    {
+        var args = new Arguments(argv);
+        switch (args.At(0))
+        {
+            case "hook":
+                return HookCommand.Run(args, stdin, env);
+            case HookCommand.WorkerSubcommand:
+                return await WorkerCommand.RunAsync(args, stdin, env);
+            case "detect":
+                return DetectCommand.Run(args, stdout, stderr);
+            case "install":
+            case "uninstall":
+            case "status":
+                return InstallCommand.Run(args, stdout, stderr, env);
+            case "--version":
+                stdout.WriteLine(SignalWorker.Version);
+                return 0;
+            default:
+                stderr.WriteLine(Usage);
+                return args.At(0) is null or "help" or "--help" ? 0 : 64;
+        }
+    }
+}

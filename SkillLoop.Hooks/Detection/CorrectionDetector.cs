@@ -1,0 +1,160 @@
+using System.Text.RegularExpressions;
+using SkillLoop.Hooks.Contracts;
+
+namespace SkillLoop.Hooks.Detection;
+
+/// <summary>A correction pattern that matched one text.</summary>
+public sealed record CorrectionMatch(string PatternId, string Category, double Confidence, int Index, int Length);
+
+/// <summary>
+/// Decides whether one human message corrects the agent. Guard patterns (category "guard") blank out look-alikes
+/// ("no problem", "没问题", "不对称", questions about errors) first, so "no problem, but you forgot the tests" still
+/// matches on "you forgot". Patterns are compiled once per detector; invalid regexes are ignored, not fatal,
+/// because patterns come from the server.
+/// </summary>
+public sealed class CorrectionDetector
+{
+    // Server-supplied regexes must not be able to hang a hook worker.
+    private static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);
+    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Multiline;
+
+    // Long pastes (logs, files) are mostly not the user's words: look at the head and the tail.
+    private const int HeadChars = 2000;
+    private const int TailChars = 1000;
+
+    private readonly (CorrectionPattern Pattern, Regex Regex)[] _guards;
+    private readonly (CorrectionPattern Pattern, Regex Regex)[] _corrections;
+
+    public CorrectionDetector(IEnumerable<CorrectionPattern> patterns)
+    {
+        var guards = new List<(CorrectionPattern, Regex)>();
+        var corrections = new List<(CorrectionPattern, Regex)>();
+        foreach (var pattern in patterns)
+        {
+            if (!pattern.Enabled || string.IsNullOrWhiteSpace(pattern.Regex))
+                continue;
+            Regex regex;
+            try
+            {
+                regex = new Regex(pattern.Regex, Options, MatchTimeout);
+            }
+            catch (ArgumentException)
+            {
+                continue;
+            }
+            (IsGuard(pattern) ? guards : corrections).Add((pattern, regex));
+        }
+        _guards = [.. guards];
+        _corrections = [.. corrections];
+    }
+
+    public int PatternCount => _corrections.Length;
+
+    public int GuardCount => _guards.Length;
+
+    /// <summary>The first correction pattern (in pattern order) matching <paramref name="text"/>, or null.</summary>
+    public CorrectionMatch? Match(string text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+            return null;
+        var prepared = Prepare(text);
+        if (prepared.Length == 0)
+            return null;
+        foreach (var (pattern, regex) in _corrections)
+        {
+            Match m;
+            try
+            {
+                m = regex.Match(prepared);
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                continue;
+            }
+            if (m.Success)
+                return new CorrectionMatch(pattern.Id, pattern.Category, Confidence(pattern.Category, m.Index, text.Length),
+                    m.Index, m.Length);
+        }
+        return null;
+    }
+
+    /// <summary>How sure a match is: by category, higher when it opens the message, lower in a long message.</summary>
+    public static double Confidence(string category, int index, int textLength)
+    {
+        var confidence = category switch
+        {
+            DefaultPatterns.Rejection => 0.85,
+            DefaultPatterns.Omission => 0.75,
+            DefaultPatterns.Redirection => 0.7,
+            DefaultPatterns.Repeat => 0.7,
+            DefaultPatterns.Stop => 0.65,
+            _ => 0.6,
+        };
+        if (index <= 2)
+            confidence += 0.1;
+        if (textLength > 500)
+            confidence -= 0.2;
+        return Math.Round(Math.Clamp(confidence, 0.05, 0.99), 2);
+    }
+
+    private string Prepare(string text)
+    {
+        text = StripQuotedMaterial(text);
+        if (text.Length > HeadChars + TailChars)
+            text = string.Concat(text.AsSpan(0, HeadChars), "\n", text.AsSpan(text.Length - TailChars));
+        foreach (var (_, guard) in _guards)
+        {
+            try
+            {
+                text = guard.Replace(text, static m => new string(' ', m.Length));
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                // A slow guard simply does not apply.
+            }
+        }
+        return text.Trim();
+    }
+
+    // Code blocks, inline code and quoted lines are someone else's words (pasted code, logs, the agent's text).
+    private static string StripQuotedMaterial(string text)
+    {
+        if (!text.Contains('`') && !text.Contains('>'))
+            return text;
+        var result = new System.Text.StringBuilder(text.Length);
+        var inFence = false;
+        foreach (var rawLine in text.Split('\n'))
+        {
+            var line = rawLine.TrimStart();
+            if (line.StartsWith("```", StringComparison.Ordinal))
+            {
+                inFence = !inFence;
+                continue;
+            }
+            if (inFence || line.StartsWith('>'))
+                continue;
+            result.Append(StripInlineCode(rawLine)).Append('\n');
+        }
+        return result.ToString();
+    }
+
+    private static string StripInlineCode(string line)
+    {
+        var first = line.IndexOf('`');
+        if (first < 0)
+            return line;
+        var result = new System.Text.StringBuilder(line.Length);
+        var inCode = false;
+        foreach (var c in line)
+        {
+            if (c == '`')
+                inCode = !inCode;
+            else
+                result.Append(inCode ? ' ' : c);
+        }
+        return result.ToString();
+    }
+
+    private static bool IsGuard(CorrectionPattern pattern) =>
+        string.Equals(pattern.Category, DefaultPatterns.Guard, StringComparison.OrdinalIgnoreCase);
+}

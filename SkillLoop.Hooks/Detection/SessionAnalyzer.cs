@@ -1,0 +1,99 @@
+using SkillLoop.Hooks.Contracts;
+using SkillLoop.Hooks.Transcripts;
+
+namespace SkillLoop.Hooks.Detection;
+
+/// <summary>The skill in use at some point of a session: carried across reads in the server's cursor.</summary>
+public sealed record ActiveSkill(string? Name, string? Path)
+{
+    public static ActiveSkill None { get; } = new(null, null);
+}
+
+/// <summary>What one read of a session yields for the server.</summary>
+public sealed record SessionAnalysis(
+    IReadOnlyList<UserTurn> Turns,
+    IReadOnlyList<DetectedCorrection> Corrections,
+    ActiveSkill SkillAtEnd);
+
+/// <summary>
+/// Walks a read's turns in order: keeps track of the active skill (the nearest preceding skill use in the main
+/// conversation), collects the human turns, and runs the detector over each of them.
+/// </summary>
+public sealed class SessionAnalyzer(CorrectionDetector detector, int contextTurns = 4)
+{
+    public const int MaxCorrectionChars = 2000;
+    public const int MaxContextChars = 500;
+    public const int MaxTurnChars = 4000;
+
+    // A correction typed right after the user interrupted the agent is more likely a real one.
+    private const double AfterInterruptionBoost = 0.1;
+
+    public SessionAnalysis Analyze(IReadOnlyList<ConversationTurn> turns, ActiveSkill skillAtStart)
+    {
+        var skill = skillAtStart;
+        var pathPending = false;
+        var userTurns = new List<UserTurn>();
+        var corrections = new List<DetectedCorrection>();
+        var context = new List<ContextTurn>();
+        var interrupted = false;
+
+        foreach (var turn in turns)
+        {
+            // Sub-agent turns are the agent talking to itself: no human turns, and their skills do not change what
+            // the main conversation is attributed to.
+            if (turn.IsSidechain)
+                continue;
+
+            foreach (var use in turn.Skills)
+                (skill, pathPending) = Apply(skill, pathPending, use);
+
+            if (turn.IsInterruption)
+            {
+                interrupted = true;
+                continue;
+            }
+
+            if (turn.IsHuman)
+            {
+                userTurns.Add(new UserTurn(turn.Id, Truncate(turn.Text, MaxTurnChars), turn.Timestamp));
+                if (detector.Match(turn.Text) is { } match)
+                {
+                    var confidence = interrupted
+                        ? Math.Round(Math.Min(0.99, match.Confidence + AfterInterruptionBoost), 2)
+                        : match.Confidence;
+                    corrections.Add(new DetectedCorrection(turn.Id, Truncate(turn.Text, MaxCorrectionChars),
+                        match.PatternId, skill.Name, skill.Path, confidence, turn.Timestamp,
+                        [.. context.TakeLast(contextTurns)]));
+                }
+                interrupted = false;
+            }
+
+            if (!turn.IsMeta && turn.Text.Length > 0)
+                context.Add(new ContextTurn(turn.Role == TurnRole.User ? "user" : "assistant",
+                    Truncate(turn.Text, MaxContextChars)));
+            if (context.Count > contextTurns * 2 + 8)
+                context.RemoveRange(0, context.Count - contextTurns);
+        }
+
+        return new SessionAnalysis(userTurns, corrections, skill);
+    }
+
+    /// <summary>
+    /// A named use (Skill tool, slash command) starts a skill whose path may follow on the next "Base directory for
+    /// this skill" line; a path-only use names the skill after its directory.
+    /// </summary>
+    private static (ActiveSkill, bool PathPending) Apply(ActiveSkill current, bool pathPending, SkillUse use)
+    {
+        if (use.Name is not null)
+            return use.Path is not null ? (new ActiveSkill(use.Name, use.Path), false) : (new ActiveSkill(use.Name, null), true);
+        if (use.Path is null)
+            return (current, pathPending);
+        if (pathPending && current.Name is not null)
+            return (current with { Path = use.Path }, false);
+        var name = System.IO.Path.GetFileName(use.Path.TrimEnd('/', '\\'));
+        return (new ActiveSkill(name.Length == 0 ? use.Path : name, use.Path), false);
+    }
+
+    public static string Truncate(string text, int max) =>
+        text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 1), "…");
+}

@@ -1,0 +1,130 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using SkillLoop.Hooks.Contracts;
+using SkillLoop.Hooks.Detection;
+using SkillLoop.Hooks.Transcripts;
+
+namespace SkillLoop.Hooks.Hook;
+
+public enum WorkerOutcome
+{
+    Posted,
+    NothingNew,
+    Conflict,
+    Unauthorized,
+    ServerUnavailable,
+    NoTranscript,
+    UnknownPlatform,
+    Rejected,
+}
+
+/// <summary>
+/// The background half of a hook: asks the server where it stopped reading this session, reads only what is new
+/// (complete lines), detects corrections and posts them with the advanced cursor. The server's offset check makes
+/// a racing or repeated event harmless, and a server that is down costs nothing: the cursor did not move, so the
+/// next Stop event sends the same turns.
+/// </summary>
+public sealed class SignalWorker(HttpClient http, string user, string clientVersion = SignalWorker.Version)
+{
+    public const string Version = "0.1.0";
+
+    public async Task<WorkerOutcome> RunAsync(HookEvent hookEvent, CancellationToken cancellationToken)
+    {
+        var reader = TranscriptReaders.For(hookEvent.Platform);
+        if (reader is null)
+            return WorkerOutcome.UnknownPlatform;
+        if (!File.Exists(hookEvent.TranscriptPath))
+            return WorkerOutcome.NoTranscript;
+
+        var configTask = GetConfigAsync(cancellationToken);
+        SessionCursor cursor;
+        try
+        {
+            using var response = await http.GetAsync(
+                $"api/v1/sessions/{Uri.EscapeDataString(hookEvent.Platform)}/{Uri.EscapeDataString(hookEvent.SessionId)}/cursor",
+                cancellationToken);
+            if (response.StatusCode == HttpStatusCode.Unauthorized)
+                return WorkerOutcome.Unauthorized;
+            if (!response.IsSuccessStatusCode)
+                return WorkerOutcome.ServerUnavailable;
+            cursor = JsonSerializer.Deserialize(await response.Content.ReadAsStringAsync(cancellationToken),
+                HooksJsonContext.Default.SessionCursor) ?? throw new JsonException("empty cursor");
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            return WorkerOutcome.ServerUnavailable;
+        }
+
+        var read = reader.Read(hookEvent.TranscriptPath, Math.Max(0, cursor.Offset));
+        if (read.EndOffset <= cursor.Offset)
+            return WorkerOutcome.NothingNew;
+
+        var config = await configTask;
+        var analysis = new SessionAnalyzer(new CorrectionDetector(config.Patterns), Math.Max(0, config.Settings.ContextTurns))
+            .Analyze(read.Turns, new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath));
+        var batch = new SignalBatch(
+            hookEvent.Platform,
+            hookEvent.SessionId,
+            user,
+            cursor.Offset,
+            new SessionCursor(hookEvent.Platform, hookEvent.SessionId, read.EndOffset, analysis.SkillAtEnd.Name, analysis.SkillAtEnd.Path),
+            analysis.Turns,
+            // The server may keep extraction to itself: it still gets the turns and runs its own patterns.
+            config.Settings.AllowLocalExtraction ? analysis.Corrections : [],
+            hookEvent.Product ?? hookEvent.Platform,
+            clientVersion);
+
+        try
+        {
+            using var content = new StringContent(JsonSerializer.Serialize(batch, HooksJsonContext.Default.SignalBatch),
+                Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+            using var response = await http.PostAsync("api/v1/signals", content, cancellationToken);
+            return response.StatusCode switch
+            {
+                HttpStatusCode.Conflict => WorkerOutcome.Conflict, // another event got there first: nothing to do
+                HttpStatusCode.Unauthorized => WorkerOutcome.Unauthorized,
+                _ when response.IsSuccessStatusCode => WorkerOutcome.Posted,
+                _ when (int)response.StatusCode >= 500 => WorkerOutcome.ServerUnavailable,
+                _ => WorkerOutcome.Rejected,
+            };
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return WorkerOutcome.ServerUnavailable;
+        }
+    }
+
+    /// <summary>The server's patterns and settings, or the built-in ones when it cannot say.</summary>
+    private async Task<ClientConfig> GetConfigAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.GetAsync("api/v1/client/config", cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                var config = JsonSerializer.Deserialize(await response.Content.ReadAsStringAsync(cancellationToken),
+                    HooksJsonContext.Default.ClientConfig);
+                if (config is { Patterns.Count: > 0 })
+                    return config with { Settings = config.Settings ?? new ClientSettings() };
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        {
+        }
+        return new ClientConfig(DefaultPatterns.All, new ClientSettings());
+    }
+
+    public static HttpClient CreateHttpClient(string url, string token, TimeSpan timeout)
+    {
+        var http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(5), UseProxy = true })
+        {
+            BaseAddress = new Uri(url.EndsWith('/') ? url : url + "/"),
+            Timeout = timeout,
+        };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("skillloop-client", Version));
+        return http;
+    }
+}

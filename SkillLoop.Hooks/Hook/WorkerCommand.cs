@@ -1,0 +1,59 @@
+using System.Runtime.InteropServices;
+using SkillLoop.Hooks.Cli;
+
+namespace SkillLoop.Hooks.Hook;
+
+/// <summary>
+/// The hidden <c>__worker &lt;platform&gt;</c> subcommand: the detached background process started by the hook.
+/// It leaves the hook's session (so the agent killing the hook's process group does not kill it), reads the
+/// payload from its private stdin pipe and gives up quietly after <see cref="Budget"/>.
+/// </summary>
+public static class WorkerCommand
+{
+    public static readonly TimeSpan Budget = TimeSpan.FromSeconds(30);
+
+    public static async Task<int> RunAsync(Arguments args, TextReader stdin, ClientEnvironment env)
+    {
+        try
+        {
+            Detach();
+            if (env.Variable(HookCommand.InternalVariable) == "1")
+                return 0;
+            var platform = args.At(1) ?? "claude";
+            using var budget = new CancellationTokenSource(Budget);
+            var payload = await stdin.ReadToEndAsync(budget.Token);
+            var hookEvent = HookEvent.Parse(payload, platform);
+            if (hookEvent is null)
+                return 0;
+            var stored = ClientConfigFile.Load(env.Home);
+            var url = args.Option("url") ?? env.Variable("SKILLLOOP_URL") ?? stored?.Url;
+            var token = env.Variable("SKILLLOOP_TOKEN") ?? stored?.Token;
+            if (string.IsNullOrEmpty(url) || string.IsNullOrEmpty(token))
+                return 0;
+            using var http = SignalWorker.CreateHttpClient(url, token, Budget);
+            await new SignalWorker(http, Identity.Resolve(env)).RunAsync(hookEvent, budget.Token);
+        }
+        catch
+        {
+            // Nobody is listening: a failed run is simply retried by the next Stop event.
+        }
+        return 0;
+    }
+
+    private static void Detach()
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+            return;
+        try
+        {
+            _ = setsid();
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
+    // Blittable, so a plain DllImport needs no marshalling stub (and no unsafe code) under Native AOT.
+    [DllImport("libc", EntryPoint = "setsid")]
+    private static extern int setsid();
+}

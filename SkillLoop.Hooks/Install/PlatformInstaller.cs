@@ -1,0 +1,40 @@
+namespace SkillLoop.Hooks.Install;
+
+public enum InstallScope { User, Project }
+
+/// <summary>Where to install: the home directory for user scope, a project directory for project scope.</summary>
+public sealed record InstallContext(string Home, string ProjectDirectory, InstallScope Scope, string ExecutablePath);
+
+public enum ChangeResult { Changed, Unchanged }
+
+/// <summary>Adds, removes and finds SkillLoop's hook in one agent's configuration.</summary>
+public interface IPlatformInstaller
+{
+    string Platform { get; }
+
+    /// <summary>The file (or script) install writes for this context.</summary>
+    string TargetPath(InstallContext context);
+
+    ChangeResult Install(InstallContext context);
+
+    ChangeResult Uninstall(InstallContext context);
+
+    bool IsInstalled(InstallContext context);
+}
+
+/// <summary>What SkillLoop's hook looks like in any agent's configuration.</summary>
+public static class HookCommandLine
+{
+    public static string For(string executablePath, string platform) => $"{Quote(executablePath)} hook {platform}";
+
+    /// <summary>Ours whatever path the executable had when it was installed.</summary>
+    public static bool IsOurs(string? command) =>
+        command is not null
+        && command.Contains("skillloop-client", StringComparison.OrdinalIgnoreCase)
+        && command.Contains(" hook ", StringComparison.Ordinal);
+
+    public static string Quote(string path) =>
+        path.Length > 0 && path.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '\\' or '.' or '-' or '_' or ':' or '+' or '~')
+            ? path
+            : "\"" + path.Replace("\"", "\\\"") + "\"";
+}

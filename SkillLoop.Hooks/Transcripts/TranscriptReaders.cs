@@ -1,0 +1,30 @@
+namespace SkillLoop.Hooks.Transcripts;
+
+/// <summary>The reader for each wire platform.</summary>
+public static class TranscriptReaders
+{
+    public static IReadOnlyList<string> Platforms { get; } = ["claude", "copilot", "vscode", "codex", "cursor", "cline"];
+
+    public static ITranscriptReader? For(string platform) => platform switch
+    {
+        "claude" => new ClaudeTranscriptReader(),
+        _ => null,
+    };
+
+    /// <summary>Guesses a transcript's platform from its first bytes (for <c>detect --platform auto</c>).</summary>
+    public static string Sniff(string path)
+    {
+        Span<byte> head = stackalloc byte[16384];
+        int n;
+        using (var stream = File.OpenRead(path))
+            n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        var text = System.Text.Encoding.UTF8.GetString(head[..n]);
+        if (text.Contains("\"session_meta\"", StringComparison.Ordinal) || text.Contains("\"response_item\"", StringComparison.Ordinal))
+            return "codex";
+        if (text.Contains("\"user.message\"", StringComparison.Ordinal) || text.Contains("\"session.start\"", StringComparison.Ordinal))
+            return path.Replace('\\', '/').Contains("/.copilot/", StringComparison.Ordinal) ? "copilot" : "vscode";
+        if (text.TrimStart().StartsWith('['))
+            return "cline";
+        return "claude";
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json;
+using SkillLoop.Hooks.Cli;
+
+namespace SkillLoop.Tests.Hooks;
+
+public sealed class DetectCommandTests
+{
+    private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        using var home = new TempDir();
+        var env = new ClientEnvironment(home.Root, home.Root, "/usr/local/bin/skillloop-client", new Dictionary<string, string>());
+        var code = await ClientApp.RunAsync(args, TextReader.Null, stdout, stderr, env);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public async Task Detect_prints_one_json_element_per_correction()
+    {
+        var (code, output, _) = await RunAsync("detect", HooksFixtures.Path("claude", "session.jsonl"), "--json");
+
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(output);
+        var items = doc.RootElement.EnumerateArray().ToList();
+        Assert.Equal(4, items.Count);
+        var first = items[0];
+        Assert.Equal(
+            ["platform", "sessionId", "turnId", "text", "pattern", "skill"],
+            first.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("claude", first.GetProperty("platform").GetString());
+        Assert.Equal("7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a", first.GetProperty("sessionId").GetString());
+        Assert.Equal("pdf", first.GetProperty("skill").GetString());
+        Assert.Equal("不对，应该用 pypdf 而不是 PyPDF2", items[1].GetProperty("text").GetString());
+        Assert.Contains("不对", output); // readable, not \u-escaped
+    }
+
+    [Fact]
+    public async Task Detect_reports_null_skill_when_none_is_active()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("t.jsonl", """{"type":"user","uuid":"u1","sessionId":"s1","message":{"role":"user","content":"you forgot the tests"}}""" + "\n");
+
+        var (code, output, _) = await RunAsync("detect", path, "--platform", "claude", "--json");
+
+        Assert.Equal(0, code);
+        var item = Assert.Single(JsonDocument.Parse(output).RootElement.EnumerateArray());
+        Assert.Equal(JsonValueKind.Null, item.GetProperty("skill").ValueKind);
+        Assert.Equal("u1", item.GetProperty("turnId").GetString());
+    }
+
+    [Fact]
+    public async Task Detect_of_a_missing_file_fails_with_a_message()
+    {
+        var (code, output, error) = await RunAsync("detect", "/nonexistent/x.jsonl", "--json");
+
+        Assert.NotEqual(0, code);
+        Assert.Equal("", output);
+        Assert.Contains("no such transcript", error);
+    }
+}

@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using System.Text;
+using SkillLoop.Hooks.Contracts;
+using SkillLoop.Hooks.Hook;
+using SkillLoop.Tests.Fakes;
+
+namespace SkillLoop.Tests.Hooks;
+
+public sealed class SignalWorkerTests : IDisposable
+{
+    private const string Session = "7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a";
+    private readonly TempDir _dir = new();
+    private readonly FakeSkillLoopServer _server = new();
+    private readonly string _transcript;
+
+    public SignalWorkerTests()
+    {
+        _transcript = _dir.File("session.jsonl");
+        File.Copy(HooksFixtures.Path("claude", "session.jsonl"), _transcript);
+    }
+
+    public void Dispose()
+    {
+        _server.Dispose();
+        _dir.Dispose();
+    }
+
+    private async Task<WorkerOutcome> RunAsync(string? url = null, string? token = null, TimeSpan? budget = null)
+    {
+        using var http = SignalWorker.CreateHttpClient(url ?? _server.Url, token ?? _server.Token, TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(budget ?? TimeSpan.FromSeconds(20));
+        return await new SignalWorker(http, "dev@example.com").RunAsync(new HookEvent("claude", Session, _transcript), cts.Token);
+    }
+
+    private long CompleteLinesLength()
+    {
+        var bytes = File.ReadAllBytes(_transcript);
+        return Array.LastIndexOf(bytes, (byte)'\n') + 1;
+    }
+
+    [Fact]
+    public async Task The_first_run_posts_every_human_turn_and_correction_up_to_the_last_complete_line()
+    {
+        var outcome = await RunAsync();
+
+        Assert.Equal(WorkerOutcome.Posted, outcome);
+        var batch = Assert.Single(_server.Batches);
+        Assert.Equal(0, batch.FromOffset);
+        Assert.Equal(CompleteLinesLength(), batch.Cursor.Offset);
+        Assert.Equal(("review-pr", "/repo/.claude/skills/review-pr"), (batch.Cursor.ActiveSkill, batch.Cursor.ActiveSkillPath));
+        Assert.Equal(7, batch.Turns.Count);
+        Assert.Equal(["pdf", "pdf", "review-pr", "review-pr"], batch.Corrections.Select(c => c.Skill));
+        Assert.Equal("dev@example.com", batch.User);
+        Assert.Equal("claude", batch.Platform);
+    }
+
+    [Fact]
+    public async Task Nothing_is_resent_when_the_transcript_has_not_grown()
+    {
+        await RunAsync();
+
+        var second = await RunAsync();
+
+        Assert.Equal(WorkerOutcome.NothingNew, second);
+        Assert.Single(_server.Batches);
+    }
+
+    [Fact]
+    public async Task Only_what_follows_the_cursor_is_sent_and_the_skill_carries_over()
+    {
+        await RunAsync();
+        var firstEnd = _server.CursorOf("claude", Session)!.Offset;
+        // Finish the partly written last line, then append one more turn.
+        var partial = File.ReadAllBytes(_transcript).Length - firstEnd;
+        File.WriteAllBytes(_transcript, File.ReadAllBytes(_transcript)[..(int)firstEnd]);
+        File.AppendAllText(_transcript,
+            """{"type":"user","uuid":"late-1","sessionId":"7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a","message":{"role":"user","content":"you forgot this partial line"}}""" + "\n" +
+            """{"type":"user","uuid":"late-2","sessionId":"7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a","message":{"role":"user","content":"thanks"}}""" + "\n");
+
+        var outcome = await RunAsync();
+
+        Assert.True(partial > 0);
+        Assert.Equal(WorkerOutcome.Posted, outcome);
+        var second = _server.Batches.Last();
+        Assert.Equal(firstEnd, second.FromOffset);
+        Assert.Equal(["late-1", "late-2"], second.Turns.Select(t => t.TurnId));
+        var correction = Assert.Single(second.Corrections);
+        Assert.Equal(("late-1", "review-pr"), (correction.TurnId, correction.Skill));
+        Assert.Equal(new FileInfo(_transcript).Length, second.Cursor.Offset);
+    }
+
+    [Fact]
+    public async Task A_partly_written_last_line_is_not_sent()
+    {
+        await RunAsync();
+
+        var batch = Assert.Single(_server.Batches);
+        Assert.DoesNotContain(batch.Turns, t => t.Text.Contains("partial", StringComparison.Ordinal));
+        Assert.True(new FileInfo(_transcript).Length > batch.Cursor.Offset);
+    }
+
+    [Fact]
+    public async Task A_conflict_means_another_event_won_and_the_worker_stops()
+    {
+        _server.ConflictOnPost = true;
+
+        var outcome = await RunAsync();
+
+        Assert.Equal(WorkerOutcome.Conflict, outcome);
+        Assert.Empty(_server.Batches);
+        Assert.Null(_server.CursorOf("claude", Session));
+        Assert.Single(_server.Requests, r => r == "POST /api/v1/signals"); // no retry
+    }
+
+    [Fact]
+    public async Task A_bad_token_is_reported_as_unauthorized()
+    {
+        Assert.Equal(WorkerOutcome.Unauthorized, await RunAsync(token: "wrong"));
+        Assert.Empty(_server.Batches);
+    }
+
+    [Fact]
+    public async Task Patterns_served_by_the_server_replace_the_built_in_ones()
+    {
+        _server.Config = new ClientConfig([new CorrectionPattern("srv.thanks", "en", "rejection", @"\bthanks\b")], new ClientSettings(ContextTurns: 1));
+
+        await RunAsync();
+
+        var correction = Assert.Single(Assert.Single(_server.Batches).Corrections);
+        Assert.Equal("srv.thanks", correction.Pattern);
+        Assert.Single(correction.Context);
+    }
+
+    [Fact]
+    public async Task Built_in_patterns_are_used_when_the_config_endpoint_fails()
+    {
+        _server.Config = null;
+
+        await RunAsync();
+
+        Assert.Equal(4, Assert.Single(_server.Batches).Corrections.Count);
+    }
+
+    [Fact]
+    public async Task Without_local_extraction_only_turns_are_sent()
+    {
+        _server.Config = new ClientConfig([new CorrectionPattern("x", "en", "rejection", "wrong")], new ClientSettings(AllowLocalExtraction: false));
+
+        await RunAsync();
+
+        var batch = Assert.Single(_server.Batches);
+        Assert.Empty(batch.Corrections);
+        Assert.Equal(7, batch.Turns.Count);
+    }
+
+    [Fact]
+    public async Task A_server_that_is_down_is_given_up_on_and_the_cursor_stays()
+    {
+        var closedPort = FakeSkillLoopServer.FreePort();
+
+        var outcome = await RunAsync(url: $"http://127.0.0.1:{closedPort}/");
+
+        Assert.Equal(WorkerOutcome.ServerUnavailable, outcome);
+    }
+
+    [Fact]
+    public async Task A_server_that_never_answers_is_given_up_on_within_the_budget()
+    {
+        using var silent = new SilentServer();
+        var clock = Stopwatch.StartNew();
+
+        var outcome = await RunAsync(url: silent.Url, budget: TimeSpan.FromSeconds(1));
+
+        Assert.Equal(WorkerOutcome.ServerUnavailable, outcome);
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(10));
+        Assert.Equal(TimeSpan.FromSeconds(30), WorkerCommand.Budget);
+    }
+
+    [Fact]
+    public async Task A_missing_transcript_sends_nothing()
+    {
+        File.Delete(_transcript);
+
+        Assert.Equal(WorkerOutcome.NoTranscript, await RunAsync());
+        Assert.Empty(_server.Requests);
+    }
+}
