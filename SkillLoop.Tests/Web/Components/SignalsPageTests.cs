@@ -19,6 +19,8 @@ public sealed class SignalsPageTests : BunitContext, IAsyncLifetime
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
         TestCore.Build(_data.Path, services: Services);
+        // As in a live circuit: the page shows its "Live" indicator only when interactive.
+        Renderer.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
     }
 
     public async Task InitializeAsync()
@@ -50,6 +52,7 @@ public sealed class SignalsPageTests : BunitContext, IAsyncLifetime
         Render<MudPopoverProvider>();
         var page = Render<Signals>();
         page.WaitForAssertion(() => Assert.Contains("No signals yet", page.Markup));
+        Assert.NotNull(page.Find("[data-testid=live-indicator]"));
 
         await Services.GetRequiredService<SignalIngestor>().IngestAsync(
             SignalIngestorTests.Batch("page-live", 0, 10, corrections: "you forgot the header again"), CancellationToken.None);
