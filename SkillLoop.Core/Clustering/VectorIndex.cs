@@ -25,6 +25,14 @@ public sealed class VectorIndex(SqliteDb db, string kind)
     {
         var unit = Vectors.Normalize(vector);
         var blob = Vectors.ToBlob(unit);
+        var previousDimensions = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+            "SELECT dimensions FROM vectors WHERE kind = @kind AND id = @id", new { kind = Kind, id }, transaction, cancellationToken: cancellationToken));
+        if (UsesSqliteVec && previousDimensions is { } old && old != unit.Length && await VecTableExistsAsync(connection, transaction, old, cancellationToken))
+        {
+            // A new embedding model with another size: the vector moves to that size's vec0 table.
+            await connection.ExecuteAsync(new CommandDefinition($"DELETE FROM {VecTable(old)} WHERE item_id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+        }
+
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO vectors (kind, id, partition, dimensions, vector) VALUES (@kind, @id, @partition, @dimensions, @blob)

@@ -7,9 +7,12 @@ namespace SkillLoop.Tests.Fakes;
 /// A deterministic stand-in for a sentence-embedding model: each word (or CJK character) adds to one of 64
 /// dimensions. Texts sharing words come out similar, which is all the clustering logic needs to be tested.
 /// </summary>
-public sealed partial class BagOfWordsEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+public sealed partial class BagOfWordsEmbeddingGenerator(int dimensions = BagOfWordsEmbeddingGenerator.DefaultDimensions)
+    : IEmbeddingGenerator<string, Embedding<float>>
 {
-    public const int Dimensions = 64;
+    public const int DefaultDimensions = 64;
+
+    public int Dimensions { get; } = dimensions;
 
     public int Calls { get; private set; }
 
@@ -17,13 +20,13 @@ public sealed partial class BagOfWordsEmbeddingGenerator : IEmbeddingGenerator<s
         IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         Calls++;
-        var result = new GeneratedEmbeddings<Embedding<float>>(values.Select(v => new Embedding<float>(Embed(v))));
+        var result = new GeneratedEmbeddings<Embedding<float>>(values.Select(v => new Embedding<float>(Embed(v, Dimensions))));
         return Task.FromResult(result);
     }
 
-    public static float[] Embed(string text)
+    public static float[] Embed(string text, int dimensions = DefaultDimensions)
     {
-        var vector = new float[Dimensions];
+        var vector = new float[dimensions];
         foreach (Match token in Token().Matches(text.ToLowerInvariant()))
         {
             var hash = 17;
@@ -32,13 +35,16 @@ public sealed partial class BagOfWordsEmbeddingGenerator : IEmbeddingGenerator<s
                 hash = unchecked(hash * 31 + c);
             }
 
-            vector[(hash & int.MaxValue) % Dimensions] += 1;
+            vector[(hash & int.MaxValue) % dimensions] += 1;
         }
 
         return vector;
     }
 
-    public object? GetService(Type serviceType, object? serviceKey = null) => null;
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceType == typeof(EmbeddingGeneratorMetadata)
+            ? new EmbeddingGeneratorMetadata("bag-of-words", null, $"bow-{Dimensions}", Dimensions)
+            : null;
 
     public void Dispose()
     {
