@@ -87,15 +87,17 @@ public sealed partial class Reembedder(
         {
             var batch = (await connection.QueryAsync<SignalText>(new CommandDefinition(
                 """
-                SELECT id AS Id, text AS Text, coalesce(skill, '') AS Partition FROM signals
-                WHERE cluster_id IS NOT NULL AND id > @lastId ORDER BY id LIMIT @BatchSize
+                SELECT s.id AS Id, s.text AS Text, i.problem_pattern AS ProblemPattern, coalesce(s.skill, '') AS Partition
+                FROM signals s LEFT JOIN issues i ON i.signal_id = s.id
+                WHERE s.cluster_id IS NOT NULL AND s.id > @lastId ORDER BY s.id LIMIT @BatchSize
                 """, new { lastId, BatchSize }, cancellationToken: cancellationToken))).ToList();
             if (batch.Count == 0)
             {
                 break;
             }
 
-            var embeddings = await embedder.GenerateAsync(batch.Select(s => s.Text), cancellationToken: cancellationToken);
+            // The same text the clusterer embedded: problem pattern and correction.
+            var embeddings = await embedder.GenerateAsync(batch.Select(s => Clusterer.TextFor(s.Text, s.ProblemPattern)), cancellationToken: cancellationToken);
             await using (var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
             {
                 for (var i = 0; i < batch.Count; i++)
@@ -130,6 +132,7 @@ public sealed partial class Reembedder(
     {
         public long Id { get; init; }
         public string Text { get; init; } = "";
+        public string? ProblemPattern { get; init; }
         public string Partition { get; init; } = "";
     }
 

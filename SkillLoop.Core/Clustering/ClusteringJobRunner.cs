@@ -1,0 +1,103 @@
+using Dapper;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SkillLoop.Core.Data;
+
+namespace SkillLoop.Core.Clustering;
+
+public sealed record ClusteringQueue(long Pending, string? LastError);
+
+/// <summary>
+/// Clusters every signal whose issue has been extracted. The work list is the data itself (an issue whose signal has
+/// no cluster yet), so nothing is lost or done twice when the server is killed in the middle: assignment commits
+/// the signal's cluster in the same transaction as the cluster's evidence.
+/// </summary>
+public sealed partial class ClusteringJobRunner(
+    SqliteDb db,
+    DatabaseState state,
+    Clusterer clusterer,
+    TimeProvider time,
+    ILogger<ClusteringJobRunner> logger) : BackgroundService
+{
+    private const int BatchSize = 32;
+    private static readonly TimeSpan Idle = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    private volatile string? _lastError;
+
+    public async Task<ClusteringQueue> QueueAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var pending = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM issues i JOIN signals s ON s.id = i.signal_id WHERE s.cluster_id IS NULL", cancellationToken: cancellationToken));
+        return new ClusteringQueue(pending, _lastError);
+    }
+
+    /// <summary>Clusters what is pending now; returns how many signals were assigned.</summary>
+    public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        List<PendingRow> pending;
+        await using (var connection = await db.OpenAsync(cancellationToken))
+        {
+            pending = (await connection.QueryAsync<PendingRow>(new CommandDefinition(
+                """
+                SELECT s.id AS SignalId, i.problem_pattern AS ProblemPattern
+                FROM issues i JOIN signals s ON s.id = i.signal_id
+                WHERE s.cluster_id IS NULL
+                ORDER BY s.id
+                LIMIT @BatchSize
+                """, new { BatchSize }, cancellationToken: cancellationToken))).ToList();
+        }
+
+        foreach (var row in pending)
+        {
+            await clusterer.AssignAsync(row.SignalId, row.ProblemPattern, cancellationToken);
+        }
+
+        return pending.Count;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!state.IsReady)
+        {
+            await Task.Delay(50, time, stoppingToken);
+        }
+
+        var backoff = TimeSpan.Zero;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var assigned = await RunOnceAsync(stoppingToken);
+                _lastError = null;
+                backoff = TimeSpan.Zero;
+                if (assigned == 0)
+                {
+                    await Task.Delay(Idle, time, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // An embedding model that is down: wait and try again, longer each time.
+                _lastError = ex.Message;
+                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromSeconds(1) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                LogFailed(logger, backoff, ex);
+                await Task.Delay(backoff, time, stoppingToken);
+            }
+        }
+    }
+
+    private sealed class PendingRow
+    {
+        public long SignalId { get; init; }
+        public string? ProblemPattern { get; init; }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Clustering failed; retrying in {Backoff}")]
+    private static partial void LogFailed(ILogger logger, TimeSpan backoff, Exception exception);
+}
