@@ -78,6 +78,9 @@ internal static unsafe partial class LlamaNative
     [LibraryImport(Llama, EntryPoint = "llama_vocab_n_tokens")]
     public static partial int VocabNTokens(nint vocab);
 
+    [LibraryImport(Llama, EntryPoint = "llama_vocab_bos")]
+    public static partial int VocabBos(nint vocab);
+
     [LibraryImport(Llama, EntryPoint = "llama_vocab_is_eog")]
     [return: MarshalAs(UnmanagedType.U1)]
     public static partial bool VocabIsEog(nint vocab, int token);
