@@ -5,6 +5,7 @@ using SkillLoop.Core.Access;
 using SkillLoop.Core.Capture;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Detection;
+using SkillLoop.Core.Llama;
 
 namespace SkillLoop.Core;
 
@@ -41,6 +42,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<PatternStore>();
 
         services.AddHostedService<SkillLoopStartup>();
+        // AI runtime and issue extraction (after start-up: extraction needs the migrated database)
+        services.AddSkillLoopAi(configuration);
         return services;
     }
 
