@@ -114,7 +114,7 @@ public sealed partial class HeuristicIssueExtractor : IIssueExtractor
     [GeneratedRegex(@"(?i)\b(i (already )?(said|told you|asked)|as i (said|asked)|again\b|how many times|i just said|remember (that|to)|keep forgetting)|我(说过|已经说)|又")]
     private static partial Regex RepeatedInstruction();
 
-    [GeneratedRegex(@"(?i)\b(don'?t|do not|never|stop|shouldn'?t|should not|must not|why did you|who told you to|undo|revert)\b|不要|别|停")]
+    [GeneratedRegex(@"(?i)\b(don'?t|do not|never|stop|shouldn'?t|should not|must not|why did you|who told you to|undo|revert|you (deleted|removed|overwrote|dropped|reset))\b|不要|别|停")]
     private static partial Regex Prohibited();
 
     [GeneratedRegex(@"(?i)\b(instead( of)?|rather than|not \w+,? (but|use)|use \S+ not|wrong (tool|command|library|package|approach|file|branch|version)|we use|prefer)\b|而不是|应该用")]
