@@ -54,6 +54,9 @@ public static class OpenAiEndpoint
 
     internal static Exception Translate(Exception ex, OpenAiEndpointOptions options, CancellationToken cancellationToken) => ex switch
     {
+        // The retry policy gathers the failures of every try; the last one says what finally went wrong.
+        AggregateException { InnerExceptions.Count: > 0 } all when Translate(all.InnerExceptions[^1], options, cancellationToken) is AiEndpointException last =>
+            new AiEndpointException(last.Message, last.StatusCode, ex),
         ClientResultException { Status: > 0 } http => new AiEndpointException(
             $"The LLM endpoint {options.Endpoint} answered HTTP {http.Status}{Detail(http)} (after {options.MaxRetries} retries where retrying helps).", http.Status, ex),
         OperationCanceledException when !cancellationToken.IsCancellationRequested => new AiEndpointException(
