@@ -6,6 +6,7 @@ using SkillLoop.Core.Capture;
 using SkillLoop.Core.Clustering;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Detection;
+using SkillLoop.Core.Llama;
 
 namespace SkillLoop.Core;
 
@@ -41,10 +42,18 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SignalStore>();
         services.AddSingleton<PatternStore>();
 
-        // Clustering (the Clusterer itself is registered once an embedding generator is)
+        // Clustering
         services.AddSingleton<ClusteringSettings>();
+        services.AddSingleton<Clusterer>();
+        services.AddSingleton<ClusterStore>();
+        services.AddSingleton<ClusteringJobRunner>();
+        services.AddSingleton<Reembedder>();
 
         services.AddHostedService<SkillLoopStartup>();
+        // AI runtime and issue extraction (after start-up: extraction needs the migrated database)
+        services.AddSkillLoopAi(configuration);
+        services.AddHostedService(sp => sp.GetRequiredService<ClusteringJobRunner>());
+        services.AddHostedService(sp => sp.GetRequiredService<Reembedder>());
         return services;
     }
 

@@ -17,6 +17,8 @@ app.MapHealthEndpoints();
 app.MapStatusEndpoints();
 app.MapClientEndpoints();
 app.MapSignalEndpoints();
+app.MapClusterEndpoints();
+app.MapSettingsEndpoints();
 app.MapAccountEndpoints();
 
 app.MapStaticAssets();

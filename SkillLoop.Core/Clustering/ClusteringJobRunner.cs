@@ -61,7 +61,7 @@ public sealed partial class ClusteringJobRunner(
     {
         while (!state.IsReady)
         {
-            await Task.Delay(50, time, stoppingToken);
+            await Task.Delay(TimeSpan.FromMilliseconds(50), time, stoppingToken);
         }
 
         var backoff = TimeSpan.Zero;

@@ -95,6 +95,36 @@ public static class Migrations
             CREATE INDEX ix_signals_created ON signals (id DESC);
             CREATE INDEX ix_signals_skill ON signals (skill);
             """),
+        (2, "issues and extraction jobs", """
+            -- The structured issue behind a signal; at most one per signal, written once.
+            CREATE TABLE issues (
+                signal_id         INTEGER PRIMARY KEY REFERENCES signals (id) ON DELETE CASCADE,
+                skill             TEXT NULL,
+                problem_pattern   TEXT NOT NULL,
+                root_cause        TEXT NOT NULL,
+                expected_behavior TEXT NOT NULL,
+                evidence_quote    TEXT NOT NULL,
+                severity          TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high')),
+                confidence        REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+                extracted_by      TEXT NOT NULL,
+                created_at        TEXT NOT NULL
+            );
+            CREATE INDEX ix_issues_skill ON issues (skill);
+
+            -- Durable extraction work: pending -> running -> done | failed. A job left running by a crash is
+            -- set back to pending at start; attempts count every claim; last_error says why it failed.
+            CREATE TABLE extraction_jobs (
+                signal_id  INTEGER PRIMARY KEY REFERENCES signals (id) ON DELETE CASCADE,
+                state      TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
+                attempts   INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT NULL,
+                extractor  TEXT NULL,
+                not_before TEXT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            CREATE INDEX ix_extraction_jobs_state ON extraction_jobs (state, signal_id);
+            """),
         (3, "vectors", """
             -- Source of truth for every embedding; sqlite-vec's vec0 tables (made at run time, per dimension) mirror it.
             CREATE TABLE vectors (

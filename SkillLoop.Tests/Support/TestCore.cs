@@ -7,7 +7,10 @@ using SkillLoop.Core;
 
 namespace SkillLoop.Tests.Support;
 
-/// <summary>The real core services over a real SQLite file in a temp directory, migrated and seeded as at start.</summary>
+/// <summary>
+/// The real core services over a real SQLite file in a temp directory, migrated and seeded as at start. Background
+/// runners are not started: tests drive them one step at a time.
+/// </summary>
 public sealed class TestCore : IAsyncDisposable
 {
     private readonly TempDirectory _directory = new("skillloop-core");
@@ -26,7 +29,7 @@ public sealed class TestCore : IAsyncDisposable
         var services = Build(core._directory.Path, settings);
         configure?.Invoke(services);
         core.Services = services.BuildServiceProvider(validateScopes: true);
-        foreach (var hosted in core.Services.GetServices<IHostedService>())
+        foreach (var hosted in core.Services.GetServices<IHostedService>().OfType<SkillLoopStartup>())
         {
             await hosted.StartAsync(CancellationToken.None);
         }

@@ -26,12 +26,13 @@ public static class ClusterEndpoints
         ClusterStore store, CancellationToken cancellationToken, string? skill = null, string? state = null) =>
         TypedResults.Ok(await store.ListAsync(string.IsNullOrEmpty(skill) ? null : skill, string.IsNullOrEmpty(state) ? null : state, cancellationToken));
 
-    public static async Task<Results<Ok<ClusterDetailView>, ProblemHttpResult>> GetCluster(long id, ClusterStore store, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<ClusterDetailView>, ProblemHttpResult>> GetCluster(
+        long id, ClusterStore store, SkillLoop.Core.Extraction.IssueStore issues, CancellationToken cancellationToken)
     {
         var detail = await store.GetAsync(id, cancellationToken);
         return detail is null
             ? TypedResults.Problem($"Cluster {id} does not exist.", statusCode: StatusCodes.Status404NotFound)
-            : TypedResults.Ok(ClusterDetailView.From(detail));
+            : TypedResults.Ok(ClusterDetailView.From(detail with { Signals = await SignalEndpoints.WithIssuesAsync(detail.Signals, issues, cancellationToken) }));
     }
 
     public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> MergeCluster(long id, MergeRequest request, ClusterStore store, CancellationToken cancellationToken) =>

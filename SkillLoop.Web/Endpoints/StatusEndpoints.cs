@@ -1,6 +1,9 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Http.HttpResults;
+using SkillLoop.Core.Clustering;
 using SkillLoop.Core.Data;
+using SkillLoop.Core.Extraction;
+using SkillLoop.Core.Llama;
 using SkillLoop.Web.Auth;
 
 namespace SkillLoop.Web.Endpoints;
@@ -17,7 +20,15 @@ public static class StatusEndpoints
         TypedResults.Ok(await reader.ReadAsync(cancellationToken));
 }
 
-public sealed record ModelInUse(string Provider, string? Model);
+public sealed record ModelInUse(string Provider, string? Model, int? Dimensions = null, string? Error = null);
+
+public sealed record PipelineStatus(
+    long ExtractionPending,
+    long ExtractionRunning,
+    long ExtractionFailed,
+    long ClusteringPending,
+    string? ClusteringError,
+    ReembedProgress Reembedding);
 
 public sealed record StatusCounts(long Signals, long Sessions, long Turns);
 
@@ -28,10 +39,17 @@ public sealed record ServerStatus(
     ModelInUse Chat,
     ModelInUse Embeddings,
     string VectorIndex,
-    string? VectorIndexError);
+    string? VectorIndexError,
+    PipelineStatus Pipeline);
 
 /// <summary>What /api/v1/status and the dashboard's overview show.</summary>
-public sealed class ServerStatusReader(SqliteDb db, DatabaseState state)
+public sealed class ServerStatusReader(
+    SqliteDb db,
+    DatabaseState state,
+    AiRuntime ai,
+    IssueStore issues,
+    ClusteringJobRunner clustering,
+    Reembedder reembedder)
 {
     public static readonly string Version =
         typeof(ServerStatusReader).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
@@ -45,15 +63,18 @@ public sealed class ServerStatusReader(SqliteDb db, DatabaseState state)
                    (SELECT count(*) FROM sessions) AS Sessions,
                    (SELECT count(*) FROM turns) AS Turns
             """, cancellationToken: cancellationToken));
-        // Until a chat model or embedding model is wired in, say plainly that none is in use.
+        var models = ai.Status;
+        var extraction = await issues.CountsAsync(cancellationToken);
+        var queue = await clustering.QueueAsync(cancellationToken);
         return new ServerStatus(
             Version,
             state.SchemaVersion,
             new StatusCounts(counts.Signals, counts.Sessions, counts.Turns),
-            new ModelInUse("heuristic", null),
-            new ModelInUse("none", null),
+            new ModelInUse(models.Chat.Provider, models.Chat.Model, models.Chat.Dimensions, models.Chat.Error),
+            new ModelInUse(models.Embeddings.Provider, models.Embeddings.Model, models.Embeddings.Dimensions, models.Embeddings.Error),
             db.Vec.Description,
-            db.Vec.Error);
+            db.Vec.Error,
+            new PipelineStatus(extraction.Pending, extraction.Running, extraction.Failed, queue.Pending, queue.LastError, reembedder.Progress));
     }
 
     private sealed class CountsRow

@@ -1,6 +1,7 @@
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using SkillLoop.Core;
 using MudBlazor.Services;
 using SkillLoop.Tests.Support;
 using SkillLoop.Web.Components.Pages.Overview;
@@ -46,7 +47,7 @@ public sealed class OverviewPageTests : IAsyncLifetime
         context.Services.AddMudServices();
         TestCore.Build(Path.Combine(_data.Path, _contexts.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)), settings, context.Services);
         context.Services.AddSingleton<ServerStatusReader>();
-        foreach (var hosted in context.Services.GetServices<IHostedService>())
+        foreach (var hosted in context.Services.GetServices<IHostedService>().OfType<SkillLoopStartup>())
         {
             await hosted.StartAsync(CancellationToken.None);
         }

@@ -1,6 +1,7 @@
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using SkillLoop.Core;
 using MudBlazor;
 using MudBlazor.Services;
 using SkillLoop.Core.Capture;
@@ -25,7 +26,7 @@ public sealed class SignalsPageTests : BunitContext, IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        foreach (var hosted in Services.GetServices<IHostedService>())
+        foreach (var hosted in Services.GetServices<IHostedService>().OfType<SkillLoopStartup>())
         {
             await hosted.StartAsync(CancellationToken.None);
         }

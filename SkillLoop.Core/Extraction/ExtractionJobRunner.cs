@@ -1,0 +1,166 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SkillLoop.Core.Capture;
+using SkillLoop.Core.Data;
+
+namespace SkillLoop.Core.Extraction;
+
+/// <summary>Supplies the extractor in use (resolved lazily: loading a chat model must not hold up start).</summary>
+public interface IIssueExtractorSource
+{
+    IIssueExtractor GetExtractor();
+}
+
+/// <summary>Settings of the background extraction.</summary>
+public sealed class ExtractionOptions
+{
+    /// <summary>Claims per job before it fails for good (model/endpoint errors; invalid answers fail at once).</summary>
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>Delay before the first retry of a failed attempt; doubled per attempt.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often to look for new signals when no ingest notification arrives.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// Turns stored signals into issues in the background, one at a time, durably: work is queued in
+/// <c>extraction_jobs</c>, so a restart resumes where it stopped and nothing is extracted twice. Woken by ingest
+/// (<see cref="SignalFeed"/>), and by a timer for retries. Text is redacted before the extractor sees it and the
+/// issue is redacted again before it is stored.
+/// </summary>
+public sealed partial class ExtractionJobRunner(
+    IssueStore store,
+    IIssueExtractorSource extractors,
+    DatabaseState database,
+    SignalFeed feed,
+    TimeProvider time,
+    IOptions<ExtractionOptions> options,
+    ILogger<ExtractionJobRunner> logger) : BackgroundService
+{
+    private TaskCompletionSource _wake = NewWake();
+    private readonly ExtractionOptions _options = options.Value;
+
+    /// <summary>Queues new signals, then extracts every due job; returns how many jobs were processed.</summary>
+    public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        await store.EnqueueNewAsync(cancellationToken);
+        var processed = 0;
+        while (await store.ClaimNextAsync(cancellationToken) is { } job)
+        {
+            await ProcessAsync(job, cancellationToken);
+            processed++;
+        }
+
+        return processed;
+    }
+
+    /// <summary>Crash recovery; called once before the loop.</summary>
+    public Task<int> RecoverAsync(CancellationToken cancellationToken) =>
+        store.RecoverInterruptedAsync(_options.MaxAttempts, cancellationToken);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        while (!database.IsReady)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(200), time, stoppingToken);
+        }
+
+        using var subscription = feed.Subscribe(_ => { Wake(); return Task.CompletedTask; });
+        var recovered = await RecoverAsync(stoppingToken);
+        if (recovered > 0)
+        {
+            LogRecovered(logger, recovered);
+        }
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            // Reset before the pass: a signal stored during it completes the new wake and skips the wait below.
+            Interlocked.Exchange(ref _wake, NewWake());
+            try
+            {
+                await RunOnceAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                // A database hiccup must not end extraction for the life of the server.
+                LogLoopFailed(logger, ex);
+            }
+
+            await Task.WhenAny(Volatile.Read(ref _wake).Task, Task.Delay(_options.PollInterval, time, stoppingToken));
+        }
+    }
+
+    private void Wake() => Volatile.Read(ref _wake).TrySetResult();
+
+    private static TaskCompletionSource NewWake() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private async Task ProcessAsync(ExtractionJob job, CancellationToken cancellationToken)
+    {
+        IIssueExtractor? extractor = null;
+        try
+        {
+            extractor = extractors.GetExtractor();
+            var request = job.Request.Redacted();
+            var issue = Sanitize(await extractor.ExtractAsync(request, cancellationToken), request);
+            var stored = await store.CompleteAsync(job.SignalId, issue, cancellationToken);
+            LogExtracted(logger, job.SignalId, issue.ExtractedBy, stored);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await store.ReleaseAsync(job.SignalId, CancellationToken.None);
+            throw;
+        }
+        catch (IssueExtractionException ex)
+        {
+            await store.FailAsync(job.SignalId, ex.Message, null, CancellationToken.None);
+            LogFailed(logger, job.SignalId, extractor?.ExtractedBy ?? "?", job.Attempts, ex.Message);
+        }
+        catch (Exception ex)
+        {
+            var error = $"{ex.GetType().Name}: {ex.Message}";
+            DateTimeOffset? retryAt = job.Attempts < _options.MaxAttempts
+                ? time.GetUtcNow() + _options.RetryDelay * Math.Pow(2, job.Attempts - 1)
+                : null;
+            await store.FailAsync(job.SignalId, error, retryAt, CancellationToken.None);
+            LogFailed(logger, job.SignalId, extractor?.ExtractedBy ?? "?", job.Attempts, error);
+        }
+    }
+
+    /// <summary>Whatever an extractor returns, nothing secret and nothing unbounded reaches the database.</summary>
+    private static SignalIssue Sanitize(SignalIssue issue, ExtractionRequest request) => issue with
+    {
+        ProblemPattern = Clean(issue.ProblemPattern, 300),
+        RootCause = Clean(issue.RootCause, 300),
+        ExpectedBehavior = Clean(issue.ExpectedBehavior, 300),
+        EvidenceQuote = Clean(issue.EvidenceQuote, 200),
+        Severity = IssueSeverity.All.Contains(issue.Severity) ? issue.Severity : IssueSeverity.Medium,
+        Confidence = Math.Clamp(double.IsFinite(issue.Confidence) ? issue.Confidence : 0, 0, 1),
+        Skill = issue.Skill ?? request.SkillName,
+    };
+
+    private static string Clean(string text, int max)
+    {
+        text = SecretRedactor.Redact(text).Trim();
+        return text.Length <= max ? text : text[..(max - 1)] + "…";
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Signal {SignalId}: issue extracted by {ExtractedBy} (stored: {Stored})")]
+    private static partial void LogExtracted(ILogger logger, long signalId, string extractedBy, bool stored);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Signal {SignalId}: extraction by {ExtractedBy} failed (attempt {Attempt}): {Error}")]
+    private static partial void LogFailed(ILogger logger, long signalId, string extractedBy, int attempt, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Extraction: {Count} job(s) interrupted by the last stop were recovered")]
+    private static partial void LogRecovered(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Extraction loop failed; retrying at the next poll")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception);
+}

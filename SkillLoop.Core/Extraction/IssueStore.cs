@@ -1,0 +1,263 @@
+using System.Text.Json;
+using Dapper;
+using SkillLoop.Core.Data;
+using SkillLoop.Hooks.Contracts;
+
+namespace SkillLoop.Core.Extraction;
+
+/// <summary>A claimed extraction job with what the extractor needs from its signal.</summary>
+public sealed record ExtractionJob(long SignalId, int Attempts, ExtractionRequest Request);
+
+/// <summary>How many extraction jobs are in each state (for status and the dashboard).</summary>
+public sealed record ExtractionCounts(long Pending, long Running, long Done, long Failed);
+
+/// <summary>A job that failed for good, with the error.</summary>
+public sealed record ExtractionFailure(long SignalId, int Attempts, string Error, DateTimeOffset UpdatedAt);
+
+/// <summary>
+/// The <c>issues</c> and <c>extraction_jobs</c> tables. Claiming is one atomic UPDATE … RETURNING and storing an
+/// issue and finishing its job is one transaction, so an issue is written exactly once even across crashes.
+/// </summary>
+public sealed class IssueStore(SqliteDb db, TimeProvider time)
+{
+    /// <summary>Creates pending jobs for signals that have neither a job nor an issue; returns how many.</summary>
+    public async Task<int> EnqueueNewAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO extraction_jobs (signal_id, state, attempts, created_at, updated_at)
+            SELECT s.id, 'pending', 0, @now, @now
+            FROM signals s
+            WHERE NOT EXISTS (SELECT 1 FROM extraction_jobs j WHERE j.signal_id = s.id)
+              AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.signal_id = s.id)
+            """, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// Jobs left <c>running</c> by a process that died go back to <c>pending</c> (their attempt stays counted);
+    /// those that have used up <paramref name="maxAttempts"/> fail instead, so a job that crashes the process
+    /// cannot crash it forever.
+    /// </summary>
+    public async Task<int> RecoverInterruptedAsync(int maxAttempts, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE extraction_jobs
+            SET state = CASE WHEN attempts >= @maxAttempts THEN 'failed' ELSE 'pending' END,
+                last_error = CASE WHEN attempts >= @maxAttempts
+                                  THEN 'interrupted ' || attempts || ' time(s) (the server stopped during extraction)'
+                                  ELSE last_error END,
+                updated_at = @now
+            WHERE state = 'running'
+            """, new { maxAttempts, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Claims the oldest due pending job (counting the attempt), or null when there is none.</summary>
+    public async Task<ExtractionJob?> ClaimNextAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var claimed = await connection.QuerySingleOrDefaultAsync<ClaimRow>(new CommandDefinition(
+            """
+            UPDATE extraction_jobs
+            SET state = 'running', attempts = attempts + 1, updated_at = @now
+            WHERE signal_id = (
+                SELECT signal_id FROM extraction_jobs
+                WHERE state = 'pending' AND (not_before IS NULL OR not_before <= @now)
+                ORDER BY signal_id
+                LIMIT 1)
+            RETURNING signal_id AS SignalId, attempts AS Attempts
+            """, new { now }, cancellationToken: cancellationToken));
+        if (claimed is null)
+        {
+            return null;
+        }
+
+        var signal = await connection.QuerySingleOrDefaultAsync<SignalRow>(new CommandDefinition(
+            """
+            SELECT text AS Text, skill AS Skill, skill_path AS SkillPath, context_json AS ContextJson
+            FROM signals WHERE id = @SignalId
+            """, new { claimed.SignalId }, cancellationToken: cancellationToken));
+        if (signal is null)
+        {
+            return null; // deleted meanwhile; the cascade removes the job
+        }
+
+        return new ExtractionJob(claimed.SignalId, claimed.Attempts,
+            new ExtractionRequest(signal.Text, signal.Skill, signal.SkillPath, ReadContext(signal.ContextJson)));
+    }
+
+    /// <summary>Stores the issue and marks the job done, together. False when the signal already had an issue.</summary>
+    public async Task<bool> CompleteAsync(long signalId, SignalIssue issue, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO issues (signal_id, skill, problem_pattern, root_cause, expected_behavior, evidence_quote,
+                                severity, confidence, extracted_by, created_at)
+            VALUES (@signalId, @Skill, @ProblemPattern, @RootCause, @ExpectedBehavior, @EvidenceQuote,
+                    @Severity, @Confidence, @ExtractedBy, @now)
+            ON CONFLICT (signal_id) DO NOTHING
+            """,
+            new
+            {
+                signalId,
+                issue.Skill,
+                issue.ProblemPattern,
+                issue.RootCause,
+                issue.ExpectedBehavior,
+                issue.EvidenceQuote,
+                issue.Severity,
+                issue.Confidence,
+                issue.ExtractedBy,
+                now,
+            }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE extraction_jobs
+            SET state = 'done', extractor = @ExtractedBy, last_error = NULL, not_before = NULL, updated_at = @now
+            WHERE signal_id = @signalId
+            """, new { signalId, issue.ExtractedBy, now }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return inserted == 1;
+    }
+
+    /// <summary>Records a failed attempt: back to pending from <paramref name="retryAt"/>, or failed for good when null.</summary>
+    public async Task FailAsync(long signalId, string error, DateTimeOffset? retryAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE extraction_jobs
+            SET state = CASE WHEN @retryAt IS NULL THEN 'failed' ELSE 'pending' END,
+                last_error = @error, not_before = @retryAt, updated_at = @now
+            WHERE signal_id = @signalId
+            """, new { signalId, error, retryAt, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Gives a claimed job back untouched (the server is stopping): the attempt does not count.</summary>
+    public async Task ReleaseAsync(long signalId, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE extraction_jobs SET state = 'pending', attempts = max(attempts - 1, 0), updated_at = @now
+            WHERE signal_id = @signalId AND state = 'running'
+            """, new { signalId, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Puts every failed job back in the queue with fresh attempts (after fixing the model setup).</summary>
+    public async Task<int> RetryFailedAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE extraction_jobs SET state = 'pending', attempts = 0, not_before = NULL, updated_at = @now
+            WHERE state = 'failed'
+            """, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<SignalIssue?> GetAsync(long signalId, CancellationToken cancellationToken) =>
+        (await GetManyAsync([signalId], cancellationToken)).GetValueOrDefault(signalId);
+
+    /// <summary>The issues of the given signals (for joining into signal lists).</summary>
+    public async Task<IReadOnlyDictionary<long, SignalIssue>> GetManyAsync(IReadOnlyCollection<long> signalIds, CancellationToken cancellationToken)
+    {
+        if (signalIds.Count == 0)
+        {
+            return new Dictionary<long, SignalIssue>();
+        }
+
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<IssueRow>(new CommandDefinition(
+            """
+            SELECT signal_id AS SignalId, skill AS Skill, problem_pattern AS ProblemPattern, root_cause AS RootCause,
+                   expected_behavior AS ExpectedBehavior, evidence_quote AS EvidenceQuote, severity AS Severity,
+                   confidence AS Confidence, extracted_by AS ExtractedBy
+            FROM issues WHERE signal_id IN @signalIds
+            """, new { signalIds }, cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => r.SignalId, r => r.ToIssue());
+    }
+
+    public async Task<ExtractionCounts> CountsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = (await connection.QueryAsync<(string State, long Count)>(new CommandDefinition(
+            "SELECT state, count(*) FROM extraction_jobs GROUP BY state", cancellationToken: cancellationToken)))
+            .ToDictionary(r => r.State, r => r.Count);
+        return new(rows.GetValueOrDefault("pending"), rows.GetValueOrDefault("running"), rows.GetValueOrDefault("done"), rows.GetValueOrDefault("failed"));
+    }
+
+    public async Task<IReadOnlyList<ExtractionFailure>> FailuresAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<FailureRow>(new CommandDefinition(
+            """
+            SELECT signal_id AS SignalId, attempts AS Attempts, coalesce(last_error, '') AS Error, updated_at AS UpdatedAt
+            FROM extraction_jobs WHERE state = 'failed' ORDER BY updated_at DESC LIMIT @limit
+            """, new { limit = Math.Clamp(limit, 1, 500) }, cancellationToken: cancellationToken));
+        return rows.Select(r => new ExtractionFailure(r.SignalId, r.Attempts, r.Error, r.UpdatedAt)).ToList();
+    }
+
+    private static IReadOnlyList<ContextTurn> ReadContext(string? json)
+    {
+        if (string.IsNullOrWhiteSpace(json))
+        {
+            return [];
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(json, CoreJsonContext.Default.IReadOnlyListContextTurn) ?? [];
+        }
+        catch (JsonException)
+        {
+            return []; // context is a help, not a requirement
+        }
+    }
+
+    private sealed class ClaimRow
+    {
+        public long SignalId { get; init; }
+        public int Attempts { get; init; }
+    }
+
+    private sealed class SignalRow
+    {
+        public string Text { get; init; } = "";
+        public string? Skill { get; init; }
+        public string? SkillPath { get; init; }
+        public string? ContextJson { get; init; }
+    }
+
+    private sealed class FailureRow
+    {
+        public long SignalId { get; init; }
+        public int Attempts { get; init; }
+        public string Error { get; init; } = "";
+        public DateTimeOffset UpdatedAt { get; init; }
+    }
+
+    private sealed class IssueRow
+    {
+        public long SignalId { get; init; }
+        public string? Skill { get; init; }
+        public string ProblemPattern { get; init; } = "";
+        public string RootCause { get; init; } = "";
+        public string ExpectedBehavior { get; init; } = "";
+        public string EvidenceQuote { get; init; } = "";
+        public string Severity { get; init; } = "";
+        public double Confidence { get; init; }
+        public string ExtractedBy { get; init; } = "";
+
+        public SignalIssue ToIssue() => new(ProblemPattern, RootCause, ExpectedBehavior, Severity, Confidence, ExtractedBy)
+        {
+            Skill = Skill,
+            EvidenceQuote = EvidenceQuote,
+        };
+    }
+}

@@ -1,0 +1,183 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using SkillLoop.Core.Capture;
+using SkillLoop.Core.Data;
+using SkillLoop.Core.Extraction;
+
+namespace SkillLoop.Tests.Extraction;
+
+public sealed class ExtractionJobRunnerTests
+{
+    private readonly ManualTimeProvider _time = new(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
+
+    private ExtractionJobRunner Runner(TestDatabase database, IIssueExtractor extractor, IssueStore? store = null) => new(
+        store ?? new IssueStore(database.Db, _time),
+        new Source(extractor),
+        new DatabaseState(),
+        new SignalFeed(),
+        _time,
+        Options.Create(new ExtractionOptions { MaxAttempts = 3, RetryDelay = TimeSpan.FromMinutes(1) }),
+        NullLogger<ExtractionJobRunner>.Instance);
+
+    [Fact]
+    public async Task Migration_2_adds_the_issue_and_job_tables()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        Assert.Equal(Migrations.Latest, await database.ScalarAsync<long>("PRAGMA user_version"));
+        Assert.Equal(2, await database.ScalarAsync<long>("SELECT count(*) FROM sqlite_master WHERE name IN ('issues', 'extraction_jobs')"));
+    }
+
+    [Fact]
+    public async Task Every_stored_signal_gets_exactly_one_issue_however_often_the_runner_passes()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var first = await database.AddSignalAsync("No, use pnpm instead of npm.");
+        var second = await database.AddSignalAsync("You forgot to run the tests.", skill: null,
+            contextJson: """[{"role":"assistant","text":"Done, committed."}]""");
+        var store = new IssueStore(database.Db, _time);
+        var runner = Runner(database, new HeuristicIssueExtractor(), store);
+
+        Assert.Equal(2, await runner.RunOnceAsync(CancellationToken.None));
+        Assert.Equal(0, await runner.RunOnceAsync(CancellationToken.None));
+        var third = await database.AddSignalAsync("That's wrong.");
+        Assert.Equal(1, await runner.RunOnceAsync(CancellationToken.None));
+
+        Assert.Equal(3, await database.ScalarAsync<long>("SELECT count(*) FROM issues"));
+        var issues = await store.GetManyAsync([first, second, third], CancellationToken.None);
+        Assert.Equal("heuristic", issues[first].ExtractedBy);
+        Assert.Equal("deploy", issues[first].Skill);
+        Assert.Contains("wrong tool", issues[first].ProblemPattern);
+        Assert.Contains("skipped a step", issues[second].ProblemPattern);
+        Assert.Equal(new ExtractionCounts(0, 0, 3, 0), await store.CountsAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_job_interrupted_by_a_crash_is_resumed_after_restart()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var id = await database.AddSignalAsync("Don't touch the lockfile.");
+        var store = new IssueStore(database.Db, _time);
+        await store.EnqueueNewAsync(CancellationToken.None);
+        var claimed = await store.ClaimNextAsync(CancellationToken.None); // the process "dies" here
+        Assert.Equal(id, claimed!.SignalId);
+        Assert.Null(await store.ClaimNextAsync(CancellationToken.None));
+
+        var restarted = Runner(database, new HeuristicIssueExtractor());
+        Assert.Equal(1, await restarted.RecoverAsync(CancellationToken.None));
+        Assert.Equal(1, await restarted.RunOnceAsync(CancellationToken.None));
+
+        Assert.NotNull(await store.GetAsync(id, CancellationToken.None));
+        Assert.Equal(2, await database.ScalarAsync<long>("SELECT attempts FROM extraction_jobs WHERE signal_id = @id", new { id }));
+    }
+
+    [Fact]
+    public async Task A_job_that_keeps_crashing_the_server_fails_instead_of_looping()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var id = await database.AddSignalAsync("x");
+        var store = new IssueStore(database.Db, _time);
+        await store.EnqueueNewAsync(CancellationToken.None);
+        for (var crash = 0; crash < 3; crash++)
+        {
+            await store.ClaimNextAsync(CancellationToken.None);
+            await store.RecoverInterruptedAsync(3, CancellationToken.None);
+        }
+
+        var failure = Assert.Single(await store.FailuresAsync(10, CancellationToken.None));
+        Assert.Equal(id, failure.SignalId);
+        Assert.Contains("interrupted 3 time(s)", failure.Error);
+    }
+
+    [Fact]
+    public async Task Invalid_model_output_fails_the_job_visibly_and_stores_nothing()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var id = await database.AddSignalAsync("No.");
+        var store = new IssueStore(database.Db, _time);
+        var runner = Runner(database, new ThrowingExtractor(new IssueExtractionException("server:m answered with an invalid issue twice: not JSON")), store);
+
+        await runner.RunOnceAsync(CancellationToken.None);
+
+        Assert.Null(await store.GetAsync(id, CancellationToken.None));
+        var failure = Assert.Single(await store.FailuresAsync(10, CancellationToken.None));
+        Assert.Equal(1, failure.Attempts);
+        Assert.Contains("invalid issue twice", failure.Error);
+        Assert.Equal(0, await runner.RunOnceAsync(CancellationToken.None)); // failed jobs are not picked again
+
+        Assert.Equal(1, await store.RetryFailedAsync(CancellationToken.None));
+        Assert.Equal(1, await Runner(database, new HeuristicIssueExtractor(), store).RunOnceAsync(CancellationToken.None));
+        Assert.NotNull(await store.GetAsync(id, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Endpoint_errors_are_retried_later_with_backoff_then_fail_with_the_error()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await database.AddSignalAsync("No.");
+        var store = new IssueStore(database.Db, _time);
+        var runner = Runner(database, new ThrowingExtractor(new HttpRequestException("connection refused")), store);
+
+        Assert.Equal(1, await runner.RunOnceAsync(CancellationToken.None));
+        Assert.Equal(0, await runner.RunOnceAsync(CancellationToken.None)); // not due yet
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(1, await runner.RunOnceAsync(CancellationToken.None));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(0, await runner.RunOnceAsync(CancellationToken.None)); // second retry waits twice as long
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(1, await runner.RunOnceAsync(CancellationToken.None));
+
+        var failure = Assert.Single(await store.FailuresAsync(10, CancellationToken.None));
+        Assert.Equal(3, failure.Attempts);
+        Assert.Equal("HttpRequestException: connection refused", failure.Error);
+    }
+
+    [Fact]
+    public async Task Whatever_an_extractor_returns_is_redacted_and_bounded_before_it_is_stored()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var id = await database.AddSignalAsync("No.");
+        var leaky = new SignalIssue("Mail ops@corp.example " + new string('p', 1000), "r", "e", "urgent", 3, "server:m") { EvidenceQuote = "AKIA" + "ABCDEFGHIJKLMNOP" };
+        var store = new IssueStore(database.Db, _time);
+
+        await Runner(database, new FixedExtractor(leaky), store).RunOnceAsync(CancellationToken.None);
+
+        var issue = (await store.GetAsync(id, CancellationToken.None))!;
+        Assert.StartsWith("Mail [REDACTED:email]", issue.ProblemPattern);
+        Assert.True(issue.ProblemPattern.Length <= 300);
+        Assert.Equal("[REDACTED:aws-key]", issue.EvidenceQuote);
+        Assert.Equal("medium", issue.Severity);
+        Assert.Equal(1, issue.Confidence);
+    }
+
+    [Fact]
+    public async Task A_signal_that_already_has_an_issue_is_not_queued()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var id = await database.AddSignalAsync("No.");
+        var store = new IssueStore(database.Db, _time);
+        await store.CompleteAsync(id, new SignalIssue("p", "r", "e", "low", 0.9, "client:claude"), CancellationToken.None);
+
+        Assert.Equal(0, await store.EnqueueNewAsync(CancellationToken.None));
+        Assert.False(await store.CompleteAsync(id, new SignalIssue("other", "r", "e", "low", 0.9, "heuristic"), CancellationToken.None));
+        Assert.Equal("client:claude", (await store.GetAsync(id, CancellationToken.None))!.ExtractedBy);
+    }
+
+    private sealed class Source(IIssueExtractor extractor) : IIssueExtractorSource
+    {
+        public IIssueExtractor GetExtractor() => extractor;
+    }
+
+    private sealed class ThrowingExtractor(Exception error) : IIssueExtractor
+    {
+        public string ExtractedBy => "server:m";
+
+        public Task<SignalIssue> ExtractAsync(ExtractionRequest request, CancellationToken cancellationToken) => Task.FromException<SignalIssue>(error);
+    }
+
+    private sealed class FixedExtractor(SignalIssue issue) : IIssueExtractor
+    {
+        public string ExtractedBy => issue.ExtractedBy;
+
+        public Task<SignalIssue> ExtractAsync(ExtractionRequest request, CancellationToken cancellationToken) => Task.FromResult(issue);
+    }
+}

@@ -1,0 +1,171 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using SkillLoop.Core.Extraction;
+using SkillLoop.Hooks.Contracts;
+
+namespace SkillLoop.Tests.Extraction;
+
+public sealed class HeuristicIssueExtractorTests
+{
+    private static SignalIssue Extract(string correction, string? skill = "deploy-app", string? path = null) =>
+        HeuristicIssueExtractor.Extract(new ExtractionRequest(correction, skill, path, []));
+
+    [Fact]
+    public void A_wrong_tool_correction_names_the_mistake_and_the_users_expectation()
+    {
+        var issue = Extract("No, use pnpm instead of npm in this repo.");
+
+        Assert.Equal("The agent chose the wrong tool, command or approach for the task while using the deploy-app skill.", issue.ProblemPattern);
+        Assert.Equal("The agent should use pnpm instead of npm in this repo.", issue.ExpectedBehavior);
+        Assert.Equal("No, use pnpm instead of npm in this repo.", issue.EvidenceQuote);
+        Assert.Equal("heuristic", issue.ExtractedBy);
+        Assert.Equal("deploy-app", issue.Skill);
+        Assert.Equal(IssueSeverity.Medium, issue.Severity);
+        Assert.InRange(issue.Confidence, 0.1, 0.6);
+    }
+
+    [Theory]
+    [InlineData("I already told you to run the tests before committing.", "ignored an instruction", "medium")]
+    [InlineData("Don't force-push to main!", "action the user did not want", "high")]
+    [InlineData("You forgot to update the changelog.", "skipped a step", "medium")]
+    [InlineData("I only asked you to fix the typo, not refactor the module.", "more than was asked", "low")]
+    [InlineData("That's wrong, the build fails now.", "incorrect or broken", "medium")]
+    [InlineData("Hmm, let's think about this differently.", "did not match what the user expected", "medium")]
+    [InlineData("不对，应该用 pnpm 而不是 npm", "wrong tool", "medium")]
+    [InlineData("You deleted the production database", "action the user did not want", "high")]
+    public void Corrections_are_classified_by_kind_and_severity(string correction, string problemPart, string severity)
+    {
+        var issue = Extract(correction);
+        Assert.Contains(problemPart, issue.ProblemPattern);
+        Assert.Equal(severity, issue.Severity);
+    }
+
+    [Fact]
+    public void The_same_correction_always_gives_the_same_issue()
+    {
+        Assert.Equal(Extract("Please run dotnet format before you commit."), Extract("Please run dotnet format before you commit."));
+    }
+
+    [Fact]
+    public void Secrets_and_e_mail_addresses_never_reach_the_issue()
+    {
+        var issue = Extract("Don't paste my key sk-" + new string('a', 40) + " into the config, ask jane@example.com instead.");
+        var all = string.Join(" ", issue.ProblemPattern, issue.RootCause, issue.ExpectedBehavior, issue.EvidenceQuote);
+        Assert.DoesNotContain("aaaaaaaaaa", all);
+        Assert.DoesNotContain("jane@example.com", all);
+        Assert.Contains("[REDACTED:", issue.EvidenceQuote);
+    }
+
+    [Fact]
+    public void Long_corrections_are_quoted_shortly_and_the_skill_name_comes_from_its_path()
+    {
+        var issue = HeuristicIssueExtractor.Extract(new ExtractionRequest(
+            "Stop " + string.Join(" ", Enumerable.Repeat("rewriting everything", 40)), null, "/home/u/.claude/skills/release-notes/SKILL.md", []));
+        Assert.True(issue.EvidenceQuote.Length <= 160);
+        Assert.Equal("release-notes", issue.Skill);
+        Assert.Contains("release-notes skill", issue.ProblemPattern);
+    }
+}
+
+public sealed class LlmIssueExtractorTests
+{
+    private const string Valid = """
+        {"problemPattern":"The agent used npm where the project requires pnpm.","rootCause":"The skill never names the package manager.",
+         "expectedBehavior":"Use pnpm for every install and script.","evidenceQuote":"use pnpm instead of npm","severity":"medium","confidence":0.82}
+        """;
+
+    private static readonly ExtractionRequest Request = new(
+        "No, use pnpm instead of npm. My token is ghp_" + new string('x', 36),
+        "node-setup",
+        "/repo/.claude/skills/node-setup/SKILL.md",
+        [new ContextTurn("user", "set up the project, mail bob@corp.example if stuck"), new ContextTurn("assistant", "Running npm install…")]);
+
+    [Fact]
+    public async Task A_valid_answer_becomes_an_issue_marked_with_the_model()
+    {
+        var chat = new ScriptedChatClient(Valid);
+        var issue = await new LlmIssueExtractor(chat, "qwen2.5-7b").ExtractAsync(Request, CancellationToken.None);
+
+        Assert.Equal("The agent used npm where the project requires pnpm.", issue.ProblemPattern);
+        Assert.Equal("medium", issue.Severity);
+        Assert.Equal(0.82, issue.Confidence);
+        Assert.Equal("server:qwen2.5-7b", issue.ExtractedBy);
+        Assert.Equal("node-setup", issue.Skill);
+        Assert.Single(chat.Calls);
+    }
+
+    [Fact]
+    public async Task The_model_is_asked_for_schema_constrained_json_and_sees_only_redacted_text()
+    {
+        var chat = new ScriptedChatClient(Valid);
+        await new LlmIssueExtractor(chat, "m").ExtractAsync(Request, CancellationToken.None);
+
+        var (messages, options) = chat.Calls.Single();
+        var format = Assert.IsType<ChatResponseFormatJson>(options!.ResponseFormat);
+        Assert.Equal("signal_issue", format.SchemaName);
+        Assert.Contains("problemPattern", format.Schema!.Value.GetRawText());
+        var sent = string.Join("\n", messages.Select(m => m.Text));
+        Assert.Contains("use pnpm instead of npm", sent);
+        Assert.Contains("Running npm install", sent);
+        Assert.Contains("node-setup", sent);
+        Assert.DoesNotContain("ghp_", sent);
+        Assert.DoesNotContain("bob@corp.example", sent);
+    }
+
+    [Fact]
+    public async Task An_invalid_answer_is_retried_once_with_the_reason()
+    {
+        var chat = new ScriptedChatClient("""{"problemPattern": "x" """, Valid);
+        var issue = await new LlmIssueExtractor(chat, "m").ExtractAsync(Request, CancellationToken.None);
+
+        Assert.Equal(2, chat.Calls.Count);
+        Assert.Contains("not valid", chat.Calls[1].Messages[^1].Text);
+        Assert.Equal("medium", issue.Severity);
+    }
+
+    [Theory]
+    [InlineData("not json at all")]
+    [InlineData("""{"problemPattern":"p","rootCause":"r","expectedBehavior":"e","evidenceQuote":"q","severity":"urgent","confidence":0.5}""")]
+    [InlineData("""{"problemPattern":"p","rootCause":"r","expectedBehavior":"e","evidenceQuote":"q","severity":"low","confidence":7}""")]
+    [InlineData("""{"problemPattern":"  ","rootCause":"r","expectedBehavior":"e","evidenceQuote":"q","severity":"low","confidence":0.5}""")]
+    [InlineData("""["a list"]""")]
+    public async Task Two_invalid_answers_fail_visibly_instead_of_returning_half_an_issue(string answer)
+    {
+        var chat = new ScriptedChatClient(answer, answer);
+        var error = await Assert.ThrowsAsync<IssueExtractionException>(() => new LlmIssueExtractor(chat, "m").ExtractAsync(Request, CancellationToken.None));
+        Assert.Contains("server:m", error.Message);
+        Assert.Equal(2, chat.Calls.Count);
+    }
+
+    [Fact]
+    public async Task Fenced_json_is_accepted_and_echoed_secrets_are_redacted()
+    {
+        var leaky = Valid.Replace("use pnpm instead of npm", "token ghp_" + new string('y', 36), StringComparison.Ordinal);
+        var chat = new ScriptedChatClient("```json\n" + leaky + "\n```");
+        var issue = await new LlmIssueExtractor(chat, "m").ExtractAsync(Request, CancellationToken.None);
+        Assert.Equal("token [REDACTED:github-token]", issue.EvidenceQuote);
+    }
+
+    /// <summary>A chat client that answers from a script and records what it was asked.</summary>
+    private sealed class ScriptedChatClient(params string[] answers) : IChatClient
+    {
+        private int _next;
+
+        public List<(List<ChatMessage> Messages, ChatOptions? Options)> Calls { get; } = [];
+
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Calls.Add((messages.ToList(), options));
+            return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, answers[Math.Min(_next++, answers.Length - 1)])));
+        }
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+}

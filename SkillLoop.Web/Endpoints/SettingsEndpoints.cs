@@ -1,0 +1,43 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using SkillLoop.Core.Clustering;
+using SkillLoop.Web.Auth;
+
+namespace SkillLoop.Web.Endpoints;
+
+/// <summary>Server settings kept in the database (the dashboard's Settings page uses the same calls).</summary>
+public static class SettingsEndpoints
+{
+    public static IEndpointRouteBuilder MapSettingsEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/settings").WithTags("Settings");
+        api.MapGet("/clustering", GetClustering).RequireAuthorization(Policies.Staff);
+        api.MapPut("/clustering", PutClustering).RequireAuthorization(Policies.Admin);
+        return app;
+    }
+
+    public static async Task<Ok<ClusteringThresholds>> GetClustering(ClusteringSettings settings, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await settings.GetAsync(cancellationToken));
+
+    public static async Task<Results<Ok<ClusteringThresholds>, ValidationProblem>> PutClustering(
+        ClusteringThresholds thresholds, ClusteringSettings settings, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (thresholds.Similarity is <= 0 or >= 1 || float.IsNaN(thresholds.Similarity))
+        {
+            errors["similarity"] = ["A cosine similarity between 0 and 1 (exclusive)."];
+        }
+
+        if (thresholds.DistinctUsers is < 1 or > 1000)
+        {
+            errors["distinctUsers"] = ["Between 1 and 1000."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        await settings.SetAsync(thresholds, cancellationToken);
+        return TypedResults.Ok(await settings.GetAsync(cancellationToken));
+    }
+}
