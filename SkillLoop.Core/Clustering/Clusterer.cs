@@ -26,6 +26,12 @@ public sealed partial class Clusterer(
     private readonly VectorIndex _signalVectors = new(db, SignalsKind);
     private readonly VectorIndex _clusterVectors = new(db, ClustersKind);
 
+    /// <summary>
+    /// SQL for the problem pattern worth embedding (issues aliased <c>i</c>): a model's pattern names the problem,
+    /// the heuristic extractor's is one of a few fixed templates that would pull unrelated problems together.
+    /// </summary>
+    public const string ProblemText = "CASE WHEN i.extracted_by = 'heuristic' THEN NULL ELSE i.problem_pattern END";
+
     /// <summary>The text that represents a signal's problem: the extracted problem pattern and the correction.</summary>
     public static string TextFor(string correction, string? problemPattern) =>
         string.IsNullOrWhiteSpace(problemPattern) ? correction : problemPattern.Trim() + "\n" + correction;

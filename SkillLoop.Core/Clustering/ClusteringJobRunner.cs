@@ -40,8 +40,8 @@ public sealed partial class ClusteringJobRunner(
         await using (var connection = await db.OpenAsync(cancellationToken))
         {
             pending = (await connection.QueryAsync<PendingRow>(new CommandDefinition(
-                """
-                SELECT s.id AS SignalId, i.problem_pattern AS ProblemPattern
+                $"""
+                SELECT s.id AS SignalId, {Clusterer.ProblemText} AS ProblemPattern
                 FROM issues i JOIN signals s ON s.id = i.signal_id
                 WHERE s.cluster_id IS NULL
                 ORDER BY s.id

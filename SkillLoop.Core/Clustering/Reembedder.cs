@@ -86,8 +86,8 @@ public sealed partial class Reembedder(
         while (true)
         {
             var batch = (await connection.QueryAsync<SignalText>(new CommandDefinition(
-                """
-                SELECT s.id AS Id, s.text AS Text, i.problem_pattern AS ProblemPattern, coalesce(s.skill, '') AS Partition
+                $"""
+                SELECT s.id AS Id, s.text AS Text, {Clusterer.ProblemText} AS ProblemPattern, coalesce(s.skill, '') AS Partition
                 FROM signals s LEFT JOIN issues i ON i.signal_id = s.id
                 WHERE s.cluster_id IS NOT NULL AND s.id > @lastId ORDER BY s.id LIMIT @BatchSize
                 """, new { lastId, BatchSize }, cancellationToken: cancellationToken))).ToList();
