@@ -17,7 +17,10 @@ public static class HookCommand
     private const int MaxPayloadChars = 4 << 20;
     private static readonly TimeSpan StdinTimeout = TimeSpan.FromSeconds(2);
 
-    public static int Run(Arguments args, TextReader stdin, ClientEnvironment env)
+    public static int Run(Arguments args, TextReader stdin, ClientEnvironment env) => Run(args, stdin, env, StartWorker);
+
+    /// <summary>The hook with the worker start replaceable, so tests can see whether a worker would start.</summary>
+    internal static int Run(Arguments args, TextReader stdin, ClientEnvironment env, Action<ClientEnvironment, string, string, string?, string?> startWorker)
     {
         try
         {
@@ -28,7 +31,7 @@ public static class HookCommand
             var payload = ReadPayload(stdin);
             if (payload.Length == 0)
                 return 0;
-            StartWorker(env, platform, payload, args.Option("url"), args.Option("token"));
+            startWorker(env, platform, payload, args.Option("url"), args.Option("token"));
         }
         catch
         {
