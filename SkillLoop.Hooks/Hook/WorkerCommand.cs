@@ -26,7 +26,7 @@ public static class WorkerCommand
             var platform = args.At(1) ?? "claude";
             using var budget = new CancellationTokenSource(Budget);
             var payload = await stdin.ReadToEndAsync(budget.Token);
-            var hookEvent = HookEvent.Parse(payload, platform);
+            var hookEvent = HookEvent.Parse(payload, platform, env.Home);
             if (hookEvent is null)
                 return 0;
             var stored = ClientConfigFile.Load(env.Home);

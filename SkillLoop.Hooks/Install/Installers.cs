@@ -5,8 +5,14 @@ public static class Installers
     public static IReadOnlyList<IPlatformInstaller> All { get; } =
     [
         new ClaudeInstaller(),
+        new CopilotInstaller(),
+        new VsCodeInstaller(),
+        new CursorInstaller(),
+        new CodexInstaller(),
     ];
 
-    public static IPlatformInstaller? For(string platform) =>
-        All.FirstOrDefault(i => string.Equals(i.Platform, platform, StringComparison.OrdinalIgnoreCase));
+    public static IPlatformInstaller? For(string platform, bool codexNotify = false) =>
+        codexNotify && platform == "codex"
+            ? new CodexInstaller { PreferNotify = true }
+            : All.FirstOrDefault(i => string.Equals(i.Platform, platform, StringComparison.OrdinalIgnoreCase));
 }

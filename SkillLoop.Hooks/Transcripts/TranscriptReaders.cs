@@ -8,6 +8,9 @@ public static class TranscriptReaders
     public static ITranscriptReader? For(string platform) => platform switch
     {
         "claude" => new ClaudeTranscriptReader(),
+        "copilot" => new CopilotEventsReader("copilot"),
+        "vscode" => new CopilotEventsReader("vscode"),
+        "codex" => new CodexRolloutReader(),
         _ => null,
     };
 

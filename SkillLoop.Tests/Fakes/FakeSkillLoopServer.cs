@@ -13,7 +13,7 @@ namespace SkillLoop.Tests.Fakes;
 /// </summary>
 public sealed class FakeSkillLoopServer : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly ConcurrentDictionary<string, SessionCursor> _cursors = new();
     private readonly TaskCompletionSource<SignalBatch> _firstBatch = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _loop;
@@ -21,10 +21,23 @@ public sealed class FakeSkillLoopServer : IDisposable
     public FakeSkillLoopServer(string token = "test-token")
     {
         Token = token;
-        Port = FreePort();
-        Url = $"http://127.0.0.1:{Port}/";
-        _listener.Prefixes.Add(Url);
-        _listener.Start();
+        // A free port can be taken by a parallel test before we bind it: pick another one.
+        for (var attempt = 0; ; attempt++)
+        {
+            Port = FreePort();
+            Url = $"http://127.0.0.1:{Port}/";
+            _listener = new HttpListener();
+            _listener.Prefixes.Add(Url);
+            try
+            {
+                _listener.Start();
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 20)
+            {
+                try { _listener.Close(); } catch (HttpListenerException) { } catch (ObjectDisposedException) { }
+            }
+        }
         _loop = Task.Run(LoopAsync);
     }
 
