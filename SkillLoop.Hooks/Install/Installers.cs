@@ -9,6 +9,7 @@ public static class Installers
         new VsCodeInstaller(),
         new CursorInstaller(),
         new CodexInstaller(),
+        new ClineInstaller(),
     ];
 
     public static IPlatformInstaller? For(string platform, bool codexNotify = false) =>

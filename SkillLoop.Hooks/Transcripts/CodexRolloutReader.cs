@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 
 namespace SkillLoop.Hooks.Transcripts;
 
@@ -10,7 +9,7 @@ namespace SkillLoop.Hooks.Transcripts;
 /// <c>user_message</c>; only the latter is taken, so every turn counts once. Lines carry no ids, so a turn's id is
 /// its byte offset, stable across reads.
 /// </summary>
-public sealed partial class CodexRolloutReader : ITranscriptReader
+public sealed class CodexRolloutReader : ITranscriptReader
 {
     public string Platform => "codex";
 
@@ -20,10 +19,6 @@ public sealed partial class CodexRolloutReader : ITranscriptReader
     private static ReadOnlySpan<byte> AssistantRole => "\"role\":\"assistant\""u8;
     private static ReadOnlySpan<byte> FunctionCall => "\"function_call\""u8;
     private static ReadOnlySpan<byte> LocalShellCall => "\"local_shell_call\""u8;
-
-    // Codex uses a skill by reading its SKILL.md.
-    [GeneratedRegex(@"(?<dir>[^\s""'`]*/skills/(?:\.system/)?(?<name>[^/\s""'`]+))/SKILL\.md")]
-    private static partial Regex SkillFile();
 
     public TranscriptRead Read(string path, long fromOffset)
     {
@@ -80,10 +75,8 @@ public sealed partial class CodexRolloutReader : ITranscriptReader
                 case ("response_item", "function_call" or "local_shell_call" or "custom_tool_call"):
                     var arguments = payload.Str("arguments") ?? payload.Str("input")
                         ?? (payload.TryGetProperty("action", out var action) ? action.GetRawText() : "");
-                    var skills = SkillFile().Matches(arguments)
-                        .Select(m => new SkillUse(m.Groups["name"].Value, m.Groups["dir"].Value))
-                        .Take(1)
-                        .ToList();
+                    // Codex uses a skill by reading its SKILL.md.
+                    IReadOnlyList<SkillUse> skills = SkillPaths.Find(arguments) is { } skill ? [skill] : [];
                     Turns.Add(new ConversationTurn(id, TurnRole.Assistant, "", time)
                     {
                         IsMeta = true,
