@@ -14,6 +14,7 @@ public sealed record DetectOutput(string Platform, string? SessionId, string Tur
     PropertyNameCaseInsensitive = true)]
 [JsonSerializable(typeof(List<DetectOutput>))]
 [JsonSerializable(typeof(ClientConfigFile))]
+[JsonSerializable(typeof(List<string>))]
 internal sealed partial class ClientJsonContext : JsonSerializerContext
 {
     /// <summary>Readable non-ASCII (Chinese corrections stay legible in output and config files).</summary>

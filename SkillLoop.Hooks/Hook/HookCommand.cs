@@ -17,24 +17,67 @@ public static class HookCommand
     private const int MaxPayloadChars = 4 << 20;
     private static readonly TimeSpan StdinTimeout = TimeSpan.FromSeconds(2);
 
-    public static int Run(Arguments args, TextReader stdin, ClientEnvironment env)
+    public static int Run(Arguments args, TextReader stdin, ClientEnvironment env) => Run(args, stdin, env, StartWorker);
+
+    /// <summary>The hook with the worker start replaceable, so tests can see whether a worker would start.</summary>
+    internal static int Run(Arguments args, TextReader stdin, ClientEnvironment env, Action<ClientEnvironment, string, string, string?, string?> startWorker)
     {
         try
         {
+            // Codex's notify program gets its JSON as the last argument, and a notify program the user had before
+            // install is handed every notification too, whatever happens to ours.
+            var notifyPayload = NotifyPayload(args);
+            if (notifyPayload is not null)
+                ChainPreviousNotify(env, notifyPayload);
             // Agent runs SkillLoop starts itself (e.g. server-side analysis) must not feed back into it.
             if (env.Variable(InternalVariable) == "1")
                 return 0;
             var platform = args.At(1) ?? "claude";
-            var payload = ReadPayload(stdin);
+            var payload = notifyPayload ?? ReadPayload(stdin);
             if (payload.Length == 0)
                 return 0;
-            StartWorker(env, platform, payload, args.Option("url"), args.Option("token"));
+            startWorker(env, platform, payload, args.Option("url"), args.Option("token"));
         }
         catch
         {
             // Whatever went wrong, the agent must not see it.
         }
         return 0;
+    }
+
+    private static string? NotifyPayload(Arguments args)
+    {
+        if (args.Option("notify") is not { } value)
+            return null;
+        if (value.TrimStart().StartsWith('{'))
+            return value;
+        return args.Positional.Skip(2).LastOrDefault(a => a.TrimStart().StartsWith('{'));
+    }
+
+    private static void ChainPreviousNotify(ClientEnvironment env, string payload)
+    {
+        try
+        {
+            if (Install.CodexInstaller.LoadPreviousNotify(env.Home) is not { Count: > 0 } previous)
+                return;
+            var start = new ProcessStartInfo(previous[0])
+            {
+                UseShellExecute = false,
+                CreateNoWindow = true,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            foreach (var arg in previous.Skip(1))
+                start.ArgumentList.Add(arg);
+            start.ArgumentList.Add(payload);
+            using var chained = Process.Start(start);
+            chained?.StandardInput.Close();
+        }
+        catch
+        {
+            // The user's program failing to start is not ours to report to the agent.
+        }
     }
 
     private static string ReadPayload(TextReader stdin)
@@ -46,10 +89,28 @@ public static class HookCommand
             var text = new System.Text.StringBuilder();
             int n;
             while ((n = stdin.Read(buffer, 0, buffer.Length)) > 0 && text.Length < MaxPayloadChars)
+            {
                 text.Append(buffer, 0, n);
+                // Some agents never close stdin: stop at the end of the first complete JSON value.
+                if (buffer[n - 1] is '}' or '\n' or '\r' && IsCompleteJson(text.ToString()))
+                    break;
+            }
             return text.ToString();
         });
         return read.Wait(StdinTimeout) ? read.Result : "";
+    }
+
+    private static bool IsCompleteJson(string text)
+    {
+        try
+        {
+            using var _ = System.Text.Json.JsonDocument.Parse(text);
+            return true;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     private static void StartWorker(ClientEnvironment env, string platform, string payload, string? url, string? token)

@@ -12,17 +12,16 @@ public sealed record HookEvent(string Platform, string SessionId, string Transcr
     /// so one event delivered through two products' hook files maps to the same (platform, session) cursor and the
     /// server's offset check makes the second delivery a no-op.
     /// </summary>
-    public static HookEvent? Parse(string payload, string platformHint)
+    public static HookEvent? Parse(string payload, string platformHint, string home)
     {
         if (string.IsNullOrWhiteSpace(payload))
             return null;
         try
         {
             using var doc = JsonDocument.Parse(payload);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                return null;
-            return PayloadShapes.Identify(root, platformHint);
+            return doc.RootElement.ValueKind == JsonValueKind.Object
+                ? PayloadShapes.Identify(doc.RootElement, platformHint, home)
+                : null;
         }
         catch (JsonException)
         {

@@ -1,19 +1,71 @@
 using System.Text.Json;
+using SkillLoop.Hooks.Transcripts;
 
 namespace SkillLoop.Hooks.Hook;
 
-/// <summary>Recognises each product's hook payload.</summary>
+/// <summary>
+/// Recognises which product ran the hook from the payload's own shape, and where that product keeps the transcript.
+/// The platform named on the command line is only the fallback: VS Code also runs hooks from Claude's settings
+/// files, and one event seen through two hook files must land on one (platform, session) cursor.
+/// </summary>
 internal static class PayloadShapes
 {
-    public static HookEvent? Identify(JsonElement root, string platformHint)
+    public static HookEvent? Identify(JsonElement root, string platformHint, string home)
     {
-        var sessionId = Str(root, "session_id") ?? Str(root, "sessionId") ?? Str(root, "conversation_id");
-        var transcript = Str(root, "transcript_path") ?? Str(root, "transcriptPath");
-        var cwd = Str(root, "cwd");
-        if (sessionId is null || transcript is null)
-            return null;
-        var platform = PlatformOfTranscript(transcript) ?? platformHint;
-        return new HookEvent(platform, sessionId, transcript, platform == platformHint ? null : platformHint, cwd);
+        var cwd = root.Str("cwd") ?? root.Arr("workspace_roots").Select(r => r.ValueKind == JsonValueKind.String ? r.GetString() : null).FirstOrDefault()
+            ?? root.Arr("workspaceRoots").Select(r => r.ValueKind == JsonValueKind.String ? r.GetString() : null).FirstOrDefault();
+
+        // Cline: {"clineVersion","hookName","taskId","workspaceRoots",…}; no transcript path, so find the task folder.
+        if (root.Str("clineVersion") is not null || (root.Str("hookName") is not null && root.Str("taskId") is not null))
+        {
+            var taskId = root.Str("taskId");
+            if (taskId is null || ClineLocations.FindTask(home, taskId) is not { } history)
+                return null;
+            return new HookEvent("cline", taskId, history, null, cwd);
+        }
+
+        // Codex notify: {"type":"agent-turn-complete","thread-id","turn-id","cwd",…}; find the thread's rollout file.
+        if (root.Str("thread-id") is { } thread)
+        {
+            var rollout = CodexLocations.FindRollout(home, thread);
+            return rollout is null ? null : new HookEvent("codex", thread, rollout, null, cwd);
+        }
+
+        // Cursor: {"conversation_id","generation_id","hook_event_name":"stop","workspace_roots",…}.
+        if (root.Str("conversation_id") is { } conversation)
+        {
+            var transcript = root.Str("transcript_path") ?? CursorLocations.FindTranscript(home, conversation);
+            return transcript is null ? null : new HookEvent("cursor", conversation, transcript, null, cwd);
+        }
+
+        // VS Code: camelCase sessionId/hookEventName with snake transcript_path.
+        if (root.Str("hookEventName") is not null && root.Str("sessionId") is { } vsSession)
+        {
+            var transcript = root.Str("transcript_path") ?? root.Str("transcriptPath");
+            if (transcript is null)
+                return null;
+            var platform = PlatformOfTranscript(transcript) ?? "vscode";
+            return new HookEvent(platform, vsSession, transcript, "vscode", cwd);
+        }
+
+        // Copilot CLI: camelCase sessionId/transcriptPath (agentStop). Sub-agent turns reuse a "toolu_…" id: skip them.
+        if (root.Str("sessionId") is { } copilotSession)
+        {
+            if (copilotSession.StartsWith("toolu_", StringComparison.Ordinal))
+                return null;
+            var transcript = root.Str("transcriptPath") ?? root.Str("transcript_path")
+                ?? Path.Combine(home, ".copilot", "session-state", copilotSession, "events.jsonl");
+            return new HookEvent(PlatformOfTranscript(transcript) ?? "copilot", copilotSession, transcript, "copilot", cwd);
+        }
+
+        // Claude Code and Codex: snake_case session_id/transcript_path/hook_event_name; Codex adds turn_id and model.
+        if (root.Str("session_id") is { } sessionId && root.Str("transcript_path") is { } path)
+        {
+            var codexShaped = root.TryGetProperty("turn_id", out _);
+            var platform = PlatformOfTranscript(path) ?? (codexShaped ? "codex" : platformHint);
+            return new HookEvent(platform, sessionId, path, platform == platformHint ? null : platformHint, cwd);
+        }
+        return null;
     }
 
     /// <summary>The transcript's location says whose format it is, whichever product ran the hook.</summary>
@@ -26,13 +78,12 @@ internal static class PayloadShapes
             return "codex";
         if (p.Contains("/.copilot/", StringComparison.Ordinal))
             return "copilot";
+        if (p.Contains("GitHub.copilot-chat", StringComparison.OrdinalIgnoreCase))
+            return "vscode";
         if (p.Contains("/.cursor/", StringComparison.Ordinal))
             return "cursor";
+        if (p.EndsWith("api_conversation_history.json", StringComparison.Ordinal))
+            return "cline";
         return null;
     }
-
-    internal static string? Str(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
-            ? v.GetString()
-            : null;
 }

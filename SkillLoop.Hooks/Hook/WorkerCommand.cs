@@ -12,17 +12,21 @@ public static class WorkerCommand
 {
     public static readonly TimeSpan Budget = TimeSpan.FromSeconds(30);
 
-    public static async Task<int> RunAsync(Arguments args, TextReader stdin, ClientEnvironment env)
+    public static Task<int> RunAsync(Arguments args, TextReader stdin, ClientEnvironment env) => RunAsync(args, stdin, env, detach: true);
+
+    /// <param name="detach">False only in tests that run the worker inside the test host.</param>
+    internal static async Task<int> RunAsync(Arguments args, TextReader stdin, ClientEnvironment env, bool detach)
     {
         try
         {
-            Detach();
+            if (detach)
+                Detach();
             if (env.Variable(HookCommand.InternalVariable) == "1")
                 return 0;
             var platform = args.At(1) ?? "claude";
             using var budget = new CancellationTokenSource(Budget);
             var payload = await stdin.ReadToEndAsync(budget.Token);
-            var hookEvent = HookEvent.Parse(payload, platform);
+            var hookEvent = HookEvent.Parse(payload, platform, env.Home);
             if (hookEvent is null)
                 return 0;
             var stored = ClientConfigFile.Load(env.Home);

@@ -29,7 +29,7 @@ public sealed class ClaudeInstaller : IPlatformInstaller
 /// </summary>
 internal static class NestedHooks
 {
-    public static ChangeResult Install(string path, string eventName, string command, int? timeoutSeconds = null)
+    public static ChangeResult Install(string path, string eventName, string command, int? timeoutSeconds = null, bool withMatcher = true)
     {
         var root = JsonConfigFile.Load(path);
         var groups = JsonConfigFile.ArrayProperty(JsonConfigFile.ObjectProperty(root, "hooks", path), eventName, path)!;
@@ -51,7 +51,11 @@ internal static class NestedHooks
             var entry = new JsonObject { ["type"] = "command", ["command"] = command };
             if (timeoutSeconds is { } t)
                 entry["timeout"] = t;
-            groups.Add((JsonNode)new JsonObject { ["matcher"] = "", ["hooks"] = new JsonArray(entry) });
+            var group = new JsonObject();
+            if (withMatcher)
+                group["matcher"] = "";
+            group["hooks"] = new JsonArray(entry);
+            groups.Add((JsonNode)group);
             changed = true;
         }
         if (!changed)
@@ -87,7 +91,7 @@ internal static class NestedHooks
             hooks.Remove(eventName);
         if (hooks.Count == 0)
             root.Remove("hooks");
-        JsonConfigFile.Save(path, root);
+        JsonConfigFile.SaveAfterRemoval(path, root);
         return ChangeResult.Changed;
     }
 

@@ -15,7 +15,7 @@ public static class InstallCommand
                 return Status(args, stdout, env);
 
             var platform = args.At(1);
-            var installer = platform is null ? null : Installers.For(platform);
+            var installer = platform is null ? null : Installers.For(platform, args.Flag("notify"));
             if (installer is null)
             {
                 stderr.WriteLine($"skillloop-client: {verb} needs a platform: {string.Join(", ", Installers.All.Select(i => i.Platform))}");

@@ -59,6 +59,21 @@ public static class JsonConfigFile
         WriteAtomically(path, buffer.ToArray());
     }
 
+    /// <summary>
+    /// Saves after an uninstall, or deletes the file when SkillLoop created it (no backup was ever needed) and
+    /// nothing but <paramref name="ignorable"/> properties is left in it.
+    /// </summary>
+    public static void SaveAfterRemoval(string path, JsonObject root, params string[] ignorable)
+    {
+        var createdByUs = !File.Exists(path + BackupSuffix);
+        if (createdByUs && root.All(p => ignorable.Contains(p.Key)))
+        {
+            File.Delete(path);
+            return;
+        }
+        Save(path, root);
+    }
+
     /// <summary>Copies the file before SkillLoop first changes it; later changes keep that original copy.</summary>
     public static void BackupOnce(string path)
     {

@@ -63,7 +63,7 @@ public sealed class ClaudeTranscriptReader : ITranscriptReader
         // Assistant messages streamed over several lines share message.id: merge them into the first turn.
         private readonly Dictionary<string, int> _assistantIndexByMessageId = new(StringComparer.Ordinal);
 
-        public void OnLine(ReadOnlySpan<byte> line)
+        public void OnLine(ReadOnlySpan<byte> line, long offset)
         {
             if (line.IndexOf(ToolResultMarker) >= 0 || line.IndexOf(ProgressMarker) >= 0)
                 return; // tool results and hook progress: never a human turn

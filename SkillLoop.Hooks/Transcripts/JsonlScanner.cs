@@ -2,7 +2,9 @@ using System.Buffers;
 
 namespace SkillLoop.Hooks.Transcripts;
 
-public delegate void JsonlLineHandler(ReadOnlySpan<byte> line);
+/// <param name="line">One line without its line break.</param>
+/// <param name="offset">Absolute byte offset of the line's first byte: a stable id for formats without line ids.</param>
+public delegate void JsonlLineHandler(ReadOnlySpan<byte> line, long offset);
 
 /// <summary>
 /// Streams a JSONL file from a byte offset, handing each complete line to a callback without loading the file.
@@ -53,7 +55,7 @@ public static class JsonlScanner
                     if (line.Length > 0 && line[^1] == (byte)'\r')
                         line = line[..^1];
                     if (!line.IsEmpty)
-                        onLine(line);
+                        onLine(line, consumedOffset + start);
                     start += newline + 1;
                 }
                 consumedOffset += start;

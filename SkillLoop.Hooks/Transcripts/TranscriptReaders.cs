@@ -8,6 +8,11 @@ public static class TranscriptReaders
     public static ITranscriptReader? For(string platform) => platform switch
     {
         "claude" => new ClaudeTranscriptReader(),
+        "copilot" => new CopilotEventsReader("copilot"),
+        "vscode" => new CopilotEventsReader("vscode"),
+        "codex" => new CodexRolloutReader(),
+        "cursor" => new CursorTranscriptReader(),
+        "cline" => new ClineHistoryReader(),
         _ => null,
     };
 
@@ -22,9 +27,15 @@ public static class TranscriptReaders
         if (text.Contains("\"session_meta\"", StringComparison.Ordinal) || text.Contains("\"response_item\"", StringComparison.Ordinal))
             return "codex";
         if (text.Contains("\"user.message\"", StringComparison.Ordinal) || text.Contains("\"session.start\"", StringComparison.Ordinal))
-            return path.Replace('\\', '/').Contains("/.copilot/", StringComparison.Ordinal) ? "copilot" : "vscode";
+            return path.Contains("GitHub.copilot-chat", StringComparison.OrdinalIgnoreCase)
+                || text.Contains("\"producer\":\"vscode", StringComparison.Ordinal)
+                ? "vscode"
+                : "copilot";
         if (text.TrimStart().StartsWith('['))
             return "cline";
+        if (text.Contains("\"role\":\"user\",\"message\"", StringComparison.Ordinal)
+            || text.Contains("\"role\":\"assistant\",\"message\"", StringComparison.Ordinal))
+            return "cursor";
         return "claude";
     }
 }

@@ -8,23 +8,24 @@ using SkillLoop.Hooks.Contracts;
 namespace SkillLoop.Tests.Fakes;
 
 /// <summary>
-/// A tiny stand-in for the SkillLoop server's client API on 127.0.0.1, with the real cursor rule: a batch is
-/// accepted only when its FromOffset equals the stored cursor, else 409.
+/// A tiny stand-in for the SkillLoop server's client API: HTTP/1.1 over a TcpListener bound to port 0 on 127.0.0.1
+/// (no port races), one request per connection, with the real cursor rule: a batch is accepted only when its
+/// FromOffset equals the stored cursor, else 409. Requests are handled one at a time, like a serialised store.
 /// </summary>
 public sealed class FakeSkillLoopServer : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly ConcurrentDictionary<string, SessionCursor> _cursors = new();
     private readonly TaskCompletionSource<SignalBatch> _firstBatch = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
     public FakeSkillLoopServer(string token = "test-token")
     {
         Token = token;
-        Port = FreePort();
-        Url = $"http://127.0.0.1:{Port}/";
-        _listener.Prefixes.Add(Url);
         _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        Url = $"http://127.0.0.1:{Port}/";
         _loop = Task.Run(LoopAsync);
     }
 
@@ -50,82 +51,107 @@ public sealed class FakeSkillLoopServer : IDisposable
 
     private async Task LoopAsync()
     {
-        while (_listener.IsListening)
+        while (!_stop.IsCancellationRequested)
         {
-            HttpListenerContext context;
+            TcpClient client;
             try
             {
-                context = await _listener.GetContextAsync();
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
             }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
             {
                 return;
             }
-            try
+            using (client)
             {
-                await HandleAsync(context);
-            }
-            catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
-            {
+                try
+                {
+                    await HandleAsync(client.GetStream());
+                }
+                catch (Exception e) when (e is IOException or SocketException or JsonException or FormatException)
+                {
+                }
             }
         }
     }
 
-    private async Task HandleAsync(HttpListenerContext context)
+    private async Task HandleAsync(NetworkStream stream)
     {
-        var request = context.Request;
-        var path = request.Url!.AbsolutePath;
-        Requests.Enqueue($"{request.HttpMethod} {path}");
-        if (request.Headers["Authorization"] != $"Bearer {Token}")
-        {
-            await RespondAsync(context, 401, "");
-            return;
-        }
-        if (request.HttpMethod == "GET" && path == "/api/v1/client/config")
-        {
-            if (Config is null)
-                await RespondAsync(context, 500, "");
-            else
-                await RespondAsync(context, 200, JsonSerializer.Serialize(Config, HooksJsonContext.Default.ClientConfig));
-            return;
-        }
-        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        if (request.HttpMethod == "GET" && parts is ["api", "v1", "sessions", var platform, var session, "cursor"])
+        var (method, path, headers, body) = await ReadRequestAsync(stream);
+        Requests.Enqueue($"{method} {path}");
+        var (status, json) = Respond(method, path, headers, body);
+        var bytes = Encoding.UTF8.GetBytes(json);
+        var head = $"HTTP/1.1 {status} {(status == 200 ? "OK" : "Status")}\r\nContent-Type: application/json\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+        await stream.WriteAsync(bytes);
+    }
+
+    private (int Status, string Json) Respond(string method, string path, Dictionary<string, string> headers, string body)
+    {
+        if (!headers.TryGetValue("authorization", out var auth) || auth != $"Bearer {Token}")
+            return (401, "");
+        if (method == "GET" && path == "/api/v1/client/config")
+            return Config is null ? (500, "") : (200, JsonSerializer.Serialize(Config, HooksJsonContext.Default.ClientConfig));
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
+        if (method == "GET" && parts is ["api", "v1", "sessions", var platform, var session, "cursor"])
         {
             var cursor = CursorOf(platform, session) ?? new SessionCursor(platform, session, 0, null, null);
-            await RespondAsync(context, 200, JsonSerializer.Serialize(cursor, HooksJsonContext.Default.SessionCursor));
-            return;
+            return (200, JsonSerializer.Serialize(cursor, HooksJsonContext.Default.SessionCursor));
         }
-        if (request.HttpMethod == "POST" && path == "/api/v1/signals")
+        if (method == "POST" && path == "/api/v1/signals")
         {
-            using var reader = new StreamReader(request.InputStream, Encoding.UTF8);
-            var batch = JsonSerializer.Deserialize(await reader.ReadToEndAsync(), HooksJsonContext.Default.SignalBatch)!;
+            var batch = JsonSerializer.Deserialize(body, HooksJsonContext.Default.SignalBatch)!;
             var stored = CursorOf(batch.Platform, batch.SessionId)?.Offset ?? 0;
             if (ConflictOnPost || batch.FromOffset != stored)
-            {
-                await RespondAsync(context, 409, "");
-                return;
-            }
+                return (409, "");
             SetCursor(batch.Cursor);
             Batches.Enqueue(batch);
             _firstBatch.TrySetResult(batch);
-            var result = new SignalBatchResult(batch.Corrections.Count, 0, batch.Cursor);
-            await RespondAsync(context, 200, JsonSerializer.Serialize(result, HooksJsonContext.Default.SignalBatchResult));
-            return;
+            return (200, JsonSerializer.Serialize(new SignalBatchResult(batch.Corrections.Count, 0, batch.Cursor), HooksJsonContext.Default.SignalBatchResult));
         }
-        await RespondAsync(context, 404, "");
+        return (404, "");
     }
 
-    private static async Task RespondAsync(HttpListenerContext context, int status, string json)
+    private static async Task<(string Method, string Path, Dictionary<string, string> Headers, string Body)> ReadRequestAsync(NetworkStream stream)
     {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        var bytes = Encoding.UTF8.GetBytes(json);
-        context.Response.ContentLength64 = bytes.Length;
-        await context.Response.OutputStream.WriteAsync(bytes);
-        context.Response.Close();
+        var buffer = new List<byte>();
+        var chunk = new byte[8192];
+        int headerEnd;
+        while ((headerEnd = IndexOfHeaderEnd(buffer)) < 0)
+        {
+            var n = await stream.ReadAsync(chunk);
+            if (n == 0)
+                throw new IOException("connection closed before the request was complete");
+            buffer.AddRange(chunk.AsSpan(0, n));
+        }
+        var head = Encoding.ASCII.GetString(buffer.GetRange(0, headerEnd).ToArray()).Split("\r\n");
+        var requestLine = head[0].Split(' ');
+        var headers = head.Skip(1)
+            .Select(l => l.Split(':', 2))
+            .Where(p => p.Length == 2)
+            .ToDictionary(p => p[0].Trim().ToLowerInvariant(), p => p[1].Trim());
+        var length = headers.TryGetValue("content-length", out var cl) ? int.Parse(cl) : 0;
+        var body = buffer.Skip(headerEnd + 4).ToList();
+        while (body.Count < length)
+        {
+            var n = await stream.ReadAsync(chunk);
+            if (n == 0)
+                break;
+            body.AddRange(chunk.AsSpan(0, n));
+        }
+        var path = requestLine[1].Split('?')[0];
+        return (requestLine[0], path, headers, Encoding.UTF8.GetString(body.ToArray()));
     }
 
+    private static int IndexOfHeaderEnd(List<byte> buffer)
+    {
+        for (var i = 0; i + 3 < buffer.Count; i++)
+            if (buffer[i] == '\r' && buffer[i + 1] == '\n' && buffer[i + 2] == '\r' && buffer[i + 3] == '\n')
+                return i;
+        return -1;
+    }
+
+    /// <summary>A loopback port nothing listens on (bound, then released).</summary>
     public static int FreePort()
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
@@ -135,9 +161,10 @@ public sealed class FakeSkillLoopServer : IDisposable
 
     public void Dispose()
     {
+        _stop.Cancel();
         _listener.Stop();
-        _listener.Close();
         try { _loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
+        _stop.Dispose();
     }
 }
 

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using SkillLoop.Benchmarks;
+using SkillLoop.Hooks.Detection;
+using SkillLoop.Hooks.Transcripts;
+
+// Usage: dotnet run -c Release --project SkillLoop.Benchmarks [-- --mb 200 --runs 25 --exe path/to/skillloop-client]
+var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
+var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
+var runs = int.Parse(options.GetValueOrDefault("runs", "25"));
+var exe = options.GetValueOrDefault("exe") ?? FindPublishedClient();
+
+var work = Directory.CreateTempSubdirectory("skillloop-bench-");
+try
+{
+    Console.WriteLine("SkillLoop client benchmarks");
+    Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+    Console.WriteLine();
+    Detection(work.FullName, megabytes);
+    Console.WriteLine();
+    HookStartup(work.FullName, exe, runs);
+}
+finally
+{
+    work.Delete(recursive: true);
+}
+
+static void Detection(string dir, int megabytes)
+{
+    var path = Path.Combine(dir, "large.jsonl");
+    var bytes = TranscriptGenerator.Write(path, megabytes * 1_000_000L);
+    var detector = new CorrectionDetector(DefaultPatterns.All);
+    var reader = new ClaudeTranscriptReader();
+    var rates = new List<double>();
+    var corrections = 0;
+    var humanTurns = 0;
+    for (var run = 0; run < 5; run++)
+    {
+        var clock = Stopwatch.StartNew();
+        var read = reader.Read(path, 0);
+        var analysis = new SessionAnalyzer(detector).Analyze(read.Turns, ActiveSkill.None);
+        clock.Stop();
+        corrections = analysis.Corrections.Count;
+        humanTurns = analysis.Turns.Count;
+        rates.Add(bytes / 1e6 / clock.Elapsed.TotalSeconds);
+    }
+    rates.Sort();
+    Console.WriteLine($"detection: {bytes / 1e6:F0} MB generated Claude transcript, {humanTurns} human turns, {corrections} corrections");
+    Console.WriteLine($"  read + detect, one core: median {rates[rates.Count / 2]:F0} MB/s (best {rates[^1]:F0}, worst {rates[0]:F0}; goal >= 100 MB/s)");
+}
+
+static void HookStartup(string dir, string? exe, int runs)
+{
+    if (exe is null || !File.Exists(exe))
+    {
+        Console.WriteLine("hook: no published client found; run `dotnet publish SkillLoop.Hooks -c Release -r linux-x64` or pass --exe");
+        return;
+    }
+    var transcript = Path.Combine(dir, "hook.jsonl");
+    File.WriteAllText(transcript, """{"type":"user","uuid":"u1","sessionId":"s1","message":{"role":"user","content":"no, that's wrong"}}""" + "\n");
+    var payload = $$"""{"session_id":"s1","transcript_path":"{{transcript}}","cwd":"{{dir}}","hook_event_name":"Stop","stop_hook_active":false}""";
+    // A closed loopback port: the detached worker fails fast and nothing leaves the machine.
+    string[] hookArgs = ["hook", "claude", "--url", "http://127.0.0.1:9/", "--token", "bench"];
+
+    var hook = new List<double>();
+    var python = new List<double>();
+    for (var run = 0; run < runs + 2; run++)
+    {
+        var h = Time(exe, hookArgs, payload, dir);
+        var p = Time("python3", ["-c", "import json,sys,urllib.request,subprocess,re"], "", dir);
+        if (run < 2)
+            continue; // warm the page cache for both
+        hook.Add(h);
+        if (p >= 0)
+            python.Add(p);
+    }
+    hook.Sort();
+    python.Sort();
+    var hookMedian = hook[hook.Count / 2];
+    Console.WriteLine($"hook: `skillloop-client hook claude` (AOT) with a Stop payload on stdin, {runs} runs");
+    Console.WriteLine($"  median {hookMedian:F1} ms (min {hook[0]:F1}, max {hook[^1]:F1}; goal <= 15 ms)");
+    if (python.Count == 0)
+    {
+        Console.WriteLine("  python3 not found: no comparison");
+        return;
+    }
+    var pythonMedian = python[python.Count / 2];
+    Console.WriteLine($"  python3 -c \"import json,sys,urllib.request,subprocess,re\": median {pythonMedian:F1} ms (min {python[0]:F1})");
+    Console.WriteLine($"  ratio hook / python start-up: {hookMedian / pythonMedian:F2} (goal <= 0.1)");
+}
+
+static double Time(string file, string[] arguments, string stdin, string dir)
+{
+    var start = new ProcessStartInfo(file, arguments)
+    {
+        RedirectStandardInput = true,
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+        UseShellExecute = false,
+        WorkingDirectory = dir,
+    };
+    start.Environment["HOME"] = dir;
+    try
+    {
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        process.StandardInput.Write(stdin);
+        process.StandardInput.Close();
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return clock.Elapsed.TotalMilliseconds;
+    }
+    catch (System.ComponentModel.Win32Exception)
+    {
+        return -1;
+    }
+}
+
+static string? FindPublishedClient()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        var candidate = Path.Combine(dir.FullName, "SkillLoop.Hooks", "bin", "Release", "net10.0", "linux-x64", "publish", "skillloop-client");
+        if (File.Exists(candidate))
+            return candidate;
+    }
+    return null;
+}

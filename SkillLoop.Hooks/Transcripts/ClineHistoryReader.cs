@@ -1,0 +1,101 @@
+using System.Text.Json;
+
+namespace SkillLoop.Hooks.Transcripts;
+
+/// <summary>
+/// Reads a Cline task's <c>api_conversation_history.json</c>: one JSON array of API messages that Cline rewrites
+/// whole. It is not a log, so the "offset" of this platform is the number of messages already read (not bytes),
+/// and a file caught mid-rewrite (unparseable) simply yields nothing new. Under the user role Cline sends tool results,
+/// environment details and its own notes; what the person wrote is inside <c>&lt;task&gt;</c>, <c>&lt;feedback&gt;</c>,
+/// <c>&lt;answer&gt;</c> or <c>&lt;user_message&gt;</c>.
+/// </summary>
+public sealed class ClineHistoryReader : ITranscriptReader
+{
+    public string Platform => "cline";
+
+    private static readonly string[] HumanTags = ["task", "feedback", "answer", "user_message"];
+
+    public TranscriptRead Read(string path, long fromOffset)
+    {
+        var sessionId = Path.GetFileName(Path.GetDirectoryName(path));
+        JsonDocument doc;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            doc = JsonDocument.Parse(stream);
+        }
+        catch (JsonException)
+        {
+            return new TranscriptRead(sessionId, [], fromOffset, fromOffset, 1);
+        }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Array)
+                return new TranscriptRead(sessionId, [], fromOffset, fromOffset, 1);
+            var turns = new List<ConversationTurn>();
+            var skipped = 0;
+            var index = 0L;
+            foreach (var message in doc.RootElement.EnumerateArray())
+            {
+                if (index++ < fromOffset)
+                    continue;
+                var id = $"cline-{index - 1}";
+                var time = message.Time("ts");
+                switch (message.Str("role"))
+                {
+                    case "user":
+                        turns.AddRange(UserTurns(message, id, time));
+                        break;
+                    case "assistant":
+                        turns.Add(AssistantTurn(message, id, time));
+                        break;
+                    default:
+                        skipped++;
+                        break;
+                }
+            }
+            return new TranscriptRead(sessionId, turns, fromOffset, Math.Max(index, fromOffset), skipped);
+        }
+    }
+
+    private static IEnumerable<ConversationTurn> UserTurns(JsonElement message, string id, DateTimeOffset? time)
+    {
+        var text = message.TryGetProperty("content", out var content) ? JsonHelpers.ContentText(content) : "";
+        if (text.Contains("[TASK RESUMPTION]", StringComparison.Ordinal) || text.Contains("interrupted by user", StringComparison.OrdinalIgnoreCase))
+            yield return new ConversationTurn(id + "-interrupt", TurnRole.User, "[TASK RESUMPTION]", time) { IsInterruption = true };
+        var human = HumanTags
+            .Select(tag => CursorTranscriptReader.Between(text, $"<{tag}>", $"</{tag}>"))
+            .Where(t => t is not null)
+            .Select(t => t!.Trim())
+            .FirstOrDefault(t => t.Length > 0);
+        yield return human is null
+            ? new ConversationTurn(id, TurnRole.User, text.Trim(), time) { IsMeta = true }
+            : new ConversationTurn(id, TurnRole.User, human, time);
+    }
+
+    private static ConversationTurn AssistantTurn(JsonElement message, string id, DateTimeOffset? time)
+    {
+        var tools = new List<ToolCall>();
+        var skills = new List<SkillUse>();
+        if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var block in content.EnumerateArray())
+            {
+                if (block.Str("type") != "tool_use")
+                    continue;
+                var name = block.Str("name") ?? "";
+                tools.Add(new ToolCall(block.Str("id") ?? "", name));
+                var input = block.TryGetProperty("input", out var i) ? i : default;
+                if (name is "use_skill" && (input.Str("skill_name") ?? input.Str("name") ?? input.Str("skill")) is { } skillName)
+                    skills.Add(new SkillUse(skillName, null));
+                else if (input.ValueKind == JsonValueKind.Object && SkillPaths.Find(input.GetRawText()) is { } skill)
+                    skills.Add(skill);
+            }
+        }
+        var text = content.ValueKind == JsonValueKind.Undefined ? "" : JsonHelpers.ContentText(content).Trim();
+        // Older Cline writes tool calls as XML inside the text.
+        if (skills.Count == 0 && SkillPaths.Find(text) is { } inText)
+            skills.Add(inText);
+        return new ConversationTurn(id, TurnRole.Assistant, text, time) { ToolCalls = tools, Skills = skills };
+    }
+}

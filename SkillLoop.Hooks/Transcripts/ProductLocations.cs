@@ -1,0 +1,62 @@
+namespace SkillLoop.Hooks.Transcripts;
+
+/// <summary>Where Cursor keeps agent transcripts: <c>~/.cursor/projects/&lt;slug&gt;/agent-transcripts/…</c>.</summary>
+public static class CursorLocations
+{
+    public static string? FindTranscript(string home, string conversationId)
+    {
+        var projects = Path.Combine(home, ".cursor", "projects");
+        if (!Directory.Exists(projects) || conversationId.IndexOfAny(['/', '\\']) >= 0)
+            return null;
+        foreach (var project in Directory.EnumerateDirectories(projects))
+        {
+            var transcripts = Path.Combine(project, "agent-transcripts");
+            foreach (var candidate in new[]
+            {
+                Path.Combine(transcripts, conversationId, conversationId + ".jsonl"),
+                Path.Combine(transcripts, conversationId + ".jsonl"),
+            })
+                if (File.Exists(candidate))
+                    return candidate;
+        }
+        return null;
+    }
+}
+
+/// <summary>Where Cline keeps a task's <c>api_conversation_history.json</c> (CLI and each VS Code flavour).</summary>
+public static class ClineLocations
+{
+    public static IEnumerable<string> TaskRoots(string home)
+    {
+        yield return Path.Combine(home, ".cline", "data", "tasks");
+        foreach (var editor in new[] { "Code", "Code - Insiders", "VSCodium", "Cursor", "Windsurf" })
+        {
+            yield return Path.Combine(home, ".config", editor, "User", "globalStorage", "saoudrizwan.claude-dev", "tasks");
+            yield return Path.Combine(home, "Library", "Application Support", editor, "User", "globalStorage", "saoudrizwan.claude-dev", "tasks");
+            yield return Path.Combine(home, "AppData", "Roaming", editor, "User", "globalStorage", "saoudrizwan.claude-dev", "tasks");
+        }
+    }
+
+    public static string? FindTask(string home, string taskId)
+    {
+        if (taskId.IndexOfAny(['/', '\\']) >= 0 || taskId is "." or "..")
+            return null;
+        return TaskRoots(home)
+            .Select(root => Path.Combine(root, taskId, "api_conversation_history.json"))
+            .FirstOrDefault(File.Exists);
+    }
+}
+
+/// <summary>Where Codex keeps rollouts: <c>~/.codex/sessions/YYYY/MM/DD/rollout-…-&lt;thread id&gt;.jsonl</c>.</summary>
+public static class CodexLocations
+{
+    public static string? FindRollout(string home, string threadId)
+    {
+        var sessions = Path.Combine(home, ".codex", "sessions");
+        if (!Directory.Exists(sessions) || threadId.IndexOfAny(['/', '\\', '*', '?']) >= 0)
+            return null;
+        return Directory.EnumerateFiles(sessions, $"rollout-*{threadId}.jsonl", SearchOption.AllDirectories)
+            .OrderByDescending(File.GetLastWriteTimeUtc)
+            .FirstOrDefault();
+    }
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using SkillLoop.Tests.Fakes;
+
+namespace SkillLoop.Tests.Hooks;
+
+/// <summary>Runs the real <c>skillloop-client</c> executable the way an agent runs a hook.</summary>
+public sealed class HookProcessTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string Executable =>
+        Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "skillloop-client.exe" : "skillloop-client");
+
+    private async Task<(int Code, string Out, string Err, TimeSpan Elapsed)> RunHookAsync(string stdin, params string[] args)
+    {
+        var start = new ProcessStartInfo(Executable)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("hook");
+        foreach (var a in args)
+            start.ArgumentList.Add(a);
+        start.Environment["HOME"] = _dir.Root;
+        start.Environment.Remove("SKILLLOOP_INTERNAL");
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        await process.StandardInput.WriteAsync(stdin);
+        process.StandardInput.Close();
+        // Reading to the end also proves the worker does not hold the agent's pipes open.
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await process.WaitForExitAsync(timeout.Token);
+        var result = (process.ExitCode, await output.WaitAsync(timeout.Token), await error.WaitAsync(timeout.Token), clock.Elapsed);
+        return result;
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("garbage \u0000 not json {{{")]
+    [InlineData("{\"session_id\":42}")]
+    public async Task The_hook_exits_zero_at_once_and_prints_nothing_whatever_stdin_holds(string stdin)
+    {
+        var (code, output, error, elapsed) = await RunHookAsync(stdin, "claude");
+
+        Assert.Equal(0, code);
+        Assert.Equal("", output);
+        Assert.Equal("", error);
+        Assert.InRange(elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task The_hook_exits_zero_and_prints_nothing_when_no_server_is_reachable()
+    {
+        var transcript = _dir.Write("t.jsonl", """{"type":"user","uuid":"u1","message":{"role":"user","content":"no, that's wrong"}}""" + "\n");
+        var payload = $$"""{"session_id":"s1","transcript_path":"{{transcript}}","cwd":"/","hook_event_name":"Stop","stop_hook_active":false}""";
+
+        var (code, output, error, _) = await RunHookAsync(payload, "claude", "--url", $"http://127.0.0.1:{FakeSkillLoopServer.FreePort()}/", "--token", "t");
+
+        Assert.Equal(0, code);
+        Assert.Equal("", output);
+        Assert.Equal("", error);
+    }
+
+    [Fact]
+    public async Task The_hooks_detached_worker_sends_the_session_to_the_server()
+    {
+        using var server = new FakeSkillLoopServer();
+        var transcript = _dir.Write(".claude/projects/p/s1.jsonl",
+            """{"type":"user","uuid":"u1","sessionId":"s1","message":{"role":"user","content":"you forgot the tests"}}""" + "\n");
+        var payload = $$"""{"session_id":"s1","transcript_path":"{{transcript}}","cwd":"/","hook_event_name":"Stop","stop_hook_active":false}""";
+
+        var (code, output, _, _) = await RunHookAsync(payload, "claude", "--url", server.Url, "--token", server.Token);
+        var batch = await server.FirstBatch.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(0, code);
+        Assert.Equal("", output);
+        Assert.Equal("s1", batch.SessionId);
+        Assert.Equal("u1", Assert.Single(batch.Corrections).TurnId);
+    }
+
+    [Fact]
+    public async Task The_hooks_output_closes_while_the_worker_is_still_waiting_for_the_server()
+    {
+        using var silent = new SilentServer();
+        var transcript = _dir.Write("t.jsonl", """{"type":"user","uuid":"u1","message":{"role":"user","content":"hi"}}""" + "\n");
+        var payload = $$"""{"session_id":"s1","transcript_path":"{{transcript}}"}""";
+
+        var (code, _, _, elapsed) = await RunHookAsync(payload, "claude", "--url", silent.Url, "--token", "t");
+
+        Assert.Equal(0, code);
+        Assert.InRange(elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(10));
+    }
+}

@@ -1,0 +1,79 @@
+using SkillLoop.Hooks.Cli;
+using SkillLoop.Hooks.Hook;
+using SkillLoop.Tests.Fakes;
+
+namespace SkillLoop.Tests.Hooks;
+
+public sealed class InternalRunTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly FakeSkillLoopServer _server = new();
+
+    public void Dispose()
+    {
+        _server.Dispose();
+        _dir.Dispose();
+    }
+
+    private ClientEnvironment Env(bool internalRun) => new(_dir.Root, _dir.Root, "/x/skillloop-client",
+        internalRun ? new Dictionary<string, string> { ["SKILLLOOP_INTERNAL"] = "1", ["SKILLLOOP_TOKEN"] = _server.Token }
+                    : new Dictionary<string, string> { ["SKILLLOOP_TOKEN"] = _server.Token });
+
+    private string Payload()
+    {
+        var transcript = _dir.Write("t.jsonl", """{"type":"user","uuid":"u1","message":{"role":"user","content":"you forgot the tests"}}""" + "\n");
+        return $$"""{"session_id":"s1","transcript_path":"{{transcript}}"}""";
+    }
+
+    [Fact]
+    public void The_hook_starts_no_worker_for_events_from_SkillLoops_own_runs()
+    {
+        var started = 0;
+
+        var code = HookCommand.Run(new Arguments(["hook", "claude"]), new StringReader(Payload()), Env(internalRun: true),
+            (_, _, _, _, _) => started++);
+
+        Assert.Equal(0, code);
+        Assert.Equal(0, started);
+    }
+
+    [Fact]
+    public void The_hook_hands_the_payload_to_one_worker_otherwise()
+    {
+        var payloads = new List<string>();
+
+        HookCommand.Run(new Arguments(["hook", "claude"]), new StringReader(Payload()), Env(internalRun: false),
+            (_, platform, payload, _, _) => payloads.Add(platform + ":" + payload));
+
+        Assert.Equal("claude:" + Payload(), Assert.Single(payloads));
+    }
+
+    [Fact]
+    public void The_hook_swallows_a_failing_worker_start()
+    {
+        var code = HookCommand.Run(new Arguments(["hook", "claude"]), new StringReader(Payload()), Env(internalRun: false),
+            (_, _, _, _, _) => throw new InvalidOperationException("boom"));
+
+        Assert.Equal(0, code);
+    }
+
+    [Fact]
+    public async Task The_worker_drops_events_from_SkillLoops_own_runs()
+    {
+        var code = await WorkerCommand.RunAsync(new Arguments(["__worker", "claude", "--url", _server.Url]),
+            new StringReader(Payload()), Env(internalRun: true), detach: false);
+
+        Assert.Equal(0, code);
+        Assert.Empty(_server.Requests);
+    }
+
+    [Fact]
+    public async Task The_worker_subcommand_posts_the_session()
+    {
+        var code = await WorkerCommand.RunAsync(new Arguments(["__worker", "claude", "--url", _server.Url]),
+            new StringReader(Payload()), Env(internalRun: false), detach: false);
+
+        Assert.Equal(0, code);
+        Assert.Equal("s1", Assert.Single(_server.Batches).SessionId);
+    }
+}
