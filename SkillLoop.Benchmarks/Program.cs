@@ -9,6 +9,18 @@ var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
 var runs = int.Parse(options.GetValueOrDefault("runs", "25"));
 var exe = options.GetValueOrDefault("exe") ?? FindPublishedClient();
 
+if (args.Contains("knn"))
+{
+    await ClusteringBenchmarks.KnnAsync(int.Parse(options.GetValueOrDefault("knn", "100000")));
+    return;
+}
+
+if (args.Contains("clustering"))
+{
+    await ClusteringBenchmarks.RunAsync(FindRepositoryRoot(), int.Parse(options.GetValueOrDefault("knn", "100000")), int.Parse(options.GetValueOrDefault("issues", "10000")));
+    return;
+}
+
 var work = Directory.CreateTempSubdirectory("skillloop-bench-");
 try
 {
@@ -124,4 +136,14 @@ static string? FindPublishedClient()
             return candidate;
     }
     return null;
+}
+
+static string FindRepositoryRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "SkillLoop.sln")))
+            return dir.FullName;
+    }
+    throw new InvalidOperationException("SkillLoop.sln not found above the benchmark's folder.");
 }

@@ -95,15 +95,15 @@ public sealed class ClustererTests
     public void A_cluster_title_is_the_problem_pattern_or_the_first_sentence(string correction, string? pattern, string expected) =>
         Assert.Equal(expected, Clusterer.Title(correction, pattern));
 
-    internal static async Task<TestCore> StartAsync(bool sqliteVec) =>
-        await TestCore.StartAsync(
+    /// <summary>Core services with the word-overlap embedder, whose geometry these tests' threshold is chosen for.</summary>
+    internal static async Task<TestCore> StartAsync(bool sqliteVec)
+    {
+        var core = await TestCore.StartAsync(
             sqliteVec ? null : new Dictionary<string, string?> { ["SKILLLOOP_SQLITE_VEC"] = "/nonexistent/vec0.so" },
-            services =>
-            {
-                services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>, BagOfWordsEmbeddingGenerator>();
-                services.AddSingleton<Clusterer>();
-                services.AddSingleton<ClusterStore>();
-            });
+            services => services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>, BagOfWordsEmbeddingGenerator>());
+        await core.Get<ClusteringSettings>().SetAsync(new ClusteringThresholds(0.6f, ClusteringSettings.DefaultDistinctUsers), CancellationToken.None);
+        return core;
+    }
 
     internal static async Task<long> StoreAsync(TestCore core, string user, string skill, string text, string pattern = "en-reject-wrong")
     {
