@@ -17,6 +17,7 @@ public sealed record ClusterSummary(
     DateTimeOffset? ThresholdReachedAt,
     long? MergedInto);
 
+/// <summary>A cluster (<c>cluster</c>) with its members (<c>signals</c>, each with its <c>text</c>).</summary>
 public sealed record ClusterDetail(ClusterSummary Cluster, IReadOnlyList<SignalView> Signals);
 
 /// <summary>A triage action that cannot be carried out; <see cref="NotFound"/> when what it names does not exist.</summary>

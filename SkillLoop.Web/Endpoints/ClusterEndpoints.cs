@@ -26,13 +26,13 @@ public static class ClusterEndpoints
         ClusterStore store, CancellationToken cancellationToken, string? skill = null, string? state = null) =>
         TypedResults.Ok(await store.ListAsync(string.IsNullOrEmpty(skill) ? null : skill, string.IsNullOrEmpty(state) ? null : state, cancellationToken));
 
-    public static async Task<Results<Ok<ClusterDetailView>, ProblemHttpResult>> GetCluster(
+    public static async Task<Results<Ok<ClusterDetail>, ProblemHttpResult>> GetCluster(
         long id, ClusterStore store, SkillLoop.Core.Extraction.IssueStore issues, CancellationToken cancellationToken)
     {
         var detail = await store.GetAsync(id, cancellationToken);
         return detail is null
             ? TypedResults.Problem($"Cluster {id} does not exist.", statusCode: StatusCodes.Status404NotFound)
-            : TypedResults.Ok(ClusterDetailView.From(detail with { Signals = await SignalEndpoints.WithIssuesAsync(detail.Signals, issues, cancellationToken) }));
+            : TypedResults.Ok(detail with { Signals = await SignalEndpoints.WithIssuesAsync(detail.Signals, issues, cancellationToken) });
     }
 
     public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> MergeCluster(long id, MergeRequest request, ClusterStore store, CancellationToken cancellationToken) =>
@@ -54,26 +54,5 @@ public static class ClusterEndpoints
         {
             return TypedResults.Problem(ex.Message, statusCode: ex.NotFound ? StatusCodes.Status404NotFound : StatusCodes.Status409Conflict);
         }
-    }
-}
-
-/// <summary>A cluster with its members, flattened for the API (<c>signals</c>, each with <c>text</c>).</summary>
-public sealed record ClusterDetailView(
-    long Id,
-    string? Skill,
-    string Title,
-    string State,
-    long SignalCount,
-    long DistinctUsers,
-    DateTimeOffset FirstSeen,
-    DateTimeOffset LastSeen,
-    DateTimeOffset? ThresholdReachedAt,
-    long? MergedInto,
-    IReadOnlyList<SkillLoop.Core.Capture.SignalView> Signals)
-{
-    public static ClusterDetailView From(ClusterDetail detail)
-    {
-        var c = detail.Cluster;
-        return new(c.Id, c.Skill, c.Title, c.State, c.SignalCount, c.DistinctUsers, c.FirstSeen, c.LastSeen, c.ThresholdReachedAt, c.MergedInto, detail.Signals);
     }
 }
