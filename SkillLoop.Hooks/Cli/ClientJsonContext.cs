@@ -15,6 +15,7 @@ public sealed record DetectOutput(string Platform, string? SessionId, string Tur
 [JsonSerializable(typeof(List<DetectOutput>))]
 [JsonSerializable(typeof(ClientConfigFile))]
 [JsonSerializable(typeof(List<string>))]
+[JsonSerializable(typeof(List<SkillLoop.Hooks.Install.InstalledHook>))]
 internal sealed partial class ClientJsonContext : JsonSerializerContext
 {
     /// <summary>Readable non-ASCII (Chinese corrections stay legible in output and config files).</summary>

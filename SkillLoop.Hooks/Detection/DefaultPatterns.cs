@@ -26,7 +26,7 @@ public static class DefaultPatterns
         // ── English: rejections ──
         En("reject.no-thats-wrong", Rejection, @"^\W*no+\b[\s,.!:;-]*(that'?s|that is|this is|it'?s|it is)\s+(not\s+(right|correct|it|what)|wrong|incorrect)"),
         En("reject.thats-wrong", Rejection, @"\b(that'?s|that is|this is|it'?s|it is|this was|that was)\s+(still\s+)?(wrong|incorrect|not right|not correct|broken)\b"),
-        En("reject.not-what-i-asked", Rejection, @"\bnot what i\s+(asked|wanted|meant|said|need(ed)?|requested)\b"),
+        En("reject.not-what-i-asked", Rejection, @"\bnot (quite |exactly |really )?what i\s+(asked|wanted|meant|said|need(ed)?|requested|had in mind|expected)\b"),
         En("reject.no-leading", Rejection, @"^\W*(no|nope|nah)\s*[,.!:;—-]"),
         En("reject.wrong-leading", Rejection, @"^\W*(wrong|incorrect|not quite|not really|that'?s not it)\b"),
         En("reject.you-are-wrong", Rejection, @"\byou(\s+are|'re|\s+were)\s+(wrong|mistaken|incorrect)\b"),
@@ -104,6 +104,7 @@ public static class DefaultPatterns
         Zh("reject.weishenme-ni", Rejection, @"(为什么|为啥|干嘛|谁让)你?(要|又|把|会|擅自)?(删|改|加|动|重写|换)"),
         Zh("reject.bushi-zhege", Rejection, @"不是(这个|那个|这里|那里|这种|这么)"),
         Zh("reject.bufuhe", Rejection, @"不(符合|满足)(要求|需求|预期)"),
+        Zh("reject.ni-ba-shan", Rejection, @"你(怎么|为什么|干嘛)?(把|将).{0,20}(删|改|弄|覆盖|搞)(了|掉|坏|乱)"),
         Zh("reject.you-wenti", Rejection, @"(还是|还|又|都)有问题"),
         // ── Chinese: redirections ──
         Zh("redirect.woshuo-deshi", Redirection, @"我(说|讲|指|要|想要)的是"),
@@ -150,6 +151,7 @@ public static class DefaultPatterns
         Zh("guard.bie-words", Guard, @"(别人|别的|别处|别名|区别|类别|级别|分别|特别|差别|告别|识别|性别|个别|鉴别|辨别|判别|离别|派别|别致|别墅|甄别)"),
         Zh("guard.buyaojin", Guard, @"(不要紧|要不要)"),
         Zh("guard.tingzhi-noun", Guard, @"停止(条件|按钮|信号|服务|词|运行的)"),
+        Zh("guard.ting-fuwu", Guard, @"先?停(一下|止|掉)?\s*(服务器|服务|进程|容器|程序|数据库)"),
         Zh("guard.suan-words", Guard, @"(计|结|打|合|清|估|核|换|运|推|预|演|盘|就)算了"),
         Zh("guard.shao-words", Guard, @"(减|缩|很|多|不|稀)少了"),
         Zh("guard.bie-wang", Guard, @"(别忘了|别忘记|不要忘了|不要忘记|记得)"),

@@ -28,9 +28,15 @@ public sealed class SessionAnalyzer(CorrectionDetector detector, int contextTurn
     // A correction typed right after the user interrupted the agent is more likely a real one.
     private const double AfterInterruptionBoost = 0.1;
 
-    public SessionAnalysis Analyze(IReadOnlyList<ConversationTurn> turns, ActiveSkill skillAtStart)
+    /// <param name="conversationStarted">
+    /// True when the agent has already answered before these turns (a read that starts past the beginning). A message
+    /// before the agent's first answer has nothing to correct, so it is never a correction: this keeps specification
+    /// language in the opening request ("it should be…", "don't use…") from counting.
+    /// </param>
+    public SessionAnalysis Analyze(IReadOnlyList<ConversationTurn> turns, ActiveSkill skillAtStart, bool conversationStarted = false)
     {
         var skill = skillAtStart;
+        var agentHasAnswered = conversationStarted;
         var pathPending = false;
         var userTurns = new List<UserTurn>();
         var corrections = new List<DetectedCorrection>();
@@ -56,7 +62,7 @@ public sealed class SessionAnalyzer(CorrectionDetector detector, int contextTurn
             if (turn.IsHuman)
             {
                 userTurns.Add(new UserTurn(turn.Id, Truncate(turn.Text, MaxTurnChars), turn.Timestamp));
-                if (detector.Match(turn.Text) is { } match)
+                if (agentHasAnswered && detector.Match(turn.Text) is { } match)
                 {
                     var confidence = interrupted
                         ? Math.Round(Math.Min(0.99, match.Confidence + AfterInterruptionBoost), 2)
@@ -68,6 +74,8 @@ public sealed class SessionAnalyzer(CorrectionDetector detector, int contextTurn
                 interrupted = false;
             }
 
+            if (turn.Role == TurnRole.Assistant && (turn.Text.Length > 0 || turn.ToolCalls.Count > 0))
+                agentHasAnswered = true;
             if (!turn.IsMeta && turn.Text.Length > 0)
                 context.Add(new ContextTurn(turn.Role == TurnRole.User ? "user" : "assistant",
                     Truncate(turn.Text, MaxContextChars)));

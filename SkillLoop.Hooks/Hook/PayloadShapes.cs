@@ -41,7 +41,7 @@ internal static class PayloadShapes
         // VS Code: camelCase sessionId/hookEventName with snake transcript_path.
         if (root.Str("hookEventName") is not null && root.Str("sessionId") is { } vsSession)
         {
-            var transcript = root.Str("transcript_path") ?? root.Str("transcriptPath");
+            var transcript = root.Str("transcript_path") ?? root.Str("transcriptPath") ?? VsCodeLocations.FindTranscript(home, vsSession);
             if (transcript is null)
                 return null;
             var platform = PlatformOfTranscript(transcript) ?? "vscode";
@@ -58,11 +58,17 @@ internal static class PayloadShapes
             return new HookEvent(PlatformOfTranscript(transcript) ?? "copilot", copilotSession, transcript, "copilot", cwd);
         }
 
-        // Claude Code and Codex: snake_case session_id/transcript_path/hook_event_name; Codex adds turn_id and model.
+        // Claude Code and Codex: snake_case session_id/transcript_path/hook_event_name; Codex adds turn_id and model,
+        // and its transcript_path may be null (then the rollout is found by the session id).
+        var codexLike = root.TryGetProperty("turn_id", out _);
+        if (root.Str("session_id") is { } codexSession && root.Str("transcript_path") is null && codexLike)
+        {
+            var rollout = CodexLocations.FindRollout(home, codexSession);
+            return rollout is null ? null : new HookEvent("codex", codexSession, rollout, null, cwd);
+        }
         if (root.Str("session_id") is { } sessionId && root.Str("transcript_path") is { } path)
         {
-            var codexShaped = root.TryGetProperty("turn_id", out _);
-            var platform = PlatformOfTranscript(path) ?? (codexShaped ? "codex" : platformHint);
+            var platform = PlatformOfTranscript(path) ?? (codexLike ? "codex" : platformHint);
             return new HookEvent(platform, sessionId, path, platform == platformHint ? null : platformHint, cwd);
         }
         return null;

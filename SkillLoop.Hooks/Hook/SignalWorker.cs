@@ -63,7 +63,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
 
         var config = await configTask;
         var analysis = new SessionAnalyzer(new CorrectionDetector(config.Patterns), Math.Max(0, config.Settings.ContextTurns))
-            .Analyze(read.Turns, new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath));
+            .Analyze(read.Turns, new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath), conversationStarted: cursor.Offset > 0);
         var batch = new SignalBatch(
             hookEvent.Platform,
             hookEvent.SessionId,

@@ -24,9 +24,13 @@ public static class InstallCommand
             if (!TryContext(args, env, out var context, stderr))
                 return 64;
 
+            var record = new InstalledHook(installer.Platform, context.Scope.ToString().ToLowerInvariant(),
+                installer.TargetPath(context), context.Scope == InstallScope.Project ? context.ProjectDirectory : null);
             if (verb == "uninstall")
             {
                 var removed = installer.Uninstall(context);
+                if (!installer.IsInstalled(context))
+                    InstallRegistry.Remove(env.Home, record);
                 stdout.WriteLine(removed == ChangeResult.Changed
                     ? $"removed the SkillLoop hook from {installer.TargetPath(context)}"
                     : $"no SkillLoop hook in {installer.TargetPath(context)}");
@@ -52,6 +56,7 @@ public static class InstallCommand
             var config = new ClientConfigFile(url ?? stored!.Url, token ?? stored!.Token);
             if (config != stored)
                 config.Save(env.Home);
+            InstallRegistry.Add(env.Home, record);
             stdout.WriteLine(result == ChangeResult.Changed
                 ? $"installed the SkillLoop hook in {installer.TargetPath(context)}"
                 : $"the SkillLoop hook was already installed in {installer.TargetPath(context)}");
@@ -99,19 +104,25 @@ public static class InstallCommand
         stdout.WriteLine(stored is null
             ? $"server: not configured ({ClientConfigFile.PathIn(env.Home)} missing)"
             : $"server: {stored.Url} (from {ClientConfigFile.PathIn(env.Home)})");
-        var any = false;
-        foreach (var installer in Installers.All)
+        // What the registry remembers (project installs made elsewhere too) and what is in the files here, checked
+        // against the files themselves so a hook removed by hand is not reported.
+        var candidates = InstallRegistry.Load(env.Home)
+            .Select(h => (Platform: h.Platform, Scope: h.Scope == "project" ? InstallScope.Project : InstallScope.User, Dir: h.ProjectDirectory ?? project))
+            .Concat(Installers.All.SelectMany(i => new[] { (i.Platform, InstallScope.User, project), (i.Platform, InstallScope.Project, project) }));
+        var shown = new HashSet<string>();
+        foreach (var (platform, scope, dir) in candidates)
         {
-            foreach (var scope in new[] { InstallScope.User, InstallScope.Project })
+            if (Installers.For(platform) is not { } installer)
+                continue;
+            var context = new InstallContext(env.Home, dir, scope, env.ExecutablePath);
+            var line = $"{installer.Platform}\t{scope.ToString().ToLowerInvariant()}\t{installer.TargetPath(context)}";
+            if (!shown.Contains(line) && installer.IsInstalled(context))
             {
-                var context = new InstallContext(env.Home, project, scope, env.ExecutablePath);
-                if (!installer.IsInstalled(context))
-                    continue;
-                any = true;
-                stdout.WriteLine($"{installer.Platform}\t{scope.ToString().ToLowerInvariant()}\t{installer.TargetPath(context)}");
+                shown.Add(line);
+                stdout.WriteLine(line);
             }
         }
-        if (!any)
+        if (shown.Count == 0)
             stdout.WriteLine("no SkillLoop hooks installed");
         return 0;
     }

@@ -60,7 +60,11 @@ public sealed class CursorTranscriptReader : ITranscriptReader
             var query = Between(raw, "<user_query>", "</user_query>");
             var text = (query ?? raw).Trim();
             var meta = query is null ? text.StartsWith('<') : InjectedQueries.Any(q => text.StartsWith(q, StringComparison.Ordinal));
-            return new ConversationTurn(id, TurnRole.User, text, null) { IsMeta = meta, IsSidechain = sidechain };
+            return new ConversationTurn(id, TurnRole.User, text, ParseTimestamp(Between(raw, "<timestamp>", "</timestamp>")))
+            {
+                IsMeta = meta,
+                IsSidechain = sidechain,
+            };
         }
         var tools = new List<ToolCall>();
         var skills = new List<SkillUse>();
@@ -79,6 +83,27 @@ public sealed class CursorTranscriptReader : ITranscriptReader
             ToolCalls = tools,
             Skills = skills,
         };
+    }
+
+    /// <summary>Cursor's prompt timestamp: "Thursday, Aug 6, 2026, 1:48 PM (UTC-5)" (offset also "+5:30" or absent).</summary>
+    internal static DateTimeOffset? ParseTimestamp(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+            return null;
+        var match = System.Text.RegularExpressions.Regex.Match(text,
+            @"(?<date>[A-Z][a-z]{2,8} \d{1,2}, \d{4}, \d{1,2}:\d{2} [AP]M)\s*(\(UTC(?<sign>[+-])?(?<h>\d{1,2})?(:(?<m>\d{2}))?\))?");
+        if (!match.Success || !DateTime.TryParseExact(match.Groups["date"].Value,
+                ["MMM d, yyyy, h:mm tt", "MMMM d, yyyy, h:mm tt"], System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.None, out var local))
+            return null;
+        var offset = TimeSpan.Zero;
+        if (match.Groups["h"].Success)
+        {
+            offset = new TimeSpan(int.Parse(match.Groups["h"].Value), match.Groups["m"].Success ? int.Parse(match.Groups["m"].Value) : 0, 0);
+            if (match.Groups["sign"].Value == "-")
+                offset = -offset;
+        }
+        return new DateTimeOffset(local, offset);
     }
 
     internal static string? Between(string text, string open, string close)

@@ -60,3 +60,40 @@ public static class CodexLocations
             .FirstOrDefault();
     }
 }
+
+/// <summary>
+/// Where VS Code Copilot Chat writes a session's transcript:
+/// <c>&lt;user data&gt;/User/workspaceStorage/&lt;hash&gt;/GitHub.copilot-chat/transcripts/&lt;session&gt;.jsonl</c>.
+/// </summary>
+public static class VsCodeLocations
+{
+    public static IEnumerable<string> UserDataRoots(string home)
+    {
+        foreach (var editor in new[] { "Code", "Code - Insiders", "VSCodium" })
+        {
+            yield return Path.Combine(home, ".config", editor);
+            yield return Path.Combine(home, "Library", "Application Support", editor);
+            yield return Path.Combine(home, "AppData", "Roaming", editor);
+        }
+        yield return Path.Combine(home, ".vscode-server", "data");
+    }
+
+    public static string? FindTranscript(string home, string sessionId)
+    {
+        if (sessionId.IndexOfAny(['/', '\\', '*', '?']) >= 0 || sessionId is "." or "..")
+            return null;
+        foreach (var root in UserDataRoots(home))
+        {
+            var storage = Path.Combine(root, "User", "workspaceStorage");
+            if (!Directory.Exists(storage))
+                continue;
+            foreach (var workspace in Directory.EnumerateDirectories(storage))
+            {
+                var candidate = Path.Combine(workspace, "GitHub.copilot-chat", "transcripts", sessionId + ".jsonl");
+                if (File.Exists(candidate))
+                    return candidate;
+            }
+        }
+        return null;
+    }
+}

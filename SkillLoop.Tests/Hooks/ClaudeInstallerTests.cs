@@ -190,3 +190,50 @@ public sealed class ClaudeInstallerTests : IDisposable
         Assert.Equal([OurCommand], StopCommands(Read(UserSettings)));
     }
 }
+
+public sealed class InstallRegistryTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly ClientRunner _client;
+
+    public InstallRegistryTests() => _client = new ClientRunner(_dir);
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Uninstalling_the_last_hook_removes_the_client_config_too()
+    {
+        await _client.InstallAsync("claude");
+        await _client.InstallAsync("cursor");
+
+        await _client.RunAsync("uninstall", "claude");
+        var afterFirst = ClientConfigFile.Load(_client.Home);
+        await _client.RunAsync("uninstall", "cursor");
+
+        Assert.NotNull(afterFirst); // the cursor hook still needs it
+        Assert.Null(ClientConfigFile.Load(_client.Home));
+        Assert.False(Directory.Exists(Path.Combine(_client.Home, ".skillloop")));
+    }
+
+    [Fact]
+    public async Task Status_lists_project_installs_made_from_other_directories()
+    {
+        var elsewhere = Directory.CreateDirectory(Path.Combine(_dir.Root, "other-repo")).FullName;
+        await _client.InstallAsync("vscode", "--dir", elsewhere);
+
+        var (_, output, _) = await _client.RunAsync("status");
+
+        Assert.Contains($"vscode\tproject\t{Path.Combine(elsewhere, ".github", "hooks", "skillloop-vscode.json")}", output);
+    }
+
+    [Fact]
+    public async Task A_hook_removed_by_hand_is_not_reported()
+    {
+        await _client.InstallAsync("cursor");
+        File.Delete(Path.Combine(_client.Home, ".cursor", "hooks.json"));
+
+        var (_, output, _) = await _client.RunAsync("status");
+
+        Assert.Contains("no SkillLoop hooks installed", output);
+    }
+}

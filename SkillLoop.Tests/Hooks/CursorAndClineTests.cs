@@ -32,6 +32,23 @@ public sealed class CursorAndClineTests : IDisposable
         Assert.Equal(1, read.SkippedLines);
     }
 
+    [Theory]
+    [InlineData("Thursday, Aug 6, 2026, 1:48 PM (UTC-5)", "2026-08-06T13:48:00-05:00")]
+    [InlineData("Friday, May 8, 2026, 6:05 AM (UTC+5:30)", "2026-05-08T06:05:00+05:30")]
+    [InlineData("Sunday, Sep 20, 2026, 12:31 AM (UTC)", "2026-09-20T00:31:00+00:00")]
+    public void Cursor_prompt_timestamps_are_read_with_their_offset(string text, string expected)
+    {
+        Assert.Equal(DateTimeOffset.Parse(expected, System.Globalization.CultureInfo.InvariantCulture), CursorTranscriptReader.ParseTimestamp(text));
+    }
+
+    [Fact]
+    public void Cursor_human_turns_carry_the_prompt_time()
+    {
+        var read = new CursorTranscriptReader().Read(HooksFixtures.Path("cursor", CursorFile), 0);
+
+        Assert.All(read.Turns.Where(t => t.IsHuman), t => Assert.Equal(new DateTimeOffset(2026, 8, 6, 13, 48, 0, TimeSpan.FromHours(-5)), t.Timestamp));
+    }
+
     [Fact]
     public void Cursor_corrections_are_attributed_to_the_skill_file_it_read()
     {

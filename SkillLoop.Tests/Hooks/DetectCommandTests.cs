@@ -39,7 +39,9 @@ public sealed class DetectCommandTests
     public async Task Detect_reports_null_skill_when_none_is_active()
     {
         using var dir = new TempDir();
-        var path = dir.Write("t.jsonl", """{"type":"user","uuid":"u1","sessionId":"s1","message":{"role":"user","content":"you forgot the tests"}}""" + "\n");
+        var path = dir.Write("t.jsonl",
+            """{"type":"assistant","uuid":"a0","sessionId":"s1","message":{"id":"m0","role":"assistant","content":[{"type":"text","text":"Done."}]}}""" + "\n" +
+            """{"type":"user","uuid":"u1","sessionId":"s1","message":{"role":"user","content":"you forgot the tests"}}""" + "\n");
 
         var (code, output, _) = await RunAsync("detect", path, "--platform", "claude", "--json");
 

@@ -72,6 +72,7 @@ public sealed class HookProcessTests : IDisposable
     {
         using var server = new FakeSkillLoopServer();
         var transcript = _dir.Write(".claude/projects/p/s1.jsonl",
+            """{"type":"assistant","uuid":"a0","sessionId":"s1","message":{"id":"m0","role":"assistant","content":[{"type":"text","text":"Done."}]}}""" + "\n" +
             """{"type":"user","uuid":"u1","sessionId":"s1","message":{"role":"user","content":"you forgot the tests"}}""" + "\n");
         var payload = $$"""{"session_id":"s1","transcript_path":"{{transcript}}","cwd":"/","hook_event_name":"Stop","stop_hook_active":false}""";
 

@@ -77,3 +77,37 @@ public sealed class InternalRunTests : IDisposable
         Assert.Equal("s1", Assert.Single(_server.Batches).SessionId);
     }
 }
+
+public sealed class HookStdinTests
+{
+    [Fact]
+    public void A_payload_on_a_pipe_that_is_never_closed_is_handed_over_without_waiting_for_the_end()
+    {
+        const string payload = """{"session_id":"s","transcript_path":"/t.jsonl"}""";
+        using var stdin = new SkillLoop.Tests.Fakes.NeverEndingReader(payload);
+        var env = new ClientEnvironment("/nonexistent-home", "/", "/x/skillloop-client", new Dictionary<string, string>());
+        var handed = new List<string>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var code = HookCommand.Run(new Arguments(["hook", "claude"]), stdin, env, (_, _, p, _, _) => handed.Add(p));
+
+        Assert.Equal(0, code);
+        Assert.Equal([payload], handed);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1.5), $"took {clock.Elapsed}"); // well inside the 2 s stdin bound
+    }
+
+    [Fact]
+    public void Windows_line_endings_are_read_like_unix_ones()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("crlf.jsonl",
+            "{\"type\":\"assistant\",\"uuid\":\"a\",\"message\":{\"id\":\"m\",\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}\r\n" +
+            "{\"type\":\"user\",\"uuid\":\"u\",\"message\":{\"role\":\"user\",\"content\":\"you forgot the tests\"}}\r\n");
+
+        var read = new SkillLoop.Hooks.Transcripts.ClaudeTranscriptReader().Read(path, 0);
+
+        Assert.Equal(["ok", "you forgot the tests"], read.Turns.Select(t => t.Text));
+        Assert.Equal(0, read.SkippedLines);
+        Assert.Equal(new FileInfo(path).Length, read.EndOffset);
+    }
+}

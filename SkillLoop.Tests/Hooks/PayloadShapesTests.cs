@@ -54,6 +54,26 @@ public sealed class PayloadShapesTests : IDisposable
     }
 
     [Fact]
+    public void A_codex_stop_payload_without_a_transcript_path_finds_the_rollout()
+    {
+        var rollout = _home.Write(".codex/sessions/2025/12/28/rollout-2025-12-28T12-18-30-019b.jsonl", "");
+
+        var e = HookEvent.Parse("""{"session_id":"019b","transcript_path":null,"cwd":"/w","hook_event_name":"Stop","model":"gpt-5","turn_id":"3"}""", "codex", _home.Root);
+
+        Assert.Equal(new HookEvent("codex", "019b", rollout, null, "/w"), e);
+    }
+
+    [Fact]
+    public void A_vscode_payload_without_a_transcript_path_finds_the_chat_transcript()
+    {
+        var transcript = _home.Write(".config/Code/User/workspaceStorage/ab12/GitHub.copilot-chat/transcripts/v7.jsonl", "");
+
+        var e = HookEvent.Parse("""{"timestamp":"2026-02-09T10:30:00.000Z","cwd":"/w","sessionId":"v7","hookEventName":"Stop"}""", "vscode", _home.Root);
+
+        Assert.Equal(new HookEvent("vscode", "v7", transcript, "vscode", "/w"), e);
+    }
+
+    [Fact]
     public void A_cursor_stop_payload_finds_the_agent_transcript()
     {
         var transcript = _home.Write(".cursor/projects/home-u-w/agent-transcripts/k1/k1.jsonl", "");

@@ -65,7 +65,7 @@ public sealed class SessionAnalyzerTests
             new ConversationTurn("u1", TurnRole.User, "you forgot the changelog", null),
         };
 
-        var analysis = _analyzer.Analyze(turns, new ActiveSkill("release", "/skills/release"));
+        var analysis = _analyzer.Analyze(turns, new ActiveSkill("release", "/skills/release"), conversationStarted: true);
 
         var correction = Assert.Single(analysis.Corrections);
         Assert.Equal("release", correction.Skill);
@@ -79,11 +79,37 @@ public sealed class SessionAnalyzerTests
         {
             new ConversationTurn("m", TurnRole.User, "Base directory for this skill: /s/deploy", null)
                 { IsMeta = true, Skills = [new SkillUse(null, "/s/deploy")] },
+            new ConversationTurn("a", TurnRole.Assistant, "部署完成。", null),
             new ConversationTurn("u", TurnRole.User, "不对", null),
         };
 
         var correction = Assert.Single(_analyzer.Analyze(turns, ActiveSkill.None).Corrections);
 
         Assert.Equal(("deploy", "/s/deploy"), (correction.Skill, correction.SkillPath));
+    }
+
+    [Fact]
+    public void The_opening_request_before_any_answer_is_never_a_correction()
+    {
+        var turns = new[]
+        {
+            new ConversationTurn("u1", TurnRole.User, "Build a login page. It should be responsive and don't use jQuery.", null),
+            new ConversationTurn("a1", TurnRole.Assistant, "Done.", null),
+            new ConversationTurn("u2", TurnRole.User, "don't use jQuery, I said", null),
+        };
+
+        var analysis = _analyzer.Analyze(turns, ActiveSkill.None);
+
+        Assert.Equal(["u2"], analysis.Corrections.Select(c => c.TurnId));
+        Assert.Equal(2, analysis.Turns.Count);
+    }
+
+    [Fact]
+    public void A_read_that_continues_a_session_can_start_with_a_correction()
+    {
+        var turns = new[] { new ConversationTurn("u9", TurnRole.User, "you forgot the tests", null) };
+
+        Assert.Empty(_analyzer.Analyze(turns, ActiveSkill.None).Corrections);
+        Assert.Single(_analyzer.Analyze(turns, ActiveSkill.None, conversationStarted: true).Corrections);
     }
 }
