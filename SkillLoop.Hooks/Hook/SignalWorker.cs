@@ -71,8 +71,9 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             cursor.Offset,
             new SessionCursor(hookEvent.Platform, hookEvent.SessionId, read.EndOffset, analysis.SkillAtEnd.Name, analysis.SkillAtEnd.Path),
             analysis.Turns,
-            // The server may keep extraction to itself: it still gets the turns and runs its own patterns.
-            config.Settings.AllowLocalExtraction ? analysis.Corrections : [],
+            // Detection always runs here (the server stores what it is sent); AllowLocalExtraction governs only
+            // whether the client may run a local agent CLI to extract issues.
+            analysis.Corrections,
             hookEvent.Product ?? hookEvent.Platform,
             clientVersion);
 

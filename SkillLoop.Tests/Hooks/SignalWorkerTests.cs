@@ -142,14 +142,15 @@ public sealed class SignalWorkerTests : IDisposable
     }
 
     [Fact]
-    public async Task Without_local_extraction_only_turns_are_sent()
+    public async Task Corrections_are_detected_and_sent_even_when_local_extraction_is_off()
     {
         _server.Config = new ClientConfig([new CorrectionPattern("x", "en", "rejection", "wrong")], new ClientSettings(AllowLocalExtraction: false));
 
         await RunAsync();
 
         var batch = Assert.Single(_server.Batches);
-        Assert.Empty(batch.Corrections);
+        Assert.NotEmpty(batch.Corrections);
+        Assert.All(batch.Corrections, c => Assert.Equal("x", c.Pattern));
         Assert.Equal(7, batch.Turns.Count);
     }
 
