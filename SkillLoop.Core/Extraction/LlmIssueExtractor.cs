@@ -75,7 +75,8 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
             }
 
             LogInvalidAnswer(logger ?? NullLogger<LlmIssueExtractor>.Instance, ExtractedBy, attempt, reason);
-            messages.Add(new(ChatRole.Assistant, answer));
+            // The rejected answer is shown cut short: a runaway answer must not push the retry out of the context.
+            messages.Add(new(ChatRole.Assistant, Cut(answer, 600)));
             messages.Add(new(ChatRole.User, $"That answer was not valid ({reason}). Reply again with only the JSON object, following the schema exactly."));
         }
 

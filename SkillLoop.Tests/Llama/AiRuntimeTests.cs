@@ -7,7 +7,8 @@ using SkillLoop.Core.Llama;
 
 namespace SkillLoop.Tests.Llama;
 
-public sealed class AiRuntimeTests(LlamaFixture fixture) : IClassFixture<LlamaFixture>
+[Collection(LlamaCollection.Name)]
+public sealed class AiRuntimeTests(LlamaFixture fixture)
 {
     private static AiRuntime Runtime(SkillLoopOptions options, AiOptions? ai = null) =>
         new(Options.Create(options), Options.Create(ai ?? new AiOptions()), NullLoggerFactory.Instance);

@@ -4,7 +4,8 @@ using SkillLoop.Core.Llama;
 
 namespace SkillLoop.Tests.Llama;
 
-public sealed class LlamaClientTests(LlamaFixture fixture) : IClassFixture<LlamaFixture>
+[Collection(LlamaCollection.Name)]
+public sealed class LlamaClientTests(LlamaFixture fixture)
 {
     private static readonly JsonElement Schema = JsonDocument.Parse("""
         {
