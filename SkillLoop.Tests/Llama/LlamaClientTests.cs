@@ -141,6 +141,19 @@ public sealed class LlamaClientTests(LlamaFixture fixture)
     }
 
     [Fact]
+    public async Task A_reader_that_stops_early_frees_the_model_without_cancelling()
+    {
+        using var client = new LlamaChatClient(fixture.Model);
+        await foreach (var update in client.GetStreamingResponseAsync([new(ChatRole.User, "Long answer.")], new ChatOptions { MaxOutputTokens = 300 }))
+        {
+            break;
+        }
+
+        var response = await client.GetResponseAsync([new(ChatRole.User, "Now JSON.")], JsonOptions(4));
+        using var _ = JsonDocument.Parse(response.Text);
+    }
+
+    [Fact]
     public async Task Concurrent_requests_share_the_model_safely_and_all_complete()
     {
         using var client = new LlamaChatClient(fixture.Model);
