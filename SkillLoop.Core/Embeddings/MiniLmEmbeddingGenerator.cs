@@ -22,7 +22,7 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     private readonly Lazy<SentenceEncoder> _encoder;
     private bool _disposed;
 
-    public MiniLmEmbeddingGenerator(int batchSize = 32, int? threads = null)
+    public MiniLmEmbeddingGenerator(int batchSize = 64, int? threads = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         _batchSize = batchSize;
