@@ -22,7 +22,7 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     private readonly Lazy<SentenceEncoder> _encoder;
     private bool _disposed;
 
-    public MiniLmEmbeddingGenerator(int batchSize = 32, int? threads = null)
+    public MiniLmEmbeddingGenerator(int batchSize = 64, int? threads = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         _batchSize = batchSize;
@@ -111,11 +111,14 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            // No arena: it keeps the peak of the largest batch ever seen; without it idle memory goes back.
+            EnableCpuMemArena = false,
         };
         var encoder = new SentenceEncoder(options);
         // The package hands the 90 MB model to ONNX Runtime as a managed array; give that memory back now.
+        // Aggressive: compact and decommit, or the freed pages stay in the process (measured: ~90 MB of RSS).
         GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
-        GC.Collect();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         return encoder;
     }
 }

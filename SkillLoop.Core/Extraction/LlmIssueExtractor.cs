@@ -67,7 +67,20 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
         string? reason = null;
         for (var attempt = 1; attempt <= 2; attempt++)
         {
-            var response = await client.GetResponseAsync(messages, options, cancellationToken);
+            ChatResponse response;
+            try
+            {
+                response = await client.GetResponseAsync(messages, options, cancellationToken);
+            }
+            catch (Llama.AiEndpointException ex) when (ex.StatusCode == 400 && options.ResponseFormat is ChatResponseFormatJson { Schema: not null })
+            {
+                // Some OpenAI-compatible servers know only {"type":"json_object"}: ask for plain JSON, keep the schema in the prompt.
+                LogSchemaUnsupported(logger ?? NullLogger<LlmIssueExtractor>.Instance, ExtractedBy);
+                options.ResponseFormat = ChatResponseFormat.Json;
+                messages[0] = new(ChatRole.System, SystemPrompt + "\nJSON schema of the answer:\n" + Schema.GetRawText());
+                response = await client.GetResponseAsync(messages, options, cancellationToken);
+            }
+
             var answer = response.Text;
             if (TryParse(answer, redacted, out var issue, out reason))
             {
@@ -75,7 +88,8 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
             }
 
             LogInvalidAnswer(logger ?? NullLogger<LlmIssueExtractor>.Instance, ExtractedBy, attempt, reason);
-            messages.Add(new(ChatRole.Assistant, answer));
+            // The rejected answer is shown cut short: a runaway answer must not push the retry out of the context.
+            messages.Add(new(ChatRole.Assistant, Cut(answer, 600)));
             messages.Add(new(ChatRole.User, $"That answer was not valid ({reason}). Reply again with only the JSON object, following the schema exactly."));
         }
 
@@ -183,6 +197,9 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{ExtractedBy} rejected response_format json_schema; asking for plain JSON with the schema in the prompt")]
+    private static partial void LogSchemaUnsupported(ILogger logger, string extractedBy);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{ExtractedBy} gave an invalid issue (attempt {Attempt}): {Reason}")]
     private static partial void LogInvalidAnswer(ILogger logger, string extractedBy, int attempt, string reason);

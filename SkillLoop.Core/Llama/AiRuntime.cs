@@ -22,6 +22,9 @@ public sealed class AiOptions
     /// <summary><c>SKILLLOOP_CHAT_CONTEXT</c>: context length of the local chat model in tokens.</summary>
     public int ChatContextLength { get; set; } = 4096;
 
+    /// <summary><c>SKILLLOOP_LLAMA_THREADS</c>: threads per generated token (default: all cores but one).</summary>
+    public int? LlamaThreads { get; set; }
+
     /// <summary><c>SKILLLOOP_LLM_TIMEOUT_SECONDS</c>: per request to the endpoint.</summary>
     public int LlmTimeoutSeconds { get; set; } = 120;
 
@@ -33,6 +36,7 @@ public sealed class AiOptions
         options.EmbeddingModel = NullIfEmpty(config["SKILLLOOP_EMBEDDING_MODEL"]);
         options.LlamaNativeDirectory = NullIfEmpty(config["SKILLLOOP_LLAMA_NATIVE_DIR"]);
         options.ChatContextLength = int.TryParse(config["SKILLLOOP_CHAT_CONTEXT"], out var context) ? context : options.ChatContextLength;
+        options.LlamaThreads = int.TryParse(config["SKILLLOOP_LLAMA_THREADS"], out var threads) ? threads : options.LlamaThreads;
         options.LlmTimeoutSeconds = int.TryParse(config["SKILLLOOP_LLM_TIMEOUT_SECONDS"], out var timeout) ? timeout : options.LlmTimeoutSeconds;
         options.LlmRetries = int.TryParse(config["SKILLLOOP_LLM_RETRIES"], out var retries) ? retries : options.LlmRetries;
     }
@@ -118,7 +122,7 @@ public sealed partial class AiRuntime : IIssueExtractorSource, IDisposable
             try
             {
                 chatModel = LoadModel(modelPath);
-                chat = new LlamaChatClient(chatModel, new LlamaClientOptions { ContextLength = _ai.ChatContextLength }, _loggers.CreateLogger<LlamaChatClient>());
+                chat = new LlamaChatClient(chatModel, LlamaOptions() with { ContextLength = _ai.ChatContextLength }, _loggers.CreateLogger<LlamaChatClient>());
                 chatInfo = new(LlamaProvider, chatModel.Name);
             }
             catch (Exception ex) when (ex is InvalidOperationException or InvalidDataException or IOException)
@@ -162,7 +166,7 @@ public sealed partial class AiRuntime : IIssueExtractorSource, IDisposable
                 {
                     var path = ResolveModelPath(configured);
                     var model = chatModel is not null && chatModel.Path == path ? chatModel : LoadModel(configured);
-                    return (new LlamaEmbeddingGenerator(model), model, new(LlamaProvider, model.Name, model.EmbeddingLength));
+                    return (new LlamaEmbeddingGenerator(model, LlamaOptions()), model, new(LlamaProvider, model.Name, model.EmbeddingLength));
                 }
                 catch (Exception ex) when (ex is InvalidOperationException or InvalidDataException or IOException)
                 {
@@ -195,6 +199,9 @@ public sealed partial class AiRuntime : IIssueExtractorSource, IDisposable
 
         return LlamaModel.Load(ResolveModelPath(configured));
     }
+
+    private LlamaClientOptions LlamaOptions() =>
+        _ai.LlamaThreads is { } threads ? new LlamaClientOptions { Threads = threads } : new LlamaClientOptions();
 
     private string ResolveModelPath(string configured) =>
         Path.IsPathRooted(configured) || File.Exists(configured)

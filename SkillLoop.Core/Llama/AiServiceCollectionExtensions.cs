@@ -20,6 +20,7 @@ public static class AiServiceCollectionExtensions
             .Validate(o => o.ChatContextLength is >= 256 and <= 1_048_576, "SKILLLOOP_CHAT_CONTEXT must be between 256 and 1048576 tokens.")
             .Validate(o => o.LlmTimeoutSeconds is >= 1 and <= 3600, "SKILLLOOP_LLM_TIMEOUT_SECONDS must be between 1 and 3600.")
             .Validate(o => o.LlmRetries is >= 0 and <= 10, "SKILLLOOP_LLM_RETRIES must be between 0 and 10.")
+            .Validate(o => o.LlamaThreads is null or (>= 1 and <= 512), "SKILLLOOP_LLAMA_THREADS must be between 1 and 512.")
             .ValidateOnStart();
         services.AddOptions<ExtractionOptions>();
 

@@ -3,7 +3,7 @@ using SkillLoop.Core.Llama.Native;
 namespace SkillLoop.Core.Llama;
 
 /// <summary>Settings for one llama.cpp context.</summary>
-internal sealed record LlamaContextSettings(uint ContextLength, int Threads, bool Embeddings = false);
+internal sealed record LlamaContextSettings(uint ContextLength, int Threads, int BatchThreads, bool Embeddings = false);
 
 /// <summary>
 /// One llama.cpp context (KV cache and compute buffers). Not thread-safe: its owner serialises use. Holds a
@@ -11,6 +11,11 @@ internal sealed record LlamaContextSettings(uint ContextLength, int Threads, boo
 /// </summary>
 internal sealed unsafe class LlamaContext : IDisposable
 {
+    // llama.cpp's worker threads spin while they wait for each other. Two contexts decoding at once on a small
+    // machine (chat and embeddings, each with a thread per core) starve each other's spinning threads and run many
+    // times slower than one after the other, so decoding is serialised process-wide.
+    private static readonly Lock ComputeLock = new();
+
     private readonly LlamaModel _model;
     private nint _handle;
     private bool _modelRef;
@@ -23,7 +28,7 @@ internal sealed unsafe class LlamaContext : IDisposable
         parameters.NCtx = settings.ContextLength;
         parameters.NBatch = settings.ContextLength;
         parameters.NThreads = settings.Threads;
-        parameters.NThreadsBatch = settings.Threads;
+        parameters.NThreadsBatch = settings.BatchThreads;
         parameters.NSeqMax = 1;
         parameters.NoPerf = 1;
         if (settings.Embeddings)
@@ -65,7 +70,12 @@ internal sealed unsafe class LlamaContext : IDisposable
             var chunk = tokens.Slice(start, Math.Min(BatchLength, tokens.Length - start));
             fixed (int* t = chunk)
             {
-                var result = LlamaNative.Decode(_handle, LlamaNative.BatchGetOne(t, chunk.Length));
+                int result;
+                lock (ComputeLock)
+                {
+                    result = LlamaNative.Decode(_handle, LlamaNative.BatchGetOne(t, chunk.Length));
+                }
+
                 if (result != 0)
                 {
                     throw new InvalidOperationException($"llama_decode failed ({result}).");

@@ -75,6 +75,7 @@ public sealed class LlamaEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
         _context ??= new LlamaContext(_model, new LlamaContextSettings(
             (uint)Math.Min(_options.EmbeddingContextLength, _model.TrainContextLength > 0 ? _model.TrainContextLength : _options.EmbeddingContextLength),
             _options.Threads,
+            _options.BatchThreads,
             Embeddings: true));
         var vectors = new List<float[]>(inputs.Count);
         foreach (var input in inputs)

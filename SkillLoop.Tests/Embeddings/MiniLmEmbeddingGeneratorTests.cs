@@ -63,6 +63,14 @@ public sealed class MiniLmEmbeddingGeneratorTests(MiniLmFixture fixture) : IClas
         Assert.All(results, r => Assert.Equal(2, r.Count));
     }
 
+    [Fact]
+    public async Task Text_longer_than_the_models_window_is_still_embedded()
+    {
+        var text = string.Concat(Enumerable.Repeat("the agent edited src/app/main_controller.cs:42 again (x=1; y=2) ", 200));
+        var embeddings = await fixture.Generator.GenerateAsync([text, "short"]);
+        Assert.Equal(MiniLmEmbeddingGenerator.Dimensions, embeddings[0].Vector.Length);
+    }
+
     private static double Cosine(Embedding<float> a, Embedding<float> b)
     {
         var x = a.Vector.Span;

@@ -181,3 +181,41 @@ public sealed class ExtractionJobRunnerTests
         public Task<SignalIssue> ExtractAsync(ExtractionRequest request, CancellationToken cancellationToken) => Task.FromResult(issue);
     }
 }
+
+public sealed class ExtractionJobRunnerServiceTests
+{
+    [Fact]
+    public async Task The_background_service_extracts_signals_announced_by_ingest_and_stops_cleanly()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var state = new DatabaseState();
+        state.MarkReady(Migrations.Latest);
+        var feed = new SignalFeed();
+        var store = new IssueStore(database.Db, TimeProvider.System);
+        // A long poll interval: only the ingest notification can wake the runner in time.
+        var runner = new ExtractionJobRunner(store, new HeuristicSource(), state, feed, TimeProvider.System,
+            Options.Create(new ExtractionOptions { PollInterval = TimeSpan.FromHours(1) }), NullLogger<ExtractionJobRunner>.Instance);
+
+        await runner.StartAsync(CancellationToken.None);
+        var id = await database.AddSignalAsync("Use pnpm instead of npm.");
+        while (feed.SubscriberCount == 0)
+        {
+            await Task.Delay(10);
+        }
+
+        feed.Publish([new SignalView(id, "claude", "s1", "t", "Use pnpm instead of npm.", "p", "deploy", null, 0.9, "u", DateTimeOffset.UtcNow, null, null)]);
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (await store.GetAsync(id, patience.Token) is null)
+        {
+            await Task.Delay(20, patience.Token);
+        }
+
+        await runner.StopAsync(CancellationToken.None);
+        Assert.Equal(new ExtractionCounts(0, 0, 1, 0), await store.CountsAsync(CancellationToken.None));
+    }
+
+    private sealed class HeuristicSource : IIssueExtractorSource
+    {
+        public IIssueExtractor GetExtractor() => new HeuristicIssueExtractor();
+    }
+}

@@ -4,7 +4,8 @@ using SkillLoop.Core.Llama.Native;
 
 namespace SkillLoop.Tests.Llama;
 
-public sealed class LlamaBindingTests(LlamaFixture fixture) : IClassFixture<LlamaFixture>
+[Collection(LlamaCollection.Name)]
+public sealed class LlamaBindingTests(LlamaFixture fixture)
 {
     [Fact]
     public void The_bundled_native_library_passes_the_layout_self_check()

@@ -4,7 +4,8 @@ using SkillLoop.Core.Llama;
 
 namespace SkillLoop.Tests.Llama;
 
-public sealed class LlamaClientTests(LlamaFixture fixture) : IClassFixture<LlamaFixture>
+[Collection(LlamaCollection.Name)]
+public sealed class LlamaClientTests(LlamaFixture fixture)
 {
     private static readonly JsonElement Schema = JsonDocument.Parse("""
         {
@@ -136,6 +137,19 @@ public sealed class LlamaClientTests(LlamaFixture fixture) : IClassFixture<Llama
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.GetResponseAsync([new(ChatRole.User, "x")], JsonOptions(), cts.Token));
 
         var response = await client.GetResponseAsync([new(ChatRole.User, "Now JSON.")], JsonOptions());
+        using var _ = JsonDocument.Parse(response.Text);
+    }
+
+    [Fact]
+    public async Task A_reader_that_stops_early_frees_the_model_without_cancelling()
+    {
+        using var client = new LlamaChatClient(fixture.Model);
+        await foreach (var update in client.GetStreamingResponseAsync([new(ChatRole.User, "Long answer.")], new ChatOptions { MaxOutputTokens = 300 }))
+        {
+            break;
+        }
+
+        var response = await client.GetResponseAsync([new(ChatRole.User, "Now JSON.")], JsonOptions(4));
         using var _ = JsonDocument.Parse(response.Text);
     }
 

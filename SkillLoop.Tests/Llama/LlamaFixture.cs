@@ -2,7 +2,14 @@ using SkillLoop.Core.Llama;
 
 namespace SkillLoop.Tests.Llama;
 
-/// <summary>Writes the tiny GGUF once per test class and loads it with the real llama.cpp libraries beside the tests.</summary>
+/// <summary>The llama.cpp tests share one tiny model and run one class at a time (they all use the same two cores).</summary>
+[CollectionDefinition(Name)]
+public sealed class LlamaCollection : ICollectionFixture<LlamaFixture>
+{
+    public const string Name = "llama.cpp";
+}
+
+/// <summary>Writes the tiny GGUF once and loads it with the real llama.cpp libraries beside the tests.</summary>
 public sealed class LlamaFixture : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("skillloop-llama-").FullName;

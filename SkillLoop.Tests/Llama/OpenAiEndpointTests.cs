@@ -175,6 +175,21 @@ public sealed class OpenAiEndpointTests : IAsyncLifetime
         Assert.Equal("low", issue.Severity);
     }
 
+    [Fact]
+    public async Task An_endpoint_without_json_schema_support_is_asked_for_plain_json()
+    {
+        _server.Enqueue(400, """{"error":{"message":"response_format type json_schema is not supported"}}""");
+        _server.EnqueueChat("""{"problemPattern":"The agent ran npm instead of pnpm.","rootCause":"The skill does not name the package manager.","expectedBehavior":"Use pnpm.","evidenceQuote":"use pnpm","severity":"low","confidence":0.7}""");
+        using var chat = OpenAiEndpoint.CreateChatClient(Options(), "qwen-turbo");
+
+        var issue = await new LlmIssueExtractor(chat, "qwen-turbo").ExtractAsync(new ExtractionRequest("use pnpm", "node", null, []), CancellationToken.None);
+
+        Assert.Equal("low", issue.Severity);
+        var second = _server.Requests.ToArray()[1].Body;
+        Assert.Equal("json_object", second.GetProperty("response_format").GetProperty("type").GetString());
+        Assert.Contains("problemPattern", second.GetProperty("messages")[0].GetProperty("content").GetString());
+    }
+
     [Theory]
     [InlineData("http://127.0.0.1:11434", "http://127.0.0.1:11434/v1")]
     [InlineData("http://127.0.0.1:11434/", "http://127.0.0.1:11434/v1")]

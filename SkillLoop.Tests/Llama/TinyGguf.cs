@@ -11,7 +11,7 @@ public static class TinyGguf
 {
     public const int EmbeddingLength = 64;
     public const int VocabSize = 260;
-    public const int ContextLength = 2048;
+    public const int ContextLength = 4096;
     private const int Blocks = 2;
     private const int Heads = 4;
     private const int FeedForward = 128;

@@ -1,0 +1,88 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using SkillLoop.Core;
+using SkillLoop.Core.Embeddings;
+using SkillLoop.Core.Extraction;
+using SkillLoop.Core.Llama;
+
+namespace SkillLoop.Tests.Llama;
+
+[Collection(LlamaCollection.Name)]
+public sealed class AiRuntimeTests(LlamaFixture fixture)
+{
+    private static AiRuntime Runtime(SkillLoopOptions options, AiOptions? ai = null) =>
+        new(Options.Create(options), Options.Create(ai ?? new AiOptions()), NullLoggerFactory.Instance);
+
+    [Fact]
+    public void With_nothing_configured_extraction_is_heuristic_and_embeddings_are_the_embedded_minilm()
+    {
+        using var runtime = Runtime(new SkillLoopOptions());
+
+        Assert.Null(runtime.Chat);
+        Assert.IsType<HeuristicIssueExtractor>(runtime.Extractor);
+        Assert.IsType<MiniLmEmbeddingGenerator>(runtime.Embeddings);
+        Assert.Equal(new AiProviderInfo("heuristic", null), runtime.Status.Chat);
+        Assert.Equal(new AiProviderInfo("minilm", "all-MiniLM-L6-v2", 384), runtime.Status.Embeddings);
+    }
+
+    [Fact]
+    public void A_gguf_chat_model_is_loaded_from_the_models_directory_and_can_embed_too()
+    {
+        var options = new SkillLoopOptions { ModelsDirectory = Path.GetDirectoryName(fixture.ModelPath)!, ChatModel = "tiny-test.gguf" };
+        using var runtime = Runtime(options, new AiOptions { EmbeddingModel = fixture.ModelPath });
+
+        Assert.IsType<LlamaChatClient>(runtime.Chat);
+        Assert.Equal("server:tiny-test", runtime.Extractor.ExtractedBy);
+        Assert.Equal(new AiProviderInfo("llama.cpp", "tiny-test"), runtime.Status.Chat);
+        Assert.Equal(new AiProviderInfo("llama.cpp", "tiny-test", TinyGguf.EmbeddingLength), runtime.Status.Embeddings);
+    }
+
+    [Fact]
+    public void A_chat_model_that_cannot_load_leaves_heuristic_extraction_and_says_why()
+    {
+        using var runtime = Runtime(new SkillLoopOptions { ChatModel = "/nonexistent/model.gguf" });
+
+        Assert.Null(runtime.Chat);
+        Assert.Equal("heuristic", runtime.Status.Chat.Provider);
+        Assert.Contains("/nonexistent/model.gguf", runtime.Status.Chat.Error);
+    }
+
+    [Fact]
+    public void An_endpoint_is_used_for_chat_and_for_embeddings_only_when_an_embedding_model_is_named()
+    {
+        using var runtime = Runtime(new SkillLoopOptions { LlmEndpoint = "http://127.0.0.1:9/v1", LlmModel = "qwen-plus", LlmApiKey = "k" });
+        Assert.Equal(new AiProviderInfo("openai", "qwen-plus"), runtime.Status.Chat);
+        Assert.Equal("server:qwen-plus", runtime.Extractor.ExtractedBy);
+        Assert.Equal("minilm", runtime.Status.Embeddings.Provider);
+
+        using var withEmbeddings = Runtime(new SkillLoopOptions { LlmEndpoint = "http://127.0.0.1:9", LlmModel = "m" }, new AiOptions { EmbeddingModel = "text-embedding-v3" });
+        Assert.Equal(new AiProviderInfo("openai", "text-embedding-v3"), withEmbeddings.Status.Embeddings);
+    }
+
+    [Fact]
+    public void An_endpoint_without_a_model_is_reported()
+    {
+        using var runtime = Runtime(new SkillLoopOptions { LlmEndpoint = "http://127.0.0.1:9/v1" });
+        Assert.Equal("heuristic", runtime.Status.Chat.Provider);
+        Assert.Contains("SKILLLOOP_LLM_MODEL", runtime.Status.Chat.Error);
+    }
+
+    [Fact]
+    public async Task The_tiny_model_extracts_a_complete_schema_valid_issue_end_to_end()
+    {
+        using var chat = new LlamaChatClient(fixture.Model);
+        var extractor = new LlmIssueExtractor(chat, fixture.Model.Name, maxOutputTokens: 3000);
+
+        var issue = await extractor.ExtractAsync(
+            new ExtractionRequest("No, use pnpm instead of npm.", "node-setup", null, [new("assistant", "Running npm install")]),
+            CancellationToken.None);
+
+        // Random weights: the words are noise, but the grammar guarantees a complete, valid record.
+        Assert.Equal("server:tiny-test", issue.ExtractedBy);
+        Assert.Contains(issue.Severity, IssueSeverity.All);
+        Assert.InRange(issue.Confidence, 0, 1);
+        Assert.False(string.IsNullOrWhiteSpace(issue.ProblemPattern));
+        Assert.False(string.IsNullOrWhiteSpace(issue.EvidenceQuote));
+        Assert.Equal("node-setup", issue.Skill);
+    }
+}

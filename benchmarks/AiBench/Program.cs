@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.AI;
+using SkillLoop.Core.Embeddings;
+using SkillLoop.Core.Extraction;
+using SkillLoop.Core.Llama;
+using SkillLoop.Tests.Llama;
+
+// Prints figures for the AI layer; no assertions (speed is not a test). Run in Release:
+//   dotnet run -c Release --project benchmarks/AiBench [-- --quick]
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+var quick = args.Contains("--quick");
+Console.WriteLine($"SkillLoop AI bench: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {(quick ? "quick" : "full")} run");
+Console.WriteLine($"RSS at start: {Rss()} MB");
+
+await MiniLm(quick);
+Redactor(quick);
+HeuristicExtraction(quick);
+await TinyLlama(quick);
+
+static async Task MiniLm(bool quick)
+{
+    Console.WriteLine();
+    Console.WriteLine("== MiniLM (all-MiniLM-L6-v2, embedded) ==");
+    var before = Rss();
+    var load = Stopwatch.StartNew();
+    using var generator = new MiniLmEmbeddingGenerator(); // default batch size (64)
+    generator.Warm();
+    load.Stop();
+    GC.Collect();
+    Console.WriteLine($"load: {load.ElapsedMilliseconds} ms; RSS idle with MiniLM loaded: {Rss()} MB (+{Rss() - before} MB; {Rss("RssAnon")} MB anonymous, {Rss("RssFile")} MB file-backed; managed heap {GC.GetTotalMemory(true) / 1048576} MB)");
+
+    var sentences = Corrections(quick ? 128 : 512);
+    await generator.GenerateAsync(sentences.Take(32)); // warm-up
+    await Measure(generator, sentences, "batch 64");
+    GC.Collect();
+    Console.WriteLine($"RSS after embedding {sentences.Count} sentences: {Rss()} MB");
+
+    var one = Stopwatch.StartNew();
+    for (var i = 0; i < 20; i++)
+    {
+        await generator.GenerateAsync([sentences[i]]);
+    }
+
+    Console.WriteLine($"one sentence: {one.Elapsed.TotalMilliseconds / 20:F1} ms");
+    foreach (var batch in new[] { 16, 32 })
+    {
+        using var other = new MiniLmEmbeddingGenerator(batchSize: batch);
+        await other.GenerateAsync(sentences.Take(8));
+        await Measure(other, sentences, $"batch {batch}");
+    }
+}
+
+// Wall-clock rates depend on what else runs on the machine; the CPU-time rate (× cores) is what 2 idle cores give.
+static async Task Measure(MiniLmEmbeddingGenerator generator, List<string> sentences, string label)
+{
+    var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+    var sw = Stopwatch.StartNew();
+    await generator.GenerateAsync(sentences);
+    sw.Stop();
+    var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+    Console.WriteLine($"{label}: {sentences.Count / sw.Elapsed.TotalSeconds,6:F0} sentences/s wall, {sentences.Count / cpuSeconds,6:F0} per CPU-second"
+        + $" (~{sentences.Count / cpuSeconds * Environment.ProcessorCount:F0}/s on {Environment.ProcessorCount} idle cores); {sentences.Count} sentences, avg {sentences.Average(s => s.Length):F0} chars");
+}
+
+static void Redactor(bool quick)
+{
+    Console.WriteLine();
+    Console.WriteLine("== SecretRedactor ==");
+    var text = string.Join("\n", Corrections(200)) + "\npostgres://u:pw123456@db/x sk-" + new string('a', 40) + " jane@example.com";
+    var rounds = quick ? 20 : 200;
+    SecretRedactor.Redact(text);
+    var sw = Stopwatch.StartNew();
+    for (var i = 0; i < rounds; i++)
+    {
+        SecretRedactor.Redact(text);
+    }
+
+    Console.WriteLine($"{text.Length * rounds / sw.Elapsed.TotalSeconds / 1e6:F1} MB/s of correction text");
+}
+
+static void HeuristicExtraction(bool quick)
+{
+    Console.WriteLine();
+    Console.WriteLine("== Extraction: heuristic ==");
+    var requests = Corrections(100).Select(c => new ExtractionRequest(c, "deploy", null, [new("assistant", "Done.")])).ToList();
+    requests.ForEach(r => HeuristicIssueExtractor.Extract(r));
+    var rounds = quick ? 10 : 100;
+    var sw = Stopwatch.StartNew();
+    for (var i = 0; i < rounds; i++)
+    {
+        requests.ForEach(r => HeuristicIssueExtractor.Extract(r));
+    }
+
+    Console.WriteLine($"latency per signal: {sw.Elapsed.TotalMicroseconds / (rounds * requests.Count):F1} µs");
+}
+
+static async Task TinyLlama(bool quick)
+{
+    Console.WriteLine();
+    Console.WriteLine("== llama.cpp on the generated tiny GGUF (random weights: structure, not quality) ==");
+    var runtime = LlamaRuntime.TryInitialize();
+    if (!runtime.IsAvailable)
+    {
+        Console.WriteLine($"llama.cpp unavailable: {runtime.Error}");
+        return;
+    }
+
+    var directory = Directory.CreateTempSubdirectory("skillloop-bench-").FullName;
+    try
+    {
+        var load = Stopwatch.StartNew();
+        using var model = LlamaModel.Load(TinyGguf.Write(Path.Combine(directory, "tiny-test.gguf")));
+        Console.WriteLine($"llama.cpp {runtime.Version}; model load (mmap): {load.Elapsed.TotalMilliseconds:F1} ms");
+
+        using var embeddings = new LlamaEmbeddingGenerator(model);
+        var texts = Corrections(quick ? 16 : 64);
+        await embeddings.GenerateAsync(texts.Take(2));
+        var sw = Stopwatch.StartNew();
+        await embeddings.GenerateAsync(texts);
+        Console.WriteLine($"embedding: {sw.Elapsed.TotalMilliseconds / texts.Count:F2} ms per text");
+
+        using var chat = new LlamaChatClient(model);
+        var options = new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(LlmIssueExtractor.Schema), MaxOutputTokens = 1500, Temperature = 0.8f, Seed = 1 };
+        var response = await chat.GetResponseAsync([new(ChatRole.User, "Describe the issue.")], options);
+        sw.Restart();
+        response = await chat.GetResponseAsync([new(ChatRole.User, "Describe the issue.")], options);
+        Console.WriteLine($"grammar-constrained generation: {response.Usage!.OutputTokenCount / sw.Elapsed.TotalSeconds:F0} tokens/s ({response.Usage.OutputTokenCount} tokens)");
+
+        var extractor = new LlmIssueExtractor(chat, model.Name, maxOutputTokens: 3000);
+        var n = quick ? 2 : 5;
+        var failures = 0;
+        sw.Restart();
+        for (var i = 0; i < n; i++)
+        {
+            try
+            {
+                await extractor.ExtractAsync(new ExtractionRequest(texts[i], "deploy", null, [new("assistant", "Done, pushed to main.")]), CancellationToken.None);
+            }
+            catch (IssueExtractionException)
+            {
+                failures++;
+            }
+        }
+
+        Console.WriteLine($"extraction latency per signal (tiny GGUF, full prompt + schema): {sw.Elapsed.TotalMilliseconds / n:F0} ms ({failures} of {n} invalid twice)");
+    }
+    finally
+    {
+        Directory.Delete(directory, recursive: true);
+    }
+}
+
+static List<string> Corrections(int count)
+{
+    string[] samples =
+    [
+        "No, use pnpm instead of npm in this repository.",
+        "You forgot to run the tests before committing again.",
+        "Don't force-push to main, open a pull request instead.",
+        "That's wrong: the migration must be append-only, never edit a shipped one.",
+        "I only asked you to fix the typo, not to refactor the whole module and rename every variable in it.",
+        "Stop adding comments that restate the code.",
+        "Please keep the public API unchanged and add an overload instead of changing the signature.",
+        "不对，应该用 pnpm 而不是 npm。",
+    ];
+    return Enumerable.Range(0, count).Select(i => $"{samples[i % samples.Length]} (case {i})").ToList();
+}
+
+static long Rss(string field = "VmRSS")
+{
+    foreach (var line in File.ReadLines("/proc/self/status"))
+    {
+        if (line.StartsWith(field + ":", StringComparison.Ordinal))
+        {
+            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+        }
+    }
+
+    return -1;
+}
