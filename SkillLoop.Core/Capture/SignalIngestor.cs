@@ -2,6 +2,7 @@ using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Logging;
 using SkillLoop.Core.Data;
+using SkillLoop.Core.Extraction;
 using SkillLoop.Hooks.Contracts;
 
 namespace SkillLoop.Core.Capture;
@@ -34,6 +35,8 @@ public sealed partial class SignalIngestor(
     /// <summary>Applies a validated batch (see <see cref="SignalBatchValidator"/>).</summary>
     public async Task<IngestResult> IngestAsync(SignalBatch batch, CancellationToken cancellationToken)
     {
+        // Secrets a user pasted into the chat never reach the database.
+        batch = Redacted(batch);
         var userHash = await hasher.HashAsync(batch.User, cancellationToken);
         var now = time.GetUtcNow();
         var stored = new List<SignalView>();
@@ -129,6 +132,16 @@ public sealed partial class SignalIngestor(
         var cursor = batch.Cursor with { Platform = batch.Platform, SessionId = batch.SessionId };
         return new(IngestOutcome.Stored, new SignalBatchResult(stored.Count, duplicates, cursor));
     }
+
+    private static SignalBatch Redacted(SignalBatch batch) => batch with
+    {
+        Turns = batch.Turns.Select(t => t with { Text = SecretRedactor.Redact(t.Text)! }).ToList(),
+        Corrections = batch.Corrections.Select(c => c with
+        {
+            Text = SecretRedactor.Redact(c.Text)!,
+            Context = c.Context.Select(t => t with { Text = SecretRedactor.Redact(t.Text)! }).ToList(),
+        }).ToList(),
+    };
 
     private static async Task<SessionCursor> ReadCursorAsync(
         Microsoft.Data.Sqlite.SqliteConnection connection,

@@ -84,6 +84,26 @@ public sealed class SignalIngestorTests
     }
 
     [Fact]
+    public async Task Secrets_pasted_into_a_correction_its_context_or_a_turn_are_never_stored()
+    {
+        await using var core = await TestCore.StartAsync();
+        const string key = "sk-proj-4f9Qx7LmR2tYw8ZpK3vN6bH1cJ5dE0aG";
+        var batch = Batch("s8", 0, 10, corrections: $"no, use the key {key} from the vault");
+        batch = batch with
+        {
+            Corrections = [batch.Corrections[0] with { Context = [new ContextTurn("user", $"my key is {key}")] }],
+        };
+
+        await core.Get<SignalIngestor>().IngestAsync(batch, CancellationToken.None);
+
+        await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        var stored = string.Join("|", await connection.QueryAsync<string>(
+            "SELECT text || context_json FROM signals UNION ALL SELECT text FROM turns"));
+        Assert.DoesNotContain(key, stored);
+        Assert.Contains("no, use the key", stored);
+    }
+
+    [Fact]
     public async Task Newly_stored_signals_reach_live_subscribers_once()
     {
         await using var core = await TestCore.StartAsync();
