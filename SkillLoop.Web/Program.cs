@@ -18,6 +18,7 @@ app.MapStatusEndpoints();
 app.MapClientEndpoints();
 app.MapSignalEndpoints();
 app.MapClusterEndpoints();
+app.MapPatternEndpoints();
 app.MapSettingsEndpoints();
 app.MapAccountEndpoints();
 

@@ -13,6 +13,8 @@ namespace SkillLoop.Tests.Web;
 [Collection(ServerCollection.Name)]
 public sealed class PipelineTests(SkillLoopServer server)
 {
+    private static readonly string Pattern = SkillLoop.Hooks.Detection.DefaultPatterns.All.First(p => p is { Language: "en", Category: "rejection" }).Id;
+
     [Fact]
     public async Task One_problem_corrected_by_three_users_becomes_one_cluster_that_reaches_its_threshold()
     {
@@ -45,6 +47,10 @@ public sealed class PipelineTests(SkillLoopServer server)
 
         var noise = await admin.PostAsJsonAsync($"/api/v1/clusters/{dates.GetProperty("id").GetInt64()}/noise", new { noise = true });
         Assert.Equal("noise", (await noise.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("state").GetString());
+        var patterns = await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/patterns");
+        var used = Assert.Single(patterns!, p => p.GetProperty("id").GetString() == Pattern);
+        Assert.True(used.GetProperty("noise").GetInt64() >= 1);
+        Assert.True(used.GetProperty("precision").GetDouble() < 1);
         var missing = await admin.GetAsync("/api/v1/clusters/999999");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
@@ -70,7 +76,7 @@ public sealed class PipelineTests(SkillLoopServer server)
     {
         var session = Guid.NewGuid().ToString("N");
         var batch = new SignalBatch("claude", session, user, 0, new SessionCursor("claude", session, 100, skill, null),
-            [new UserTurn("t1", text, null)], [new DetectedCorrection("t1", text, "en-reject-wrong", skill, null, 0.9, null, [])]);
+            [new UserTurn("t1", text, null)], [new DetectedCorrection("t1", text, Pattern, skill, null, 0.9, null, [])]);
         (await ingest.PostAsJsonAsync("/api/v1/signals", batch)).EnsureSuccessStatusCode();
     }
 
