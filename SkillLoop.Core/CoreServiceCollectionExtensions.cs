@@ -37,6 +37,7 @@ public static class CoreServiceCollectionExtensions
 
         // Capture and detection
         services.AddSingleton<SignalFeed>();
+        services.AddSingleton<Extraction.ExtractionSettings>();
         services.AddSingleton<UserIdentityHasher>();
         services.AddSingleton<SignalIngestor>();
         services.AddSingleton<SignalStore>();

@@ -11,6 +11,9 @@ public static partial class SignalBatchValidator
         "claude", "copilot", "vscode", "codex", "cursor", "cline",
     };
 
+    /// <summary>The agent CLIs a client may extract issues with (<see cref="SignalBatch.LocalExtractor"/>).</summary>
+    public static readonly IReadOnlySet<string> LocalExtractors = new HashSet<string>(StringComparer.Ordinal) { "claude", "copilot" };
+
     internal const int MaxTextLength = 20_000;
     internal const int MaxTurns = 5_000;
     internal const int MaxCorrections = 1_000;
@@ -67,6 +70,11 @@ public static partial class SignalBatchValidator
             }
         }
 
+        if (batch.LocalExtractor is not null && !LocalExtractors.Contains(batch.LocalExtractor))
+        {
+            errors["localExtractor"] = ["Either null, \"claude\" or \"copilot\"."];
+        }
+
         CheckList(errors, "turns", batch.Turns, MaxTurns, (t, key) =>
         {
             CheckTurnId(errors, key + ".turnId", t.TurnId);
@@ -96,6 +104,41 @@ public static partial class SignalBatchValidator
                 errors[key + ".context"] = [$"At most {MaxContextTurns} context turns of at most {MaxTextLength} characters."];
             }
         });
+
+        return errors;
+    }
+
+    /// <summary>Checks a client's issue; on success <paramref name="issue"/> is the checked, redacted issue.</summary>
+    public static Dictionary<string, string[]> Validate(ClientIssue? body, out ExtractedIssue issue)
+    {
+        issue = null!;
+        var errors = new Dictionary<string, string[]>();
+        if (body is null)
+        {
+            errors["body"] = ["A JSON body is required."];
+            return errors;
+        }
+
+        if (!IsValidPlatform(body.Platform))
+        {
+            errors["platform"] = [$"Unknown platform; expected one of {string.Join(", ", Platforms)}."];
+        }
+
+        if (!IsValidSessionId(body.SessionId))
+        {
+            errors["sessionId"] = ["1–128 characters of letters, digits, '.', '_', ':' or '-'."];
+        }
+
+        CheckTurnId(errors, "turnId", body.TurnId);
+        if (body.ExtractedBy is not { } by || !by.StartsWith("client:", StringComparison.Ordinal) || !LocalExtractors.Contains(by["client:".Length..]))
+        {
+            errors["extractedBy"] = ["Either \"client:claude\" or \"client:copilot\"."];
+        }
+
+        if (!IssuePrompt.TryValidate(body.Issue, out issue, out var reason))
+        {
+            errors["issue"] = [reason];
+        }
 
         return errors;
     }

@@ -23,6 +23,7 @@ public sealed partial class SignalIngestor(
     SqliteDb db,
     UserIdentityHasher hasher,
     SignalFeed feed,
+    ExtractionSettings extraction,
     TimeProvider time,
     ILogger<SignalIngestor> logger)
 {
@@ -40,6 +41,13 @@ public sealed partial class SignalIngestor(
         var userHash = await hasher.HashAsync(batch.User, cancellationToken);
         var now = time.GetUtcNow();
         var stored = new List<SignalView>();
+        // A client that extracts locally gets a head start; the job is queued now, so the server still extracts
+        // the signal itself if the client's issue never comes.
+        DateTimeOffset? awaitClientUntil = null;
+        if (batch.LocalExtractor is not null && await extraction.GetAsync(cancellationToken) is { AllowLocal: true } local)
+        {
+            awaitClientUntil = now.AddSeconds(local.LocalGraceSeconds);
+        }
 
         await using var connection = await db.OpenAsync(cancellationToken);
         // Not deferred: BEGIN IMMEDIATE takes the write lock up front, so the cursor check and the writes are atomic.
@@ -95,6 +103,17 @@ public sealed partial class SignalIngestor(
             {
                 duplicates++;
                 continue;
+            }
+
+            if (awaitClientUntil is not null)
+            {
+                await connection.ExecuteAsync(new CommandDefinition(
+                    """
+                    INSERT INTO extraction_jobs (signal_id, state, attempts, extractor, not_before, created_at, updated_at)
+                    VALUES (@id, 'pending', 0, @extractor, @awaitClientUntil, @now, @now)
+                    """,
+                    new { id, extractor = "client:" + batch.LocalExtractor, awaitClientUntil, now },
+                    transaction, cancellationToken: cancellationToken));
             }
 
             stored.Add(new SignalView(id.Value, batch.Platform, batch.SessionId, correction.TurnId, correction.Text, correction.Pattern,

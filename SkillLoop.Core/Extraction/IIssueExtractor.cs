@@ -18,11 +18,7 @@ public sealed record ExtractionRequest(
     };
 
     /// <summary>The skill's name: the given one, else the folder or file name of its path.</summary>
-    public string? SkillName => !string.IsNullOrWhiteSpace(Skill) ? Skill.Trim()
-        : string.IsNullOrWhiteSpace(SkillPath) ? null
-        : Path.GetFileName(SkillPath.TrimEnd('/', '\\')) is { Length: > 0 } name && !name.Equals("SKILL.md", StringComparison.OrdinalIgnoreCase)
-            ? Path.GetFileNameWithoutExtension(name)
-            : Path.GetFileName(Path.GetDirectoryName(SkillPath.TrimEnd('/', '\\')));
+    public string? SkillName => IssuePrompt.SkillName(Skill, SkillPath);
 }
 
 /// <summary>Turns a correction into a <see cref="SignalIssue"/>.</summary>

@@ -11,6 +11,13 @@ public sealed record ExtractionJob(long SignalId, int Attempts, ExtractionReques
 /// <summary>How many extraction jobs are in each state (for status and the dashboard).</summary>
 public sealed record ExtractionCounts(long Pending, long Running, long Done, long Failed);
 
+public enum ClientIssueOutcome
+{
+    Stored,
+    AlreadyExtracted,
+    UnknownSignal,
+}
+
 /// <summary>A job that failed for good, with the error.</summary>
 public sealed record ExtractionFailure(long SignalId, int Attempts, string Error, DateTimeOffset UpdatedAt);
 
@@ -126,6 +133,31 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         return inserted == 1;
     }
 
+    /// <summary>
+    /// Stores an issue a client's local agent CLI extracted from one of its signals (already checked and redacted).
+    /// The first issue of a signal wins, whichever path made it.
+    /// </summary>
+    public async Task<ClientIssueOutcome> CompleteFromClientAsync(ClientIssue body, ExtractedIssue issue, CancellationToken cancellationToken)
+    {
+        SignalKeyRow? signal;
+        await using (var connection = await db.OpenAsync(cancellationToken))
+        {
+            signal = await connection.QuerySingleOrDefaultAsync<SignalKeyRow>(new CommandDefinition(
+                """
+                SELECT id AS Id, skill AS Skill, skill_path AS SkillPath FROM signals
+                WHERE platform = @Platform AND session_id = @SessionId AND turn_id = @TurnId
+                """, new { body.Platform, body.SessionId, body.TurnId }, cancellationToken: cancellationToken));
+        }
+
+        if (signal is null)
+        {
+            return ClientIssueOutcome.UnknownSignal;
+        }
+
+        var stored = await CompleteAsync(signal.Id, SignalIssue.From(issue, body.ExtractedBy, IssuePrompt.SkillName(signal.Skill, signal.SkillPath)), cancellationToken);
+        return stored ? ClientIssueOutcome.Stored : ClientIssueOutcome.AlreadyExtracted;
+    }
+
     /// <summary>Records a failed attempt: back to pending from <paramref name="retryAt"/>, or failed for good when null.</summary>
     public async Task FailAsync(long signalId, string error, DateTimeOffset? retryAt, CancellationToken cancellationToken)
     {
@@ -218,6 +250,13 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         {
             return []; // context is a help, not a requirement
         }
+    }
+
+    private sealed class SignalKeyRow
+    {
+        public long Id { get; init; }
+        public string? Skill { get; init; }
+        public string? SkillPath { get; init; }
     }
 
     private sealed class ClaimRow

@@ -1,3 +1,5 @@
+using SkillLoop.Hooks.Contracts;
+
 namespace SkillLoop.Core.Extraction;
 
 /// <summary>The structured issue extracted from one correction (null on a signal until extraction has run).</summary>
@@ -18,6 +20,14 @@ public sealed record SignalIssue(
 
     /// <summary>A short, redacted quote of the correction that shows the problem.</summary>
     public string EvidenceQuote { get; init; } = "";
+
+    /// <summary>A checked wire issue (see <see cref="IssuePrompt.TryParseAnswer"/>) as stored.</summary>
+    public static SignalIssue From(ExtractedIssue issue, string extractedBy, string? skill) =>
+        new(issue.ProblemPattern, issue.RootCause, issue.ExpectedBehavior, issue.Severity, issue.Confidence, extractedBy)
+        {
+            Skill = skill,
+            EvidenceQuote = issue.EvidenceQuote,
+        };
 }
 
 /// <summary>The values <see cref="SignalIssue.Severity"/> takes.</summary>
@@ -27,5 +37,5 @@ public static class IssueSeverity
     public const string Medium = "medium";
     public const string High = "high";
 
-    public static IReadOnlyList<string> All { get; } = [Low, Medium, High];
+    public static IReadOnlyList<string> All => IssuePrompt.Severities;
 }

@@ -10,4 +10,7 @@ namespace SkillLoop.Hooks.Contracts;
 [JsonSerializable(typeof(SessionCursor))]
 [JsonSerializable(typeof(SignalBatch))]
 [JsonSerializable(typeof(SignalBatchResult))]
+[JsonSerializable(typeof(ExtractedIssue))]
+[JsonSerializable(typeof(ClientIssue))]
+[JsonSerializable(typeof(ClientIssueResult))]
 public sealed partial class HooksJsonContext : JsonSerializerContext;

@@ -58,7 +58,10 @@ public sealed record DetectedCorrection(
 /// <summary>
 /// Body of <c>POST /api/v1/signals</c>: what is new in one session since <c>FromOffset</c>.
 /// The server accepts it only when <c>FromOffset</c> equals its stored cursor (else 409), so two Stop events racing
-/// on one transcript can never store a correction twice.
+/// on one transcript can never store a correction twice. <c>LocalExtractor</c> (<c>claude</c> or <c>copilot</c>)
+/// says the client will extract these corrections itself with that agent CLI and send the issues to
+/// <c>POST /api/v1/issues</c>; the server then waits a grace period before extracting them itself, so nothing is
+/// lost if the client never does.
 /// </summary>
 public sealed record SignalBatch(
     string Platform,
@@ -69,10 +72,34 @@ public sealed record SignalBatch(
     IReadOnlyList<UserTurn> Turns,
     IReadOnlyList<DetectedCorrection> Corrections,
     string? Product = null,
-    string? ClientVersion = null);
+    string? ClientVersion = null,
+    string? LocalExtractor = null);
 
 /// <summary>Answer to <c>POST /api/v1/signals</c>.</summary>
 public sealed record SignalBatchResult(
     int Accepted,
     int Duplicates,
     SessionCursor Cursor);
+
+/// <summary>An issue as extracted from one correction (by the server's model or a client's agent CLI).</summary>
+public sealed record ExtractedIssue(
+    string ProblemPattern,
+    string RootCause,
+    string ExpectedBehavior,
+    string EvidenceQuote,
+    string Severity,
+    double Confidence);
+
+/// <summary>
+/// Body of <c>POST /api/v1/issues</c>: the issue a client's local agent CLI extracted from one correction it
+/// posted earlier. <c>ExtractedBy</c> is <c>client:claude</c> or <c>client:copilot</c>.
+/// </summary>
+public sealed record ClientIssue(
+    string Platform,
+    string SessionId,
+    string TurnId,
+    string ExtractedBy,
+    ExtractedIssue Issue);
+
+/// <summary>Answer to <c>POST /api/v1/issues</c>: false when the signal already had an issue (the server's own).</summary>
+public sealed record ClientIssueResult(bool Stored);

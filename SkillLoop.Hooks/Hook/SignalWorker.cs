@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using SkillLoop.Hooks.Contracts;
 using SkillLoop.Hooks.Detection;
+using SkillLoop.Hooks.Extraction;
 using SkillLoop.Hooks.Transcripts;
 
 namespace SkillLoop.Hooks.Hook;
@@ -26,7 +27,12 @@ public enum WorkerOutcome
 /// a racing or repeated event harmless, and a server that is down costs nothing: the cursor did not move, so the
 /// next Stop event sends the same turns.
 /// </summary>
-public sealed class SignalWorker(HttpClient http, string user, string clientVersion = SignalWorker.Version)
+/// <remarks>
+/// With a <see cref="LocalIssueExtractor"/> (an agent CLI on PATH) and the server's consent, the posted batch says
+/// so, and after posting the worker extracts the corrections' issues itself and sends them to
+/// <c>POST /api/v1/issues</c>: the signals are safe on the server before the slow part starts.
+/// </remarks>
+public sealed class SignalWorker(HttpClient http, string user, string clientVersion = SignalWorker.Version, LocalIssueExtractor? localExtractor = null)
 {
     public const string Version = "0.1.0";
 
@@ -62,6 +68,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             return WorkerOutcome.NothingNew;
 
         var config = await configTask;
+        var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
         var analysis = new SessionAnalyzer(new CorrectionDetector(config.Patterns), Math.Max(0, config.Settings.ContextTurns))
             .Analyze(read.Turns, new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath), conversationStarted: cursor.Offset > 0);
         var batch = new SignalBatch(
@@ -75,13 +82,16 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             // whether the client may run a local agent CLI to extract issues.
             analysis.Corrections,
             hookEvent.Product ?? hookEvent.Platform,
-            clientVersion);
+            clientVersion,
+            local is not null && analysis.Corrections.Count > 0 ? local.Cli : null);
 
         try
         {
             using var content = new StringContent(JsonSerializer.Serialize(batch, HooksJsonContext.Default.SignalBatch),
                 Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
             using var response = await http.PostAsync("api/v1/signals", content, cancellationToken);
+            if (response.IsSuccessStatusCode && batch.LocalExtractor is not null)
+                await ExtractLocallyAsync(local!, batch, cancellationToken);
             return response.StatusCode switch
             {
                 HttpStatusCode.Conflict => WorkerOutcome.Conflict, // another event got there first: nothing to do
@@ -94,6 +104,26 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
             return WorkerOutcome.ServerUnavailable;
+        }
+    }
+
+    /// <summary>
+    /// Extracts and sends the batch's issues one by one. Any failure just stops: the server extracts what it did
+    /// not receive once its grace period is over.
+    /// </summary>
+    private async Task ExtractLocallyAsync(LocalIssueExtractor local, SignalBatch batch, CancellationToken cancellationToken)
+    {
+        foreach (var correction in batch.Corrections.Take(LocalIssueExtractor.MaxPerRun))
+        {
+            var (issue, _) = await local.ExtractAsync(correction, cancellationToken);
+            if (issue is null)
+                continue;
+            var body = new ClientIssue(batch.Platform, batch.SessionId, correction.TurnId, local.ExtractedBy, issue);
+            using var content = new StringContent(JsonSerializer.Serialize(body, HooksJsonContext.Default.ClientIssue),
+                Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+            using var response = await http.PostAsync("api/v1/issues", content, cancellationToken);
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+                return;
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using SkillLoop.Hooks.Cli;
+using SkillLoop.Hooks.Extraction;
 
 namespace SkillLoop.Hooks.Hook;
 
@@ -11,6 +12,9 @@ namespace SkillLoop.Hooks.Hook;
 public static class WorkerCommand
 {
     public static readonly TimeSpan Budget = TimeSpan.FromSeconds(30);
+
+    /// <summary>Extra time when an agent CLI extracts issues locally (the server's grace period is longer).</summary>
+    public static readonly TimeSpan LocalExtractionBudget = TimeSpan.FromMinutes(3);
 
     public static Task<int> RunAsync(Arguments args, TextReader stdin, ClientEnvironment env) => RunAsync(args, stdin, env, detach: true);
 
@@ -24,7 +28,8 @@ public static class WorkerCommand
             if (env.Variable(HookCommand.InternalVariable) == "1")
                 return 0;
             var platform = args.At(1) ?? "claude";
-            using var budget = new CancellationTokenSource(Budget);
+            var local = AgentCli.Find(env, platform) is { } cli ? new LocalIssueExtractor(cli, LocalIssueExtractor.DefaultTimeout) : null;
+            using var budget = new CancellationTokenSource(local is null ? Budget : Budget + LocalExtractionBudget);
             var payload = await stdin.ReadToEndAsync(budget.Token);
             var hookEvent = HookEvent.Parse(payload, platform, env.Home);
             if (hookEvent is null)
@@ -35,7 +40,7 @@ public static class WorkerCommand
             if (string.IsNullOrEmpty(url) || string.IsNullOrEmpty(token))
                 return 0;
             using var http = SignalWorker.CreateHttpClient(url, token, Budget);
-            await new SignalWorker(http, Identity.Resolve(env)).RunAsync(hookEvent, budget.Token);
+            await new SignalWorker(http, Identity.Resolve(env), localExtractor: local).RunAsync(hookEvent, budget.Token);
         }
         catch
         {

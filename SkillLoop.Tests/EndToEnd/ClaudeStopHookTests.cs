@@ -13,6 +13,7 @@ namespace SkillLoop.Tests.EndToEnd;
 /// installed hook command runs with a real-format transcript, and the correction lands in the real server.
 /// </summary>
 [Collection(ServerCollection.Name)]
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class ClaudeStopHookTests(SkillLoopServer server, ITestOutputHelper output)
 {
     private const string SessionId = "7d3f1c2e-5b4a-4e8f-9c61-2a9e0b7d4f10";
@@ -27,6 +28,7 @@ public sealed class ClaudeStopHookTests(SkillLoopServer server, ITestOutputHelpe
             ["HOME"] = home.Path,
             ["SKILLLOOP_USER"] = "e2e-dev@example.com",
             ["SKILLLOOP_INTERNAL"] = null,
+            ["SKILLLOOP_LOCAL_EXTRACTION"] = "0", // a real claude on this machine's PATH must not be run
         };
 
         var install = await ProcessRunner.RunAsync(
@@ -77,6 +79,60 @@ public sealed class ClaudeStopHookTests(SkillLoopServer server, ITestOutputHelpe
         using var admin = server.CreateAdminClient();
         var status = await admin.GetFromJsonAsync<JsonElement>("/api/v1/status");
         Assert.True(status.GetProperty("counts").GetProperty("turns").GetInt64() >= 3);
+    }
+
+    [Fact]
+    public async Task With_claude_on_path_the_hook_extracts_the_issue_locally_and_the_server_stores_it_as_client_claude()
+    {
+        const string session = "5e8a2b40-1c3d-4f5e-8a9b-0c1d2e3f4a5b";
+        var client = await PublishedClient.GetAsync();
+        using var home = new TempDirectory("skillloop-home");
+        using var claude = new Fakes.StandInAgentCli("claude");
+        var environment = new Dictionary<string, string?>
+        {
+            ["HOME"] = home.Path,
+            ["SKILLLOOP_USER"] = "local-extraction@example.com",
+            ["SKILLLOOP_INTERNAL"] = null,
+            ["PATH"] = claude.Directory + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH"),
+        };
+        var install = await ProcessRunner.RunAsync(
+            client, ["install", "claude", "--url", server.BaseAddress.ToString().TrimEnd('/'), "--token", SkillLoopServer.IngestToken], environment);
+        Assert.True(install.ExitCode == 0, install.StandardError);
+        var transcript = home.Combine(".claude", "projects", "-work-demo", session + ".jsonl");
+        Directory.CreateDirectory(Path.GetDirectoryName(transcript)!);
+        File.Copy(Fixture("claude-pdf-report-correction.jsonl"), transcript);
+        var payload = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["session_id"] = session,
+            ["transcript_path"] = transcript,
+            ["cwd"] = "/work/demo",
+            ["hook_event_name"] = "Stop",
+        });
+
+        var hook = await ProcessRunner.RunAsync("/bin/sh", ["-c", HookCommand(home.Combine(".claude", "settings.json"))], environment, payload, TimeSpan.FromSeconds(20));
+        Assert.Equal(0, hook.ExitCode);
+
+        // The server waits its grace period (minutes) before extracting itself, so an issue now came from the client.
+        using var admin = server.CreateAdminClient();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        JsonElement issue = default;
+        while (DateTime.UtcNow < deadline)
+        {
+            var signals = await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}");
+            if (signals is [var signal] && signal.TryGetProperty("issue", out issue) && issue.ValueKind == JsonValueKind.Object)
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(JsonValueKind.Object, issue.ValueKind);
+        Assert.Equal("client:claude", issue.GetProperty("extractedBy").GetString());
+        Assert.Equal("The agent moved the totals row to the top of a generated table.", issue.GetProperty("problemPattern").GetString());
+        Assert.Equal(1, claude.Calls);
+        Assert.Equal("1", claude.Internal(1));
+        Assert.Contains("No, that's wrong: the totals row must stay at the bottom of the table.", claude.Stdin(1));
     }
 
     private static string HookCommand(string settingsPath)

@@ -40,6 +40,7 @@ public sealed class FakeSkillLoopServer : IDisposable
     public bool ConflictOnPost { get; set; }
 
     public ConcurrentQueue<SignalBatch> Batches { get; } = new();
+    public ConcurrentQueue<ClientIssue> Issues { get; } = new();
     public ConcurrentQueue<string> Requests { get; } = new();
 
     public Task<SignalBatch> FirstBatch => _firstBatch.Task;
@@ -108,6 +109,11 @@ public sealed class FakeSkillLoopServer : IDisposable
             Batches.Enqueue(batch);
             _firstBatch.TrySetResult(batch);
             return (200, JsonSerializer.Serialize(new SignalBatchResult(batch.Corrections.Count, 0, batch.Cursor), HooksJsonContext.Default.SignalBatchResult));
+        }
+        if (method == "POST" && path == "/api/v1/issues")
+        {
+            Issues.Enqueue(JsonSerializer.Deserialize(body, HooksJsonContext.Default.ClientIssue)!);
+            return (200, JsonSerializer.Serialize(new ClientIssueResult(true), HooksJsonContext.Default.ClientIssueResult));
         }
         return (404, "");
     }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using SkillLoop.Core.Capture;
 using SkillLoop.Core.Detection;
+using SkillLoop.Core.Extraction;
 using SkillLoop.Hooks.Contracts;
 using SkillLoop.Web.Auth;
 
@@ -15,11 +16,15 @@ public static class ClientEndpoints
         api.MapGet("/client/config", GetConfig);
         api.MapGet("/sessions/{platform}/{sessionId}/cursor", GetCursor);
         api.MapPost("/signals", PostSignals);
+        api.MapPost("/issues", PostIssue);
         return app;
     }
 
-    public static async Task<Ok<ClientConfig>> GetConfig(PatternStore patterns, CancellationToken cancellationToken) =>
-        TypedResults.Ok(new ClientConfig(await patterns.ListAsync(cancellationToken), new ClientSettings()));
+    public static async Task<Ok<ClientConfig>> GetConfig(PatternStore patterns, ExtractionSettings extraction, CancellationToken cancellationToken)
+    {
+        var local = await extraction.GetAsync(cancellationToken);
+        return TypedResults.Ok(new ClientConfig(await patterns.ListAsync(cancellationToken), new ClientSettings(AllowLocalExtraction: local.AllowLocal)));
+    }
 
     public static async Task<Results<Ok<SessionCursor>, ValidationProblem>> GetCursor(
         string platform, string sessionId, SignalIngestor ingestor, CancellationToken cancellationToken)
@@ -60,5 +65,33 @@ public static class ClientEndpoints
         }
 
         return TypedResults.Ok(result.Result);
+    }
+
+    /// <summary>An issue the client's local agent CLI extracted from a correction it posted before.</summary>
+    public static async Task<Results<Ok<ClientIssueResult>, ValidationProblem, ProblemHttpResult>> PostIssue(
+        ClientIssue? body, IssueStore issues, ExtractionSettings extraction, CancellationToken cancellationToken)
+    {
+        var errors = SignalBatchValidator.Validate(body, out var issue);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The issue is invalid; nothing was stored.");
+        }
+
+        if (!(await extraction.GetAsync(cancellationToken)).AllowLocal)
+        {
+            return TypedResults.Problem(
+                detail: "This server extracts issues itself; local extraction by clients is turned off in Settings.",
+                statusCode: StatusCodes.Status403Forbidden,
+                title: "Local extraction is not allowed");
+        }
+
+        return await issues.CompleteFromClientAsync(body!, issue, cancellationToken) switch
+        {
+            ClientIssueOutcome.UnknownSignal => TypedResults.Problem(
+                detail: $"No signal of {body!.Platform} session {body.SessionId} has turn id {body.TurnId}; post the signal first.",
+                statusCode: StatusCodes.Status404NotFound,
+                title: "Unknown signal"),
+            var outcome => TypedResults.Ok(new ClientIssueResult(outcome == ClientIssueOutcome.Stored)),
+        };
     }
 }

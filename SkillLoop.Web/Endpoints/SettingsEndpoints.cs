@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using SkillLoop.Core.Clustering;
+using SkillLoop.Core.Extraction;
 using SkillLoop.Web.Auth;
 
 namespace SkillLoop.Web.Endpoints;
@@ -12,6 +13,8 @@ public static class SettingsEndpoints
         var api = app.MapGroup("/api/v1/settings").WithTags("Settings");
         api.MapGet("/clustering", GetClustering).RequireAuthorization(Policies.Staff);
         api.MapPut("/clustering", PutClustering).RequireAuthorization(Policies.Admin);
+        api.MapGet("/extraction", GetExtraction).RequireAuthorization(Policies.Staff);
+        api.MapPut("/extraction", PutExtraction).RequireAuthorization(Policies.Admin);
         return app;
     }
 
@@ -38,6 +41,21 @@ public static class SettingsEndpoints
         }
 
         await settings.SetAsync(thresholds, cancellationToken);
+        return TypedResults.Ok(await settings.GetAsync(cancellationToken));
+    }
+
+    public static async Task<Ok<LocalExtractionSettings>> GetExtraction(ExtractionSettings settings, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await settings.GetAsync(cancellationToken));
+
+    public static async Task<Results<Ok<LocalExtractionSettings>, ValidationProblem>> PutExtraction(
+        LocalExtractionSettings value, ExtractionSettings settings, CancellationToken cancellationToken)
+    {
+        if (value.LocalGraceSeconds is < 0 or > 86_400)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["localGraceSeconds"] = ["Between 0 and 86400 seconds."] });
+        }
+
+        await settings.SetAsync(value, cancellationToken);
         return TypedResults.Ok(await settings.GetAsync(cancellationToken));
     }
 }

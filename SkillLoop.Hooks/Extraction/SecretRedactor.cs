@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace SkillLoop.Core.Extraction;
+namespace SkillLoop.Hooks.Extraction;
 
 /// <summary>What <see cref="SecretRedactor.RedactWithReport"/> found.</summary>
 public sealed record RedactionResult(string Text, IReadOnlyList<string> Kinds)
