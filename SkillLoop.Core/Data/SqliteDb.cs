@@ -52,6 +52,12 @@ public sealed class SqliteDb
     {
         var connection = await OpenAsync(cancellationToken);
         Vec.TryLoadInto(connection);
+        // vec0's KNN scans every vector chunk of a partition. Through the page cache each chunk is copied first;
+        // memory-mapped, it is read in place: 100k x 384-d goes from ~94 to ~42 ms. The pages are the OS's file
+        // cache (shared, reclaimable), not heap.
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA mmap_size = 1073741824";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
         return connection;
     }
 
