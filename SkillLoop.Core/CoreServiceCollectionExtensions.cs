@@ -34,6 +34,7 @@ public static class CoreServiceCollectionExtensions
         // Access
         services.AddSingleton<AccessStore>();
         services.AddSingleton<AccessSeeder>();
+        services.AddSingleton<AccessAdmin>();
 
         // Capture and detection
         services.AddSingleton<SignalFeed>();
@@ -42,6 +43,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SignalIngestor>();
         services.AddSingleton<SignalStore>();
         services.AddSingleton<PatternStore>();
+        services.AddSingleton<PatternTester>();
 
         // Clustering
         services.AddSingleton<ClusteringSettings>();

@@ -20,6 +20,7 @@ app.MapSignalEndpoints();
 app.MapClusterEndpoints();
 app.MapPatternEndpoints();
 app.MapSettingsEndpoints();
+app.MapAccessEndpoints();
 app.MapAccountEndpoints();
 
 app.MapStaticAssets();

@@ -1,0 +1,192 @@
+using Dapper;
+using SkillLoop.Core.Data;
+
+namespace SkillLoop.Core.Access;
+
+public sealed record UserSummary(long Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? LockedUntil);
+
+/// <summary>An API key as listed: the secret itself is shown once, at creation, and never stored.</summary>
+public sealed record ApiKeySummary(long Id, string Kind, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt);
+
+public sealed record CreatedApiKey(ApiKeySummary Key, string Secret);
+
+/// <summary>An access change was refused; <see cref="Field"/> names what was wrong.</summary>
+public sealed class AccessException(string field, string message, bool notFound = false) : Exception(message)
+{
+    public string Field { get; } = field;
+    public bool NotFound { get; } = notFound;
+}
+
+/// <summary>
+/// User and key administration for the dashboard's Users and Settings pages. The last admin can be neither demoted
+/// nor deleted, so the server can never lock out its own administrators.
+/// </summary>
+public sealed class AccessAdmin(SqliteDb db, AccessStore access, TimeProvider time)
+{
+    public const int MinPasswordLength = 10;
+
+    public async Task<IReadOnlyList<UserSummary>> ListUsersAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<UserRow>(new CommandDefinition(
+            "SELECT id AS Id, name AS Name, role AS Role, created_at AS CreatedAt, locked_until AS LockedUntil FROM users ORDER BY name",
+            cancellationToken: cancellationToken))).Select(r => new UserSummary(r.Id, r.Name, r.Role, r.CreatedAt, r.LockedUntil)).ToList();
+    }
+
+    public async Task<UserSummary> CreateUserAsync(string? name, string? password, string? role, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Trim().Length > 64 || name.Any(char.IsControl))
+        {
+            throw new AccessException("name", "A user name of 1–64 characters is required.");
+        }
+
+        CheckRole(role);
+        CheckPassword(password);
+        name = name.Trim();
+        await using (var connection = await db.OpenAsync(cancellationToken))
+        {
+            var exists = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT count(*) FROM users WHERE name = @name", new { name }, cancellationToken: cancellationToken));
+            if (exists > 0)
+            {
+                throw new AccessException("name", $"A user named '{name}' exists already.");
+            }
+        }
+
+        await access.CreateUserAsync(name, password!, role!, cancellationToken);
+        return (await ListUsersAsync(cancellationToken)).Single(u => u.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+    }
+
+    public async Task<UserSummary> SetRoleAsync(long id, string? role, CancellationToken cancellationToken)
+    {
+        CheckRole(role);
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var current = await RoleOfAsync(connection, transaction, id, cancellationToken);
+        if (current == Roles.Admin && role != Roles.Admin && await AdminCountAsync(connection, transaction, cancellationToken) <= 1)
+        {
+            throw new AccessException("role", "This is the last admin; make someone else admin first.");
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE users SET role = @role WHERE id = @id", new { id, role }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return (await ListUsersAsync(cancellationToken)).Single(u => u.Id == id);
+    }
+
+    /// <summary>Sets a new password and lifts a lockout.</summary>
+    public async Task ResetPasswordAsync(long id, string? password, CancellationToken cancellationToken)
+    {
+        CheckPassword(password);
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var changed = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE users SET password_hash = @hash, failed_logins = 0, locked_until = NULL WHERE id = @id",
+            new { id, hash = Secrets.HashPassword(password!) }, cancellationToken: cancellationToken));
+        if (changed == 0)
+        {
+            throw new AccessException("id", $"There is no user {id}.", notFound: true);
+        }
+    }
+
+    public async Task DeleteUserAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (await RoleOfAsync(connection, transaction, id, cancellationToken) == Roles.Admin
+            && await AdminCountAsync(connection, transaction, cancellationToken) <= 1)
+        {
+            throw new AccessException("id", "This is the last admin and cannot be deleted.");
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM users WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<ApiKeySummary>> ListKeysAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<KeyRow>(new CommandDefinition(
+            """
+            SELECT id AS Id, kind AS Kind, name AS Name, prefix AS Prefix, created_at AS CreatedAt,
+                   last_used_at AS LastUsedAt, revoked_at AS RevokedAt
+            FROM api_keys ORDER BY revoked_at IS NOT NULL, kind, name, id
+            """, cancellationToken: cancellationToken)))
+            .Select(r => new ApiKeySummary(r.Id, r.Kind, r.Name, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt)).ToList();
+    }
+
+    /// <summary>Creates an ingest token or admin API key; the secret is in the result and nowhere else.</summary>
+    public async Task<CreatedApiKey> CreateKeyAsync(string? kind, string? name, CancellationToken cancellationToken)
+    {
+        if (kind is not (ApiKeyKinds.Ingest or ApiKeyKinds.Admin))
+        {
+            throw new AccessException("kind", "Either \"ingest\" (for clients) or \"admin\" (for scripts).");
+        }
+
+        if (string.IsNullOrWhiteSpace(name) || name.Trim().Length > 80 || name.Any(char.IsControl))
+        {
+            throw new AccessException("name", "A name of 1–80 characters, e.g. the team or machine it is for.");
+        }
+
+        var secret = Secrets.NewToken(kind == ApiKeyKinds.Ingest ? "sli" : "sla");
+        await access.RegisterKeyAsync(kind, name.Trim(), secret, cancellationToken);
+        var key = (await ListKeysAsync(cancellationToken)).Single(k => k.Prefix == secret[..8] && k.Name == name.Trim() && k.RevokedAt is null && k.Kind == kind);
+        return new CreatedApiKey(key, secret);
+    }
+
+    public async Task RevokeKeyAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var changed = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, @now) WHERE id = @id",
+            new { id, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+        if (changed == 0)
+        {
+            throw new AccessException("id", $"There is no key {id}.", notFound: true);
+        }
+    }
+
+    private static void CheckRole(string? role)
+    {
+        if (role is not (Roles.Admin or Roles.Reviewer))
+        {
+            throw new AccessException("role", "Either \"admin\" or \"reviewer\".");
+        }
+    }
+
+    private static void CheckPassword(string? password)
+    {
+        if (password is null || password.Length < MinPasswordLength || password.Length > 200)
+        {
+            throw new AccessException("password", $"At least {MinPasswordLength} characters.");
+        }
+    }
+
+    private static async Task<string> RoleOfAsync(Microsoft.Data.Sqlite.SqliteConnection connection, System.Data.Common.DbTransaction transaction, long id, CancellationToken cancellationToken) =>
+        await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            "SELECT role FROM users WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken))
+        ?? throw new AccessException("id", $"There is no user {id}.", notFound: true);
+
+    private static Task<long> AdminCountAsync(Microsoft.Data.Sqlite.SqliteConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken) =>
+        connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM users WHERE role = 'admin'", transaction: transaction, cancellationToken: cancellationToken));
+
+    private sealed class UserRow
+    {
+        public long Id { get; init; }
+        public string Name { get; init; } = "";
+        public string Role { get; init; } = "";
+        public DateTimeOffset CreatedAt { get; init; }
+        public DateTimeOffset? LockedUntil { get; init; }
+    }
+
+    private sealed class KeyRow
+    {
+        public long Id { get; init; }
+        public string Kind { get; init; } = "";
+        public string Name { get; init; } = "";
+        public string Prefix { get; init; } = "";
+        public DateTimeOffset CreatedAt { get; init; }
+        public DateTimeOffset? LastUsedAt { get; init; }
+        public DateTimeOffset? RevokedAt { get; init; }
+    }
+}
