@@ -42,8 +42,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<UserIdentityHasher>();
         services.AddSingleton<SignalIngestor>();
         services.AddSingleton<SignalStore>();
+        services.AddSingleton<ActivityStats>();
         services.AddSingleton<PatternStore>();
         services.AddSingleton<PatternTester>();
+        services.AddSingleton<Retention>();
 
         // Clustering
         services.AddSingleton<ClusteringSettings>();
@@ -57,6 +59,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSkillLoopAi(configuration);
         services.AddHostedService(sp => sp.GetRequiredService<ClusteringJobRunner>());
         services.AddHostedService(sp => sp.GetRequiredService<Reembedder>());
+        services.AddHostedService(sp => sp.GetRequiredService<Retention>());
         return services;
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using SkillLoop.Core.Capture;
 using SkillLoop.Core.Clustering;
 using SkillLoop.Core.Extraction;
 using SkillLoop.Web.Auth;
@@ -15,6 +16,8 @@ public static class SettingsEndpoints
         api.MapPut("/clustering", PutClustering).RequireAuthorization(Policies.Admin);
         api.MapGet("/extraction", GetExtraction).RequireAuthorization(Policies.Staff);
         api.MapPut("/extraction", PutExtraction).RequireAuthorization(Policies.Admin);
+        api.MapGet("/retention", GetRetention).RequireAuthorization(Policies.Staff);
+        api.MapPut("/retention", PutRetention).RequireAuthorization(Policies.Admin);
         return app;
     }
 
@@ -57,5 +60,20 @@ public static class SettingsEndpoints
 
         await settings.SetAsync(value, cancellationToken);
         return TypedResults.Ok(await settings.GetAsync(cancellationToken));
+    }
+
+    public static async Task<Ok<RetentionPolicy>> GetRetention(Retention retention, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await retention.GetAsync(cancellationToken));
+
+    public static async Task<Results<Ok<RetentionPolicy>, ValidationProblem>> PutRetention(
+        RetentionPolicy policy, Retention retention, CancellationToken cancellationToken)
+    {
+        if (policy.TurnDays is < 0 or > 36_500)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["turnDays"] = ["Between 0 (keep forever) and 36500 days."] });
+        }
+
+        await retention.SetAsync(policy, cancellationToken);
+        return TypedResults.Ok(await retention.GetAsync(cancellationToken));
     }
 }
