@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Dapper;
+using SkillLoop.Hooks.Contracts;
 using SkillLoop.Core.Data;
 
 namespace SkillLoop.Core.Capture;
@@ -28,6 +30,22 @@ public sealed class SignalStore(SqliteDb db)
             new { query.Platform, query.SessionId, query.Skill, query.BeforeId, query.ClusterId, limit = Math.Clamp(query.Limit, 1, MaxLimit) },
             cancellationToken: cancellationToken));
         return rows.Select(r => r.ToView()).ToList();
+    }
+
+    /// <summary>The (redacted) turns the client sent around a signal, for the signal's detail view.</summary>
+    public async Task<IReadOnlyList<ContextTurn>> ContextAsync(long signalId, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var json = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT context_json FROM signals WHERE id = @signalId", new { signalId }, cancellationToken: cancellationToken));
+        try
+        {
+            return string.IsNullOrWhiteSpace(json) ? [] : JsonSerializer.Deserialize(json, CoreJsonContext.Default.IReadOnlyListContextTurn) ?? [];
+        }
+        catch (JsonException)
+        {
+            return [];
+        }
     }
 
     public async Task<long> CountAsync(CancellationToken cancellationToken)

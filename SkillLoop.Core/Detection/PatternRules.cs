@@ -65,6 +65,6 @@ public static partial class PatternRules
         return compiled.IsMatch("") ? "The expression matches empty text, so it would match every message." : null;
     }
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9.-]{1,79}$")]
+    [GeneratedRegex("^[a-z0-9][a-z0-9.-]{0,78}[a-z0-9]$")]
     private static partial Regex IdPattern();
 }

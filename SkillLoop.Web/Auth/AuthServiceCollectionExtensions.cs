@@ -30,7 +30,7 @@ public static class AuthServiceCollectionExtensions
             .AddCookie(o =>
             {
                 o.LoginPath = "/account/login";
-                o.AccessDeniedPath = "/account/login";
+                o.AccessDeniedPath = "/access-denied";
                 o.Cookie.Name = "skillloop";
                 o.Cookie.HttpOnly = true;
                 o.Cookie.SameSite = SameSiteMode.Strict;

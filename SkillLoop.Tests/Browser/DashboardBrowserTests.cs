@@ -1,0 +1,191 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Playwright;
+using SkillLoop.Hooks.Contracts;
+using SkillLoop.Tests.Support;
+
+namespace SkillLoop.Tests.Browser;
+
+/// <summary>The admin's and reviewer's workplace in a real chromium against the real server; a screenshot of every page.</summary>
+[Collection(ServerCollection.Name)]
+public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    private async Task<IPage> SignInAsync(IBrowserContext context, string user, string password, string path = "/")
+    {
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(path);
+        await page.GetByLabel("User name").FillAsync(user);
+        await page.GetByLabel("Password").FillAsync(password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.WaitForURLAsync("**" + path);
+        return page;
+    }
+
+    private Task<IBrowserContext> NewContextAsync(int width = 1366, int height = 900) =>
+        browser.Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = server.BaseAddress.ToString(),
+            ViewportSize = new ViewportSize { Width = width, Height = height },
+        });
+
+    private static Task ShotAsync(IPage page, string name) =>
+        page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, name + ".png"), FullPage = true });
+
+    /// <summary>The input or text area of a MudBlazor field, wherever MudBlazor puts the test id.</summary>
+    private static ILocator Field(IPage page, string testId) => page.Locator(
+        $"[data-testid={testId}] input, [data-testid={testId}] textarea, input[data-testid={testId}], textarea[data-testid={testId}]").First;
+
+    /// <summary>Waits until the page's circuit is interactive (MudBlazor inputs react only then).</summary>
+    private static Task InteractiveAsync(IPage page) =>
+        page.Locator("#circuit-ready").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+
+    [Fact]
+    public async Task An_admin_adds_a_pattern_sees_it_match_typed_text_and_past_turns_and_clients_receive_it()
+    {
+        var marker = $"zebra{Guid.NewGuid():N}"[..14];
+        using (var ingest = server.CreateIngestClient())
+        {
+            (await ingest.PostAsJsonAsync("/api/v1/signals", Capture.SignalIngestorTests.Batch($"browser-pattern-{marker}", 0, 10,
+                corrections: [$"please stop using {marker} everywhere", "unrelated message"]))).EnsureSuccessStatusCode();
+        }
+
+        await using var context = await NewContextAsync();
+        var page = await SignInAsync(context, "admin", SkillLoopServer.AdminPassword, "/patterns");
+        await page.GetByRole(AriaRole.Heading, new() { Name = "Correction patterns" }).WaitForAsync();
+        await InteractiveAsync(page);
+        await page.GetByTestId("new-pattern").ClickAsync();
+        var id = $"en.custom.{marker}";
+        await Field(page, "pattern-id").FillAsync(id);
+        await Field(page, "pattern-regex").FillAsync($@"\b{marker}\b");
+        await Field(page, "pattern-sample").FillAsync($"No, don't use {marker} here");
+
+        var sample = page.GetByTestId("pattern-sample-result");
+        await Assertions.Expect(sample).ToContainTextAsync($"Matches “{marker}”", new() { Timeout = 15_000 });
+        await page.GetByTestId("pattern-history").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("pattern-history-result")).ToContainTextAsync("Would match 1 of", new() { Timeout = 15_000 });
+        await page.GetByTestId("pattern-save").ClickAsync();
+        await ShotAsync(page, "patterns-saved");
+        await page.GetByText($"Pattern {id} saved").WaitForAsync();
+        await ShotAsync(page, "patterns");
+
+        using var client = server.CreateIngestClient();
+        var config = await client.GetFromJsonAsync<ClientConfig>("/api/v1/client/config");
+        Assert.Contains(config!.Patterns, p => p.Id == id && p.Enabled);
+    }
+
+    [Fact]
+    public async Task Every_page_renders_for_an_admin_and_a_cluster_can_be_marked_as_noise()
+    {
+        var skill = $"browser-skill-{Guid.NewGuid():N}"[..24];
+        using (var ingest = server.CreateIngestClient())
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var batch = Capture.SignalIngestorTests.Batch($"browser-pages-{skill}-{i}", 0, 10, user: $"u{i}@example.com",
+                    corrections: "No, the totals row has to be the last row of the table.");
+                batch = batch with { Corrections = batch.Corrections.Select(c => c with { Skill = skill }).ToList() };
+                (await ingest.PostAsJsonAsync("/api/v1/signals", batch)).EnsureSuccessStatusCode();
+            }
+        }
+
+        using var admin = server.CreateAdminClient();
+        var clusterId = await WaitForClusterAsync(admin, skill);
+
+        await using var context = await NewContextAsync();
+        var page = await SignInAsync(context, "admin", SkillLoopServer.AdminPassword);
+        foreach (var (path, heading, name) in new[]
+                 {
+                     ("/", "Overview", "overview"),
+                     ("/signals", "Live signals", "signals"),
+                     ("/clusters", "Clusters", "clusters"),
+                     ("/patterns", "Correction patterns", "patterns-list"),
+                     ("/settings", "Settings", "settings"),
+                     ("/users", "Users", "users"),
+                 })
+        {
+            await page.GotoAsync(path);
+            await page.GetByRole(AriaRole.Heading, new() { Name = heading, Exact = true }).WaitForAsync();
+            await InteractiveAsync(page);
+            await ShotAsync(page, name);
+        }
+
+        await page.GotoAsync($"/clusters/{clusterId}");
+        await InteractiveAsync(page);
+        await Assertions.Expect(page.GetByTestId("cluster-evidence")).ToContainTextAsync("3 signal(s) from 3 of");
+        await ShotAsync(page, "cluster-detail");
+        await page.GetByTestId("mark-noise").ClickAsync();
+        await page.GetByTestId("not-noise").WaitForAsync();
+        var detail = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/clusters/{clusterId}");
+        Assert.Equal("noise", detail.GetProperty("cluster").GetProperty("state").GetString());
+        await page.GetByTestId("not-noise").ClickAsync();
+        await page.GetByTestId("mark-noise").WaitForAsync();
+
+        // Dark mode and a phone-sized screen.
+        await page.GotoAsync("/");
+        await InteractiveAsync(page);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" }).ClickAsync();
+        await ShotAsync(page, "overview-dark");
+        await page.SetViewportSizeAsync(390, 844);
+        await ShotAsync(page, "overview-phone");
+    }
+
+    [Fact]
+    public async Task An_ingest_token_made_on_the_settings_page_comes_with_the_install_command()
+    {
+        await using var context = await NewContextAsync();
+        var page = await SignInAsync(context, "admin", SkillLoopServer.AdminPassword, "/settings");
+        await InteractiveAsync(page);
+        await Field(page, "key-name-ingest").FillAsync("browser team");
+        await page.GetByTestId("key-create-ingest").ClickAsync();
+
+        var command = await page.GetByTestId("install-command").InnerTextAsync();
+        await ShotAsync(page, "settings-token");
+
+        Assert.Matches(@"^skillloop-client install claude --url http://127\.0\.0\.1:\d+ --token sli_\S+$", command.Trim());
+        using var client = server.CreateClientWith(command.Trim().Split(' ')[^1]);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("/api/v1/client/config")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_reviewer_cannot_open_admin_pages_or_edit_settings()
+    {
+        var name = $"rev{Guid.NewGuid():N}"[..12];
+        using (var admin = server.CreateAdminClient())
+        {
+            (await admin.PostAsJsonAsync("/api/v1/users", new { name, password = "reviewer-password-1", role = "reviewer" })).EnsureSuccessStatusCode();
+        }
+
+        await using var context = await NewContextAsync();
+        var page = await SignInAsync(context, name, "reviewer-password-1", "/settings");
+        await InteractiveAsync(page);
+        Assert.Equal(0, await page.GetByTestId("save-thresholds").CountAsync());
+        Assert.Equal(0, await page.GetByTestId("keys-ingest").CountAsync());
+        Assert.Equal(0, await page.GetByRole(AriaRole.Link, new() { Name = "Users" }).CountAsync());
+
+        await page.GotoAsync("/users");
+        await page.GetByTestId("access-denied").WaitForAsync();
+        await ShotAsync(page, "reviewer-denied");
+        using var cookieClient = new HttpClient { BaseAddress = server.BaseAddress };
+        var cookies = await context.CookiesAsync();
+        cookieClient.DefaultRequestHeaders.Add("Cookie", string.Join("; ", cookies.Select(c => $"{c.Name}={c.Value}")));
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await cookieClient.GetAsync("/api/v1/users")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await cookieClient.GetAsync("/api/v1/clusters")).StatusCode);
+    }
+
+    private static async Task<long> WaitForClusterAsync(HttpClient admin, string skill)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            var clusters = await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/clusters?skill={skill}");
+            if (clusters is [var cluster] && cluster.GetProperty("distinctUsers").GetInt64() == 3)
+            {
+                return cluster.GetProperty("id").GetInt64();
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"no cluster of 3 users for {skill}");
+    }
+}

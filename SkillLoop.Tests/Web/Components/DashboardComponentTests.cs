@@ -1,0 +1,82 @@
+using System.Security.Claims;
+using Bunit;
+using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using MudBlazor;
+using MudBlazor.Services;
+using SkillLoop.Core;
+using SkillLoop.Core.Access;
+using SkillLoop.Core.Capture;
+using SkillLoop.Hooks.Contracts;
+using SkillLoop.Tests.Capture;
+using SkillLoop.Tests.Support;
+using SkillLoop.Web.Components.Pages.Patterns;
+using SkillLoop.Web.Components.Pages.Settings;
+
+namespace SkillLoop.Tests.Web.Components;
+
+/// <summary>Dashboard components over the real core (SQLite file), rendered with bUnit and MudBlazor's providers.</summary>
+public sealed class DashboardComponentTests : IAsyncLifetime
+{
+    private readonly TempDirectory _data = new("skillloop-bunit");
+    private BunitContext _context = null!;
+
+    public async Task InitializeAsync()
+    {
+        _context = new BunitContext();
+        _context.JSInterop.Mode = JSRuntimeMode.Loose;
+        _context.Services.AddMudServices();
+        TestCore.Build(_data.Path, null, _context.Services);
+        var auth = _context.AddAuthorization();
+        auth.SetAuthorized("admin");
+        auth.SetRoles(Roles.Admin);
+        foreach (var hosted in _context.Services.GetServices<IHostedService>().OfType<SkillLoopStartup>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+    }
+
+    private IRenderedComponent<T> RenderWithProviders<T>() where T : Microsoft.AspNetCore.Components.IComponent
+    {
+        _context.Render<MudPopoverProvider>();
+        _context.Render<MudSnackbarProvider>();
+        return _context.Render<T>();
+    }
+
+    [Fact]
+    public async Task The_patterns_page_lists_built_ins_and_its_tester_reports_matches_in_past_turns()
+    {
+        await _context.Services.GetRequiredService<SignalIngestor>().IngestAsync(
+            SignalIngestorTests.Batch("bunit-patterns", 0, 10, corrections: ["no, use the quokka format", "thanks"]), CancellationToken.None);
+        var page = RenderWithProviders<Patterns>();
+        page.WaitForAssertion(() => Assert.Contains("en.guard.dont-worry", page.Markup)); // first page of the table
+
+        page.Find("[data-testid=new-pattern]").Click();
+        var regex = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == "Regular expression");
+        await page.InvokeAsync(() => regex.Instance.ValueChanged.InvokeAsync(@"\bquokka\b"));
+        page.Find("[data-testid=pattern-history]").Click();
+
+        page.WaitForAssertion(() => Assert.Contains("Would match 1 of 2 past turns, 0 of them marked noise", page.Find("[data-testid=pattern-history-result]").TextContent));
+    }
+
+    [Fact]
+    public async Task A_new_ingest_token_is_shown_once_with_the_command_to_install_the_client()
+    {
+        var keys = RenderWithProviders<ApiKeys>(); // default kind: ingest
+
+        var name = keys.FindComponents<MudTextField<string>>().Single();
+        await keys.InvokeAsync(() => name.Instance.ValueChanged.InvokeAsync("bunit team"));
+        keys.Find("[data-testid=key-create-ingest]").Click();
+
+        keys.WaitForAssertion(() => Assert.Matches(@"skillloop-client install claude --url http://localhost --token sli_\S+", keys.Find("[data-testid=install-command]").TextContent));
+        Assert.Contains("bunit team", keys.Markup);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _context.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _data.Dispose();
+    }
+}
