@@ -72,6 +72,12 @@ internal static class ClusteringBenchmarks
         }
 
         insert.Stop();
+        // The first query of a large partition loads its int8 copy; the median is over the queries after it.
+        var load = Stopwatch.StartNew();
+        await index.NearestAsync(connection, null, "skill", RandomVector(random), 10, CancellationToken.None);
+        load.Stop();
+        var vecOnly = new VectorIndex(db, "bench", largePartition: int.MaxValue);
+        var int8 = new List<double>();
         var vec = new List<double>();
         var exact = new List<double>();
         for (var q = 0; q < 30; q++)
@@ -79,7 +85,14 @@ internal static class ClusteringBenchmarks
             var query = RandomVector(random);
             var clock = Stopwatch.StartNew();
             await index.NearestAsync(connection, null, "skill", query, 10, CancellationToken.None);
-            vec.Add(clock.Elapsed.TotalMilliseconds);
+            int8.Add(clock.Elapsed.TotalMilliseconds);
+            if (q < 10)
+            {
+                clock.Restart();
+                await vecOnly.NearestAsync(connection, null, "skill", query, 10, CancellationToken.None);
+                vec.Add(clock.Elapsed.TotalMilliseconds);
+            }
+
             if (q < 5)
             {
                 clock.Restart();
@@ -89,7 +102,7 @@ internal static class ClusteringBenchmarks
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"knn: {count:N0} x 384-d vectors inserted in {insert.Elapsed.TotalSeconds:F1} s; top-10 median {Median(vec):F1} ms with {db.Vec.Description} (goal <= 30 ms); exact fallback median {Median(exact):F0} ms"));
+            $"knn: {count:N0} x 384-d vectors inserted in {insert.Elapsed.TotalSeconds:F1} s; top-10 median {Median(int8):F1} ms (goal <= 30 ms) via the int8 copy + exact re-rank (first query, loading the copy: {load.Elapsed.TotalMilliseconds:F0} ms); {db.Vec.Description} alone median {Median(vec):F1} ms; exact SQLite scan median {Median(exact):F0} ms"));
     }
 
     private static async Task EndToEndAsync(IReadOnlyList<LabelledIssue> labelled, int count)

@@ -41,6 +41,60 @@ public sealed class VectorIndexTests
     }
 
     [Fact]
+    public async Task A_large_partition_searched_through_its_int8_copy_returns_the_exact_neighbours_and_sees_later_writes()
+    {
+        await using var core = await TestCore.StartAsync();
+        var db = core.Get<SqliteDb>();
+        var index = new VectorIndex(db, "large", largePartition: 1000);
+        var random = new Random(7);
+        await using var connection = await db.OpenWithVectorsAsync(CancellationToken.None);
+        await using (var transaction = connection.BeginTransaction())
+        {
+            for (var id = 1; id <= 1500; id++)
+            {
+                await index.UpsertAsync(connection, transaction, id, "big", RandomVector(random, 384), CancellationToken.None);
+            }
+
+            await index.UpsertAsync(connection, transaction, 9000, "small", RandomVector(random, 384), CancellationToken.None);
+            transaction.Commit();
+        }
+
+        for (var q = 0; q < 25; q++)
+        {
+            var query = RandomVector(random, 384);
+            var viaInt8 = await index.NearestAsync(connection, null, "big", query, 10, CancellationToken.None);
+            var exact = await index.ExactNearestAsync(connection, null, "big", Vectors.Normalize(query), 10, CancellationToken.None);
+
+            Assert.Equal(exact.Select(m => m.Id), viaInt8.Select(m => m.Id));
+            Assert.All(viaInt8.Zip(exact), pair => Assert.Equal(pair.Second.Similarity, pair.First.Similarity, 5));
+        }
+
+        // Writes after the copy was loaded: a new vector, a moved one and a deleted one.
+        var probe = RandomVector(random, 384);
+        await index.UpsertAsync(connection, null, 5000, "big", probe, CancellationToken.None);
+        Assert.Equal(5000, (await index.NearestAsync(connection, null, "big", probe, 1, CancellationToken.None)).Single().Id);
+        await index.UpsertAsync(connection, null, 5000, "small", probe, CancellationToken.None);
+        Assert.NotEqual(5000, (await index.NearestAsync(connection, null, "big", probe, 1, CancellationToken.None)).Single().Id);
+        Assert.Equal(5000, (await index.NearestAsync(connection, null, "small", probe, 1, CancellationToken.None)).Single().Id);
+        var nearest = (await index.NearestAsync(connection, null, "big", probe, 1, CancellationToken.None)).Single().Id;
+        await index.DeleteAsync(connection, null, nearest, CancellationToken.None);
+        Assert.NotEqual(nearest, (await index.NearestAsync(connection, null, "big", probe, 1, CancellationToken.None)).Single().Id);
+    }
+
+    [Fact]
+    public void The_int8_dot_product_matches_the_scalar_one_for_every_length()
+    {
+        var random = new Random(3);
+        foreach (var length in new[] { 1, 31, 32, 33, 64, 384, 1000 })
+        {
+            var a = Enumerable.Range(0, length).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
+            var b = Enumerable.Range(0, length).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
+
+            Assert.Equal(a.Zip(b).Sum(p => p.First * p.Second), QuantizedPartition.Dot(a, b));
+        }
+    }
+
+    [Fact]
     public async Task Without_sqlite_vec_the_index_searches_exactly_and_honours_updates_and_deletes()
     {
         await using var core = await TestCore.StartAsync(new Dictionary<string, string?> { ["SKILLLOOP_SQLITE_VEC"] = "/nonexistent/vec0.so" });
