@@ -37,29 +37,49 @@ public sealed partial class Clusterer(
         string.IsNullOrWhiteSpace(problemPattern) ? correction : problemPattern.Trim() + "\n" + correction;
 
     /// <summary>Assigns one signal; a signal already in a cluster stays where it is.</summary>
-    public async Task<ClusterAssignment> AssignAsync(long signalId, string? problemPattern, CancellationToken cancellationToken)
+    public async Task<ClusterAssignment> AssignAsync(long signalId, string? problemPattern, CancellationToken cancellationToken) =>
+        (await AssignManyAsync([(signalId, problemPattern)], cancellationToken))[0];
+
+    /// <summary>
+    /// Assigns several signals in order. Their texts are embedded in one call (batched models are several times
+    /// faster per text), then each is assigned in its own write transaction, as <see cref="AssignAsync"/> does.
+    /// </summary>
+    public async Task<IReadOnlyList<ClusterAssignment>> AssignManyAsync(IReadOnlyList<(long SignalId, string? ProblemPattern)> items, CancellationToken cancellationToken)
     {
-        SignalRow signal;
+        var signals = new List<SignalRow>(items.Count);
         await using (var read = await db.OpenAsync(cancellationToken))
         {
-            signal = await ReadSignalAsync(read, null, signalId, cancellationToken)
-                ?? throw new InvalidOperationException($"Signal {signalId} does not exist.");
+            foreach (var (signalId, _) in items)
+            {
+                signals.Add(await ReadSignalAsync(read, null, signalId, cancellationToken)
+                    ?? throw new InvalidOperationException($"Signal {signalId} does not exist."));
+            }
         }
 
-        if (signal.ClusterId is { } existing)
+        // Embedding is the slow part: done before any write lock is taken, and only for unclustered signals.
+        var toEmbed = Enumerable.Range(0, items.Count).Where(i => signals[i].ClusterId is null).ToList();
+        var embeddings = toEmbed.Count == 0 ? null
+            : await embedder.GenerateAsync(toEmbed.Select(i => TextFor(signals[i].Text, items[i].ProblemPattern)), cancellationToken: cancellationToken);
+        var results = new ClusterAssignment[items.Count];
+        for (var i = 0; i < items.Count; i++)
         {
-            return new ClusterAssignment(existing, false, 1, false);
+            var position = toEmbed.IndexOf(i);
+            results[i] = position < 0
+                ? new ClusterAssignment(signals[i].ClusterId!.Value, false, 1, false)
+                : await AssignEmbeddedAsync(items[i].SignalId, items[i].ProblemPattern, Vectors.Normalize(embeddings![position].Vector.Span), cancellationToken);
         }
 
-        // Embedding is the slow part: done before the write lock is taken.
-        var embedding = await embedder.GenerateAsync(TextFor(signal.Text, problemPattern), cancellationToken: cancellationToken);
-        var vector = Vectors.Normalize(embedding.Vector.Span);
+        return results;
+    }
+
+    private async Task<ClusterAssignment> AssignEmbeddedAsync(long signalId, string? problemPattern, float[] vector, CancellationToken cancellationToken)
+    {
         var thresholds = await settings.GetAsync(cancellationToken);
         var now = time.GetUtcNow();
 
         await using var connection = await db.OpenWithVectorsAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        signal = (await ReadSignalAsync(connection, transaction, signalId, cancellationToken))!;
+        var signal = (await ReadSignalAsync(connection, transaction, signalId, cancellationToken))!;
         if (signal.ClusterId is { } raced)
         {
             return new ClusterAssignment(raced, false, 1, false);

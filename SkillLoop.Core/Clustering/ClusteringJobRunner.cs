@@ -49,9 +49,9 @@ public sealed partial class ClusteringJobRunner(
                 """, new { BatchSize }, cancellationToken: cancellationToken))).ToList();
         }
 
-        foreach (var row in pending)
+        if (pending.Count > 0)
         {
-            await clusterer.AssignAsync(row.SignalId, row.ProblemPattern, cancellationToken);
+            await clusterer.AssignManyAsync(pending.Select(r => (r.SignalId, r.ProblemPattern)).ToList(), cancellationToken);
         }
 
         return pending.Count;
