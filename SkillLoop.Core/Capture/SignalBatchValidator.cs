@@ -33,15 +33,7 @@ public static partial class SignalBatchValidator
             return errors;
         }
 
-        if (!IsValidPlatform(batch.Platform))
-        {
-            errors["platform"] = [$"Unknown platform; expected one of {string.Join(", ", Platforms)}."];
-        }
-
-        if (!IsValidSessionId(batch.SessionId))
-        {
-            errors["sessionId"] = ["1–128 characters of letters, digits, '.', '_', ':' or '-'."];
-        }
+        CheckSession(errors, batch.Platform, batch.SessionId);
 
         if (string.IsNullOrWhiteSpace(batch.User) || batch.User.Length > 320)
         {
@@ -119,15 +111,7 @@ public static partial class SignalBatchValidator
             return errors;
         }
 
-        if (!IsValidPlatform(body.Platform))
-        {
-            errors["platform"] = [$"Unknown platform; expected one of {string.Join(", ", Platforms)}."];
-        }
-
-        if (!IsValidSessionId(body.SessionId))
-        {
-            errors["sessionId"] = ["1–128 characters of letters, digits, '.', '_', ':' or '-'."];
-        }
+        CheckSession(errors, body.Platform, body.SessionId);
 
         CheckTurnId(errors, "turnId", body.TurnId);
         if (body.ExtractedBy is not { } by || !by.StartsWith("client:", StringComparison.Ordinal) || !LocalExtractors.Contains(by["client:".Length..]))
@@ -141,6 +125,19 @@ public static partial class SignalBatchValidator
         }
 
         return errors;
+    }
+
+    private static void CheckSession(Dictionary<string, string[]> errors, string? platform, string? sessionId)
+    {
+        if (!IsValidPlatform(platform))
+        {
+            errors["platform"] = [$"Unknown platform; expected one of {string.Join(", ", Platforms)}."];
+        }
+
+        if (!IsValidSessionId(sessionId))
+        {
+            errors["sessionId"] = ["1–128 characters of letters, digits, '.', '_', ':' or '-'."];
+        }
     }
 
     private static void CheckList<T>(Dictionary<string, string[]> errors, string name, IReadOnlyList<T>? list, int max, Action<T, string> check)

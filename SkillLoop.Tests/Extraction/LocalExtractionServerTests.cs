@@ -16,13 +16,7 @@ public sealed class LocalExtractionServerTests
 
     private Task<TestCore> StartAsync() => TestCore.StartAsync(configure: s => s.AddSingleton<TimeProvider>(_time));
 
-    private static readonly ExtractedIssue Issue = new(
-        "The agent moved the totals row to the top of a generated table.",
-        "The skill does not say where the totals row belongs.",
-        "Keep the totals row as the last row of the table.",
-        "the totals row must stay at the bottom",
-        "medium",
-        0.8);
+    private static readonly ExtractedIssue Issue = Fakes.SampleIssues.TotalsRow;
 
     [Fact]
     public async Task The_server_waits_for_the_clients_issue_and_extracts_only_what_never_came_once_the_grace_period_is_over()

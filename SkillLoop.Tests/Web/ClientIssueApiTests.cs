@@ -12,13 +12,7 @@ namespace SkillLoop.Tests.Web;
 [Collection(ServerCollection.Name)]
 public sealed class ClientIssueApiTests(SkillLoopServer server)
 {
-    private static readonly ExtractedIssue Issue = new(
-        "The agent moved the totals row to the top of a generated table.",
-        "The skill does not say where the totals row belongs.",
-        "Keep the totals row as the last row of the table.",
-        "the totals row must stay at the bottom",
-        "medium",
-        0.8);
+    private static readonly ExtractedIssue Issue = Fakes.SampleIssues.TotalsRow;
 
     private async Task<SignalBatch> PostBatchAsync(string session)
     {
