@@ -7,6 +7,9 @@ using SkillLoop.Core.Clustering;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Detection;
 using SkillLoop.Core.Llama;
+using SkillLoop.Core.Proposals;
+using SkillLoop.Core.Registry;
+using Microsoft.AspNetCore.DataProtection;
 
 namespace SkillLoop.Core;
 
@@ -24,6 +27,11 @@ public static class CoreServiceCollectionExtensions
             .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
+
+        // Secrets at rest (registry tokens) and cookies stay readable across restarts: the key ring lives in the data directory.
+        services.AddDataProtection()
+            .SetApplicationName("SkillLoop")
+            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(GetDataDirectory(configuration), "keys")));
 
         // Data
         services.AddSingleton<SqliteVec>();
@@ -54,12 +62,25 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<ClusteringJobRunner>();
         services.AddSingleton<Reembedder>();
 
+        // Registries and proposals
+        services.AddHttpClient(ForgeProviders.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddSingleton<RegistrySettings>();
+        services.AddSingleton<RegistryStore>();
+        services.AddSingleton<GitMirror>();
+        services.AddSingleton<RegistryScans>();
+        services.AddSingleton<ForgeProviders>();
+        services.AddSingleton<ProposalWriter>();
+        services.AddSingleton<ProposalStore>();
+        services.AddSingleton<ProposalRunner>();
+
         services.AddHostedService<SkillLoopStartup>();
         // AI runtime and issue extraction (after start-up: extraction needs the migrated database)
         services.AddSkillLoopAi(configuration);
         services.AddHostedService(sp => sp.GetRequiredService<ClusteringJobRunner>());
         services.AddHostedService(sp => sp.GetRequiredService<Reembedder>());
         services.AddHostedService(sp => sp.GetRequiredService<Retention>());
+        services.AddHostedService(sp => sp.GetRequiredService<RegistryScans>());
+        services.AddHostedService(sp => sp.GetRequiredService<ProposalRunner>());
         return services;
     }
 

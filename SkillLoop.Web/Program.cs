@@ -18,6 +18,8 @@ app.MapStatusEndpoints();
 app.MapClientEndpoints();
 app.MapSignalEndpoints();
 app.MapClusterEndpoints();
+app.MapProposalEndpoints();
+app.MapRegistryEndpoints();
 app.MapPatternEndpoints();
 app.MapSettingsEndpoints();
 app.MapAccessEndpoints();

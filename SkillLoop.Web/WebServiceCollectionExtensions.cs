@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.DataProtection;
 using MudBlazor.Services;
 using SkillLoop.Core;
 using SkillLoop.Web.Auth;
@@ -35,11 +34,6 @@ public static class WebServiceCollectionExtensions
         services.AddOpenApi();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         services.AddSingleton<ServerStatusReader>();
-
-        // Cookies stay valid across restarts: the key ring lives in the data directory.
-        services.AddDataProtection()
-            .SetApplicationName("SkillLoop")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(CoreServiceCollectionExtensions.GetDataDirectory(configuration), "keys")));
         return services;
     }
 

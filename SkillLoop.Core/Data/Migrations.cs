@@ -157,6 +157,103 @@ public static class Migrations
             CREATE INDEX ix_clusters_skill ON clusters (skill, state);
             CREATE INDEX ix_signals_cluster ON signals (cluster_id);
             """),
+        (4, "registries, skills, proposals and the audit log", """
+            -- Git repositories that hold skills. The access token is kept encrypted (ASP.NET Core Data Protection).
+            -- distinct_users overrides the global evidence threshold for this registry's skills; auto_merge_* set
+            -- the bar above which a proposal is merged without review (off by default).
+            CREATE TABLE registries (
+                id                        INTEGER PRIMARY KEY,
+                name                      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                provider                  TEXT NOT NULL CHECK (provider IN ('github', 'gitlab', 'gitea', 'git')),
+                url                       TEXT NOT NULL,
+                branch                    TEXT NOT NULL,
+                token_protected           TEXT NULL,
+                api_url                   TEXT NULL,
+                repository                TEXT NULL,
+                path_filters              TEXT NOT NULL DEFAULT '',
+                distinct_users            INTEGER NULL,
+                auto_merge                INTEGER NOT NULL DEFAULT 0,
+                auto_merge_min_confidence REAL NOT NULL DEFAULT 0.9,
+                auto_merge_min_users      INTEGER NOT NULL DEFAULT 5,
+                last_scan_at              TEXT NULL,
+                last_scan_commit          TEXT NULL,
+                last_scan_error           TEXT NULL,
+                created_at                TEXT NOT NULL,
+                updated_at                TEXT NOT NULL
+            );
+
+            -- What a scan found. qualified_name is how agents name plugin items ("plugin:skill").
+            CREATE TABLE skills (
+                id             INTEGER PRIMARY KEY,
+                registry_id    INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+                kind           TEXT NOT NULL,
+                name           TEXT NOT NULL,
+                qualified_name TEXT NULL,
+                description    TEXT NULL,
+                path           TEXT NOT NULL,
+                plugin         TEXT NULL,
+                updated_at     TEXT NOT NULL,
+                UNIQUE (registry_id, path)
+            );
+            CREATE INDEX ix_skills_name ON skills (name COLLATE NOCASE);
+            CREATE INDEX ix_skills_qualified ON skills (qualified_name COLLATE NOCASE);
+
+            -- An admin's mapping of a skill name seen in signals to a registered skill (wins over name matching).
+            CREATE TABLE skill_mappings (
+                signal_skill TEXT PRIMARY KEY COLLATE NOCASE,
+                skill_id     INTEGER NOT NULL REFERENCES skills (id) ON DELETE CASCADE,
+                created_at   TEXT NOT NULL
+            );
+
+            -- One proposal per cluster, ever. State: drafting -> review -> approved -> open -> merged,
+            -- or rejected / closed. Work waits on not_before after a failure; last_error says why.
+            CREATE TABLE proposals (
+                id                 INTEGER PRIMARY KEY,
+                cluster_id         INTEGER NOT NULL UNIQUE REFERENCES clusters (id),
+                skill              TEXT NOT NULL DEFAULT '',
+                registry_id        INTEGER NULL REFERENCES registries (id) ON DELETE SET NULL,
+                skill_path         TEXT NULL,
+                base_commit        TEXT NULL,
+                original_text      TEXT NULL,
+                proposed_text      TEXT NULL,
+                edited             INTEGER NOT NULL DEFAULT 0,
+                generated_by       TEXT NULL,
+                title              TEXT NOT NULL,
+                summary            TEXT NULL,
+                body               TEXT NULL,
+                confidence         REAL NOT NULL DEFAULT 0,
+                evidence_signals   INTEGER NOT NULL DEFAULT 0,
+                evidence_users     INTEGER NOT NULL DEFAULT 0,
+                state              TEXT NOT NULL CHECK (state IN ('drafting', 'review', 'approved', 'open', 'merged', 'rejected', 'closed')),
+                auto_merge         INTEGER NOT NULL DEFAULT 0,
+                branch             TEXT NULL,
+                commit_sha         TEXT NULL,
+                pushed_sha         TEXT NULL,
+                pr_number          INTEGER NULL,
+                pr_url             TEXT NULL,
+                pr_synced_signals  INTEGER NOT NULL DEFAULT 0,
+                review_comment     TEXT NULL,
+                reviewed_by        TEXT NULL,
+                reviewed_at        TEXT NULL,
+                attempts           INTEGER NOT NULL DEFAULT 0,
+                last_error         TEXT NULL,
+                not_before         TEXT NULL,
+                created_at         TEXT NOT NULL,
+                updated_at         TEXT NOT NULL
+            );
+            CREATE INDEX ix_proposals_state ON proposals (state);
+
+            CREATE TABLE audit_log (
+                id          INTEGER PRIMARY KEY,
+                at          TEXT NOT NULL,
+                actor       TEXT NOT NULL,
+                action      TEXT NOT NULL,
+                proposal_id INTEGER NULL,
+                registry_id INTEGER NULL,
+                detail      TEXT NOT NULL DEFAULT ''
+            );
+            CREATE INDEX ix_audit_proposal ON audit_log (proposal_id);
+            """),
     ];
 
     public static int Latest => All[^1].Version;

@@ -1,0 +1,196 @@
+using System.Collections.Concurrent;
+using System.Text;
+using LibGit2Sharp;
+using Microsoft.Extensions.Options;
+
+namespace SkillLoop.Core.Registry;
+
+/// <summary>A git operation that failed (unreachable remote, refused push, missing branch); the message says which.</summary>
+public sealed class GitOperationException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Who SkillLoop's commits are by.</summary>
+public sealed record BotIdentity(string Name, string Email);
+
+/// <summary>
+/// A bare mirror of each registry's repository in the data directory (<c>git/registry-{id}.git</c>). Files are read
+/// from git objects, never from a checkout; proposal commits are made on top of the branch head as objects and
+/// pushed as <c>skillloop/…</c> branches. One operation at a time per repository.
+/// </summary>
+public sealed class GitMirror(IOptions<SkillLoopOptions> options)
+{
+    private readonly string _root = Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "git");
+    private readonly ConcurrentDictionary<long, SemaphoreSlim> _locks = new();
+
+    public string PathOf(long registryId) => Path.Combine(_root, $"registry-{registryId}.git");
+
+    /// <summary>Fetches the registry's branch; returns the commit at its head.</summary>
+    public Task<string> FetchAsync(RegistryRecord registry, string? token, Action<int>? progress, CancellationToken cancellationToken) =>
+        WithRepositoryAsync(registry, repository =>
+        {
+            var fetch = new FetchOptions
+            {
+                CredentialsProvider = Credentials(registry, token),
+                OnTransferProgress = p =>
+                {
+                    progress?.Invoke(p.TotalObjects == 0 ? 0 : (int)(p.ReceivedObjects * 100L / p.TotalObjects));
+                    return !cancellationToken.IsCancellationRequested;
+                },
+            };
+            try
+            {
+                Commands.Fetch(repository, "origin", [$"+refs/heads/{registry.Branch}:refs/remotes/origin/{registry.Branch}"], fetch, null);
+            }
+            catch (LibGit2SharpException ex)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new GitOperationException($"Could not fetch branch '{registry.Branch}' of {Display(registry.Url)}: {Scrub(ex.Message, token)}", ex);
+            }
+
+            var head = repository.Refs[$"refs/remotes/origin/{registry.Branch}"]?.ResolveToDirectReference()?.TargetIdentifier
+                ?? throw new GitOperationException($"Branch '{registry.Branch}' does not exist in {Display(registry.Url)}.");
+            return head;
+        }, cancellationToken);
+
+    /// <summary>Scans one fetched commit.</summary>
+    public Task<ScanResult> ScanAsync(RegistryRecord registry, string commit, Action<int>? progress, CancellationToken cancellationToken) =>
+        WithRepositoryAsync(registry, repository => RepositoryScanner.Scan(repository.Lookup<Commit>(commit).Tree, registry.PathFilters, progress), cancellationToken);
+
+    /// <summary>The text of a file at a fetched commit; null when it is missing or not a regular file.</summary>
+    public Task<string?> ReadFileAsync(RegistryRecord registry, string commit, string path, CancellationToken cancellationToken) =>
+        WithRepositoryAsync(registry, repository =>
+        {
+            var entry = repository.Lookup<Commit>(commit)?.Tree[path];
+            return entry is { TargetType: TreeEntryTargetType.Blob, Mode: Mode.NonExecutableFile or Mode.ExecutableFile }
+                ? RepositoryScanner.Read(entry)
+                : null;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Commits <paramref name="text"/> as <paramref name="path"/> on top of <paramref name="baseCommit"/> (or reuses
+    /// <paramref name="existingCommit"/>, so a retried push sends the same commit) and pushes it as
+    /// <paramref name="branch"/>, replacing what an earlier push of this proposal left there. Returns the commit.
+    /// </summary>
+    public Task<string> PushBranchAsync(
+        RegistryRecord registry, string? token, string baseCommit, string path, string text, string branch, string message,
+        BotIdentity identity, string? existingCommit, DateTimeOffset when, CancellationToken cancellationToken) =>
+        WithRepositoryAsync(registry, repository =>
+        {
+            var commit = existingCommit is not null ? repository.Lookup<Commit>(existingCommit) : null;
+            if (commit is null)
+            {
+                var parent = repository.Lookup<Commit>(baseCommit) ?? throw new GitOperationException($"Commit {baseCommit} is not in the mirror; fetch again.");
+                var tree = TreeDefinition.From(parent);
+                var blob = repository.ObjectDatabase.CreateBlob(new MemoryStream(Encoding.UTF8.GetBytes(text)), path);
+                var mode = parent.Tree[path]?.Mode is Mode.ExecutableFile ? Mode.ExecutableFile : Mode.NonExecutableFile;
+                tree.Add(path, blob, mode);
+                var signature = new Signature(identity.Name, identity.Email, when);
+                commit = repository.ObjectDatabase.CreateCommit(signature, signature, message, repository.ObjectDatabase.CreateTree(tree), [parent], prettifyMessage: true);
+            }
+
+            repository.Refs.Add($"refs/heads/{branch}", commit.Id, allowOverwrite: true);
+            Push(repository, registry, token, $"+refs/heads/{branch}:refs/heads/{branch}");
+            return commit.Sha;
+        }, cancellationToken);
+
+    /// <summary>Fast-forwards the registry's branch to <paramref name="commit"/> (auto-merge without a forge).</summary>
+    public Task MergeIntoBranchAsync(RegistryRecord registry, string? token, string commit, CancellationToken cancellationToken) =>
+        WithRepositoryAsync(registry, repository =>
+        {
+            // No '+': the remote refuses anything but a fast-forward, so a branch that moved on is never overwritten.
+            Push(repository, registry, token, $"{commit}:refs/heads/{registry.Branch}");
+            return true;
+        }, cancellationToken);
+
+    /// <summary>Deletes the mirror (the registry was removed).</summary>
+    public void Delete(long registryId)
+    {
+        var path = PathOf(registryId);
+        if (Directory.Exists(path))
+        {
+            foreach (var file in Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories))
+            {
+                File.SetAttributes(file, FileAttributes.Normal); // pack files are read-only
+            }
+
+            Directory.Delete(path, recursive: true);
+        }
+    }
+
+    private static void Push(Repository repository, RegistryRecord registry, string? token, string refspec)
+    {
+        string? refused = null;
+        var push = new PushOptions
+        {
+            CredentialsProvider = Credentials(registry, token),
+            OnPushStatusError = error => refused = $"{error.Reference}: {error.Message}",
+        };
+        try
+        {
+            repository.Network.Push(repository.Network.Remotes["origin"], refspec, push);
+        }
+        catch (LibGit2SharpException ex)
+        {
+            throw new GitOperationException($"Could not push to {Display(registry.Url)}: {Scrub(ex.Message, token)}", ex);
+        }
+
+        if (refused is not null)
+        {
+            throw new GitOperationException($"{Display(registry.Url)} refused the push ({Scrub(refused, token)}).");
+        }
+    }
+
+    private async Task<T> WithRepositoryAsync<T>(RegistryRecord registry, Func<Repository, T> work, CancellationToken cancellationToken)
+    {
+        var gate = _locks.GetOrAdd(registry.Id, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            // libgit2 is synchronous: off the request thread.
+            return await Task.Run(() =>
+            {
+                var path = PathOf(registry.Id);
+                if (!Repository.IsValid(path))
+                {
+                    Directory.CreateDirectory(path);
+                    Repository.Init(path, isBare: true);
+                }
+
+                using var repository = new Repository(path);
+                var origin = repository.Network.Remotes["origin"];
+                if (origin is null)
+                {
+                    repository.Network.Remotes.Add("origin", registry.Url, $"+refs/heads/*:refs/remotes/origin/*");
+                }
+                else if (origin.Url != registry.Url)
+                {
+                    repository.Network.Remotes.Update("origin", r => r.Url = registry.Url);
+                }
+
+                return work(repository);
+            }, cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static LibGit2Sharp.Handlers.CredentialsHandler? Credentials(RegistryRecord registry, string? token) =>
+        string.IsNullOrEmpty(token)
+            ? null
+            : (_, _, _) => new UsernamePasswordCredentials
+            {
+                // What each forge expects as the user name when the password is an access token.
+                Username = registry.Provider switch { "github" => "x-access-token", "gitlab" => "oauth2", _ => "skillloop" },
+                Password = token,
+            };
+
+    /// <summary>A URL without any user or password in it, for messages.</summary>
+    public static string Display(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && !string.IsNullOrEmpty(uri.UserInfo)
+            ? url.Replace(uri.UserInfo + "@", "", StringComparison.Ordinal)
+            : url;
+
+    private static string Scrub(string message, string? token) =>
+        string.IsNullOrEmpty(token) ? message : message.Replace(token, "***", StringComparison.Ordinal);
+}

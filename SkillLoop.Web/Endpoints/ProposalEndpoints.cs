@@ -1,0 +1,60 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using SkillLoop.Core.Proposals;
+using SkillLoop.Web.Auth;
+
+namespace SkillLoop.Web.Endpoints;
+
+/// <summary>Proposed skill fixes: list, detail with diff, the reviewer's edit, approve and reject. Nothing is pushed before approval.</summary>
+public static class ProposalEndpoints
+{
+    public static IEndpointRouteBuilder MapProposalEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/proposals").RequireAuthorization(Policies.Staff).WithTags("Proposals");
+        api.MapGet("", ListProposals);
+        api.MapGet("/{id:long}", GetProposal);
+        api.MapPut("/{id:long}", EditProposal);
+        api.MapPost("/{id:long}/approve", ApproveProposal);
+        api.MapPost("/{id:long}/reject", RejectProposal);
+        return app;
+    }
+
+    /// <summary>The reviewer's version of the proposed file.</summary>
+    public sealed record ProposalEdit(string? ProposedText);
+
+    /// <summary>A decision, with an optional comment (and, for approval, optionally the final text).</summary>
+    public sealed record ReviewDecision(string? Comment = null, string? ProposedText = null);
+
+    public static async Task<Ok<IReadOnlyList<ProposalSummary>>> ListProposals(ProposalStore store, CancellationToken cancellationToken, string? state = null) =>
+        TypedResults.Ok(await store.ListAsync(string.IsNullOrEmpty(state) ? null : state, cancellationToken));
+
+    public static async Task<Results<Ok<ProposalDetail>, NotFound<ProblemDetails>>> GetProposal(long id, ProposalStore store, CancellationToken cancellationToken) =>
+        await store.GetAsync(id, cancellationToken) is { } detail
+            ? TypedResults.Ok(detail)
+            : TypedResults.NotFound(new ProblemDetails { Title = "Not found", Detail = $"Proposal {id} does not exist.", Status = StatusCodes.Status404NotFound });
+
+    public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> EditProposal(
+        long id, ProposalEdit? edit, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        ActAsync(() => store.EditAsync(id, edit?.ProposedText, RegistryEndpoints.Actor(user), cancellationToken));
+
+    public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> ApproveProposal(
+        long id, ReviewDecision? decision, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        ActAsync(() => store.ApproveAsync(id, decision?.Comment, decision?.ProposedText, RegistryEndpoints.Actor(user), cancellationToken));
+
+    public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> RejectProposal(
+        long id, ReviewDecision? decision, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        ActAsync(() => store.RejectAsync(id, decision?.Comment, RegistryEndpoints.Actor(user), cancellationToken));
+
+    private static async Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> ActAsync(Func<Task<ProposalDetail>> action)
+    {
+        try
+        {
+            return TypedResults.Ok(await action());
+        }
+        catch (ProposalActionException ex)
+        {
+            return TypedResults.Problem(ex.Message, statusCode: ex.NotFound ? StatusCodes.Status404NotFound : StatusCodes.Status409Conflict);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using SkillLoop.Core.Proposals;
+using SkillLoop.Core.Registry;
+using SkillLoop.Web.Auth;
+
+namespace SkillLoop.Web.Endpoints;
+
+/// <summary>Skill registries (admin), their scans with progress, the skills found, and mappings of unmatched skill names.</summary>
+public static class RegistryEndpoints
+{
+    public static IEndpointRouteBuilder MapRegistryEndpoints(this IEndpointRouteBuilder app)
+    {
+        var registries = app.MapGroup("/api/v1/registries").WithTags("Registries");
+        registries.MapGet("", ListRegistries).RequireAuthorization(Policies.Staff);
+        registries.MapPost("", CreateRegistry).RequireAuthorization(Policies.Admin);
+        registries.MapGet("/{id:long}", GetRegistry).RequireAuthorization(Policies.Staff);
+        registries.MapPut("/{id:long}", UpdateRegistry).RequireAuthorization(Policies.Admin);
+        registries.MapDelete("/{id:long}", DeleteRegistry).RequireAuthorization(Policies.Admin);
+        registries.MapPost("/{id:long}/scan", ScanRegistry).RequireAuthorization(Policies.Admin);
+        registries.MapGet("/{id:long}/scan", GetScan).RequireAuthorization(Policies.Staff);
+
+        var skills = app.MapGroup("/api/v1/skills").WithTags("Registries");
+        skills.MapGet("", ListSkills).RequireAuthorization(Policies.Staff);
+        skills.MapGet("/unmatched", ListUnmatched).RequireAuthorization(Policies.Staff);
+        skills.MapPut("/mappings", MapSkill).RequireAuthorization(Policies.Admin);
+
+        app.MapGet("/api/v1/audit", ListAudit).RequireAuthorization(Policies.Staff).WithTags("Proposals");
+        return app;
+    }
+
+    /// <summary>A registry as the API shows it: never its token, only whether it has one.</summary>
+    public sealed record RegistryView(RegistryRecord Registry, ScanProgress? Scan);
+
+    public sealed record SkillMapping(string? Skill, long? SkillId);
+
+    public static async Task<Ok<IReadOnlyList<RegistryView>>> ListRegistries(RegistryStore store, RegistryScans scans, CancellationToken cancellationToken) =>
+        TypedResults.Ok<IReadOnlyList<RegistryView>>((await store.ListAsync(cancellationToken)).Select(r => new RegistryView(r, scans.Progress(r.Id))).ToList());
+
+    public static async Task<Results<Ok<RegistryView>, NotFound<ProblemDetails>>> GetRegistry(long id, RegistryStore store, RegistryScans scans, CancellationToken cancellationToken) =>
+        await store.GetAsync(id, cancellationToken) is { } registry
+            ? TypedResults.Ok(new RegistryView(registry, scans.Progress(id)))
+            : NotFound($"Registry {id} does not exist.");
+
+    /// <summary>Adds a registry and queues its first scan.</summary>
+    public static async Task<Results<Created<RegistryView>, ValidationProblem>> CreateRegistry(
+        RegistryInput? input, RegistryStore store, RegistryScans scans, CancellationToken cancellationToken)
+    {
+        if (input is null)
+        {
+            return Invalid(new RegistryException("body", "A JSON body is required."));
+        }
+
+        try
+        {
+            var registry = await store.CreateAsync(input, cancellationToken);
+            var scan = await scans.RequestAsync(registry.Id, cancellationToken);
+            return TypedResults.Created($"/api/v1/registries/{registry.Id}", new RegistryView(registry, scan));
+        }
+        catch (RegistryException ex)
+        {
+            return Invalid(ex);
+        }
+    }
+
+    public static async Task<Results<Ok<RegistryView>, ValidationProblem, NotFound<ProblemDetails>>> UpdateRegistry(
+        long id, RegistryInput? input, RegistryStore store, RegistryScans scans, CancellationToken cancellationToken)
+    {
+        if (input is null)
+        {
+            return Invalid(new RegistryException("body", "A JSON body is required."));
+        }
+
+        try
+        {
+            return TypedResults.Ok(new RegistryView(await store.UpdateAsync(id, input, cancellationToken), scans.Progress(id)));
+        }
+        catch (RegistryException ex) when (ex.NotFound)
+        {
+            return NotFound(ex.Message);
+        }
+        catch (RegistryException ex)
+        {
+            return Invalid(ex);
+        }
+    }
+
+    public static async Task<Results<NoContent, NotFound<ProblemDetails>>> DeleteRegistry(long id, RegistryStore store, GitMirror git, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.DeleteAsync(id, cancellationToken);
+            git.Delete(id);
+            return TypedResults.NoContent();
+        }
+        catch (RegistryException ex) when (ex.NotFound)
+        {
+            return NotFound(ex.Message);
+        }
+    }
+
+    /// <summary>Queues a rescan; follow it with <c>GET …/scan</c> (202 with the progress).</summary>
+    public static async Task<Results<Accepted<ScanProgress>, NotFound<ProblemDetails>>> ScanRegistry(long id, RegistryScans scans, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return TypedResults.Accepted($"/api/v1/registries/{id}/scan", await scans.RequestAsync(id, cancellationToken));
+        }
+        catch (RegistryException ex) when (ex.NotFound)
+        {
+            return NotFound(ex.Message);
+        }
+    }
+
+    public static async Task<Results<Ok<ScanProgress>, NotFound<ProblemDetails>>> GetScan(long id, RegistryStore store, RegistryScans scans, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(id, cancellationToken) is null)
+        {
+            return NotFound($"Registry {id} does not exist.");
+        }
+
+        return scans.Progress(id) is { } progress ? TypedResults.Ok(progress) : NotFound($"Registry {id} has not been scanned since the server started.");
+    }
+
+    public static async Task<Ok<IReadOnlyList<SkillSummary>>> ListSkills(RegistryStore store, CancellationToken cancellationToken, long? registryId = null) =>
+        TypedResults.Ok(await store.ListSkillsAsync(registryId, cancellationToken));
+
+    public static async Task<Ok<IReadOnlyList<UnmatchedSkill>>> ListUnmatched(RegistryStore store, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await store.ListUnmatchedAsync(cancellationToken));
+
+    /// <summary>Maps a skill name seen in signals to a registered skill (<c>skillId</c> null removes the mapping).</summary>
+    public static async Task<Results<NoContent, ValidationProblem, NotFound<ProblemDetails>>> MapSkill(
+        SkillMapping? mapping, RegistryStore store, ProposalRunner proposals, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.MapAsync(mapping?.Skill, mapping?.SkillId, cancellationToken);
+            await proposals.WakeAsync(cancellationToken);
+            return TypedResults.NoContent();
+        }
+        catch (RegistryException ex) when (ex.NotFound)
+        {
+            return NotFound(ex.Message);
+        }
+        catch (RegistryException ex)
+        {
+            return Invalid(ex);
+        }
+    }
+
+    public static async Task<Ok<IReadOnlyList<AuditEntry>>> ListAudit(ProposalStore store, CancellationToken cancellationToken, long? proposalId = null) =>
+        TypedResults.Ok(await store.AuditAsync(proposalId, cancellationToken));
+
+    internal static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";
+
+    private static ValidationProblem Invalid(RegistryException ex) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [ex.Field] = [ex.Message] }, title: "Invalid registry");
+
+    private static NotFound<ProblemDetails> NotFound(string detail) =>
+        TypedResults.NotFound(new ProblemDetails { Title = "Not found", Detail = detail, Status = StatusCodes.Status404NotFound });
+}
