@@ -22,6 +22,7 @@ public sealed partial class ProposalRunner(
     DatabaseState state,
     ClusteringSettings clustering,
     RegistryStore registries,
+    RegistryScans scans,
     RegistrySettings registrySettings,
     GitMirror git,
     ProposalWriter writer,
@@ -90,10 +91,27 @@ public sealed partial class ProposalRunner(
             await Task.Delay(TimeSpan.FromMilliseconds(50), time, stoppingToken);
         }
 
+        // A finished scan may bring the skill a waiting proposal needs.
+        var scanned = 0;
+        void OnScan(ScanProgress progress)
+        {
+            if (progress.Phase == "done")
+            {
+                Interlocked.Exchange(ref scanned, 1);
+            }
+        }
+
+        scans.Changed += OnScan;
+        using var unsubscribe = stoppingToken.Register(() => scans.Changed -= OnScan);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
+                if (Interlocked.Exchange(ref scanned, 0) == 1)
+                {
+                    await WakeAsync(stoppingToken);
+                }
+
                 if (await RunOnceAsync(stoppingToken) == 0)
                 {
                     await Task.Delay(Idle, time, stoppingToken);
@@ -250,12 +268,11 @@ public sealed partial class ProposalRunner(
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var evidence = (await ProposalStore.EvidenceAsync(connection, transaction, proposal.ClusterId, cancellationToken))!;
-        var change = new ProposedChange(proposal.ProposedText ?? "", proposal.Summary ?? "", proposal.GeneratedBy ?? ProposalWriter.Pitfalls, proposal.Confidence);
         var now = time.GetUtcNow();
         await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE proposals SET evidence_signals = @signals, evidence_users = @users, body = @body, updated_at = @now WHERE id = @id
-            """, new { id, signals = evidence.Signals, users = evidence.DistinctUsers, body = ProposalWriter.Body(evidence, change, proposal.ReviewedBy), now },
+            """, new { id, signals = evidence.Signals, users = evidence.DistinctUsers, body = ProposalWriter.Body(evidence, Change(proposal), proposal.ReviewedBy, proposal.Edited), now },
             transaction, cancellationToken: cancellationToken));
         await ProposalStore.WriteAuditAsync(connection, transaction, Actor, "evidence-updated", id, proposal.RegistryId,
             $"{evidence.Signals} signals from {evidence.DistinctUsers} distinct users.", now, cancellationToken);
@@ -285,7 +302,16 @@ public sealed partial class ProposalRunner(
         var number = proposal.PrNumber;
         if (number is null && registry.Provider != "git")
         {
-            var spec = new PullRequestSpec(branch, proposal.Title, proposal.Body ?? "", Draft: !proposal.AutoMerge, [Label]);
+            // The body names the approver and says whether the text was edited in review.
+            string body;
+            await using (var connection = await db.OpenAsync(cancellationToken))
+            {
+                var evidence = (await ProposalStore.EvidenceAsync(connection, null, proposal.ClusterId, cancellationToken))!;
+                body = ProposalWriter.Body(evidence, Change(proposal), proposal.ReviewedBy, proposal.Edited);
+                await connection.ExecuteAsync(new CommandDefinition("UPDATE proposals SET body = @body WHERE id = @id", new { id, body }, cancellationToken: cancellationToken));
+            }
+
+            var spec = new PullRequestSpec(branch, proposal.Title, body, Draft: !proposal.AutoMerge, [Label]);
             var pull = (await forge.OpenAsync(registry, token, spec, cancellationToken))!;
             number = pull.Number;
             await UpdateAsync(id, "UPDATE proposals SET pr_number = @number, pr_url = @url, pr_synced_signals = evidence_signals, updated_at = @now WHERE id = @id",
@@ -423,6 +449,9 @@ public sealed partial class ProposalRunner(
         slug = slug.Length == 0 ? "skill" : slug.Length > 60 ? slug[..60].TrimEnd('-') : slug;
         return $"skillloop/{slug}-{clusterId}";
     }
+
+    private static ProposedChange Change(WorkRow proposal) =>
+        new(proposal.ProposedText ?? "", proposal.Summary ?? "", proposal.GeneratedBy ?? ProposalWriter.Pitfalls, proposal.Confidence);
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 

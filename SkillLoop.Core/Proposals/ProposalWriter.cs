@@ -232,7 +232,7 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
     private static string Cut(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
     /// <summary>The PR body: problem, root cause, proposed change, evidence, confidence.</summary>
-    public static string Body(ProposalEvidence evidence, ProposedChange change, string? reviewedBy)
+    public static string Body(ProposalEvidence evidence, ProposedChange change, string? reviewedBy, bool edited = false)
     {
         var body = new StringBuilder();
         body.Append("## Problem pattern\n\n").Append(evidence.ProblemPattern).Append("\n\n");
@@ -256,7 +256,7 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
 
         body.Append(CultureInfo.InvariantCulture, $"\n**Confidence:** {change.Confidence:0.00}\n\n");
         body.Append(CultureInfo.InvariantCulture, $"<sub>Proposed by SkillLoop from cluster #{evidence.ClusterId}");
-        body.Append(reviewedBy is null ? ".</sub>\n" : $"; approved by {reviewedBy}.</sub>\n");
+        body.Append(reviewedBy is null ? "" : $"; approved by {reviewedBy}").Append(edited ? " (text edited in review)" : "").Append(".</sub>\n");
         return body.ToString();
     }
 
