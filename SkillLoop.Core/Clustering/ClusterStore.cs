@@ -15,7 +15,9 @@ public sealed record ClusterSummary(
     DateTimeOffset FirstSeen,
     DateTimeOffset LastSeen,
     DateTimeOffset? ThresholdReachedAt,
-    long? MergedInto);
+    long? MergedInto,
+    long? ProposalId = null,
+    string? ProposalState = null);
 
 /// <summary>A cluster (<c>cluster</c>) with its members (<c>signals</c>, each with its <c>text</c>).</summary>
 public sealed record ClusterDetail(ClusterSummary Cluster, IReadOnlyList<SignalView> Signals);
@@ -32,7 +34,9 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
     private const string SummaryColumns = """
         id AS Id, nullif(skill, '') AS Skill, title AS Title, state AS State, signal_count AS SignalCount,
         user_count AS DistinctUsers, first_seen AS FirstSeen, last_seen AS LastSeen,
-        threshold_reached_at AS ThresholdReachedAt, merged_into AS MergedInto
+        threshold_reached_at AS ThresholdReachedAt, merged_into AS MergedInto,
+        (SELECT p.id FROM proposals p WHERE p.cluster_id = clusters.id) AS ProposalId,
+        (SELECT p.state FROM proposals p WHERE p.cluster_id = clusters.id) AS ProposalState
         """;
 
     public async Task<IReadOnlyList<ClusterSummary>> ListAsync(string? skill, string? state, CancellationToken cancellationToken)
@@ -186,8 +190,10 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         public DateTimeOffset LastSeen { get; init; }
         public DateTimeOffset? ThresholdReachedAt { get; init; }
         public long? MergedInto { get; init; }
+        public long? ProposalId { get; init; }
+        public string? ProposalState { get; init; }
 
         public ClusterSummary ToSummary() =>
-            new(Id, Skill, Title, State, SignalCount, DistinctUsers, FirstSeen, LastSeen, ThresholdReachedAt, MergedInto);
+            new(Id, Skill, Title, State, SignalCount, DistinctUsers, FirstSeen, LastSeen, ThresholdReachedAt, MergedInto, ProposalId, ProposalState);
     }
 }

@@ -30,6 +30,8 @@ public sealed class ProposalFlowTests
         Assert.Contains("--- a/skills/pdf-report/SKILL.md", review.Diff, StringComparison.Ordinal);
         Assert.StartsWith("---\nname: pdf-report\n", review.ProposedText, StringComparison.Ordinal);
         Assert.Contains("3 corrections from 3 distinct users", review.Body, StringComparison.Ordinal);
+        var cluster = (await world.Core.Get<ClusterStore>().GetAsync(review.Proposal.ClusterId, CancellationToken.None))!.Cluster;
+        Assert.Equal((review.Proposal.Id, "review"), (cluster.ProposalId, cluster.ProposalState));
         // Nothing is pushed before approval.
         Assert.Equal(["main"], world.Remote.BranchNames());
         Assert.Empty(world.Forge.Calls);
@@ -263,5 +265,25 @@ public sealed class ProposalFlowTests
         var edited = await store.EditAsync(proposal.Proposal.Id, proposal.ProposedText + "\nOne more line.\n", "reviewer", CancellationToken.None);
         Assert.True(edited.Edited);
         Assert.Contains("+One more line.", edited.Diff, StringComparison.Ordinal);
+    }
+}
+
+public sealed class ProposalConcurrencyTests
+{
+    [Fact]
+    public async Task Concurrent_arrivals_of_one_problem_from_several_users_make_one_cluster_and_one_proposal()
+    {
+        await using var world = await ProposalWorld.StartAsync("git");
+        var users = new[] { "alice", "bob", "carol", "dave", "erin", "frank" };
+
+        await Task.WhenAll(users.Select(u => Task.Run(() => Clustering.ClustererTests.StoreAsync(world.Core, u, ProposalWorld.Skill, "the totals row must stay at the bottom of the table"))));
+        await world.Core.Get<Core.Extraction.ExtractionJobRunner>().RunOnceAsync(CancellationToken.None);
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(() => world.Core.Get<ClusteringJobRunner>().RunOnceAsync(CancellationToken.None))));
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(world.RunAsync)));
+
+        Assert.Equal(1, await world.ScalarAsync("SELECT count(*) FROM clusters WHERE signal_count > 0"));
+        Assert.Equal(6, await world.ScalarAsync("SELECT user_count FROM clusters WHERE signal_count > 0"));
+        Assert.Equal(1, await world.ScalarAsync("SELECT count(*) FROM proposals"));
+        Assert.Equal(1, await world.ScalarAsync("SELECT count(*) FROM audit_log WHERE action = 'created'"));
     }
 }

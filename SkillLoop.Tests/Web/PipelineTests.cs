@@ -72,7 +72,7 @@ public sealed class PipelineTests(SkillLoopServer server)
         Assert.True(errors.TryGetProperty("distinctUsers", out _));
     }
 
-    private static async Task PostAsync(HttpClient ingest, string skill, string user, string text)
+    internal static async Task PostAsync(HttpClient ingest, string skill, string user, string text)
     {
         var session = Guid.NewGuid().ToString("N");
         var batch = new SignalBatch("claude", session, user, 0, new SessionCursor("claude", session, 100, skill, null),

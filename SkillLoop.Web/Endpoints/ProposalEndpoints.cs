@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using SkillLoop.Core.Proposals;
 using SkillLoop.Web.Auth;
 
@@ -29,10 +28,10 @@ public static class ProposalEndpoints
     public static async Task<Ok<IReadOnlyList<ProposalSummary>>> ListProposals(ProposalStore store, CancellationToken cancellationToken, string? state = null) =>
         TypedResults.Ok(await store.ListAsync(string.IsNullOrEmpty(state) ? null : state, cancellationToken));
 
-    public static async Task<Results<Ok<ProposalDetail>, NotFound<ProblemDetails>>> GetProposal(long id, ProposalStore store, CancellationToken cancellationToken) =>
+    public static async Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> GetProposal(long id, ProposalStore store, CancellationToken cancellationToken) =>
         await store.GetAsync(id, cancellationToken) is { } detail
             ? TypedResults.Ok(detail)
-            : TypedResults.NotFound(new ProblemDetails { Title = "Not found", Detail = $"Proposal {id} does not exist.", Status = StatusCodes.Status404NotFound });
+            : TypedResults.Problem($"Proposal {id} does not exist.", statusCode: StatusCodes.Status404NotFound, title: "Not found");
 
     public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> EditProposal(
         long id, ProposalEdit? edit, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>

@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using SkillLoop.Core.Proposals;
 using SkillLoop.Core.Registry;
 using SkillLoop.Web.Auth;
@@ -38,7 +37,7 @@ public static class RegistryEndpoints
     public static async Task<Ok<IReadOnlyList<RegistryView>>> ListRegistries(RegistryStore store, RegistryScans scans, CancellationToken cancellationToken) =>
         TypedResults.Ok<IReadOnlyList<RegistryView>>((await store.ListAsync(cancellationToken)).Select(r => new RegistryView(r, scans.Progress(r.Id))).ToList());
 
-    public static async Task<Results<Ok<RegistryView>, NotFound<ProblemDetails>>> GetRegistry(long id, RegistryStore store, RegistryScans scans, CancellationToken cancellationToken) =>
+    public static async Task<Results<Ok<RegistryView>, ProblemHttpResult>> GetRegistry(long id, RegistryStore store, RegistryScans scans, CancellationToken cancellationToken) =>
         await store.GetAsync(id, cancellationToken) is { } registry
             ? TypedResults.Ok(new RegistryView(registry, scans.Progress(id)))
             : NotFound($"Registry {id} does not exist.");
@@ -64,7 +63,7 @@ public static class RegistryEndpoints
         }
     }
 
-    public static async Task<Results<Ok<RegistryView>, ValidationProblem, NotFound<ProblemDetails>>> UpdateRegistry(
+    public static async Task<Results<Ok<RegistryView>, ValidationProblem, ProblemHttpResult>> UpdateRegistry(
         long id, RegistryInput? input, RegistryStore store, RegistryScans scans, CancellationToken cancellationToken)
     {
         if (input is null)
@@ -86,7 +85,7 @@ public static class RegistryEndpoints
         }
     }
 
-    public static async Task<Results<NoContent, NotFound<ProblemDetails>>> DeleteRegistry(long id, RegistryStore store, GitMirror git, CancellationToken cancellationToken)
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteRegistry(long id, RegistryStore store, GitMirror git, CancellationToken cancellationToken)
     {
         try
         {
@@ -101,7 +100,7 @@ public static class RegistryEndpoints
     }
 
     /// <summary>Queues a rescan; follow it with <c>GET …/scan</c> (202 with the progress).</summary>
-    public static async Task<Results<Accepted<ScanProgress>, NotFound<ProblemDetails>>> ScanRegistry(long id, RegistryScans scans, CancellationToken cancellationToken)
+    public static async Task<Results<Accepted<ScanProgress>, ProblemHttpResult>> ScanRegistry(long id, RegistryScans scans, CancellationToken cancellationToken)
     {
         try
         {
@@ -113,7 +112,7 @@ public static class RegistryEndpoints
         }
     }
 
-    public static async Task<Results<Ok<ScanProgress>, NotFound<ProblemDetails>>> GetScan(long id, RegistryStore store, RegistryScans scans, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<ScanProgress>, ProblemHttpResult>> GetScan(long id, RegistryStore store, RegistryScans scans, CancellationToken cancellationToken)
     {
         if (await store.GetAsync(id, cancellationToken) is null)
         {
@@ -130,7 +129,7 @@ public static class RegistryEndpoints
         TypedResults.Ok(await store.ListUnmatchedAsync(cancellationToken));
 
     /// <summary>Maps a skill name seen in signals to a registered skill (<c>skillId</c> null removes the mapping).</summary>
-    public static async Task<Results<NoContent, ValidationProblem, NotFound<ProblemDetails>>> MapSkill(
+    public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> MapSkill(
         SkillMapping? mapping, RegistryStore store, ProposalRunner proposals, CancellationToken cancellationToken)
     {
         try
@@ -157,6 +156,6 @@ public static class RegistryEndpoints
     private static ValidationProblem Invalid(RegistryException ex) =>
         TypedResults.ValidationProblem(new Dictionary<string, string[]> { [ex.Field] = [ex.Message] }, title: "Invalid registry");
 
-    private static NotFound<ProblemDetails> NotFound(string detail) =>
-        TypedResults.NotFound(new ProblemDetails { Title = "Not found", Detail = detail, Status = StatusCodes.Status404NotFound });
+    private static ProblemHttpResult NotFound(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
 }

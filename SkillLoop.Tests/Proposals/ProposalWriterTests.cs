@@ -1,0 +1,76 @@
+using System.Text.Json;
+using SkillLoop.Core.Proposals;
+using SkillLoop.Tests.Fakes;
+
+namespace SkillLoop.Tests.Proposals;
+
+public sealed class ProposalWriterTests
+{
+    private static readonly ProposalEvidence Evidence = new(
+        7, "pdf-report", "Totals row at the bottom", 3, 3, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddDays(2),
+        "The totals row is rendered above the table.", "The skill says nothing about where totals go.", "Render the totals row as the table's last row.",
+        ["no, the totals go at the bottom"], 0.8);
+
+    [Fact]
+    public void The_pitfalls_entry_goes_into_an_existing_section_and_is_replaced_not_repeated()
+    {
+        const string original = "---\nname: pdf\n---\n# PDF\n\n## Known pitfalls\n\n- **Old** problem.\n\n## Usage\n\nRun it.\n";
+
+        var first = ProposalWriter.WritePitfall(original, Evidence);
+        var again = ProposalWriter.WritePitfall(first.Text, Evidence with { ExpectedBehavior = "Totals go last." });
+
+        Assert.Equal(
+            "---\nname: pdf\n---\n# PDF\n\n## Known pitfalls\n\n- **Old** problem.\n- **The totals row is rendered above the table.** Render the totals row as the table's last row. <!-- skillloop:cluster-7 -->\n\n## Usage\n\nRun it.\n",
+            first.Text);
+        Assert.Single(again.Text.Split('\n'), l => l.Contains("skillloop:cluster-7", StringComparison.Ordinal));
+        Assert.Contains("Totals go last.", again.Text, StringComparison.Ordinal);
+        Assert.Equal(ProposalWriter.Pitfalls, first.GeneratedBy);
+        Assert.True(first.Confidence <= 0.6);
+    }
+
+    [Fact]
+    public async Task With_a_chat_model_the_model_writes_the_change_and_an_invalid_answer_is_retried_once()
+    {
+        await using var endpoint = await FakeOpenAiServer.StartAsync();
+        await using var core = await Support.TestCore.StartAsync(new Dictionary<string, string?>
+        {
+            ["SKILLLOOP_LLM_ENDPOINT"] = endpoint.V1.ToString(),
+            ["SKILLLOOP_LLM_MODEL"] = "fake-model",
+        });
+        const string original = "---\nname: pdf\ndescription: PDFs.\n---\n# PDF\n\nRender the table.\n";
+        const string improved = "---\nname: pdf\ndescription: PDFs.\n---\n# PDF\n\nRender the table, then the totals row as its last row.\n";
+        endpoint.EnqueueChat(JsonSerializer.Serialize(new { improvedFile = "---\nname: renamed\n---\nx\n", summary = "Renamed.", confidence = 0.9 }));
+        endpoint.EnqueueChat(JsonSerializer.Serialize(new { improvedFile = improved, summary = "Says where the totals row goes.", confidence = 0.85 }));
+
+        var change = await core.Get<ProposalWriter>().WriteAsync(original, "skills/pdf/SKILL.md", Evidence, CancellationToken.None);
+
+        Assert.Equal((improved, "Says where the totals row goes.", "model:fake-model", 0.85), (change.Text, change.Summary, change.GeneratedBy, change.Confidence));
+        var requests = endpoint.Requests.ToList();
+        Assert.Equal(2, requests.Count);
+        Assert.Contains("front matter's name must stay 'pdf'", requests[1].Body.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_model_that_answers_badly_twice_or_is_down_leaves_the_deterministic_entry_marked_as_such()
+    {
+        await using var endpoint = await FakeOpenAiServer.StartAsync();
+        await using var core = await Support.TestCore.StartAsync(new Dictionary<string, string?>
+        {
+            ["SKILLLOOP_LLM_ENDPOINT"] = endpoint.V1.ToString(),
+            ["SKILLLOOP_LLM_MODEL"] = "fake-model",
+            ["SKILLLOOP_LLM_RETRIES"] = "0",
+        });
+        const string original = "---\nname: pdf\n---\n# PDF\n";
+        endpoint.EnqueueChat("not json");
+        endpoint.EnqueueChat(JsonSerializer.Serialize(new { improvedFile = original, summary = "Nothing.", confidence = 0.9 }));
+
+        var invalid = await core.Get<ProposalWriter>().WriteAsync(original, "SKILL.md", Evidence, CancellationToken.None);
+        endpoint.Enqueue(500, """{"error":{"message":"down"}}""");
+        var down = await core.Get<ProposalWriter>().WriteAsync(original, "SKILL.md", Evidence, CancellationToken.None);
+
+        Assert.Equal(ProposalWriter.Pitfalls, invalid.GeneratedBy);
+        Assert.Equal(ProposalWriter.Pitfalls, down.GeneratedBy);
+        Assert.Contains(ProposalWriter.PitfallsHeading, down.Text, StringComparison.Ordinal);
+        Assert.Contains("Deterministic \"Known pitfalls\" entry", ProposalWriter.Body(Evidence, down, null), StringComparison.Ordinal);
+    }
+}
