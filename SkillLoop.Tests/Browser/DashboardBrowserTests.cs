@@ -98,6 +98,8 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
                      ("/", "Overview", "overview"),
                      ("/signals", "Live signals", "signals"),
                      ("/clusters", "Clusters", "clusters"),
+                     ("/proposals", "Proposals", "proposals"),
+                     ("/skills", "Skills & registries", "skills"),
                      ("/patterns", "Correction patterns", "patterns-list"),
                      ("/settings", "Settings", "settings"),
                      ("/users", "Users", "users"),
@@ -144,6 +146,94 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
         Assert.Matches(@"^skillloop-client install claude --url http://127\.0\.0\.1:\d+ --token sli_\S+$", command.Trim());
         using var client = server.CreateClientWith(command.Trim().Split(' ')[^1]);
         Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("/api/v1/client/config")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_reviewer_reads_the_diff_edits_the_text_and_approves_a_proposal_which_is_then_pushed()
+    {
+        var skill = $"review-skill-{Guid.NewGuid():N}"[..24];
+        var path = $"skills/{skill}/SKILL.md";
+        using var remote = new BareGitRemote(new Dictionary<string, string> { [path] = $"---\nname: {skill}\ndescription: Reports.\n---\n# Reports\n\nRender the table.\n" });
+        var reviewer = $"rev{Guid.NewGuid():N}"[..12];
+        long id;
+        using (var admin = server.CreateAdminClient())
+        using (var ingest = server.CreateIngestClient())
+        {
+            (await admin.PostAsJsonAsync("/api/v1/users", new { name = reviewer, password = "reviewer-password-1", role = "reviewer" })).EnsureSuccessStatusCode();
+            (await admin.PostAsJsonAsync("/api/v1/registries", new { name = $"reg-{skill}", provider = "git", url = remote.Path, branch = "main" })).EnsureSuccessStatusCode();
+            for (var i = 0; i < 3; i++)
+            {
+                await Web.PipelineTests.PostAsync(ingest, skill, $"r{i}@example.com", "No, the totals row has to be the last row of the table, not the first.");
+            }
+
+            id = await WaitForProposalAsync(admin, skill);
+        }
+
+        await using var context = await NewContextAsync();
+        var page = await SignInAsync(context, reviewer, "reviewer-password-1", "/proposals");
+        await InteractiveAsync(page);
+        await page.GetByTestId("proposal-link").Filter(new() { HasText = "totals row" }).First.WaitForAsync();
+        await ShotAsync(page, "proposals-list");
+        await page.GotoAsync($"/proposals/{id}");
+        await InteractiveAsync(page);
+        await Assertions.Expect(page.GetByTestId("proposal-state")).ToHaveTextAsync("review");
+        await Assertions.Expect(page.GetByTestId("side-by-side").Locator("td.add", new() { HasText = "Known pitfalls" })).ToHaveCountAsync(1);
+        await ShotAsync(page, "proposal-review");
+
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Preview" }).ClickAsync();
+        await Assertions.Expect(page.GetByTestId("markdown-preview").Locator("h2")).ToHaveTextAsync("Known pitfalls");
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Edit" }).ClickAsync();
+        var editor = Field(page, "proposal-editor");
+        var text = await editor.InputValueAsync();
+        await editor.FillAsync(text.Replace("Render the table.", "Render the table, then the totals row last.", StringComparison.Ordinal));
+        await editor.BlurAsync();
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Side by side" }).ClickAsync();
+        await Assertions.Expect(page.GetByTestId("side-by-side").Locator("td.add", new() { HasText = "then the totals row last" })).ToHaveCountAsync(1);
+        await Field(page, "review-comment").FillAsync("Clearer with the order spelled out.");
+        await page.GetByTestId("approve").ClickAsync();
+
+        await Assertions.Expect(page.GetByTestId("proposal-state")).ToHaveTextAsync("open", new() { Timeout = 30_000 });
+        await ShotAsync(page, "proposal-approved");
+        var branch = remote.BranchNames().Single(b => b.StartsWith("skillloop/", StringComparison.Ordinal));
+        Assert.Contains("Render the table, then the totals row last.", remote.Read(branch, path), StringComparison.Ordinal);
+        Assert.Contains("## Known pitfalls", remote.Read(branch, path), StringComparison.Ordinal);
+        Assert.DoesNotContain("totals row last", remote.Read("main", path), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_admin_adds_a_registry_in_the_browser_and_sees_its_skills_after_the_scan()
+    {
+        var skill = $"ui-skill-{Guid.NewGuid():N}"[..20];
+        using var remote = new BareGitRemote(new Dictionary<string, string> { [$".github/prompts/{skill}.prompt.md"] = "---\ndescription: Writes release notes.\n---\nWrite them.\n" });
+
+        await using var context = await NewContextAsync();
+        var page = await SignInAsync(context, "admin", SkillLoopServer.AdminPassword, "/skills");
+        await InteractiveAsync(page);
+        await page.GetByTestId("toggle-add-registry").ClickAsync();
+        await Field(page, "registry-name").FillAsync($"ui-{skill}");
+        await Field(page, "registry-url").FillAsync(remote.Path);
+        await page.GetByTestId("add-registry").ClickAsync();
+
+        await Assertions.Expect(page.GetByTestId("skills-table")).ToContainTextAsync(skill, new() { Timeout = 30_000 });
+        await Assertions.Expect(page.GetByTestId("registries-table")).ToContainTextAsync($"ui-{skill}");
+        await ShotAsync(page, "skills-registered");
+    }
+
+    private static async Task<long> WaitForProposalAsync(HttpClient admin, string skill)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            var proposals = await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/proposals?state=review");
+            if (proposals!.FirstOrDefault(p => p.GetProperty("skill").GetString() == skill) is { ValueKind: JsonValueKind.Object } proposal)
+            {
+                return proposal.GetProperty("id").GetInt64();
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"no proposal in review for {skill}");
     }
 
     [Fact]
