@@ -17,10 +17,11 @@ public sealed class AiRuntimeTests(LlamaFixture fixture)
     public void With_nothing_configured_extraction_is_heuristic_and_embeddings_are_the_embedded_minilm()
     {
         using var runtime = Runtime(new SkillLoopOptions());
+        using var lease = runtime.Lease();
 
         Assert.Null(runtime.Chat);
-        Assert.IsType<HeuristicIssueExtractor>(runtime.Extractor);
-        Assert.IsType<MiniLmEmbeddingGenerator>(runtime.Embeddings);
+        Assert.IsType<HeuristicIssueExtractor>(lease.Extractor);
+        Assert.IsType<MiniLmEmbeddingGenerator>(lease.Embeddings);
         Assert.Equal(new AiProviderInfo("heuristic", null), runtime.Status.Chat);
         Assert.Equal(new AiProviderInfo("minilm", "all-MiniLM-L6-v2", 384), runtime.Status.Embeddings);
     }
@@ -30,8 +31,9 @@ public sealed class AiRuntimeTests(LlamaFixture fixture)
     {
         var options = new SkillLoopOptions { ModelsDirectory = Path.GetDirectoryName(fixture.ModelPath)!, ChatModel = "tiny-test.gguf" };
         using var runtime = Runtime(options, new AiOptions { EmbeddingModel = fixture.ModelPath });
+        using var lease = runtime.Lease();
 
-        Assert.IsType<LlamaChatClient>(runtime.Chat);
+        Assert.IsType<LlamaChatClient>(lease.Chat);
         Assert.Equal("server:tiny-test", runtime.Extractor.ExtractedBy);
         Assert.Equal(new AiProviderInfo("llama.cpp", "tiny-test"), runtime.Status.Chat);
         Assert.Equal(new AiProviderInfo("llama.cpp", "tiny-test", TinyGguf.EmbeddingLength), runtime.Status.Embeddings);
