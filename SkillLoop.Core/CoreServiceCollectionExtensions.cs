@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -24,6 +25,12 @@ public static class CoreServiceCollectionExtensions
             .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
+
+        // Sign-in cookies and stored secrets (AI endpoint keys) stay readable across restarts: the key ring lives in
+        // the data directory, beside the database.
+        services.AddDataProtection()
+            .SetApplicationName("SkillLoop")
+            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(GetDataDirectory(configuration), "keys")));
 
         // Data
         services.AddSingleton<SqliteVec>();

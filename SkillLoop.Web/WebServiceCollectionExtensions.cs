@@ -1,7 +1,5 @@
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.DataProtection;
 using MudBlazor.Services;
-using SkillLoop.Core;
 using SkillLoop.Web.Auth;
 using SkillLoop.Web.Endpoints;
 
@@ -36,10 +34,7 @@ public static class WebServiceCollectionExtensions
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         services.AddSingleton<ServerStatusReader>();
 
-        // Cookies stay valid across restarts: the key ring lives in the data directory.
-        services.AddDataProtection()
-            .SetApplicationName("SkillLoop")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(CoreServiceCollectionExtensions.GetDataDirectory(configuration), "keys")));
+        // Data Protection (cookies, stored API keys) is registered by AddSkillLoopCore: key ring in the data directory.
         return services;
     }
 
