@@ -165,8 +165,24 @@ public sealed partial class AiRuntime : IIssueExtractorSource, IDisposable
     /// </summary>
     public AiStatusInfo Apply(AiConfiguration configuration)
     {
-        var next = Build(configuration);
         AiGeneration? previous;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            previous = _current is { } current && current.TryAcquire() ? current : null;
+        }
+
+        AiGeneration next;
+        try
+        {
+            // A role whose settings did not change keeps its loaded providers.
+            next = Build(configuration, previous);
+        }
+        finally
+        {
+            previous?.Release();
+        }
+
         lock (_gate)
         {
             if (_disposed)
@@ -232,26 +248,70 @@ public sealed partial class AiRuntime : IIssueExtractorSource, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             // First use: building under the lock makes concurrent first callers wait for the one build.
-            return _current ??= Build(_next);
+            return _current ??= Build(_next, null);
         }
     }
 
-    private AiGeneration Build(AiConfiguration configuration)
+    private AiGeneration Build(AiConfiguration configuration, AiGeneration? previous)
     {
-        var chat = StartChat(configuration, probe: false);
-        IIssueExtractor extractor = chat.Chat is null
-            ? new HeuristicIssueExtractor()
-            : new LlmIssueExtractor(chat.Chat, chat.Info.Model!, _loggers.CreateLogger<LlmIssueExtractor>());
-        var embeddings = StartEmbeddings(configuration, chat.Model, probe: false);
+        ChatSlot chat;
+        if (previous is not null && previous.ChatSlot.Info.Error is null && SameProvider(previous.Configuration, previous.Configuration.Chat, configuration, configuration.Chat))
+        {
+            chat = previous.ChatSlot.Share();
+        }
+        else
+        {
+            var part = StartChat(configuration, probe: false);
+            IIssueExtractor extractor = part.Chat is null
+                ? new HeuristicIssueExtractor()
+                : new LlmIssueExtractor(part.Chat, part.Info.Model!, _loggers.CreateLogger<LlmIssueExtractor>());
+            var model = part.Model is null ? null : new SharedResource(part.Model);
+            chat = new ChatSlot(part.Chat, extractor, part.Info,
+                new[] { part.Chat is null ? null : new SharedResource(part.Chat), model }.OfType<SharedResource>().ToList(),
+                part.Model, model);
+        }
+
+        EmbeddingSlot embeddings;
+        if (previous is not null && previous.EmbeddingSlot.Info.Error is null && SameProvider(previous.Configuration, previous.Configuration.Embeddings, configuration, configuration.Embeddings))
+        {
+            embeddings = previous.EmbeddingSlot.Share();
+        }
+        else
+        {
+            var part = StartEmbeddings(configuration, chat.Model, probe: false);
+            var model = part.Model is null ? null
+                : ReferenceEquals(part.Model, chat.Model) ? chat.ModelResource!.AddReference()
+                : new SharedResource(part.Model);
+            embeddings = new EmbeddingSlot(part.Embeddings, part.Info,
+                new[] { new SharedResource(part.Embeddings), model }.OfType<SharedResource>().ToList());
+        }
+
         LogProviders(_logger, configuration.Source, chat.Info.Provider, chat.Info.Model ?? "-", embeddings.Info.Provider, embeddings.Info.Model ?? "-");
-        return new AiGeneration(
-            configuration,
-            chat.Chat,
-            embeddings.Embeddings,
-            extractor,
-            new AiStatusInfo(chat.Info, embeddings.Info),
-            new IDisposable?[] { chat.Chat, embeddings.Embeddings, chat.Model, embeddings.Model }.OfType<IDisposable>().ToList(),
-            _logger);
+        return new AiGeneration(configuration, chat, embeddings, _logger);
+    }
+
+    /// <summary>Whether two settings of a role run the same thing (then the loaded providers are kept).</summary>
+    private bool SameProvider(AiConfiguration a, AiProviderConfig aConfig, AiConfiguration b, AiProviderConfig bConfig)
+    {
+        if (aConfig.Error is not null || bConfig.Error is not null || aConfig.Provider != bConfig.Provider
+            || aConfig.Endpoint != bConfig.Endpoint || aConfig.ApiKey != bConfig.ApiKey)
+        {
+            return false;
+        }
+
+        if (aConfig.Provider != AiProviders.Llama)
+        {
+            return aConfig.Model == bConfig.Model;
+        }
+
+        try
+        {
+            return ResolveModelPath(a, aConfig.Model) == ResolveModelPath(b, bConfig.Model);
+        }
+        catch (Exception ex) when (ex is IOException or ArgumentException)
+        {
+            return false;
+        }
     }
 
     private ChatPart StartChat(AiConfiguration configuration, bool probe)

@@ -1,9 +1,11 @@
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SkillLoop.Core;
 using SkillLoop.Core.Embeddings;
 using SkillLoop.Core.Extraction;
 using SkillLoop.Core.Llama;
+using SkillLoop.Tests.Support;
 
 namespace SkillLoop.Tests.Llama;
 
@@ -67,6 +69,65 @@ public sealed class AiRuntimeTests(LlamaFixture fixture)
         using var runtime = Runtime(new SkillLoopOptions { LlmEndpoint = "http://127.0.0.1:9/v1" });
         Assert.Equal("heuristic", runtime.Status.Chat.Provider);
         Assert.Contains("SKILLLOOP_LLM_MODEL", runtime.Status.Chat.Error);
+    }
+
+    [Fact]
+    public async Task A_saved_gguf_is_loaded_from_the_models_directory_and_a_lease_keeps_the_replaced_model_alive()
+    {
+        using var runtime = Runtime(new SkillLoopOptions { ModelsDirectory = Path.GetDirectoryName(fixture.ModelPath)! });
+        runtime.Apply(new AiConfiguration(new AiProviderConfig("llama.cpp", "tiny-test.gguf"), new AiProviderConfig("llama.cpp", "tiny-test.gguf")));
+        Assert.Equal(new AiProviderInfo("llama.cpp", "tiny-test"), runtime.Status.Chat);
+        Assert.Equal(new AiProviderInfo("llama.cpp", "tiny-test", TinyGguf.EmbeddingLength), runtime.Status.Embeddings);
+
+        IChatClient replaced;
+        using (var lease = runtime.Lease())
+        {
+            replaced = lease.Chat!;
+            var embeddings = lease.Embeddings;
+
+            runtime.Apply(new AiConfiguration(new AiProviderConfig("heuristic"), new AiProviderConfig("llama.cpp", "tiny-test.gguf")));
+
+            Assert.Null(runtime.Chat);
+            Assert.Equal("heuristic", runtime.Extractor.ExtractedBy);
+            var answer = await replaced.GetResponseAsync("Hi", new ChatOptions { MaxOutputTokens = 4 });
+            Assert.NotEmpty(answer.Messages);
+            using var next = runtime.Lease();
+            Assert.Same(embeddings, next.Embeddings); // unchanged role: kept, on the model the old chat client shared
+        }
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => replaced.GetResponseAsync("Hi", new ChatOptions { MaxOutputTokens = 4 }));
+        var vectors = await runtime.Embeddings.GenerateAsync(["still embeds"]);
+        Assert.Equal(TinyGguf.EmbeddingLength, vectors[0].Vector.Length);
+    }
+
+    [Fact]
+    public void A_saved_gguf_name_outside_the_models_directory_is_never_loaded()
+    {
+        using var runtime = Runtime(new SkillLoopOptions { ModelsDirectory = Path.Combine(Path.GetDirectoryName(fixture.ModelPath)!, "models") });
+
+        runtime.Apply(new AiConfiguration(new AiProviderConfig("llama.cpp", "../tiny-test.gguf"), new AiProviderConfig("llama.cpp", fixture.ModelPath)));
+
+        Assert.Equal("heuristic", runtime.Status.Chat.Provider);
+        Assert.Contains("models directory", runtime.Status.Chat.Error);
+        Assert.Equal("minilm", runtime.Status.Embeddings.Provider);
+        Assert.Contains("models directory", runtime.Status.Embeddings.Error);
+    }
+
+    [Fact]
+    public async Task The_test_loads_an_unsaved_gguf_and_answers_one_tiny_request_and_one_embedding()
+    {
+        await using var core = await TestCore.StartAsync(new Dictionary<string, string?> { ["models"] = Path.GetDirectoryName(fixture.ModelPath) });
+        var settings = core.Get<AiSettings>();
+
+        var report = await settings.TestAsync(
+            new AiSettingsInput(new AiProviderInput("llama.cpp", "tiny-test.gguf"), new AiProviderInput("llama.cpp", "tiny-test.gguf")), CancellationToken.None);
+
+        Assert.True(report.Chat!.Ok, report.Chat.Error);
+        Assert.Equal("tiny-test", report.Chat.Model);
+        Assert.True(report.Embeddings!.Ok, report.Embeddings.Error);
+        Assert.Equal(TinyGguf.EmbeddingLength, report.Embeddings.Dimensions);
+        Assert.Equal([new ModelFile("tiny-test.gguf", new FileInfo(fixture.ModelPath).Length)], settings.ListModels());
+        Assert.Equal("heuristic", core.Get<AiRuntime>().Status.Chat.Provider); // tried, not saved
     }
 
     [Fact]
