@@ -20,6 +20,7 @@ app.MapSignalEndpoints();
 app.MapClusterEndpoints();
 app.MapPatternEndpoints();
 app.MapSettingsEndpoints();
+app.MapAiSettingsEndpoints();
 app.MapAccessEndpoints();
 app.MapAccountEndpoints();
 
