@@ -338,8 +338,9 @@ public sealed partial class AiSettings(
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            LogTestFailed(logger, "chat", config.Provider, ex.Message);
-            return new AiTestResult(false, config.Provider, model, Elapsed(started), Error: ex.Message);
+            var error = Scrub(ex.Message, config);
+            LogTestFailed(logger, "chat", config.Provider, error);
+            return new AiTestResult(false, config.Provider, model, Elapsed(started), Error: error);
         }
     }
 
@@ -367,12 +368,17 @@ public sealed partial class AiSettings(
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            LogTestFailed(logger, "embeddings", config.Provider, ex.Message);
-            return new AiTestResult(false, config.Provider, model, Elapsed(started), Error: ex.Message);
+            var error = Scrub(ex.Message, config);
+            LogTestFailed(logger, "embeddings", config.Provider, error);
+            return new AiTestResult(false, config.Provider, model, Elapsed(started), Error: error);
         }
     }
 
     private long Elapsed(long started) => (long)time.GetElapsedTime(started).TotalMilliseconds;
+
+    /// <summary>An endpoint may quote the key it refused in its error body: never pass it on, nor log it.</summary>
+    private static string Scrub(string message, AiProviderConfig config) =>
+        SecretRedactor.Redact(string.IsNullOrEmpty(config.ApiKey) ? message : message.Replace(config.ApiKey, "***", StringComparison.Ordinal));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "AI settings saved: chat {ChatProvider} ({ChatModel}), embeddings {EmbeddingProvider} ({EmbeddingModel})")]
     private static partial void LogSaved(ILogger logger, string chatProvider, string chatModel, string embeddingProvider, string embeddingModel);

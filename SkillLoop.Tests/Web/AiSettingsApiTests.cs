@@ -148,6 +148,16 @@ public sealed class AiSettingsApiTests(SkillLoopServer server) : IAsyncLifetime
         Assert.Contains("HTTP 500", error.GetProperty("error").GetString());
         Assert.Contains("the model fell over", error.GetProperty("error").GetString());
 
+        // An endpoint that quotes the refused key in its error: the result does not repeat it.
+        _fake.Enqueue(401, $$$"""{"error":{"message":"Incorrect API key provided: {{{Secret}}}"}}""");
+        var refused = await admin.PostAsJsonAsync("/api/v1/settings/ai/test", new
+        {
+            chat = new { provider = "openai", endpoint = _fake.V1.ToString(), model = "fake-chat", apiKey = Secret },
+        });
+        var refusedBody = await refused.Content.ReadAsStringAsync();
+        Assert.Contains("HTTP 401", refusedBody);
+        Assert.DoesNotContain(Secret, refusedBody, StringComparison.Ordinal);
+
         Assert.Equal(before, await admin.GetStringAsync("/api/v1/settings/ai"));
     }
 
