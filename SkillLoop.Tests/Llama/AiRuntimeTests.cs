@@ -116,7 +116,9 @@ public sealed class AiRuntimeTests(LlamaFixture fixture)
     [Fact]
     public async Task The_test_loads_an_unsaved_gguf_and_answers_one_tiny_request_and_one_embedding()
     {
-        await using var core = await TestCore.StartAsync(new Dictionary<string, string?> { ["models"] = Path.GetDirectoryName(fixture.ModelPath) });
+        using var models = new TempDirectory("skillloop-models");
+        File.Copy(fixture.ModelPath, models.Combine("tiny-test.gguf"));
+        await using var core = await TestCore.StartAsync(new Dictionary<string, string?> { ["models"] = models.Path });
         var settings = core.Get<AiSettings>();
 
         var report = await settings.TestAsync(
