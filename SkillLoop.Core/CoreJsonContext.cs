@@ -6,4 +6,5 @@ namespace SkillLoop.Core;
 /// <summary>JSON kept inside the database (context turns and the like).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(IReadOnlyList<ContextTurn>))]
+[JsonSerializable(typeof(Llama.StoredAiSettings))]
 internal sealed partial class CoreJsonContext : JsonSerializerContext;

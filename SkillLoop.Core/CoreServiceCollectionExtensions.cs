@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,6 @@ using SkillLoop.Core.Detection;
 using SkillLoop.Core.Llama;
 using SkillLoop.Core.Proposals;
 using SkillLoop.Core.Registry;
-using Microsoft.AspNetCore.DataProtection;
 
 namespace SkillLoop.Core;
 
@@ -28,7 +28,8 @@ public static class CoreServiceCollectionExtensions
 
         services.AddSingleton(TimeProvider.System);
 
-        // Secrets at rest (registry tokens) and cookies stay readable across restarts: the key ring lives in the data directory.
+        // Sign-in cookies and stored secrets (registry tokens, AI endpoint keys) stay readable across restarts: the key
+        // ring lives in the data directory, beside the database.
         services.AddDataProtection()
             .SetApplicationName("SkillLoop")
             .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(GetDataDirectory(configuration), "keys")));

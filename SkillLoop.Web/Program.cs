@@ -22,6 +22,7 @@ app.MapProposalEndpoints();
 app.MapRegistryEndpoints();
 app.MapPatternEndpoints();
 app.MapSettingsEndpoints();
+app.MapAiSettingsEndpoints();
 app.MapAccessEndpoints();
 app.MapAccountEndpoints();
 

@@ -1,6 +1,5 @@
 using System.Text.Json.Serialization;
 using MudBlazor.Services;
-using SkillLoop.Core;
 using SkillLoop.Web.Auth;
 using SkillLoop.Web.Endpoints;
 
@@ -34,6 +33,8 @@ public static class WebServiceCollectionExtensions
         services.AddOpenApi();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         services.AddSingleton<ServerStatusReader>();
+
+        // Data Protection (cookies, stored API keys) is registered by AddSkillLoopCore: key ring in the data directory.
         return services;
     }
 

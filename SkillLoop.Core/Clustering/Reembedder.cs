@@ -14,6 +14,7 @@ public sealed record ReembedProgress(string Model, bool Running, long Done, long
 /// every cluster's centroid is recomputed. The new model is recorded only once all is done, so an interrupted run
 /// simply starts again at the next start.
 /// Cluster membership is kept: a model change must not silently regroup what admins have triaged.
+/// Runs at start, and again on <see cref="RequestRun"/> (the embedding model was changed in the settings).
 /// </summary>
 public sealed partial class Reembedder(
     SqliteDb db,
@@ -29,6 +30,7 @@ public sealed partial class Reembedder(
     private const int BatchSize = 64;
 
     private volatile ReembedProgress _progress = new("", false, 0, 0, null);
+    private readonly SemaphoreSlim _requested = new(0, 1);
 
     public ReembedProgress Progress => _progress;
 
@@ -51,15 +53,39 @@ public sealed partial class Reembedder(
 
         try
         {
-            await RunAsync(stoppingToken);
+            while (true)
+            {
+                try
+                {
+                    await RunAsync(stoppingToken);
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    _progress = _progress with { Running = false, Error = ex.Message };
+                    LogFailed(logger, ex);
+                }
+
+                await _requested.WaitAsync(stoppingToken);
+            }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        catch (Exception ex)
+    }
+
+    /// <summary>
+    /// Asks the background loop to bring every vector to the current model again (after a settings change); a
+    /// no-op run when the model did not change. Requests made during a run start one more run after it.
+    /// </summary>
+    public void RequestRun()
+    {
+        try
         {
-            _progress = _progress with { Running = false, Error = ex.Message };
-            LogFailed(logger, ex);
+            _requested.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // A run is already requested.
         }
     }
 
@@ -142,6 +168,6 @@ public sealed partial class Reembedder(
     [LoggerMessage(Level = LogLevel.Information, Message = "Re-embedded {Done} signal(s) and recomputed {Clusters} cluster centroid(s)")]
     private static partial void LogFinished(ILogger logger, long done, int clusters);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Re-embedding failed; it resumes on the next start")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Re-embedding failed; it resumes on the next start or change of model")]
     private static partial void LogFailed(ILogger logger, Exception exception);
 }

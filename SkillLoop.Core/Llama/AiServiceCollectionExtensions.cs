@@ -8,10 +8,11 @@ namespace SkillLoop.Core.Llama;
 public static class AiServiceCollectionExtensions
 {
     /// <summary>
-    /// The AI layer: <see cref="AiRuntime"/> (providers chosen from the environment; <see cref="AiRuntime.Status"/>
-    /// for /api/v1/status), the embedding generator in use as <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>,
-    /// <see cref="IssueStore"/>, and the background <see cref="ExtractionJobRunner"/>. Register after the database
-    /// start-up service, so extraction starts on a migrated database.
+    /// The AI layer: <see cref="AiRuntime"/> (providers from the saved <see cref="AiSettings"/>, else the environment;
+    /// <see cref="AiRuntime.Status"/> for /api/v1/status), the embedding generator in use as
+    /// <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/> (it follows changes of settings), <see cref="IssueStore"/>,
+    /// and the background <see cref="ExtractionJobRunner"/>. Register after the database start-up service, so the
+    /// saved settings are read and extraction starts on a migrated database. Needs Data Protection (API keys).
     /// </summary>
     public static IServiceCollection AddSkillLoopAi(this IServiceCollection services, IConfiguration configuration)
     {
@@ -25,6 +26,8 @@ public static class AiServiceCollectionExtensions
         services.AddOptions<ExtractionOptions>();
 
         services.AddSingleton<AiRuntime>();
+        services.AddSingleton<AiSettings>();
+        services.AddHostedService<AiSettingsStartup>();
         services.AddSingleton<IIssueExtractorSource>(sp => sp.GetRequiredService<AiRuntime>());
         services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(sp => sp.GetRequiredService<AiRuntime>().Embeddings);
         services.AddSingleton<IssueStore>();

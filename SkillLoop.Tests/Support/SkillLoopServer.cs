@@ -23,6 +23,7 @@ public sealed class SkillLoopServer : WebApplicationFactory<Program>
 
     public SkillLoopServer()
     {
+        Directory.CreateDirectory(ModelsDirectory);
         UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         StartServer();
         var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
@@ -34,9 +35,13 @@ public sealed class SkillLoopServer : WebApplicationFactory<Program>
 
     public string DataDirectory => _data.Path;
 
+    /// <summary>The server's <c>--models</c> directory (empty; inside the data directory, so <c>../x.gguf</c> names a real file).</summary>
+    public string ModelsDirectory => _data.Combine("models");
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("data", _data.Path);
+        builder.UseSetting("models", ModelsDirectory);
         builder.UseSetting("urls", "http://127.0.0.1:0");
         builder.UseSetting("SKILLLOOP_INGEST_TOKEN", IngestToken);
         builder.UseSetting("SKILLLOOP_ADMIN_API_KEY", AdminApiKey);
