@@ -58,9 +58,11 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
 
     public async Task<ProposedChange> WriteAsync(string original, string path, ProposalEvidence evidence, CancellationToken cancellationToken)
     {
-        if (ai.Chat is { } chat)
+        // The lease keeps this chat model alive for the whole proposal, even if an admin switches models meanwhile.
+        using var lease = ai.Lease();
+        if (lease.Chat is { } chat)
         {
-            var model = ai.Status.Chat.Model ?? ai.Status.Chat.Provider;
+            var model = lease.Status.Chat.Model ?? lease.Status.Chat.Provider;
             try
             {
                 if (await AskModelAsync(chat, original, path, evidence, cancellationToken) is { } change)
