@@ -139,6 +139,36 @@ public sealed class RegistryScanTests
     }
 
     [Fact]
+    public async Task The_scheduler_scans_registries_that_were_never_scanned_or_are_due_and_leaves_fresh_ones_alone()
+    {
+        using var remote = new BareGitRemote(SkillRepository);
+        await using var core = await TestCore.StartAsync();
+        var store = core.Get<RegistryStore>();
+        var fresh = await store.CreateAsync(new RegistryInput("fresh", "git", remote.Path, "main"), CancellationToken.None);
+        await core.Get<RegistryScans>().ScanAsync(fresh.Id, CancellationToken.None);
+        var scannedAt = (await store.GetAsync(fresh.Id, CancellationToken.None))!.LastScanAt;
+        var never = await store.CreateAsync(new RegistryInput("never", "git", remote.Path, "main"), CancellationToken.None);
+
+        var scheduler = core.Get<RegistryScans>();
+        await scheduler.StartAsync(CancellationToken.None);
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((await store.GetAsync(never.Id, CancellationToken.None))!.LastScanAt is null && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+        }
+        finally
+        {
+            await scheduler.StopAsync(CancellationToken.None);
+        }
+
+        Assert.NotNull((await store.GetAsync(never.Id, CancellationToken.None))!.LastScanAt);
+        Assert.Equal(scannedAt, (await store.GetAsync(fresh.Id, CancellationToken.None))!.LastScanAt);
+    }
+
+    [Fact]
     public async Task The_access_token_is_stored_encrypted_and_only_decrypted_for_git()
     {
         await using var core = await TestCore.StartAsync();

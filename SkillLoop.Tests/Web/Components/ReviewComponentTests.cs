@@ -1,0 +1,111 @@
+using Bunit;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using MudBlazor;
+using MudBlazor.Services;
+using SkillLoop.Core;
+using SkillLoop.Core.Access;
+using SkillLoop.Core.Data;
+using SkillLoop.Core.Registry;
+using SkillLoop.Tests.Support;
+using SkillLoop.Web.Components.Pages.Proposals;
+using SkillLoop.Web.Components.Pages.Skills;
+
+namespace SkillLoop.Tests.Web.Components;
+
+/// <summary>The reviewer's proposal page and the registries page over the real core, rendered with bUnit.</summary>
+public sealed class ReviewComponentTests : IAsyncLifetime
+{
+    private const string Original = "---\nname: pdf-report\n---\n# PDF\n\nRender the table.\n";
+    private const string Proposed = "---\nname: pdf-report\n---\n# PDF\n\nRender the table, totals last.\n";
+
+    private readonly TempDirectory _data = new("skillloop-bunit-review");
+    private BunitContext _context = null!;
+
+    public async Task InitializeAsync()
+    {
+        _context = new BunitContext();
+        _context.JSInterop.Mode = JSRuntimeMode.Loose;
+        _context.Services.AddMudServices();
+        TestCore.Build(_data.Path, null, _context.Services);
+        var auth = _context.AddAuthorization();
+        auth.SetAuthorized("rita");
+        auth.SetRoles(Roles.Reviewer);
+        foreach (var hosted in _context.Services.GetServices<IHostedService>().OfType<SkillLoopStartup>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+    }
+
+    private IRenderedComponent<T> RenderWithProviders<T>(Action<ComponentParameterCollectionBuilder<T>>? parameters = null) where T : Microsoft.AspNetCore.Components.IComponent
+    {
+        _context.Render<MudPopoverProvider>();
+        _context.Render<MudSnackbarProvider>();
+        return _context.Render(parameters);
+    }
+
+    private async Task<long> SeedProposalAsync()
+    {
+        await using var connection = await _context.Services.GetRequiredService<SqliteDb>().OpenAsync(CancellationToken.None);
+        var cluster = await connection.ExecuteScalarAsync<long>(
+            """
+            INSERT INTO clusters (skill, title, centroid_sum, signal_count, user_count, first_seen, last_seen, created_at, updated_at)
+            VALUES ('pdf-report', 'Totals row at the top', x'', 3, 3, '2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z', '2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z')
+            RETURNING id
+            """);
+        return await connection.ExecuteScalarAsync<long>(
+            """
+            INSERT INTO proposals (cluster_id, skill, skill_path, base_commit, original_text, proposed_text, generated_by, title, summary, body,
+                confidence, evidence_signals, evidence_users, state, branch, created_at, updated_at)
+            VALUES (@cluster, 'pdf-report', 'skills/pdf-report/SKILL.md', 'abc', @Original, @Proposed, 'pitfalls', 'Totals row at the top',
+                'Says where totals go.', '## Problem pattern', 0.5, 3, 3, 'review', 'skillloop/pdf-report-1', '2026-11-02T00:00:00Z', '2026-11-02T00:00:00Z')
+            RETURNING id
+            """, new { cluster, Original, Proposed });
+    }
+
+    [Fact]
+    public async Task The_review_page_shows_the_change_side_by_side_and_a_rejection_is_recorded_with_the_reviewer()
+    {
+        var id = await SeedProposalAsync();
+
+        var page = RenderWithProviders<ProposalDetailPage>(p => p.Add(x => x.Id, id));
+
+        page.WaitForAssertion(() => Assert.Equal("review", page.Find("[data-testid=proposal-state]").TextContent.Trim()));
+        Assert.Equal(["Render the table, totals last."], page.FindAll("[data-testid=side-by-side] td.add").Select(td => td.TextContent));
+        Assert.Equal(["Render the table."], page.FindAll("[data-testid=side-by-side] td.del").Select(td => td.TextContent));
+        Assert.Contains("Known pitfalls (no model)", page.Markup);
+
+        var comment = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == "Comment (optional)");
+        await page.InvokeAsync(() => comment.Instance.ValueChanged.InvokeAsync("Not a skill problem."));
+        page.Find("[data-testid=reject]").Click();
+
+        page.WaitForAssertion(() => Assert.Equal("rejected", page.Find("[data-testid=proposal-state]").TextContent.Trim()));
+        Assert.Contains("Rejected by rita", page.Markup);
+        Assert.Empty(page.FindAll("[data-testid=approve]"));
+        var detail = await _context.Services.GetRequiredService<Core.Proposals.ProposalStore>().GetAsync(id, CancellationToken.None);
+        Assert.Equal(("rejected", "rita", "Not a skill problem."), (detail!.Proposal.State, detail.ReviewedBy, detail.ReviewComment));
+    }
+
+    [Fact]
+    public async Task The_skills_page_lists_registries_and_their_scanned_skills_to_a_reviewer_without_admin_actions()
+    {
+        using var remote = new BareGitRemote(new Dictionary<string, string> { ["skills/pdf-report/SKILL.md"] = Original });
+        var store = _context.Services.GetRequiredService<RegistryStore>();
+        var registry = await store.CreateAsync(new RegistryInput("team", "git", remote.Path, "main"), CancellationToken.None);
+        await _context.Services.GetRequiredService<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
+
+        var page = RenderWithProviders<Skills>();
+
+        page.WaitForAssertion(() => Assert.Contains("skills/pdf-report/SKILL.md", page.Find("[data-testid=skills-table]").TextContent));
+        Assert.Contains("team", page.Find("[data-testid=registries-table]").TextContent);
+        Assert.Empty(page.FindAll("[data-testid=scan]")); // a reviewer sees, but does not scan
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _context.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _data.Dispose();
+    }
+}
