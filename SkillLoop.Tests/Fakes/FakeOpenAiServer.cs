@@ -99,7 +99,20 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         }
     }
 
-    private Task DefaultAsync(HttpContext context, JsonElement body) =>
+    /// <summary>How long every unscripted answer takes (a slow model).</summary>
+    public TimeSpan DefaultDelay { get; set; }
+
+    private async Task DefaultAsync(HttpContext context, JsonElement body)
+    {
+        if (DefaultDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(DefaultDelay, context.RequestAborted);
+        }
+
+        await DefaultAnswerAsync(context, body);
+    }
+
+    private Task DefaultAnswerAsync(HttpContext context, JsonElement body) =>
         context.Request.Path.Value!.EndsWith("/embeddings", StringComparison.Ordinal)
             ? WriteEmbeddingsAsync(context, body)
             : WriteChatAsync(context, DefaultContent, body.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True);
