@@ -1,15 +1,21 @@
-# Minimal image (hardening, health check and the tested build script come with the container issue).
+# One container: UI + API on port 8080; the SQLite database and git mirrors in /data, GGUF models in /models.
+# The build steps live in build/image.sh, which CI runs too (the image's content is tested where images cannot run).
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN dotnet publish SkillLoop.Web -c Release -o /app
+RUN bash build/image.sh /out
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
-COPY --from=build /app .
-ENV ASPNETCORE_URLS=http://+:8080 SKILLLOOP_DATA=/data SKILLLOOP_MODELS=/models
+COPY --from=build /out/app .
+# Volumes owned by the non-root user the server runs as.
+RUN mkdir -p /data /models && chown "$APP_UID" /data /models
+ENV ASPNETCORE_URLS=http://+:8080 \
+    SKILLLOOP_DATA=/data \
+    SKILLLOOP_MODELS=/models
 VOLUME ["/data", "/models"]
 EXPOSE 8080
 USER $APP_UID
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["dotnet", "/app/SkillLoop.Web.dll", "healthcheck"]
 ENTRYPOINT ["dotnet", "SkillLoop.Web.dll"]

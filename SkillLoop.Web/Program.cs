@@ -3,6 +3,11 @@ using SkillLoop.Web;
 using SkillLoop.Web.Components;
 using SkillLoop.Web.Endpoints;
 
+if (args is ["healthcheck"])
+{
+    return await HealthCheck.RunAsync(); // the container's HEALTHCHECK
+}
+
 var builder = WebApplication.CreateBuilder(args);
 builder.UseSkillLoopDefaults();
 
@@ -31,6 +36,7 @@ app.MapRazorComponents<App>()
     .AddInteractiveServerRenderMode();
 
 app.Run();
+return 0;
 
 /// <summary>Visible to the test host (WebApplicationFactory).</summary>
 public partial class Program;

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using SkillLoop.Tests.Support;
+
+namespace SkillLoop.Tests.Container;
+
+/// <summary>
+/// Our machines cannot run containers, so the image's content is built by the same script the Dockerfile runs
+/// (<c>build/image.sh</c>) and started the way the image starts it: environment settings, then the health check.
+/// </summary>
+public sealed class ImageContentTests
+{
+    private static readonly string Root = FindRoot();
+
+    [Fact]
+    public void The_dockerfile_and_compose_file_build_with_the_tested_script_and_keep_the_documented_settings()
+    {
+        var dockerfile = File.ReadAllText(Path.Combine(Root, "Dockerfile"));
+        var compose = File.ReadAllText(Path.Combine(Root, "docker-compose.yml"));
+
+        Assert.Contains("RUN bash build/image.sh /out", dockerfile, StringComparison.Ordinal);
+        Assert.Contains("USER $APP_UID", dockerfile, StringComparison.Ordinal);
+        Assert.Contains("VOLUME [\"/data\", \"/models\"]", dockerfile, StringComparison.Ordinal);
+        Assert.Contains("EXPOSE 8080", dockerfile, StringComparison.Ordinal);
+        Assert.Contains("HEALTHCHECK", dockerfile, StringComparison.Ordinal);
+        Assert.Contains("\"healthcheck\"]", dockerfile, StringComparison.Ordinal);
+        Assert.Equal(2, dockerfile.Split('\n').Count(l => l.StartsWith("FROM ", StringComparison.Ordinal))); // multi-stage
+        foreach (var expected in new[] { "\"8080:8080\"", "restart: unless-stopped", "mem_limit: 500m", "skillloop-data:/data", "/models", "healthcheck:" })
+        {
+            Assert.Contains(expected, compose, StringComparison.Ordinal);
+        }
+
+        foreach (var setting in new[] { "SKILLLOOP_ADMIN_PASSWORD", "SKILLLOOP_ADMIN_API_KEY", "SKILLLOOP_INGEST_TOKEN", "SKILLLOOP_CHAT_MODEL", "SKILLLOOP_LLM_ENDPOINT", "SKILLLOOP_LLM_MODEL", "SKILLLOOP_LLM_API_KEY" })
+        {
+            Assert.Contains($"{setting}: ${{{setting}:-}}", compose, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task The_image_content_starts_from_its_environment_serves_health_and_reports_its_native_parts()
+    {
+        using var image = new TempDirectory("skillloop-image");
+        var build = await RunAsync("bash", [Path.Combine(Root, "build", "image.sh"), image.Path], Root, new Dictionary<string, string>(), TimeSpan.FromMinutes(15));
+        Assert.True(build.ExitCode == 0, build.Output);
+        var app = Path.Combine(image.Path, "app");
+        Assert.False(Directory.Exists(Path.Combine(app, "runtimes", "win-x64")), "other platforms' native libraries are pruned");
+
+        var port = FreePort();
+        var environment = new Dictionary<string, string>
+        {
+            // As the Dockerfile and compose file set them, with the volumes in a temp folder.
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["SKILLLOOP_DATA"] = Path.Combine(image.Path, "data"),
+            ["SKILLLOOP_MODELS"] = Path.Combine(image.Path, "models"),
+            ["SKILLLOOP_ADMIN_API_KEY"] = "image-admin-key-0001",
+        };
+        var server = Process.Start(Start("dotnet", [Path.Combine(app, "SkillLoop.Web.dll")], image.Path, environment))!;
+        server.OutputDataReceived += (_, _) => { };
+        server.ErrorDataReceived += (_, _) => { };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        try
+        {
+            var health = new Dictionary<string, string>(environment);
+            health["ASPNETCORE_URLS"] = $"http://+:{port}"; // as in the image: every address; the check asks loopback
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            (int ExitCode, string Output) check;
+            do
+            {
+                await Task.Delay(200);
+                check = await RunAsync("dotnet", [Path.Combine(app, "SkillLoop.Web.dll"), "healthcheck"], image.Path, health, TimeSpan.FromSeconds(30));
+            }
+            while (check.ExitCode != 0 && DateTime.UtcNow < deadline && !server.HasExited);
+
+            Assert.True(check.ExitCode == 0, check.Output);
+            using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "image-admin-key-0001");
+            var status = await admin.GetFromJsonAsync<JsonElement>("/api/v1/status");
+            Assert.StartsWith("sqlite-vec", status.GetProperty("vectorIndex").GetString(), StringComparison.Ordinal);
+            Assert.Equal("minilm", status.GetProperty("embeddings").GetProperty("provider").GetString());
+            Assert.True(File.Exists(Path.Combine(image.Path, "data", "skillloop.db")));
+            // The dashboard's static assets are in the image (MudBlazor's from its package, fingerprinted).
+            var login = await admin.GetStringAsync("/account/login");
+            var css = System.Text.RegularExpressions.Regex.Match(login, "href=\"(/?_content/MudBlazor/[^\"]+\\.css)\"").Groups[1].Value;
+            Assert.NotEmpty(css);
+            Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/" + css.TrimStart('/'))).StatusCode);
+        }
+        finally
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync();
+        }
+
+        var down = await RunAsync("dotnet", [Path.Combine(app, "SkillLoop.Web.dll"), "healthcheck"], image.Path,
+            new Dictionary<string, string> { ["ASPNETCORE_URLS"] = $"http://+:{port}" }, TimeSpan.FromSeconds(30));
+        Assert.Equal(1, down.ExitCode);
+    }
+
+    private static ProcessStartInfo Start(string file, string[] arguments, string directory, IDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo(file, arguments)
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        return start;
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] arguments, string directory, IDictionary<string, string> environment, TimeSpan timeout)
+    {
+        using var process = Process.Start(Start(file, arguments, directory, environment))!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(cancel.Token);
+        return (process.ExitCode, await output + await error);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string FindRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(directory!.FullName, "SkillLoop.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory.FullName;
+    }
+}
