@@ -22,6 +22,9 @@ public static class WebServiceCollectionExtensions
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        // Bodies over 1 MB are refused unless an endpoint allows more (RequestLimits).
+        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = RequestLimits.DefaultMaxBodyBytes);
+
         // Serves MudBlazor's assets from the package folder when run from source (a no-op once published).
         builder.WebHost.UseStaticWebAssets();
         return builder;
@@ -39,6 +42,12 @@ public static class WebServiceCollectionExtensions
             if (context.Exception is BadHttpRequestException bad)
             {
                 context.ProblemDetails.Detail ??= bad.Message;
+            }
+
+            // A body that turned out too large while it was read (chunked) is answered by status code alone.
+            if (context.ProblemDetails.Status == StatusCodes.Status413PayloadTooLarge)
+            {
+                context.ProblemDetails.Detail ??= RequestLimits.TooLarge(RequestLimits.MaxBodyBytesFor(context.HttpContext));
             }
         });
         // Binding failures take the same path in every environment: an exception the handler below maps to its 4xx.
