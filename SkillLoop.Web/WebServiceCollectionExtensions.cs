@@ -53,6 +53,7 @@ public static class WebServiceCollectionExtensions
         // Binding failures take the same path in every environment: an exception the handler below maps to its 4xx.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi();
+        services.AddSkillLoopRateLimits();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         services.AddSingleton<ServerStatusReader>();
 
@@ -84,6 +85,7 @@ public static class WebServiceCollectionExtensions
             pages.Use(AnswerBadRequestsAsync);
         });
         app.UseAuthentication();
+        app.UseRateLimiter(); // after authentication: each credential has its own bucket
         app.UseAuthorization();
         app.UseAntiforgery();
         return app;
