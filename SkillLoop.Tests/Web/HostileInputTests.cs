@@ -188,6 +188,9 @@ public sealed class HostileInputTests(SkillLoopServer server)
     /// <summary>Hostile variants of one operation: path tricks, query tricks, and (where it takes one) bad bodies.</summary>
     private static IEnumerable<HostileRequest> HostileRequests(Operation operation, JsonElement document)
     {
+        // The plain request first (ids "0" name nothing), so operations without parameters are called too.
+        yield return new HostileRequest(operation.Method, operation.Fill("0"), "plain, no body", null, null, MustBeRejected: false);
+
         foreach (var segment in operation.PathParameters.Count > 0 ? HostileSegments : [])
         {
             yield return new HostileRequest(operation.Method, operation.Fill(segment), $"path {Shorten(segment)}", null, null, MustBeRejected: false);
