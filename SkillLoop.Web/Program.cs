@@ -20,6 +20,7 @@ app.MapSignalEndpoints();
 app.MapClusterEndpoints();
 app.MapPatternEndpoints();
 app.MapSettingsEndpoints();
+app.MapBackupEndpoints();
 app.MapAccessEndpoints();
 app.MapAccountEndpoints();
 
