@@ -43,7 +43,7 @@ public sealed class ApiRequestGuard(RequestDelegate next, IProblemDetailsService
                 "JSON bodies are UTF-8 (RFC 8259): send charset=utf-8 or no charset at all.");
         }
 
-        if (declared is null && size is not null)
+        if (declared is null && size is not null && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
         {
             // A body of unknown length (chunked) is counted here rather than by Kestrel: going over is then an ordinary
             // 413 answer after which Kestrel drains the rest, not a rejected request whose connection is cut mid-upload.
