@@ -28,6 +28,7 @@ app.MapRegistryEndpoints();
 app.MapPatternEndpoints();
 app.MapSettingsEndpoints();
 app.MapAiSettingsEndpoints();
+app.MapBackupEndpoints();
 app.MapAccessEndpoints();
 app.MapAccountEndpoints();
 

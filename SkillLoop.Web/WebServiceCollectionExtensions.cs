@@ -1,7 +1,9 @@
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Diagnostics;
 using MudBlazor.Services;
 using SkillLoop.Web.Auth;
 using SkillLoop.Web.Endpoints;
+using SkillLoop.Web.Protection;
 
 namespace SkillLoop.Web;
 
@@ -18,6 +20,9 @@ public static class WebServiceCollectionExtensions
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        // Bodies over 1 MB are refused unless an endpoint allows more (RequestLimits).
+        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = RequestLimits.DefaultMaxBodyBytes);
+
         // Serves MudBlazor's assets from the package folder when run from source (a no-op once published).
         builder.WebHost.UseStaticWebAssets();
         return builder;
@@ -29,8 +34,24 @@ public static class WebServiceCollectionExtensions
         services.AddMudServices();
         services.AddSkillLoopAuth();
         services.AddAntiforgery();
-        services.AddProblemDetails();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+        {
+            // A binding failure's message says what was wrong with the request (which parameter, read from where).
+            if (context.Exception is BadHttpRequestException bad)
+            {
+                context.ProblemDetails.Detail ??= bad.Message;
+            }
+
+            // A body that turned out too large while it was read (chunked) is answered by status code alone.
+            if (context.ProblemDetails.Status == StatusCodes.Status413PayloadTooLarge)
+            {
+                context.ProblemDetails.Detail ??= RequestLimits.TooLarge(RequestLimits.MaxBodyBytesFor(context.HttpContext));
+            }
+        });
+        // Binding failures take the same path in every environment: an exception the handler below maps to its 4xx.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi();
+        services.AddSkillLoopRateLimits();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         services.AddSingleton<ServerStatusReader>();
 
@@ -46,20 +67,49 @@ public static class WebServiceCollectionExtensions
             // Bad input (unreadable JSON, wrong types) is the caller's error: 4xx, never 5xx.
             api.UseExceptionHandler(new ExceptionHandlerOptions
             {
-                StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+                StatusCodeSelector = StatusCodeFor,
+                SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException, // not a server error
             });
             api.UseStatusCodePages();
+            api.UseMiddleware<ApiRequestGuard>();
         });
         app.UseWhen(c => !IsApi(c.Request), pages =>
         {
             pages.UseExceptionHandler("/Error", createScopeForErrors: true);
             pages.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+            pages.Use(AnswerBadRequestsAsync);
         });
         app.UseAuthentication();
+        app.UseRateLimiter(); // after authentication: each credential has its own bucket
         app.UseAuthorization();
         app.UseAntiforgery();
         return app;
     }
+
+    /// <summary>
+    /// A form post the server cannot bind (a stale antiforgery token, a missing field) is the client's error: its 4xx.
+    /// The error and not-found pages only answer GET, so re-executing them for a POST ended in a 500 or a 404.
+    /// </summary>
+    private static async Task AnswerBadRequestsAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (BadHttpRequestException bad) when (!context.Response.HasStarted)
+        {
+            context.Response.Clear();
+            context.Response.StatusCode = bad.StatusCode;
+            // The not-found page would answer a POST with 404 instead.
+            if (context.Features.Get<IStatusCodePagesFeature>() is { } statusCodePages)
+            {
+                statusCodePages.Enabled = false;
+            }
+        }
+    }
+
+    private static int StatusCodeFor(Exception exception) =>
+        exception is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError;
 
     private static bool IsApi(HttpRequest request) =>
         request.Path.StartsWithSegments("/api") || request.Path.StartsWithSegments("/healthz") || request.Path.StartsWithSegments("/openapi");

@@ -20,15 +20,25 @@ public sealed class SkillLoopServer : WebApplicationFactory<Program>
     public const string AdminPassword = "test-admin-password-1";
 
     private readonly TempDirectory _data = new("skillloop-server");
+    private readonly IReadOnlyDictionary<string, string?> _settings;
 
     public SkillLoopServer()
+        : this(new Dictionary<string, string?>())
     {
+    }
+
+    private SkillLoopServer(IReadOnlyDictionary<string, string?> settings)
+    {
+        _settings = settings;
         Directory.CreateDirectory(ModelsDirectory);
         UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         StartServer();
         var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         BaseAddress = new Uri(addresses.First());
     }
+
+    /// <summary>A server of its own with extra settings (a small rate limit, say), for the test that disposes it.</summary>
+    public static SkillLoopServer StartWith(IReadOnlyDictionary<string, string?> settings) => new(settings);
 
     /// <summary>The server's real address, e.g. http://127.0.0.1:41234.</summary>
     public Uri BaseAddress { get; }
@@ -46,6 +56,10 @@ public sealed class SkillLoopServer : WebApplicationFactory<Program>
         builder.UseSetting("SKILLLOOP_INGEST_TOKEN", IngestToken);
         builder.UseSetting("SKILLLOOP_ADMIN_API_KEY", AdminApiKey);
         builder.UseSetting("SKILLLOOP_ADMIN_PASSWORD", AdminPassword);
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
     }
 
     public HttpClient CreateClientWith(string? bearer)

@@ -18,6 +18,9 @@ public sealed class ApiKeyAuthenticationHandler(
 {
     public const string SchemeName = "ApiKey";
 
+    /// <summary>The claim naming the key's row id (rate limits are kept per key).</summary>
+    public const string KeyIdClaim = "api_key_id";
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (!TryReadBearer(Request, out var secret))
@@ -33,7 +36,7 @@ public sealed class ApiKeyAuthenticationHandler(
 
         var role = key.Kind == ApiKeyKinds.Ingest ? Roles.Ingest : Roles.Admin;
         var identity = new ClaimsIdentity(
-            [new Claim(ClaimTypes.Name, key.Name), new Claim(ClaimTypes.Role, role), new Claim("api_key_id", key.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))],
+            [new Claim(ClaimTypes.Name, key.Name), new Claim(ClaimTypes.Role, role), new Claim(KeyIdClaim, key.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))],
             SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }

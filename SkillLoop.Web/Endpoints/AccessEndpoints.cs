@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using SkillLoop.Core.Access;
 using SkillLoop.Web.Auth;
 
@@ -48,15 +47,15 @@ public static class AccessEndpoints
         }
     }
 
-    public static Task<Results<Ok<UserSummary>, ValidationProblem, NotFound<ProblemDetails>>> SetRole(
+    public static Task<Results<Ok<UserSummary>, ValidationProblem, ProblemHttpResult>> SetRole(
         long id, RoleChange? body, AccessAdmin admin, CancellationToken cancellationToken) =>
         Guard(async () => TypedResults.Ok(await admin.SetRoleAsync(id, body?.Role, cancellationToken)));
 
-    public static Task<Results<NoContent, ValidationProblem, NotFound<ProblemDetails>>> ResetPassword(
+    public static Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> ResetPassword(
         long id, PasswordChange? body, AccessAdmin admin, CancellationToken cancellationToken) =>
         Guard(async () => { await admin.ResetPasswordAsync(id, body?.Password, cancellationToken); return TypedResults.NoContent(); });
 
-    public static Task<Results<NoContent, ValidationProblem, NotFound<ProblemDetails>>> DeleteUser(
+    public static Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DeleteUser(
         long id, AccessAdmin admin, CancellationToken cancellationToken) =>
         Guard(async () => { await admin.DeleteUserAsync(id, cancellationToken); return TypedResults.NoContent(); });
 
@@ -77,11 +76,11 @@ public static class AccessEndpoints
         }
     }
 
-    public static Task<Results<NoContent, ValidationProblem, NotFound<ProblemDetails>>> RevokeKey(
+    public static Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> RevokeKey(
         long id, AccessAdmin admin, CancellationToken cancellationToken) =>
         Guard(async () => { await admin.RevokeKeyAsync(id, cancellationToken); return TypedResults.NoContent(); });
 
-    private static async Task<Results<T, ValidationProblem, NotFound<ProblemDetails>>> Guard<T>(Func<Task<T>> action)
+    private static async Task<Results<T, ValidationProblem, ProblemHttpResult>> Guard<T>(Func<Task<T>> action)
         where T : IResult
     {
         try
@@ -90,7 +89,7 @@ public static class AccessEndpoints
         }
         catch (AccessException ex) when (ex.NotFound)
         {
-            return TypedResults.NotFound(new ProblemDetails { Title = "Not found", Detail = ex.Message, Status = StatusCodes.Status404NotFound });
+            return TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status404NotFound, title: "Not found");
         }
         catch (AccessException ex)
         {

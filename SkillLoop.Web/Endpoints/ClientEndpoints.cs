@@ -4,6 +4,7 @@ using SkillLoop.Core.Detection;
 using SkillLoop.Core.Extraction;
 using SkillLoop.Hooks.Contracts;
 using SkillLoop.Web.Auth;
+using SkillLoop.Web.Protection;
 
 namespace SkillLoop.Web.Endpoints;
 
@@ -15,7 +16,7 @@ public static class ClientEndpoints
         var api = app.MapGroup("/api/v1").RequireAuthorization(Policies.Ingest).WithTags("Client");
         api.MapGet("/client/config", GetConfig);
         api.MapGet("/sessions/{platform}/{sessionId}/cursor", GetCursor);
-        api.MapPost("/signals", PostSignals);
+        api.MapPost("/signals", PostSignals).WithMaxBodySize(RequestLimits.SignalsMaxBodyBytes);
         api.MapPost("/issues", PostIssue);
         return app;
     }

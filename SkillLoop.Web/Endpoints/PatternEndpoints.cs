@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using SkillLoop.Core.Detection;
 using SkillLoop.Hooks.Contracts;
 using SkillLoop.Web.Auth;
@@ -62,7 +61,7 @@ public static class PatternEndpoints
         }
     }
 
-    public static async Task<Results<Ok<StoredPattern>, ValidationProblem, NotFound<ProblemDetails>>> UpdatePattern(
+    public static async Task<Results<Ok<StoredPattern>, ValidationProblem, ProblemHttpResult>> UpdatePattern(
         string id, CorrectionPattern? pattern, PatternStore patterns, CancellationToken cancellationToken)
     {
         if (pattern is null)
@@ -84,7 +83,7 @@ public static class PatternEndpoints
         }
     }
 
-    public static async Task<Results<NoContent, ValidationProblem, NotFound<ProblemDetails>>> DeletePattern(
+    public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DeletePattern(
         string id, PatternStore patterns, CancellationToken cancellationToken)
     {
         try
@@ -128,6 +127,6 @@ public static class PatternEndpoints
     private static ValidationProblem Invalid(PatternException ex) =>
         TypedResults.ValidationProblem(new Dictionary<string, string[]> { [ex.Field] = [ex.Message] });
 
-    private static NotFound<ProblemDetails> NotFound(PatternException ex) =>
-        TypedResults.NotFound(new ProblemDetails { Title = "Pattern not found", Detail = ex.Message, Status = StatusCodes.Status404NotFound });
+    private static ProblemHttpResult NotFound(PatternException ex) =>
+        TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status404NotFound, title: "Pattern not found");
 }

@@ -73,6 +73,21 @@ public sealed class DashboardComponentTests : IAsyncLifetime
         Assert.Contains("bunit team", keys.Markup);
     }
 
+    [Fact]
+    public void Back_up_now_saves_a_copy_of_the_database_and_links_to_its_download()
+    {
+        var backup = RenderWithProviders<BackupNow>();
+        Assert.Empty(backup.FindAll("[data-testid=backup-link]"));
+
+        backup.Find("[data-testid=backup-now]").Click();
+
+        backup.WaitForAssertion(() => Assert.Single(backup.FindAll("[data-testid=backup-link]")));
+        var link = backup.Find("[data-testid=backup-link]");
+        var name = link.TextContent;
+        Assert.Equal($"/api/v1/backup/{name}", link.GetAttribute("href"));
+        Assert.True(File.Exists(Path.Combine(_data.Path, "backups", name)));
+    }
+
     public async Task DisposeAsync()
     {
         await _context.DisposeAsync();
