@@ -14,10 +14,10 @@ public static partial class SignalBatchValidator
     /// <summary>The agent CLIs a client may extract issues with (<see cref="SignalBatch.LocalExtractor"/>).</summary>
     public static readonly IReadOnlySet<string> LocalExtractors = new HashSet<string>(StringComparer.Ordinal) { "claude", "copilot" };
 
-    internal const int MaxTextLength = 20_000;
-    internal const int MaxTurns = 5_000;
-    internal const int MaxCorrections = 1_000;
-    internal const int MaxContextTurns = 20;
+    internal const int MaxTextLength = SignalBatchLimits.MaxTextLength;
+    internal const int MaxTurns = SignalBatchLimits.MaxTurns;
+    internal const int MaxCorrections = SignalBatchLimits.MaxCorrections;
+    internal const int MaxContextTurns = SignalBatchLimits.MaxContextTurns;
 
     public static bool IsValidPlatform(string? platform) => platform is not null && Platforms.Contains(platform);
 

@@ -301,9 +301,9 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
     /// <summary>Maps a skill name seen in signals to a registered skill; <paramref name="skillId"/> null removes the mapping.</summary>
     public async Task MapAsync(string? signalSkill, long? skillId, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(signalSkill) || signalSkill.Length > 300)
+        if (string.IsNullOrWhiteSpace(signalSkill) || signalSkill.Length > 300 || signalSkill.Any(char.IsControl))
         {
-            throw new RegistryException("skill", "Name the skill as signals report it (1 to 300 characters).");
+            throw new RegistryException("skill", "Name the skill as signals report it (1 to 300 characters, no control characters).");
         }
 
         await using var connection = await db.OpenAsync(cancellationToken);
@@ -331,9 +331,9 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
     private static RegistryInput Validate(RegistryInput input)
     {
         var name = input.Name?.Trim();
-        if (string.IsNullOrEmpty(name) || name.Length > 100)
+        if (string.IsNullOrEmpty(name) || name.Length > 100 || name.Any(char.IsControl))
         {
-            throw new RegistryException("name", "A registry needs a name of 1 to 100 characters.");
+            throw new RegistryException("name", "A registry needs a name of 1 to 100 characters, without control characters.");
         }
 
         var provider = input.Provider?.Trim().ToLowerInvariant();
@@ -387,9 +387,9 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
             throw new RegistryException("autoMerge", "The auto-merge bar needs a confidence between 0 and 1 and at least one distinct user.");
         }
 
-        if (input.Token is { Length: > 1000 })
+        if (input.Token is { Length: > 1000 } || (input.Token?.Any(char.IsControl) ?? false))
         {
-            throw new RegistryException("token", "The token is too long.");
+            throw new RegistryException("token", "The token is too long or holds control characters.");
         }
 
         return input with { Name = name, Provider = provider, Url = url, Branch = branch, ApiUrl = apiUrl, Repository = repository, PathFilters = filters, Token = input.Token?.Trim() };

@@ -103,3 +103,15 @@ public sealed record ClientIssue(
 
 /// <summary>Answer to <c>POST /api/v1/issues</c>: false when the signal already had an issue (the server's own).</summary>
 public sealed record ClientIssueResult(bool Stored);
+
+/// <summary>What the server accepts in one <see cref="SignalBatch"/>; the client fits its batches to these.</summary>
+public static class SignalBatchLimits
+{
+    /// <summary>The server's request body limit for <c>POST /api/v1/signals</c>.</summary>
+    public const int MaxBodyBytes = 8 * 1024 * 1024;
+
+    public const int MaxTextLength = 20_000;
+    public const int MaxTurns = 5_000;
+    public const int MaxCorrections = 1_000;
+    public const int MaxContextTurns = 20;
+}

@@ -85,10 +85,11 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             clientVersion,
             local is not null && analysis.Corrections.Count > 0 ? local.Cli : null);
 
+        var body = Fit(ref batch);
         try
         {
-            using var content = new StringContent(JsonSerializer.Serialize(batch, HooksJsonContext.Default.SignalBatch),
-                Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
             using var response = await http.PostAsync("api/v1/signals", content, cancellationToken);
             if (response.IsSuccessStatusCode && batch.LocalExtractor is not null)
                 await ExtractLocallyAsync(local!, batch, cancellationToken);
@@ -96,6 +97,8 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             {
                 HttpStatusCode.Conflict => WorkerOutcome.Conflict, // another event got there first: nothing to do
                 HttpStatusCode.Unauthorized => WorkerOutcome.Unauthorized,
+                // Rate-limited: the cursor did not move, so the next event sends the same turns.
+                HttpStatusCode.TooManyRequests => WorkerOutcome.ServerUnavailable,
                 _ when response.IsSuccessStatusCode => WorkerOutcome.Posted,
                 _ when (int)response.StatusCode >= 500 => WorkerOutcome.ServerUnavailable,
                 _ => WorkerOutcome.Rejected,
@@ -105,6 +108,51 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
         {
             return WorkerOutcome.ServerUnavailable;
         }
+    }
+
+    /// <summary>The client's share of the server's 8 MB body limit, leaving room for headers.</summary>
+    public const int MaxBatchBytes = SignalBatchLimits.MaxBodyBytes - 256 * 1024;
+
+    /// <summary>
+    /// The batch as JSON, fitted to what the server accepts, so a long session is never refused forever. A first read
+    /// of a long session can hold thousands of turns and more than 8 MB (non-ASCII text is escaped). Corrections are
+    /// what matter: texts are cut to the server's length and the newest turns and corrections kept within its counts;
+    /// over the byte limit the plain turns (kept by the server only to test patterns against the past) go first,
+    /// then the corrections' context, then the oldest corrections. The cursor still advances past everything read.
+    /// </summary>
+    internal static byte[] Fit(ref SignalBatch batch)
+    {
+        batch = batch with
+        {
+            Turns = batch.Turns.TakeLast(SignalBatchLimits.MaxTurns).Select(t => t with { Text = Cut(t.Text) }).ToList(),
+            Corrections = batch.Corrections.TakeLast(SignalBatchLimits.MaxCorrections)
+                .Select(c => c with { Text = Cut(c.Text), Context = c.Context.TakeLast(SignalBatchLimits.MaxContextTurns).Select(t => t with { Text = Cut(t.Text) }).ToList() })
+                .ToList(),
+        };
+        var json = JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch);
+        if (json.Length <= MaxBatchBytes)
+            return json;
+
+        var corrected = batch.Corrections.Select(c => c.TurnId).ToHashSet(StringComparer.Ordinal);
+        batch = batch with { Turns = batch.Turns.Where(t => corrected.Contains(t.TurnId)).ToList() };
+        json = JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch);
+        if (json.Length <= MaxBatchBytes)
+            return json;
+
+        batch = batch with { Corrections = batch.Corrections.Select(c => c with { Context = [] }).ToList() };
+        json = JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch);
+        while (json.Length > MaxBatchBytes && batch.Corrections.Count > 0)
+        {
+            // Keep the newest corrections: halve until it fits (a few rounds at most).
+            var keep = batch.Corrections.Skip(Math.Max(1, batch.Corrections.Count / 2)).ToList();
+            var kept = keep.Select(c => c.TurnId).ToHashSet(StringComparer.Ordinal);
+            batch = batch with { Corrections = keep, Turns = batch.Turns.Where(t => kept.Contains(t.TurnId)).ToList() };
+            json = JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch);
+        }
+
+        return json;
+
+        static string Cut(string text) => text.Length <= SignalBatchLimits.MaxTextLength ? text : text[..SignalBatchLimits.MaxTextLength];
     }
 
     /// <summary>

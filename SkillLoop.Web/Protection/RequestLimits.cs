@@ -17,7 +17,7 @@ public static class RequestLimits
     /// <c>POST /api/v1/signals</c>: a batch carries every new human turn of a session (the client cuts each to 4,000
     /// characters), so a first read of a long session can run to a few megabytes.
     /// </summary>
-    public const long SignalsMaxBodyBytes = 8 << 20;
+    public const long SignalsMaxBodyBytes = SkillLoop.Hooks.Contracts.SignalBatchLimits.MaxBodyBytes; // the client fits its batches to it
 
     /// <summary>Lets this endpoint's requests carry bodies of up to <paramref name="bytes"/> (applied by routing).</summary>
     public static RouteHandlerBuilder WithMaxBodySize(this RouteHandlerBuilder builder, long bytes) =>
