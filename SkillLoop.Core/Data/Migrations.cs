@@ -254,6 +254,10 @@ public static class Migrations
             );
             CREATE INDEX ix_audit_proposal ON audit_log (proposal_id);
             """),
+        (5, "proposals remember a branch head they could not follow", """
+            -- The registry branch head at which the skill file had changed under an open proposal (logged once).
+            ALTER TABLE proposals ADD COLUMN stale_base TEXT NULL;
+            """),
     ];
 
     public static int Latest => All[^1].Version;

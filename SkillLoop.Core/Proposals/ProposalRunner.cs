@@ -58,7 +58,7 @@ public sealed partial class ProposalRunner(
             worked += await ForEachDueAsync("SELECT id FROM proposals WHERE state = 'approved' AND (not_before IS NULL OR not_before <= @now) ORDER BY id LIMIT 20", id => PushAsync(id, cancellationToken), cancellationToken);
             worked += await ForEachDueAsync(
                 """
-                SELECT id FROM proposals WHERE state = 'open' AND pr_number IS NOT NULL AND pr_synced_signals <> evidence_signals
+                SELECT id FROM proposals WHERE state = 'open' AND pr_synced_signals <> evidence_signals
                   AND (not_before IS NULL OR not_before <= @now) ORDER BY id LIMIT 20
                 """, id => SyncAsync(id, cancellationToken), cancellationToken);
             worked += await ForEachDueAsync(
@@ -334,19 +334,48 @@ public sealed partial class ProposalRunner(
             return;
         }
 
-        await UpdateAsync(id, "UPDATE proposals SET state = 'open', attempts = 0, last_error = NULL, not_before = NULL, updated_at = @now WHERE id = @id", null,
+        await UpdateAsync(id, "UPDATE proposals SET state = 'open', pr_synced_signals = evidence_signals, attempts = 0, last_error = NULL, not_before = NULL, updated_at = @now WHERE id = @id", null,
             "opened", registry.Id, registry.Provider == "git" ? $"Branch {branch} pushed for review." : $"Draft pull request #{number} open.", cancellationToken);
     }
 
-    /// <summary>The open PR's body follows the proposal's evidence.</summary>
+    /// <summary>
+    /// New evidence on an open proposal: the branch follows the registry's branch when it moved on (the approved text
+    /// re-committed on the new head, as long as the skill file itself is unchanged there: a changed file needs a
+    /// person, and the audit log says so), and the PR body shows the new evidence.
+    /// </summary>
     private async Task SyncAsync(long id, CancellationToken cancellationToken)
     {
         var proposal = await LoadAsync(id, cancellationToken);
         var registry = await registries.RequireAsync(proposal.RegistryId!.Value, cancellationToken);
         var token = await registries.TokenAsync(registry.Id, cancellationToken);
-        await forges.For(registry).UpdateAsync(registry, token, proposal.PrNumber!.Value, proposal.Title, proposal.Body ?? "", cancellationToken);
+        var head = await git.FetchAsync(registry, token, null, cancellationToken);
+        if (head != proposal.BaseCommit && proposal.SkillPath is { } path && proposal.ProposedText is { } text)
+        {
+            var upstream = await git.ReadFileAsync(registry, head, path, cancellationToken);
+            if (upstream == proposal.OriginalText)
+            {
+                var bot = (await registrySettings.GetAsync(cancellationToken)).Bot;
+                var message = $"skillloop: {proposal.Title}\n\n{proposal.Summary}\n\nCluster #{proposal.ClusterId}: {proposal.EvidenceSignals} corrections from {proposal.EvidenceUsers} distinct users.";
+                // The review time as the commit time: a retry after a crash makes the very same commit.
+                var commit = await git.PushBranchAsync(registry, token, head, path, text, proposal.Branch!, message, bot, null, proposal.ReviewedAt ?? time.GetUtcNow(), cancellationToken);
+                await UpdateAsync(id, "UPDATE proposals SET base_commit = @head, commit_sha = @commit, pushed_sha = @commit, updated_at = @now WHERE id = @id",
+                    new { head, commit }, "branch-updated", registry.Id, $"{proposal.Branch} now builds on {registry.Branch} at {head[..12]}.", cancellationToken);
+            }
+            else if (proposal.StaleBase != head)
+            {
+                await UpdateAsync(id, "UPDATE proposals SET stale_base = @head, updated_at = @now WHERE id = @id", new { head },
+                    "branch-stale", registry.Id, $"{path} changed on {registry.Branch} since the review; the branch was left as approved.", cancellationToken);
+            }
+        }
+
+        if (proposal.PrNumber is { } number)
+        {
+            await forges.For(registry).UpdateAsync(registry, token, number, proposal.Title, proposal.Body ?? "", cancellationToken);
+        }
+
         await UpdateAsync(id, "UPDATE proposals SET pr_synced_signals = @signals, attempts = 0, last_error = NULL, not_before = NULL, updated_at = @now WHERE id = @id",
-            new { signals = proposal.EvidenceSignals }, "pr-updated", registry.Id, $"#{proposal.PrNumber}: {proposal.EvidenceSignals} signals from {proposal.EvidenceUsers} users.", cancellationToken);
+            new { signals = proposal.EvidenceSignals }, proposal.PrNumber is null ? null : "pr-updated", registry.Id,
+            $"#{proposal.PrNumber}: {proposal.EvidenceSignals} signals from {proposal.EvidenceUsers} users.", cancellationToken);
     }
 
     /// <summary>A cluster marked noise (or merged away): its proposal closes, and so does its PR.</summary>
@@ -408,7 +437,8 @@ public sealed partial class ProposalRunner(
         store.RaiseChanged(id);
     }
 
-    private async Task UpdateAsync(long id, string sql, object? values, string action, long? registryId, string detail, CancellationToken cancellationToken, string actor = Actor)
+    /// <summary>Runs one update of a proposal and, unless <paramref name="action"/> is null, its audit entry, in one transaction.</summary>
+    private async Task UpdateAsync(long id, string sql, object? values, string? action, long? registryId, string detail, CancellationToken cancellationToken, string actor = Actor)
     {
         var now = time.GetUtcNow();
         var parameters = new DynamicParameters(values);
@@ -417,7 +447,11 @@ public sealed partial class ProposalRunner(
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
-        await ProposalStore.WriteAuditAsync(connection, transaction, actor, action, id, registryId, detail, now, cancellationToken);
+        if (action is not null)
+        {
+            await ProposalStore.WriteAuditAsync(connection, transaction, actor, action, id, registryId, detail, now, cancellationToken);
+        }
+
         await transaction.CommitAsync(cancellationToken);
         store.RaiseChanged(id);
     }
@@ -431,7 +465,7 @@ public sealed partial class ProposalRunner(
                    p.base_commit AS BaseCommit, p.proposed_text AS ProposedText, p.edited AS Edited, p.generated_by AS GeneratedBy,
                    p.title AS Title, p.summary AS Summary, p.body AS Body, p.confidence AS Confidence, p.evidence_signals AS EvidenceSignals,
                    p.evidence_users AS EvidenceUsers, p.auto_merge AS AutoMerge, p.branch AS Branch, p.commit_sha AS CommitSha,
-                   p.pushed_sha AS PushedSha, p.pr_number AS PrNumber, p.reviewed_by AS ReviewedBy, p.reviewed_at AS ReviewedAt, c.state AS ClusterState
+                   p.pushed_sha AS PushedSha, p.pr_number AS PrNumber, p.original_text AS OriginalText, p.stale_base AS StaleBase, p.reviewed_by AS ReviewedBy, p.reviewed_at AS ReviewedAt, c.state AS ClusterState
             FROM proposals p JOIN clusters c ON c.id = p.cluster_id WHERE p.id = @id
             """, new { id }, cancellationToken: cancellationToken));
     }
@@ -477,6 +511,8 @@ public sealed partial class ProposalRunner(
         public string? Branch { get; init; }
         public string? CommitSha { get; init; }
         public string? PushedSha { get; init; }
+        public string? OriginalText { get; init; }
+        public string? StaleBase { get; init; }
         public long? PrNumber { get; init; }
         public string? ReviewedBy { get; init; }
         public DateTimeOffset? ReviewedAt { get; init; }

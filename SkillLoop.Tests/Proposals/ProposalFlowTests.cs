@@ -75,7 +75,8 @@ public sealed class ProposalFlowTests
             }
         }
 
-        // A fourth user: the same proposal and PR, updated; never a second one.
+        // The registry's branch moves on (another file), then a fourth user: the same proposal, PR and branch, updated.
+        var moved = world.Remote.Commit("Docs", new Dictionary<string, string> { ["README.md"] = "Skills, documented.\n" });
         await world.CorrectAsync("dave", "the totals row must stay at the bottom of the table, again");
         await world.RunAsync();
         await world.RunAsync();
@@ -86,6 +87,9 @@ public sealed class ProposalFlowTests
         Assert.Contains("4 corrections from 4 distinct users", updated.Body, StringComparison.Ordinal);
         Assert.Equal(1, await world.ScalarAsync("SELECT count(*) FROM proposals"));
         Assert.Equal(["main", branch], world.Remote.BranchNames());
+        Assert.Equal(edited, world.Remote.Read(branch, ProposalWorld.SkillPath));
+        Assert.Equal("Skills, documented.\n", world.Remote.Read(branch, "README.md")); // rebuilt on the moved branch
+        Assert.Equal(moved, updated.BaseCommit);
         if (provider != "git")
         {
             var pull = Assert.Single(world.Forge.Pulls);
@@ -103,8 +107,8 @@ public sealed class ProposalFlowTests
 
         var actions = (await world.Core.Get<ProposalStore>().AuditAsync(updated.Proposal.Id, CancellationToken.None)).Select(a => a.Action).Reverse().ToList();
         Assert.Equal(provider == "git"
-            ? ["created", "drafted", "approved", "pushed", "opened", "evidence-updated", "closed"]
-            : ["created", "drafted", "approved", "pushed", "pr-opened", "opened", "evidence-updated", "pr-updated", "closed"], actions);
+            ? ["created", "drafted", "approved", "pushed", "opened", "evidence-updated", "branch-updated", "closed"]
+            : ["created", "drafted", "approved", "pushed", "pr-opened", "opened", "evidence-updated", "branch-updated", "pr-updated", "closed"], actions);
     }
 
     [Fact]
@@ -200,6 +204,34 @@ public sealed class ProposalFlowTests
         var audit = (await world.Core.Get<ProposalStore>().AuditAsync(null, CancellationToken.None)).Where(a => a.ProposalId == merged.Proposal.Id).ToList();
         Assert.Contains(audit, a => a is { Actor: "auto-merge", Action: "approved" });
         Assert.Contains(audit, a => a is { Actor: "auto-merge", Action: "merged" });
+    }
+
+    [Fact]
+    public async Task An_open_branch_is_left_as_approved_when_the_skill_file_changed_upstream_and_the_log_says_so_once()
+    {
+        await using var world = await ProposalWorld.StartAsync("git");
+        foreach (var user in new[] { "alice", "bob", "carol" })
+        {
+            await world.CorrectAsync(user);
+        }
+
+        await world.RunAsync();
+        var proposal = await world.OnlyProposalAsync();
+        await world.Core.Get<ProposalStore>().ApproveAsync(proposal.Proposal.Id, null, null, "reviewer", CancellationToken.None);
+        await world.RunAsync();
+        var approved = world.Remote.Read(proposal.Proposal.Branch!, ProposalWorld.SkillPath);
+
+        world.Remote.Commit("Someone edits the skill", new Dictionary<string, string> { [ProposalWorld.SkillPath] = ProposalWorld.SkillText + "\nA new rule.\n" });
+        await world.CorrectAsync("dave");
+        await world.RunAsync();
+        await world.CorrectAsync("erin");
+        await world.RunAsync();
+
+        var open = await world.OnlyProposalAsync();
+        Assert.Equal(("open", 5L), (open.Proposal.State, open.Proposal.EvidenceUsers));
+        Assert.Equal(approved, world.Remote.Read(proposal.Proposal.Branch!, ProposalWorld.SkillPath));
+        Assert.Single(open.Audit, a => a.Action == "branch-stale");
+        Assert.DoesNotContain(open.Audit, a => a.Action == "branch-updated");
     }
 
     [Fact]
