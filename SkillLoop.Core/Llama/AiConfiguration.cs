@@ -30,14 +30,8 @@ public sealed record AiProviderConfig(string Provider, string? Model = null, str
     /// <summary>Set when the setting cannot work as given (from the environment only): reported, and the default is used.</summary>
     public string? Error { get; init; }
 
-    private bool PrintMembers(StringBuilder builder)
-    {
-        builder.Append("Provider = ").Append(Provider)
-            .Append(", Model = ").Append(Model)
-            .Append(", Endpoint = ").Append(Endpoint)
-            .Append(", ApiKey = ").Append(ApiKey is null ? "null" : "***");
-        return true;
-    }
+    // Records print their members (in logs, exceptions, the debugger): never the API key.
+    private bool PrintMembers(StringBuilder builder) => AiProviderText.Print(builder, Provider, Model, Endpoint, ApiKey);
 }
 
 /// <summary>Which chat and embedding providers to run.</summary>
@@ -109,14 +103,8 @@ public sealed record AiSettingsView(string Source, AiProviderView Chat, AiProvid
 /// <param name="ApiKey">A new key; <c>""</c> removes the stored one; null keeps it while the endpoint stays the same.</param>
 public sealed record AiProviderInput(string? Provider, string? Model = null, string? Endpoint = null, string? ApiKey = null)
 {
-    private bool PrintMembers(StringBuilder builder)
-    {
-        builder.Append("Provider = ").Append(Provider)
-            .Append(", Model = ").Append(Model)
-            .Append(", Endpoint = ").Append(Endpoint)
-            .Append(", ApiKey = ").Append(ApiKey is null ? "null" : "***");
-        return true;
-    }
+    // Records print their members (in logs, exceptions, the debugger): never the API key.
+    private bool PrintMembers(StringBuilder builder) => AiProviderText.Print(builder, Provider, Model, Endpoint, ApiKey);
 }
 
 /// <summary>Both roles (saving needs both; a test takes either or both).</summary>
@@ -132,3 +120,16 @@ public sealed record ModelFile(string Name, long SizeBytes);
 public sealed record AiTestResult(bool Ok, string Provider, string? Model, long LatencyMs, int? Dimensions = null, string? Reply = null, string? Error = null);
 
 public sealed record AiTestReport(AiTestResult? Chat, AiTestResult? Embeddings);
+
+/// <summary>How provider settings print: everything but the API key, which shows only whether there is one.</summary>
+internal static class AiProviderText
+{
+    public static bool Print(StringBuilder builder, string? provider, string? model, string? endpoint, string? apiKey)
+    {
+        builder.Append("Provider = ").Append(provider)
+            .Append(", Model = ").Append(model)
+            .Append(", Endpoint = ").Append(endpoint)
+            .Append(", ApiKey = ").Append(apiKey is null ? "null" : "***");
+        return true;
+    }
+}

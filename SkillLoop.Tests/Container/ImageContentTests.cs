@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using SkillLoop.Tests.Support;
 
@@ -14,7 +13,7 @@ namespace SkillLoop.Tests.Container;
 /// </summary>
 public sealed class ImageContentTests
 {
-    private static readonly string Root = FindRoot();
+    private static readonly string Root = PublishedClient.RepositoryRoot;
 
     [Fact]
     public void The_dockerfile_and_compose_file_build_with_the_tested_script_and_keep_the_documented_settings()
@@ -49,7 +48,7 @@ public sealed class ImageContentTests
         var app = Path.Combine(image.Path, "app");
         Assert.False(Directory.Exists(Path.Combine(app, "runtimes", "win-x64")), "other platforms' native libraries are pruned");
 
-        var port = FreePort();
+        var port = Fakes.FakeSkillLoopServer.FreePort();
         var environment = new Dictionary<string, string>
         {
             // As the Dockerfile and compose file set them, with the volumes in a temp folder.
@@ -125,23 +124,5 @@ public sealed class ImageContentTests
         using var cancel = new CancellationTokenSource(timeout);
         await process.WaitForExitAsync(cancel.Token);
         return (process.ExitCode, await output + await error);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string FindRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(directory!.FullName, "SkillLoop.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory.FullName;
     }
 }

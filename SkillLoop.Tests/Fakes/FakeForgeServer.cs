@@ -1,15 +1,9 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace SkillLoop.Tests.Fakes;
 
@@ -26,13 +20,11 @@ public sealed record FakePull(long Number, string Head, string Base, string Titl
 /// </summary>
 public sealed partial class FakeForgeServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private WebApplication _app = null!;
     private readonly ConcurrentDictionary<long, FakePull> _pulls = new();
     private long _nextNumber;
     private int _failures;
     private int _failureStatus;
-
-    private FakeForgeServer(WebApplication app) => _app = app;
 
     public Uri BaseAddress { get; private set; } = null!;
 
@@ -42,14 +34,11 @@ public sealed partial class FakeForgeServer : IAsyncDisposable
 
     public static async Task<FakeForgeServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var server = new FakeForgeServer(app);
-        app.Map("/{**path}", server.HandleAsync);
-        await app.StartAsync();
-        server.BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var server = new FakeForgeServer();
+        (server._app, server.BaseAddress) = await LoopbackApp.StartAsync(app =>
+        {
+            app.Map("/{**path}", server.HandleAsync);
+        });
         return server;
     }
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 
 namespace SkillLoop.Tests.Support;
 
@@ -28,7 +27,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public static async Task<ServerProcess> StartAsync(string dataDirectory, IDictionary<string, string>? environment = null, int? port = null)
     {
-        var address = new Uri($"http://127.0.0.1:{port ?? FreePort()}");
+        var address = new Uri($"http://127.0.0.1:{port ?? Fakes.FakeSkillLoopServer.FreePort()}");
         var start = new ProcessStartInfo("dotnet", [WebDll(), "--urls", address.ToString(), "--data", dataDirectory])
         {
             RedirectStandardOutput = true,
@@ -119,20 +118,7 @@ public sealed class ServerProcess : IAsyncDisposable
     public static string WebDll()
     {
         var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name; // bin/<Configuration>/net10.0
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "SkillLoop.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        var dll = Path.Combine(directory!.FullName, "SkillLoop.Web", "bin", configuration, "net10.0", "SkillLoop.Web.dll");
+        var dll = Path.Combine(PublishedClient.RepositoryRoot, "SkillLoop.Web", "bin", configuration, "net10.0", "SkillLoop.Web.dll");
         return File.Exists(dll) ? dll : throw new FileNotFoundException("Build SkillLoop.Web first.", dll);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

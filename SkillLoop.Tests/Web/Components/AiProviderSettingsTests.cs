@@ -1,9 +1,6 @@
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using MudBlazor;
-using MudBlazor.Services;
-using SkillLoop.Core;
 using SkillLoop.Core.Access;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Llama;
@@ -18,39 +15,24 @@ public sealed class AiProviderSettingsTests : IAsyncLifetime
 {
     private const string Secret = "sk-bunit-7f3a9c21e4";
 
-    private readonly TempDirectory _data = new("skillloop-bunit-ai");
-    private BunitContext _context = null!;
+    private DashboardContext _dashboard = null!;
     private FakeOpenAiServer _fake = null!;
 
     public async Task InitializeAsync()
     {
         _fake = await FakeOpenAiServer.StartAsync();
-        _context = new BunitContext();
-        _context.JSInterop.Mode = JSRuntimeMode.Loose;
-        _context.Services.AddMudServices();
-        TestCore.Build(_data.Path, new Dictionary<string, string?> { ["models"] = _data.Combine("models") }, _context.Services);
-        var auth = _context.AddAuthorization();
-        auth.SetAuthorized("admin");
-        auth.SetRoles(Roles.Admin);
-        foreach (var hosted in _context.Services.GetServices<IHostedService>().OfType<SkillLoopStartup>())
-        {
-            await hosted.StartAsync(CancellationToken.None);
-        }
+        _dashboard = await DashboardContext.StartAsync("admin", Roles.Admin, data => new Dictionary<string, string?> { ["models"] = Path.Combine(data, "models") });
     }
 
     public async Task DisposeAsync()
     {
-        await _context.DisposeAsync();
+        await _dashboard.DisposeAsync();
         await _fake.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        _data.Dispose();
     }
 
     private IRenderedComponent<AiProviderSettings> Render()
     {
-        _context.Render<MudPopoverProvider>();
-        _context.Render<MudSnackbarProvider>();
-        var section = _context.Render<AiProviderSettings>();
+        var section = _dashboard.Render<AiProviderSettings>();
         section.WaitForAssertion(() => Assert.Contains("In use: chat heuristic", section.Find("[data-testid=ai-in-use]").TextContent));
         return section;
     }
@@ -91,7 +73,7 @@ public sealed class AiProviderSettingsTests : IAsyncLifetime
         section.WaitForAssertion(() => Assert.Contains("works", section.Find("[data-testid=ai-test-chat]").TextContent), TimeSpan.FromSeconds(30));
         Assert.Contains("3 dimensions", section.Find("[data-testid=ai-test-embeddings]").TextContent);
         Assert.Equal("status", section.Find("[data-testid=ai-test-result]").GetAttribute("role"));
-        var runtime = _context.Services.GetRequiredService<AiRuntime>();
+        var runtime = _dashboard.Get<AiRuntime>();
         Assert.Equal("heuristic", runtime.Status.Chat.Provider); // tried, not saved
 
         section.Find("[data-testid=ai-save]").Click();
@@ -101,7 +83,7 @@ public sealed class AiProviderSettingsTests : IAsyncLifetime
         Assert.Equal(new AiProviderInfo("openai", "fake-chat"), runtime.Status.Chat);
         Assert.DoesNotContain(Secret, section.Markup, StringComparison.Ordinal);
         Assert.Contains("A key is stored", section.Markup);
-        var stored = await _context.Services.GetRequiredService<SettingsStore>().GetAsync(AiSettings.Key, CancellationToken.None);
+        var stored = await _dashboard.Get<SettingsStore>().GetAsync(AiSettings.Key, CancellationToken.None);
         Assert.DoesNotContain(Secret, stored, StringComparison.Ordinal);
         Assert.Contains(_fake.Requests, r => r.Path == "/v1/chat/completions" && r.Authorization == $"Bearer {Secret}");
     }
@@ -117,7 +99,7 @@ public sealed class AiProviderSettingsTests : IAsyncLifetime
 
         section.WaitForAssertion(() => Assert.Contains("An absolute http:// or https:// URL is expected", section.Find("[data-testid=ai-errors]").TextContent));
         Assert.Contains("model name is needed", section.Find("[data-testid=ai-errors]").TextContent);
-        Assert.Null(await _context.Services.GetRequiredService<SettingsStore>().GetAsync(AiSettings.Key, CancellationToken.None));
+        Assert.Null(await _dashboard.Get<SettingsStore>().GetAsync(AiSettings.Key, CancellationToken.None));
 
         await ChooseAsync(section, "Chat provider", "llama.cpp");
         Assert.Contains("No .gguf file in", section.Markup);

@@ -2,10 +2,7 @@ using System.Security.Claims;
 using Bunit;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using MudBlazor;
-using MudBlazor.Services;
-using SkillLoop.Core;
 using SkillLoop.Core.Access;
 using SkillLoop.Core.Capture;
 using SkillLoop.Hooks.Contracts;
@@ -19,37 +16,19 @@ namespace SkillLoop.Tests.Web.Components;
 /// <summary>Dashboard components over the real core (SQLite file), rendered with bUnit and MudBlazor's providers.</summary>
 public sealed class DashboardComponentTests : IAsyncLifetime
 {
-    private readonly TempDirectory _data = new("skillloop-bunit");
-    private BunitContext _context = null!;
+    private DashboardContext _dashboard = null!;
 
     public async Task InitializeAsync()
     {
-        _context = new BunitContext();
-        _context.JSInterop.Mode = JSRuntimeMode.Loose;
-        _context.Services.AddMudServices();
-        TestCore.Build(_data.Path, null, _context.Services);
-        var auth = _context.AddAuthorization();
-        auth.SetAuthorized("admin");
-        auth.SetRoles(Roles.Admin);
-        foreach (var hosted in _context.Services.GetServices<IHostedService>().OfType<SkillLoopStartup>())
-        {
-            await hosted.StartAsync(CancellationToken.None);
-        }
-    }
-
-    private IRenderedComponent<T> RenderWithProviders<T>() where T : Microsoft.AspNetCore.Components.IComponent
-    {
-        _context.Render<MudPopoverProvider>();
-        _context.Render<MudSnackbarProvider>();
-        return _context.Render<T>();
+        _dashboard = await DashboardContext.StartAsync("admin", Roles.Admin);
     }
 
     [Fact]
     public async Task The_patterns_page_lists_built_ins_and_its_tester_reports_matches_in_past_turns()
     {
-        await _context.Services.GetRequiredService<SignalIngestor>().IngestAsync(
+        await _dashboard.Get<SignalIngestor>().IngestAsync(
             SignalIngestorTests.Batch("bunit-patterns", 0, 10, corrections: ["no, use the quokka format", "thanks"]), CancellationToken.None);
-        var page = RenderWithProviders<Patterns>();
+        var page = _dashboard.Render<Patterns>();
         page.WaitForAssertion(() => Assert.Contains("en.guard.dont-worry", page.Markup)); // first page of the table
 
         page.Find("[data-testid=new-pattern]").Click();
@@ -63,7 +42,7 @@ public sealed class DashboardComponentTests : IAsyncLifetime
     [Fact]
     public async Task A_new_ingest_token_is_shown_once_with_the_command_to_install_the_client()
     {
-        var keys = RenderWithProviders<ApiKeys>(); // default kind: ingest
+        var keys = _dashboard.Render<ApiKeys>(); // default kind: ingest
 
         var name = keys.FindComponents<MudTextField<string>>().Single();
         await keys.InvokeAsync(() => name.Instance.ValueChanged.InvokeAsync("bunit team"));
@@ -76,7 +55,7 @@ public sealed class DashboardComponentTests : IAsyncLifetime
     [Fact]
     public void Back_up_now_saves_a_copy_of_the_database_and_links_to_its_download()
     {
-        var backup = RenderWithProviders<BackupNow>();
+        var backup = _dashboard.Render<BackupNow>();
         Assert.Empty(backup.FindAll("[data-testid=backup-link]"));
 
         backup.Find("[data-testid=backup-now]").Click();
@@ -85,13 +64,11 @@ public sealed class DashboardComponentTests : IAsyncLifetime
         var link = backup.Find("[data-testid=backup-link]");
         var name = link.TextContent;
         Assert.Equal($"/api/v1/backup/{name}", link.GetAttribute("href"));
-        Assert.True(File.Exists(Path.Combine(_data.Path, "backups", name)));
+        Assert.True(File.Exists(Path.Combine(_dashboard.DataDirectory, "backups", name)));
     }
 
     public async Task DisposeAsync()
     {
-        await _context.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        _data.Dispose();
+        await _dashboard.DisposeAsync();
     }
 }

@@ -1,10 +1,7 @@
 using Bunit;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using MudBlazor;
-using MudBlazor.Services;
-using SkillLoop.Core;
 using SkillLoop.Core.Access;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Registry;
@@ -20,34 +17,16 @@ public sealed class ReviewComponentTests : IAsyncLifetime
     private const string Original = "---\nname: pdf-report\n---\n# PDF\n\nRender the table.\n";
     private const string Proposed = "---\nname: pdf-report\n---\n# PDF\n\nRender the table, totals last.\n";
 
-    private readonly TempDirectory _data = new("skillloop-bunit-review");
-    private BunitContext _context = null!;
+    private DashboardContext _dashboard = null!;
 
     public async Task InitializeAsync()
     {
-        _context = new BunitContext();
-        _context.JSInterop.Mode = JSRuntimeMode.Loose;
-        _context.Services.AddMudServices();
-        TestCore.Build(_data.Path, null, _context.Services);
-        var auth = _context.AddAuthorization();
-        auth.SetAuthorized("rita");
-        auth.SetRoles(Roles.Reviewer);
-        foreach (var hosted in _context.Services.GetServices<IHostedService>().OfType<SkillLoopStartup>())
-        {
-            await hosted.StartAsync(CancellationToken.None);
-        }
-    }
-
-    private IRenderedComponent<T> RenderWithProviders<T>(Action<ComponentParameterCollectionBuilder<T>>? parameters = null) where T : Microsoft.AspNetCore.Components.IComponent
-    {
-        _context.Render<MudPopoverProvider>();
-        _context.Render<MudSnackbarProvider>();
-        return _context.Render(parameters);
+        _dashboard = await DashboardContext.StartAsync("rita", Roles.Reviewer);
     }
 
     private async Task<long> SeedProposalAsync()
     {
-        await using var connection = await _context.Services.GetRequiredService<SqliteDb>().OpenAsync(CancellationToken.None);
+        await using var connection = await _dashboard.Get<SqliteDb>().OpenAsync(CancellationToken.None);
         var cluster = await connection.ExecuteScalarAsync<long>(
             """
             INSERT INTO clusters (skill, title, centroid_sum, signal_count, user_count, first_seen, last_seen, created_at, updated_at)
@@ -69,7 +48,7 @@ public sealed class ReviewComponentTests : IAsyncLifetime
     {
         var id = await SeedProposalAsync();
 
-        var page = RenderWithProviders<ProposalDetailPage>(p => p.Add(x => x.Id, id));
+        var page = _dashboard.Render<ProposalDetailPage>(p => p.Add(x => x.Id, id));
 
         page.WaitForAssertion(() => Assert.Equal("review", page.Find("[data-testid=proposal-state]").TextContent.Trim()));
         Assert.Equal(["Render the table, totals last."], page.FindAll("[data-testid=side-by-side] td.add").Select(td => td.TextContent));
@@ -83,7 +62,7 @@ public sealed class ReviewComponentTests : IAsyncLifetime
         page.WaitForAssertion(() => Assert.Equal("rejected", page.Find("[data-testid=proposal-state]").TextContent.Trim()));
         Assert.Contains("Rejected by rita", page.Markup);
         Assert.Empty(page.FindAll("[data-testid=approve]"));
-        var detail = await _context.Services.GetRequiredService<Core.Proposals.ProposalStore>().GetAsync(id, CancellationToken.None);
+        var detail = await _dashboard.Get<Core.Proposals.ProposalStore>().GetAsync(id, CancellationToken.None);
         Assert.Equal(("rejected", "rita", "Not a skill problem."), (detail!.Proposal.State, detail.ReviewedBy, detail.ReviewComment));
     }
 
@@ -91,11 +70,11 @@ public sealed class ReviewComponentTests : IAsyncLifetime
     public async Task The_skills_page_lists_registries_and_their_scanned_skills_to_a_reviewer_without_admin_actions()
     {
         using var remote = new BareGitRemote(new Dictionary<string, string> { ["skills/pdf-report/SKILL.md"] = Original });
-        var store = _context.Services.GetRequiredService<RegistryStore>();
+        var store = _dashboard.Get<RegistryStore>();
         var registry = await store.CreateAsync(new RegistryInput("team", "git", remote.Path, "main"), CancellationToken.None);
-        await _context.Services.GetRequiredService<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
+        await _dashboard.Get<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
 
-        var page = RenderWithProviders<Skills>();
+        var page = _dashboard.Render<Skills>();
 
         page.WaitForAssertion(() => Assert.Contains("skills/pdf-report/SKILL.md", page.Find("[data-testid=skills-table]").TextContent));
         Assert.Contains("team", page.Find("[data-testid=registries-table]").TextContent);
@@ -104,8 +83,6 @@ public sealed class ReviewComponentTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await _context.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        _data.Dispose();
+        await _dashboard.DisposeAsync();
     }
 }

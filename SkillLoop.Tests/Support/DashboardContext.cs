@@ -1,0 +1,62 @@
+using Bunit;
+using Microsoft.AspNetCore.Components;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using MudBlazor;
+using MudBlazor.Services;
+using SkillLoop.Core;
+
+namespace SkillLoop.Tests.Support;
+
+/// <summary>
+/// bUnit for dashboard components (the MudBlazor recipe: loose JS interop, providers rendered) over the real core on a
+/// SQLite file in a temp folder, migrated and seeded as at start, with a signed-in user of one role.
+/// </summary>
+public sealed class DashboardContext : IAsyncDisposable
+{
+    private readonly TempDirectory _data;
+
+    private DashboardContext(TempDirectory data, BunitContext context) => (_data, Context) = (data, context);
+
+    public BunitContext Context { get; }
+
+    public IServiceProvider Services => Context.Services;
+
+    public string DataDirectory => _data.Path;
+
+    public T Get<T>() where T : notnull => Context.Services.GetRequiredService<T>();
+
+    /// <param name="settings">Configuration from the data directory's path (e.g. a models folder inside it).</param>
+    public static async Task<DashboardContext> StartAsync(string user, string role, Func<string, IDictionary<string, string?>>? settings = null)
+    {
+        var data = new TempDirectory("skillloop-bunit");
+        var context = new BunitContext();
+        context.JSInterop.Mode = JSRuntimeMode.Loose;
+        context.Services.AddMudServices();
+        TestCore.Build(data.Path, settings?.Invoke(data.Path), context.Services);
+        var auth = context.AddAuthorization();
+        auth.SetAuthorized(user);
+        auth.SetRoles(role);
+        foreach (var hosted in context.Services.GetServices<IHostedService>().OfType<SkillLoopStartup>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+
+        return new DashboardContext(data, context);
+    }
+
+    /// <summary>Renders MudBlazor's popover and snackbar providers, then the component.</summary>
+    public IRenderedComponent<T> Render<T>(Action<ComponentParameterCollectionBuilder<T>>? parameters = null) where T : IComponent
+    {
+        Context.Render<MudPopoverProvider>();
+        Context.Render<MudSnackbarProvider>();
+        return Context.Render(parameters);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Context.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _data.Dispose();
+    }
+}
