@@ -43,10 +43,7 @@ public sealed partial class Retention(SqliteDb db, SettingsStore settings, Datab
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!state.IsReady)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(200), time, stoppingToken);
-        }
+        await state.WhenReadyAsync(stoppingToken);
 
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -59,10 +59,7 @@ public sealed partial class ClusteringJobRunner(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!state.IsReady)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(50), time, stoppingToken);
-        }
+        await state.WhenReadyAsync(stoppingToken);
 
         var backoff = TimeSpan.Zero;
         while (!stoppingToken.IsCancellationRequested)

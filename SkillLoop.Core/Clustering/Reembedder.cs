@@ -46,10 +46,7 @@ public sealed partial class Reembedder(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!state.IsReady)
-        {
-            await Task.Delay(50, stoppingToken);
-        }
+        await state.WhenReadyAsync(stoppingToken);
 
         try
         {

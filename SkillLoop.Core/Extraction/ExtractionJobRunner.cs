@@ -64,10 +64,7 @@ public sealed partial class ExtractionJobRunner(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
-        while (!database.IsReady)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(200), time, stoppingToken);
-        }
+        await database.WhenReadyAsync(stoppingToken);
 
         using var subscription = feed.Subscribe(_ => { Wake(); return Task.CompletedTask; });
         var recovered = await RecoverAsync(stoppingToken);

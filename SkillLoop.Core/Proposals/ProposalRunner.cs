@@ -86,10 +86,7 @@ public sealed partial class ProposalRunner(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!state.IsReady)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(50), time, stoppingToken);
-        }
+        await state.WhenReadyAsync(stoppingToken);
 
         // A finished scan may bring the skill a waiting proposal needs.
         var scanned = 0;

@@ -71,10 +71,7 @@ public sealed partial class RegistryScans(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!state.IsReady)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(50), time, stoppingToken);
-        }
+        await state.WhenReadyAsync(stoppingToken);
 
         var lastCheck = DateTimeOffset.MinValue;
         while (!stoppingToken.IsCancellationRequested)
