@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Globalization;
 using Dapper;
 using Microsoft.Extensions.Hosting;
@@ -7,7 +8,8 @@ using SkillLoop.Core.Data;
 namespace SkillLoop.Core.Capture;
 
 /// <param name="TurnDays">Days to keep the human turns clients send (they only feed the pattern tester); 0 keeps them.</param>
-public sealed record RetentionPolicy(int TurnDays);
+// Every field is required in a PUT body: a missing one must not silently become false or 0.
+public sealed record RetentionPolicy([property: JsonRequired] int TurnDays);
 
 /// <summary>
 /// Data retention, set in the dashboard: the human turns clients send (every message, not only corrections) are

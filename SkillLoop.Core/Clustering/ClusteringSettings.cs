@@ -1,9 +1,11 @@
+using System.Text.Json.Serialization;
 using System.Globalization;
 using SkillLoop.Core.Data;
 
 namespace SkillLoop.Core.Clustering;
 
-public sealed record ClusteringThresholds(float Similarity, int DistinctUsers);
+// Every field is required in a PUT body: a missing one must not silently become false or 0.
+public sealed record ClusteringThresholds([property: JsonRequired] float Similarity, [property: JsonRequired] int DistinctUsers);
 
 /// <summary>Clustering thresholds, tunable in the dashboard (kept in the settings table).</summary>
 public sealed class ClusteringSettings(SettingsStore settings)

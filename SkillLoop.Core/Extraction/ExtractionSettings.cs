@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Globalization;
 using SkillLoop.Core.Data;
 
@@ -5,7 +6,8 @@ namespace SkillLoop.Core.Extraction;
 
 /// <param name="AllowLocal">Clients may extract with a local agent CLI (<c>claude -p</c>, <c>copilot -p</c>) and send the issue.</param>
 /// <param name="LocalGraceSeconds">How long the server waits for such an issue before extracting the signal itself.</param>
-public sealed record LocalExtractionSettings(bool AllowLocal, int LocalGraceSeconds);
+// Every field is required in a PUT body: a missing one must not silently become false or 0.
+public sealed record LocalExtractionSettings([property: JsonRequired] bool AllowLocal, [property: JsonRequired] int LocalGraceSeconds);
 
 /// <summary>Extraction settings, tunable in the dashboard (kept in the settings table).</summary>
 public sealed class ExtractionSettings(SettingsStore settings)

@@ -72,6 +72,22 @@ public sealed class PipelineTests(SkillLoopServer server)
         Assert.True(errors.TryGetProperty("distinctUsers", out _));
     }
 
+    [Theory]
+    [InlineData("clustering")]
+    [InlineData("extraction")]
+    [InlineData("retention")]
+    public async Task A_settings_body_missing_a_field_is_refused_and_changes_nothing(string area)
+    {
+        using var admin = server.CreateAdminClient();
+        var before = await admin.GetStringAsync($"/api/v1/settings/{area}");
+
+        var response = await admin.PutAsync($"/api/v1/settings/{area}", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(before, await admin.GetStringAsync($"/api/v1/settings/{area}"));
+    }
+
     internal static async Task PostAsync(HttpClient ingest, string skill, string user, string text)
     {
         var session = Guid.NewGuid().ToString("N");
