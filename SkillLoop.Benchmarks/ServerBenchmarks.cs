@@ -159,7 +159,7 @@ internal static class ServerBenchmarks
             accepted += result.Signals;
             var rate = result.Signals / result.Elapsed.TotalSeconds;
             var p99 = Percentile(result.LatenciesMs, 0.99);
-            Console.WriteLine(Invariant($"ingest, {clients} concurrent clients x {result.Elapsed.TotalSeconds:F0} s (one signal per batch, keep-alive connections): {rate:N0} signals/s; latency p50 {Percentile(result.LatenciesMs, 0.5):F1} ms, p95 {Percentile(result.LatenciesMs, 0.95):F1} ms, p99 {p99:F1} ms, max {result.LatenciesMs.DefaultIfEmpty(0).Max():F0} ms; {result.Errors} errors of {result.Requests:N0} requests"));
+            Console.WriteLine(Invariant($"ingest, {clients} concurrent clients x {result.Elapsed.TotalSeconds:F1} s (one signal per batch, keep-alive connections): {rate:N0} signals/s; latency p50 {Percentile(result.LatenciesMs, 0.5):F1} ms, p95 {Percentile(result.LatenciesMs, 0.95):F1} ms, p99 {p99:F1} ms, max {result.LatenciesMs.DefaultIfEmpty(0).Max():F0} ms; {result.Errors} errors of {result.Requests:N0} requests"));
             Console.WriteLine(Invariant($"  server CPU {result.ServerCpu.TotalSeconds / result.Elapsed.TotalSeconds:F2} cores on average (ingest + background extraction and clustering), load generator {result.GeneratorCpu.TotalSeconds / result.Elapsed.TotalSeconds:F2}; peak RSS {result.PeakRss.Total:F0} MB — goal >= 2,000 signals/s with p99 <= 50 ms: {Verdict(rate >= 2000 && p99 <= 50 && result.Errors == 0)}"));
         }
 
