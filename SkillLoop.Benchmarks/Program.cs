@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using System.Globalization;
 using SkillLoop.Benchmarks;
 using SkillLoop.Hooks.Detection;
 using SkillLoop.Hooks.Transcripts;
 
 // Usage: dotnet run -c Release --project SkillLoop.Benchmarks [-- --mb 200 --runs 25 --exe path/to/skillloop-client]
+//        … -- knn [--knn 100000] | clustering | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
+// `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
 var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
 var runs = int.Parse(options.GetValueOrDefault("runs", "25"));
@@ -12,6 +15,17 @@ var exe = options.GetValueOrDefault("exe") ?? FindPublishedClient();
 if (args.Contains("knn"))
 {
     await ClusteringBenchmarks.KnnAsync(int.Parse(options.GetValueOrDefault("knn", "100000")));
+    return;
+}
+
+if (args.Contains("server"))
+{
+    await ServerBenchmarks.RunAsync(new ServerBenchmarks.Options(
+        options.GetValueOrDefault("web") ?? FindWebDll(),
+        options.GetValueOrDefault("clients", "16,64").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToList(),
+        TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture)),
+        TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("drain", "10"), CultureInfo.InvariantCulture)),
+        int.Parse(options.GetValueOrDefault("proposals", "3"), CultureInfo.InvariantCulture)));
     return;
 }
 
@@ -136,6 +150,14 @@ static string? FindPublishedClient()
             return candidate;
     }
     return null;
+}
+
+// The server of this benchmark's own configuration; the project reference builds it with the benchmark.
+static string FindWebDll()
+{
+    var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name; // bin/<Configuration>/net10.0
+    var dll = Path.Combine(FindRepositoryRoot(), "SkillLoop.Web", "bin", configuration, "net10.0", "SkillLoop.Web.dll");
+    return File.Exists(dll) ? dll : throw new FileNotFoundException($"Build the server first: dotnet build -c {configuration} SkillLoop.Web", dll);
 }
 
 static string FindRepositoryRoot()
