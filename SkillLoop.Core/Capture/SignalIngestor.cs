@@ -105,16 +105,14 @@ public sealed partial class SignalIngestor(
                 continue;
             }
 
-            if (awaitClientUntil is not null)
-            {
-                await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    INSERT INTO extraction_jobs (signal_id, state, attempts, extractor, not_before, created_at, updated_at)
-                    VALUES (@id, 'pending', 0, @extractor, @awaitClientUntil, @now, @now)
-                    """,
-                    new { id, extractor = "client:" + batch.LocalExtractor, awaitClientUntil, now },
-                    transaction, cancellationToken: cancellationToken));
-            }
+            // The extraction job is born with its signal: nothing has to look for signals without one later.
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO extraction_jobs (signal_id, state, attempts, extractor, not_before, created_at, updated_at)
+                VALUES (@id, 'pending', 0, @extractor, @awaitClientUntil, @now, @now)
+                """,
+                new { id, extractor = awaitClientUntil is null ? null : "client:" + batch.LocalExtractor, awaitClientUntil, now },
+                transaction, cancellationToken: cancellationToken));
 
             stored.Add(new SignalView(id.Value, batch.Platform, batch.SessionId, correction.TurnId, correction.Text, correction.Pattern,
                 correction.Skill, correction.SkillPath, correction.Confidence, userHash, now, null, null));
@@ -186,7 +184,7 @@ public sealed partial class SignalIngestor(
         public string? SkillPath { get; init; }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Stored {Count} signal(s) ({Duplicates} duplicate) from {Platform} session {SessionId}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Stored {Count} signal(s) ({Duplicates} duplicate) from {Platform} session {SessionId}")]
     private static partial void LogStored(ILogger logger, int count, int duplicates, string platform, string sessionId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Cursor conflict for {Platform} session {SessionId}: batch from {FromOffset}, stored {StoredOffset}")]

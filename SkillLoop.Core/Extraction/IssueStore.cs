@@ -27,18 +27,48 @@ public sealed record ExtractionFailure(long SignalId, int Attempts, string Error
 /// </summary>
 public sealed class IssueStore(SqliteDb db, TimeProvider time)
 {
+    // Signals up to this id have been looked at: later passes read only newer rows (by primary key), so the work
+    // stays constant as the table grows. Ingest creates each job with its signal; this catches any other writer.
+    private long _enqueuedThrough;
+
     /// <summary>Creates pending jobs for signals that have neither a job nor an issue; returns how many.</summary>
     public async Task<int> EnqueueNewAsync(CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition(
+        var after = Interlocked.Read(ref _enqueuedThrough);
+        var upTo = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "SELECT max(id) FROM signals", cancellationToken: cancellationToken)) ?? 0;
+        if (upTo <= after)
+        {
+            return 0;
+        }
+
+        var created = await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO extraction_jobs (signal_id, state, attempts, created_at, updated_at)
             SELECT s.id, 'pending', 0, @now, @now
             FROM signals s
-            WHERE NOT EXISTS (SELECT 1 FROM extraction_jobs j WHERE j.signal_id = s.id)
+            WHERE s.id > @after AND s.id <= @upTo
+              AND NOT EXISTS (SELECT 1 FROM extraction_jobs j WHERE j.signal_id = s.id)
               AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.signal_id = s.id)
-            """, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+            """, new { after, upTo, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+        InterlockedMax(ref _enqueuedThrough, upTo);
+        return created;
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        var current = Interlocked.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
     }
 
     /// <summary>
