@@ -48,6 +48,7 @@ public static class CoreServiceCollectionExtensions
 
         // Capture and detection
         services.AddSingleton<SignalFeed>();
+        services.AddSingleton<IngestActivity>();
         services.AddSingleton<Extraction.ExtractionSettings>();
         services.AddSingleton<UserIdentityHasher>();
         services.AddSingleton<SignalIngestor>();

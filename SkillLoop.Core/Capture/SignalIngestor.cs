@@ -23,6 +23,7 @@ public sealed partial class SignalIngestor(
     SqliteDb db,
     UserIdentityHasher hasher,
     SignalFeed feed,
+    IngestActivity activity,
     ExtractionSettings extraction,
     TimeProvider time,
     ILogger<SignalIngestor> logger)
@@ -50,6 +51,8 @@ public sealed partial class SignalIngestor(
         }
 
         await using var connection = await db.OpenAsync(cancellationToken);
+        using var writeTurn = await db.EnterWriteAsync(cancellationToken);
+        activity.MarkIngest();
         // Not deferred: BEGIN IMMEDIATE takes the write lock up front, so the cursor check and the writes are atomic.
         await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var current = await ReadCursorAsync(connection, transaction, batch.Platform, batch.SessionId, cancellationToken);

@@ -78,6 +78,7 @@ public sealed partial class Clusterer(
         var now = time.GetUtcNow();
 
         await using var connection = await db.OpenWithVectorsAsync(cancellationToken);
+        using var writeTurn = await db.EnterWriteAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var signal = (await ReadSignalAsync(connection, transaction, signalId, cancellationToken))!;
         if (signal.ClusterId is { } raced)
@@ -109,7 +110,7 @@ public sealed partial class Clusterer(
         await _signalVectors.UpsertAsync(connection, transaction, signalId, signal.Partition, vector, cancellationToken);
         var thresholdReached = created
             ? await RefreshAsync(connection, transaction, clusterId, thresholds, now, cancellationToken)
-            : await AddMemberAsync(connection, transaction, clusterId, vector, thresholds, now, cancellationToken);
+            : await AddMemberAsync(connection, transaction, clusterId, signalId, signal.UserHash, vector, thresholds, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
 
         LogAssigned(logger, signalId, clusterId, created, nearest?.Similarity ?? 0);
@@ -118,15 +119,19 @@ public sealed partial class Clusterer(
 
     /// <summary>A join: the centroid moves by the new member's vector, the evidence is counted again.</summary>
     private async Task<bool> AddMemberAsync(
-        SqliteConnection connection, SqliteTransaction transaction, long clusterId, float[] unitVector, ClusteringThresholds thresholds, DateTimeOffset now, CancellationToken cancellationToken)
+        SqliteConnection connection, SqliteTransaction transaction, long clusterId, long signalId, string userHash, float[] unitVector, ClusteringThresholds thresholds, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var cluster = await connection.QuerySingleAsync<ClusterStateRow>(new CommandDefinition(
-            "SELECT skill AS Skill, state AS State, threshold_reached_at AS ThresholdReachedAt, centroid_sum AS CentroidSum FROM clusters WHERE id = @clusterId",
+            "SELECT skill AS Skill, state AS State, threshold_reached_at AS ThresholdReachedAt, centroid_sum AS CentroidSum, user_count AS UserCount FROM clusters WHERE id = @clusterId",
             new { clusterId }, transaction, cancellationToken: cancellationToken));
         var sum = Vectors.FromBlob(cluster.CentroidSum);
         System.Numerics.Tensors.TensorPrimitives.Add(sum, unitVector, sum);
-        var users = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
-            "SELECT count(DISTINCT user_hash) FROM signals WHERE cluster_id = @clusterId", new { clusterId }, transaction, cancellationToken: cancellationToken));
+        // One more distinct user unless this user is there already: an index lookup, not a count over every member
+        // (which made a cluster of n members cost O(n) per join).
+        var known = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM signals WHERE cluster_id = @clusterId AND user_hash = @userHash AND id <> @signalId)",
+            new { clusterId, userHash, signalId }, transaction, cancellationToken: cancellationToken));
+        var users = cluster.UserCount + (known ? 0 : 1);
         var crossing = cluster.State == "open" && cluster.ThresholdReachedAt is null && users >= thresholds.DistinctUsers;
         await connection.ExecuteAsync(new CommandDefinition(
             """
@@ -216,7 +221,7 @@ public sealed partial class Clusterer(
 
     private static async Task<SignalRow?> ReadSignalAsync(SqliteConnection connection, SqliteTransaction? transaction, long signalId, CancellationToken cancellationToken) =>
         await connection.QuerySingleOrDefaultAsync<SignalRow>(new CommandDefinition(
-            "SELECT text AS Text, coalesce(skill, '') AS Partition, cluster_id AS ClusterId FROM signals WHERE id = @signalId",
+            "SELECT text AS Text, coalesce(skill, '') AS Partition, cluster_id AS ClusterId, user_hash AS UserHash FROM signals WHERE id = @signalId",
             new { signalId }, transaction, cancellationToken: cancellationToken));
 
     private sealed class SignalRow
@@ -224,6 +229,7 @@ public sealed partial class Clusterer(
         public string Text { get; init; } = "";
         public string Partition { get; init; } = "";
         public long? ClusterId { get; init; }
+        public string UserHash { get; init; } = "";
     }
 
     private sealed class MemberRow
@@ -239,6 +245,7 @@ public sealed partial class Clusterer(
         public string State { get; init; } = "";
         public DateTimeOffset? ThresholdReachedAt { get; init; }
         public byte[] CentroidSum { get; init; } = [];
+        public int UserCount { get; init; }
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Signal {SignalId} → cluster {ClusterId} (new: {Created}, similarity {Similarity:F3})")]

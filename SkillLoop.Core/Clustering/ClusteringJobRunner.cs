@@ -16,6 +16,7 @@ public sealed partial class ClusteringJobRunner(
     SqliteDb db,
     DatabaseState state,
     Clusterer clusterer,
+    Capture.IngestActivity ingest,
     TimeProvider time,
     ILogger<ClusteringJobRunner> logger) : BackgroundService
 {
@@ -66,6 +67,7 @@ public sealed partial class ClusteringJobRunner(
         {
             try
             {
+                await ingest.GiveWayAsync(stoppingToken);
                 var assigned = await RunOnceAsync(stoppingToken);
                 _lastError = null;
                 backoff = TimeSpan.Zero;

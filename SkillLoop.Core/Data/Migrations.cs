@@ -258,6 +258,11 @@ public static class Migrations
             -- The registry branch head at which the skill file had changed under an open proposal (logged once).
             ALTER TABLE proposals ADD COLUMN stale_base TEXT NULL;
             """),
+        (6, "distinct users of a cluster by index", """
+            -- A join asks "is this user in the cluster already?": (cluster_id, user_hash) answers it from the index.
+            CREATE INDEX ix_signals_cluster_user ON signals (cluster_id, user_hash);
+            DROP INDEX ix_signals_cluster;
+            """),
     ];
 
     public static int Latest => All[^1].Version;

@@ -36,6 +36,7 @@ public sealed partial class ExtractionJobRunner(
     IIssueExtractorSource extractors,
     DatabaseState database,
     SignalFeed feed,
+    Capture.IngestActivity ingest,
     TimeProvider time,
     IOptions<ExtractionOptions> options,
     ILogger<ExtractionJobRunner> logger) : BackgroundService
@@ -44,11 +45,25 @@ public sealed partial class ExtractionJobRunner(
     private readonly ExtractionOptions _options = options.Value;
 
     /// <summary>Queues new signals, then extracts every due job; returns how many jobs were processed.</summary>
-    public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
+    public Task<int> RunOnceAsync(CancellationToken cancellationToken) => RunOnceAsync(giveWay: false, cancellationToken);
+
+    private async Task<int> RunOnceAsync(bool giveWay, CancellationToken cancellationToken)
     {
         await store.EnqueueNewAsync(cancellationToken);
         var processed = 0;
-        while (await store.ClaimNextAsync(cancellationToken) is { } job)
+
+        // In the background, each job waits for a gap in ingest first: capture comes before extraction.
+        async Task<ExtractionJob?> NextAsync()
+        {
+            if (giveWay)
+            {
+                await ingest.GiveWayAsync(cancellationToken);
+            }
+
+            return await store.ClaimNextAsync(cancellationToken);
+        }
+
+        while (await NextAsync() is { } job)
         {
             await ProcessAsync(job, cancellationToken);
             processed++;
@@ -79,7 +94,7 @@ public sealed partial class ExtractionJobRunner(
             Interlocked.Exchange(ref _wake, NewWake());
             try
             {
-                await RunOnceAsync(stoppingToken);
+                await RunOnceAsync(giveWay: true, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -95,6 +95,7 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
     public async Task<ExtractionJob?> ClaimNextAsync(CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
+        using var writeTurn = await db.EnterWriteAsync(cancellationToken);
         var now = time.GetUtcNow();
         var claimed = await connection.QuerySingleOrDefaultAsync<ClaimRow>(new CommandDefinition(
             """
@@ -131,6 +132,7 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
     {
         var now = time.GetUtcNow();
         await using var connection = await db.OpenAsync(cancellationToken);
+        using var writeTurn = await db.EnterWriteAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var inserted = await connection.ExecuteAsync(new CommandDefinition(
             """
@@ -192,6 +194,7 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
     public async Task FailAsync(long signalId, string error, DateTimeOffset? retryAt, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
+        using var writeTurn = await db.EnterWriteAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE extraction_jobs

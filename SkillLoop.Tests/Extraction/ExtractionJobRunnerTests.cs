@@ -15,6 +15,7 @@ public sealed class ExtractionJobRunnerTests
         new Source(extractor),
         new DatabaseState(),
         new SignalFeed(),
+        new IngestActivity(_time),
         _time,
         Options.Create(new ExtractionOptions { MaxAttempts = 3, RetryDelay = TimeSpan.FromMinutes(1) }),
         NullLogger<ExtractionJobRunner>.Instance);
@@ -193,7 +194,7 @@ public sealed class ExtractionJobRunnerServiceTests
         var feed = new SignalFeed();
         var store = new IssueStore(database.Db, TimeProvider.System);
         // A long poll interval: only the ingest notification can wake the runner in time.
-        var runner = new ExtractionJobRunner(store, new HeuristicSource(), state, feed, TimeProvider.System,
+        var runner = new ExtractionJobRunner(store, new HeuristicSource(), state, feed, new IngestActivity(TimeProvider.System), TimeProvider.System,
             Options.Create(new ExtractionOptions { PollInterval = TimeSpan.FromHours(1) }), NullLogger<ExtractionJobRunner>.Instance);
 
         await runner.StartAsync(CancellationToken.None);
