@@ -37,6 +37,7 @@ public sealed partial class ProposalRunner(
 
     private static readonly TimeSpan Idle = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan UnmatchedWait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(10);
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     /// <summary>Runs every step once over what is due now; returns how many proposals were worked on.</summary>
@@ -53,6 +54,7 @@ public sealed partial class ProposalRunner(
                 WHERE p.state IN ('review', 'approved', 'open') AND c.state = 'open'
                   AND (p.evidence_signals <> c.signal_count OR p.evidence_users <> c.user_count)
                   AND (p.not_before IS NULL OR p.not_before <= @now)
+                  AND p.updated_at <= @settled
                 ORDER BY p.id LIMIT 20
                 """, id => RefreshAsync(id, cancellationToken), cancellationToken);
             worked += await ForEachDueAsync("SELECT id FROM proposals WHERE state = 'approved' AND (not_before IS NULL OR not_before <= @now) ORDER BY id LIMIT 20", id => PushAsync(id, cancellationToken), cancellationToken);
@@ -394,7 +396,9 @@ public sealed partial class ProposalRunner(
         List<long> ids;
         await using (var connection = await db.OpenAsync(cancellationToken))
         {
-            ids = (await connection.QueryAsync<long>(new CommandDefinition(sql, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken))).ToList();
+            var now = time.GetUtcNow();
+            // A busy cluster gains evidence every moment: its proposal is redrafted at most every few seconds, not per signal.
+            ids = (await connection.QueryAsync<long>(new CommandDefinition(sql, new { now, settled = now - RefreshEvery }, cancellationToken: cancellationToken))).ToList();
         }
 
         foreach (var id in ids)
