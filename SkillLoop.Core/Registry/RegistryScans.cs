@@ -25,6 +25,7 @@ public sealed partial class RegistryScans(
     private static readonly TimeSpan ScheduleCheck = TimeSpan.FromMinutes(1);
 
     private readonly Channel<long> _queue = Channel.CreateUnbounded<long>();
+    private readonly SemaphoreSlim _running = new(3, 3);
     private readonly ConcurrentDictionary<long, ScanProgress> _progress = new();
 
     /// <summary>Raised on every progress change (the dashboard redraws).</summary>
@@ -98,7 +99,24 @@ public sealed partial class RegistryScans(
 
                 if (await registries.GetAsync(id, stoppingToken) is not null)
                 {
-                    await ScanAsync(id, stoppingToken);
+                    // Scans run side by side (a few at a time): one slow or unreachable remote must not hold up the rest.
+                    await _running.WaitAsync(stoppingToken);
+                    _ = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            await ScanAsync(id, stoppingToken);
+                        }
+                        catch (Exception ex) when (ex is not OperationCanceledException)
+                        {
+                            LogLoopFailed(logger, ex);
+                            Report(id, "failed", 100, null, ex.Message);
+                        }
+                        finally
+                        {
+                            _running.Release();
+                        }
+                    }, CancellationToken.None);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -214,8 +214,19 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
         await Field(page, "registry-url").FillAsync(remote.Path);
         await page.GetByTestId("add-registry").ClickAsync();
 
-        await Assertions.Expect(page.GetByTestId("skills-table")).ToContainTextAsync(skill, new() { Timeout = 30_000 });
-        await Assertions.Expect(page.GetByTestId("registries-table")).ToContainTextAsync($"ui-{skill}");
+        await Assertions.Expect(page.GetByTestId("registries-table")).ToContainTextAsync($"ui-{skill}", new() { Timeout = 30_000 });
+        try
+        {
+            await Assertions.Expect(page.GetByTestId("skills-table")).ToContainTextAsync(skill, new() { Timeout = 60_000 });
+        }
+        catch (PlaywrightException)
+        {
+            // Say where the scan stood, from the API, rather than only that the text never came.
+            using var admin = server.CreateAdminClient();
+            await ShotAsync(page, "skills-registered-failed");
+            Assert.Fail($"The skill did not appear. Registries: {await admin.GetStringAsync("/api/v1/registries")}");
+        }
+
         await ShotAsync(page, "skills-registered");
     }
 
