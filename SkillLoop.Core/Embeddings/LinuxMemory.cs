@@ -13,7 +13,8 @@ internal static partial class LinuxMemory
     private const int MmapThreshold = -3; // M_MMAP_THRESHOLD
     private const int DontNeed = 4; // MADV_DONTNEED
 
-    private static readonly bool Available = OperatingSystem.IsLinux();
+    // SKILLLOOP_MEMORY_TUNING=0 leaves glibc's defaults (faster batches, higher peak memory).
+    private static readonly bool Available = OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("SKILLLOOP_MEMORY_TUNING") != "0";
 
     /// <summary>Blocks of 128 KB and more are mapped and unmapped on their own (not kept in the heap); the heap's top is returned above 1 MB free.</summary>
     public static void ReturnLargeBlocks() => Try(() =>

@@ -22,7 +22,8 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     private readonly Lazy<SentenceEncoder> _encoder;
     private bool _disposed;
 
-    public MiniLmEmbeddingGenerator(int batchSize = 64, int? threads = null)
+    // 16: with memory returned to the OS after each batch (LinuxMemory), small batches are fastest: 196/s against 121/s at 64 (AiBench, 2 cores).
+    public MiniLmEmbeddingGenerator(int batchSize = 16, int? threads = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         _batchSize = batchSize;

@@ -24,7 +24,7 @@ static async Task MiniLm(bool quick)
     Console.WriteLine("== MiniLM (all-MiniLM-L6-v2, embedded) ==");
     var before = Rss();
     var load = Stopwatch.StartNew();
-    using var generator = new MiniLmEmbeddingGenerator(); // default batch size (64)
+    using var generator = new MiniLmEmbeddingGenerator(); // default batch size (16)
     generator.Warm();
     load.Stop();
     GC.Collect();
@@ -32,7 +32,7 @@ static async Task MiniLm(bool quick)
 
     var sentences = Corrections(quick ? 128 : 512);
     await generator.GenerateAsync(sentences.Take(32)); // warm-up
-    await Measure(generator, sentences, "batch 64");
+    await Measure(generator, sentences, "batch 16 (default)");
     GC.Collect();
     Console.WriteLine($"RSS after embedding {sentences.Count} sentences: {Rss()} MB");
 
@@ -43,7 +43,7 @@ static async Task MiniLm(bool quick)
     }
 
     Console.WriteLine($"one sentence: {one.Elapsed.TotalMilliseconds / 20:F1} ms");
-    foreach (var batch in new[] { 16, 32 })
+    foreach (var batch in new[] { 32, 64 })
     {
         using var other = new MiniLmEmbeddingGenerator(batchSize: batch);
         await other.GenerateAsync(sentences.Take(8));
