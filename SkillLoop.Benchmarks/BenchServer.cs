@@ -20,7 +20,7 @@ internal readonly record struct ResidentMemory(double Total, double Anonymous, d
 /// <summary>
 /// The real server as its own process (<c>dotnet SkillLoop.Web.dll</c>) on a free 127.0.0.1 port, as in production:
 /// its resident set and CPU time are its own, not mixed with the load generator's.
-/// Trimmed from SkillLoop.Tests/Support/ServerProcess.cs (the benchmarks do not reference the tests).
+/// The fault tests compile this same file (linked) to kill it with SIGKILL and start it again on the same data.
 /// </summary>
 internal sealed class BenchServer : IAsyncDisposable
 {
@@ -46,7 +46,8 @@ internal sealed class BenchServer : IAsyncDisposable
 
     public TimeSpan StartupTime { get; private set; }
 
-    public static async Task<BenchServer> StartAsync(string webDll, string dataDirectory)
+    /// <param name="environment">Settings on top of the defaults (a model endpoint, say).</param>
+    public static async Task<BenchServer> StartAsync(string webDll, string dataDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
         var address = new Uri($"http://127.0.0.1:{FreePort()}");
         var start = new ProcessStartInfo("dotnet", [webDll, "--urls", address.ToString(), "--data", dataDirectory])
@@ -66,6 +67,10 @@ internal sealed class BenchServer : IAsyncDisposable
         start.Environment["SKILLLOOP_ADMIN_PASSWORD"] = "bench-admin-password";
         start.Environment["SKILLLOOP_RATE_LIMIT_PER_MINUTE"] = "0"; // the load generator is one token at thousands of requests a second
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
 
         var clock = Stopwatch.StartNew();
         var process = Process.Start(start)!;
@@ -135,6 +140,13 @@ internal sealed class BenchServer : IAsyncDisposable
 
         // A reading of nothing must never pass for a met memory goal.
         return new ResidentMemory(total ?? throw new InvalidOperationException($"No VmRSS in /proc/{_process.Id}/status."), anonymous, file, shared);
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, as when the machine loses power or the OOM killer strikes.</summary>
+    public void Kill()
+    {
+        Process.Start("kill", ["-9", _process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+        _process.WaitForExit();
     }
 
     /// <summary>The server's CPU time so far (user + system).</summary>

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using SkillLoop.Benchmarks;
 using SkillLoop.Hooks.Contracts;
 using SkillLoop.Tests.Fakes;
 using SkillLoop.Tests.Support;
@@ -30,9 +31,9 @@ public sealed class KillTests
         };
         var database = Path.Combine(data.Path, "skillloop.db");
 
-        await using (var first = await ServerProcess.StartAsync(data.Path, environment))
+        await using (var first = await BenchServer.StartAsync(WebBuild.Dll(), data.Path, environment))
         {
-            using var ingest = first.CreateClient(ServerProcess.IngestToken);
+            using var ingest = first.CreateClient(BenchServer.IngestToken);
             for (var i = 0; i < Signals; i++)
             {
                 var session = $"kill-{i}";
@@ -50,10 +51,10 @@ public sealed class KillTests
         var extractedAtKill = await ScalarAsync(database, "SELECT count(*) FROM issues");
         Assert.InRange(extractedAtKill, 3, Signals - 1);
 
-        await using (var second = await ServerProcess.StartAsync(data.Path, environment))
+        await using (var second = await BenchServer.StartAsync(WebBuild.Dll(), data.Path, environment))
         {
             await WaitAsync(database, "SELECT count(*) FROM signals WHERE cluster_id IS NOT NULL", n => n == Signals, seconds: 120);
-            using var admin = second.CreateClient(ServerProcess.AdminApiKey);
+            using var admin = second.CreateClient(BenchServer.AdminApiKey);
             var clusters = await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/clusters?skill=pdf-report");
             Assert.Equal(Signals, clusters!.Sum(c => c.GetProperty("signalCount").GetInt64()));
         }
