@@ -23,7 +23,7 @@ public sealed partial class Clusterer(
     public const string SignalsKind = "signals";
     public const string ClustersKind = "clusters";
 
-    private readonly VectorIndex _signalVectors = new(db, SignalsKind, searched: false);
+    private readonly VectorIndex _signalVectors = new(db, SignalsKind);
     private readonly VectorIndex _clusterVectors = new(db, ClustersKind);
 
     /// <summary>

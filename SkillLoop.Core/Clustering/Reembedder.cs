@@ -104,7 +104,7 @@ public sealed partial class Reembedder(
         LogStarted(logger, previous ?? "(none)", model, total);
         var done = 0L;
         _progress = new ReembedProgress(model, true, done, total, null);
-        var index = new VectorIndex(db, Clusterer.SignalsKind, searched: false);
+        var index = new VectorIndex(db, Clusterer.SignalsKind);
         long lastId = 0;
         while (true)
         {

@@ -17,11 +17,7 @@ public sealed record VectorMatch(long Id, float Similarity);
 /// 0.45 µs per vector, too slow at 100k. Writes through this instance keep that copy current; a candidate whose
 /// write was rolled back is dropped at the re-rank, which reads the <c>vectors</c> table.
 /// </summary>
-/// <param name="searched">
-/// False for vectors that are stored but never searched by similarity (signals: only cluster centroids are searched).
-/// They skip the vec0 mirror, whose inserts rewrite a chunk of up to 1,024 vectors each time.
-/// </param>
-public sealed class VectorIndex(SqliteDb db, string kind, int largePartition = VectorIndex.DefaultLargePartition, bool searched = true)
+public sealed class VectorIndex(SqliteDb db, string kind, int largePartition = VectorIndex.DefaultLargePartition)
 {
     public const int DefaultLargePartition = 4096;
 
@@ -31,7 +27,7 @@ public sealed class VectorIndex(SqliteDb db, string kind, int largePartition = V
 
     public string Kind { get; } = kind;
 
-    public bool UsesSqliteVec => searched && db.Vec.IsAvailable;
+    public bool UsesSqliteVec => db.Vec.IsAvailable;
 
     private string VecTable(int dimensions) => $"vec_{Kind}_{dimensions.ToString(CultureInfo.InvariantCulture)}";
 
