@@ -214,8 +214,11 @@ public sealed class VectorIndex(SqliteDb db, string kind, int largePartition = V
     private async Task<string> EnsureVecTableAsync(SqliteConnection connection, SqliteTransaction? transaction, int dimensions, CancellationToken cancellationToken)
     {
         var table = VecTable(dimensions);
+        // chunk_size 64 (default 1,024): every insert and delete rewrites its chunk's vector blob, so small chunks keep
+        // each clustering step's writes small (a backlog cleared 50 -> 76-120 signals/s). Large partitions are searched
+        // through the int8 copy, not by scanning vec0 chunks. Tables made before keep their chunk size.
         await connection.ExecuteAsync(new CommandDefinition(
-            $"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0(item_id integer primary key, partition text partition key, embedding float[{dimensions.ToString(CultureInfo.InvariantCulture)}] distance_metric=cosine)",
+            $"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0(item_id integer primary key, partition text partition key, embedding float[{dimensions.ToString(CultureInfo.InvariantCulture)}] distance_metric=cosine, chunk_size=64)",
             transaction: transaction, cancellationToken: cancellationToken));
         return table;
     }
