@@ -5,7 +5,7 @@ namespace SkillLoop.Tests.Embeddings;
 
 public sealed class MiniLmFixture : IDisposable
 {
-    public MiniLmEmbeddingGenerator Generator { get; } = new(batchSize: 16);
+    public MiniLmEmbeddingGenerator Generator { get; } = new();
 
     public void Dispose() => Generator.Dispose();
 }
@@ -21,7 +21,8 @@ public sealed class MiniLmEmbeddingGeneratorTests(MiniLmFixture fixture) : IClas
         Assert.Equal(MiniLmEmbeddingGenerator.Dimensions, vector.Length);
         Assert.Equal(1.0, Math.Sqrt(vector.Sum(x => (double)x * x)), 3);
         Assert.Equal("minilm", fixture.Generator.Metadata.ProviderName);
-        Assert.Equal("all-MiniLM-L6-v2", fixture.Generator.Metadata.DefaultModelId);
+        Assert.Equal("all-MiniLM-L6-v2-int8", fixture.Generator.Metadata.DefaultModelId);
+        Assert.Equal("all-MiniLM-L6-v2-int8", Assert.Single(embeddings).ModelId);
     }
 
     [Fact]
@@ -53,6 +54,67 @@ public sealed class MiniLmEmbeddingGeneratorTests(MiniLmFixture fixture) : IClas
         Assert.True(Cosine(batched[7], single[0]) > 0.999);
         Assert.True(Cosine(batched[6], single[0]) < 0.999);
         Assert.Empty(emptyInput);
+    }
+
+    [Fact]
+    public async Task A_sentence_gets_the_same_vector_whatever_it_is_embedded_with()
+    {
+        // Activations are quantised per model run: were sentences run together, each would nudge the others' vectors.
+        const string sentence = "Never edit a migration that has shipped; add a new one.";
+        var alone = await fixture.Generator.GenerateAsync([sentence]);
+        var among = await fixture.Generator.GenerateAsync([
+            "ok",
+            sentence,
+            string.Concat(Enumerable.Repeat("a long unrelated sentence about quarterly sales figures ", 12)),
+            "不对，应该用 pnpm 而不是 npm。",
+        ]);
+
+        Assert.Equal(alone[0].Vector.ToArray(), among[1].Vector.ToArray());
+    }
+
+    [Fact]
+    public async Task The_int8_model_stays_close_to_the_float_model_it_was_made_from()
+    {
+        // Guards the load-time quantisation: wrong scales or a mangled graph still give unit vectors, but not these.
+        string[] sentences =
+        [
+            "No, use pnpm instead of npm in this repository.",
+            "You forgot to run the tests before committing again.",
+            "That's wrong: the migration must be append-only, never edit a shipped one.",
+            "I only asked you to fix the typo, not to refactor the whole module and rename every variable in it.",
+            "Please keep the public API unchanged and add an overload instead of changing the signature.",
+            "Stop adding comments that restate the code.",
+        ];
+        using var reference = new MiniLmEmbeddingGenerator(quantized: false);
+
+        var int8 = await fixture.Generator.GenerateAsync(sentences);
+        var floats = await reference.GenerateAsync(sentences);
+
+        Assert.Equal("all-MiniLM-L6-v2", reference.Metadata.DefaultModelId);
+        var cosines = int8.Zip(floats, Cosine).ToList();
+        Assert.All(cosines, c => Assert.True(c > 0.97, $"cosine {c:F4}"));
+        Assert.True(cosines.Average() > 0.985, $"mean cosine {cosines.Average():F4}");
+        // And the similarities clustering compares stay where they were.
+        for (var i = 0; i < sentences.Length; i++)
+        {
+            for (var j = i + 1; j < sentences.Length; j++)
+            {
+                Assert.InRange(Cosine(int8[i], int8[j]) - Cosine(floats[i], floats[j]), -0.05, 0.05);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_request_cancelled_while_it_runs_stops_and_the_model_keeps_working()
+    {
+        // 3,000 sentences take seconds at any speed this model reaches on a CPU; the cancellation comes long before.
+        var many = Enumerable.Range(0, 3000).Select(i => $"correction number {i}: the agent ignored the repository's style guide again").ToList();
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fixture.Generator.GenerateAsync(many, cancellationToken: cancellation.Token));
+
+        var after = await fixture.Generator.GenerateAsync(["still here"]);
+        Assert.Equal(MiniLmEmbeddingGenerator.Dimensions, after[0].Vector.Length);
     }
 
     [Fact]

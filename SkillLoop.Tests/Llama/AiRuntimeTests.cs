@@ -25,7 +25,7 @@ public sealed class AiRuntimeTests(LlamaFixture fixture)
         Assert.IsType<HeuristicIssueExtractor>(lease.Extractor);
         Assert.IsType<MiniLmEmbeddingGenerator>(lease.Embeddings);
         Assert.Equal(new AiProviderInfo("heuristic", null), runtime.Status.Chat);
-        Assert.Equal(new AiProviderInfo("minilm", "all-MiniLM-L6-v2", 384), runtime.Status.Embeddings);
+        Assert.Equal(new AiProviderInfo("minilm", MiniLmEmbeddingGenerator.ModelName, 384), runtime.Status.Embeddings);
     }
 
     [Fact]

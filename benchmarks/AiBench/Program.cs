@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Numerics.Tensors;
 using Microsoft.Extensions.AI;
 using SkillLoop.Core.Embeddings;
 using SkillLoop.Core.Extraction;
@@ -24,17 +25,26 @@ static async Task MiniLm(bool quick)
     Console.WriteLine("== MiniLM (all-MiniLM-L6-v2, embedded) ==");
     var before = Rss();
     var load = Stopwatch.StartNew();
-    using var generator = new MiniLmEmbeddingGenerator(); // default batch size (16)
+    using var generator = new MiniLmEmbeddingGenerator(); // as the server runs it: int8, one sentence per run
     generator.Warm();
     load.Stop();
     GC.Collect();
-    Console.WriteLine($"load: {load.ElapsedMilliseconds} ms; RSS idle with MiniLM loaded: {Rss()} MB (+{Rss() - before} MB; {Rss("RssAnon")} MB anonymous, {Rss("RssFile")} MB file-backed; managed heap {GC.GetTotalMemory(true) / 1048576} MB)");
+    Console.WriteLine($"load (with int8 quantisation): {load.ElapsedMilliseconds} ms; RSS idle with MiniLM loaded: {Rss()} MB (+{Rss() - before} MB; {Rss("RssAnon")} MB anonymous, {Rss("RssFile")} MB file-backed; managed heap {GC.GetTotalMemory(true) / 1048576} MB)");
 
-    var sentences = Corrections(quick ? 128 : 512);
-    await generator.GenerateAsync(sentences.Take(32)); // warm-up
-    await Measure(generator, sentences, "batch 16 (default)");
+    var sentences = Corrections(quick ? 256 : 1024);
+    // The first pass meets each sentence length for the first time (ONNX Runtime plans memory per input shape); a
+    // running server has seen them all, so the figure is the median of the passes after it.
+    await Measure(generator, sentences, "int8, first pass (new lengths)");
+    var passes = new List<(double Rate, GeneratedEmbeddings<Embedding<float>> Embeddings)>();
+    for (var pass = 0; pass < 3; pass++)
+    {
+        passes.Add(await Measure(generator, sentences, $"int8, pass {pass + 2}"));
+    }
+
+    var median = passes.OrderBy(p => p.Rate).ElementAt(1).Rate;
+    Console.WriteLine($"MiniLM as the server runs it (int8, one sentence per run, runs side by side): {median:F0} sentences/s (median of 3 passes); goal >= 300: {(median >= 300 ? "met" : "MISSED")}");
     GC.Collect();
-    Console.WriteLine($"RSS after embedding {sentences.Count} sentences: {Rss()} MB");
+    Console.WriteLine($"RSS after embedding {4 * sentences.Count} sentences: {Rss()} MB");
 
     var one = Stopwatch.StartNew();
     for (var i = 0; i < 20; i++)
@@ -42,25 +52,27 @@ static async Task MiniLm(bool quick)
         await generator.GenerateAsync([sentences[i]]);
     }
 
-    Console.WriteLine($"one sentence: {one.Elapsed.TotalMilliseconds / 20:F1} ms");
-    foreach (var batch in new[] { 32, 64 })
-    {
-        using var other = new MiniLmEmbeddingGenerator(batchSize: batch);
-        await other.GenerateAsync(sentences.Take(8));
-        await Measure(other, sentences, $"batch {batch}");
-    }
+    Console.WriteLine($"one sentence alone: {one.Elapsed.TotalMilliseconds / 20:F1} ms");
+
+    // The float model as shipped, for comparison: speed, and how far the int8 vectors are from its vectors.
+    using var reference = new MiniLmEmbeddingGenerator(quantized: false);
+    await reference.GenerateAsync(sentences);
+    var floats = await Measure(reference, sentences, "float32 (reference)");
+    var cosines = passes[0].Embeddings.Zip(floats.Embeddings, (a, b) => TensorPrimitives.CosineSimilarity(a.Vector.Span, b.Vector.Span)).ToList();
+    Console.WriteLine($"int8 vs float32 vectors: cosine mean {cosines.Average():F4}, min {cosines.Min():F4}");
 }
 
 // Wall-clock rates depend on what else runs on the machine; the CPU-time rate (× cores) is what 2 idle cores give.
-static async Task Measure(MiniLmEmbeddingGenerator generator, List<string> sentences, string label)
+static async Task<(double Rate, GeneratedEmbeddings<Embedding<float>> Embeddings)> Measure(MiniLmEmbeddingGenerator generator, List<string> sentences, string label)
 {
     var cpu = Process.GetCurrentProcess().TotalProcessorTime;
     var sw = Stopwatch.StartNew();
-    await generator.GenerateAsync(sentences);
+    var embeddings = await generator.GenerateAsync(sentences);
     sw.Stop();
     var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
     Console.WriteLine($"{label}: {sentences.Count / sw.Elapsed.TotalSeconds,6:F0} sentences/s wall, {sentences.Count / cpuSeconds,6:F0} per CPU-second"
         + $" (~{sentences.Count / cpuSeconds * Environment.ProcessorCount:F0}/s on {Environment.ProcessorCount} idle cores); {sentences.Count} sentences, avg {sentences.Average(s => s.Length):F0} chars");
+    return (sentences.Count / sw.Elapsed.TotalSeconds, embeddings);
 }
 
 static void Redactor(bool quick)
