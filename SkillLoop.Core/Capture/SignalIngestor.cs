@@ -50,8 +50,8 @@ public sealed partial class SignalIngestor(
             awaitClientUntil = now.AddSeconds(local.LocalGraceSeconds);
         }
 
-        await using var connection = await db.OpenAsync(cancellationToken);
         using var writeTurn = await db.EnterWriteAsync(cancellationToken);
+        var connection = writeTurn.Connection;
         activity.MarkIngest();
         // Not deferred: BEGIN IMMEDIATE takes the write lock up front, so the cursor check and the writes are atomic.
         await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);

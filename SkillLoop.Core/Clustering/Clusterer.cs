@@ -77,8 +77,8 @@ public sealed partial class Clusterer(
         var thresholds = await settings.GetAsync(cancellationToken);
         var now = time.GetUtcNow();
 
-        await using var connection = await db.OpenWithVectorsAsync(cancellationToken);
         using var writeTurn = await db.EnterWriteAsync(cancellationToken);
+        var connection = writeTurn.Connection;
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var signal = (await ReadSignalAsync(connection, transaction, signalId, cancellationToken))!;
         if (signal.ClusterId is { } raced)

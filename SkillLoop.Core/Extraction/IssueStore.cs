@@ -94,8 +94,8 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
     /// <summary>Claims the oldest due pending job (counting the attempt), or null when there is none.</summary>
     public async Task<ExtractionJob?> ClaimNextAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await db.OpenAsync(cancellationToken);
         using var writeTurn = await db.EnterWriteAsync(cancellationToken);
+        var connection = writeTurn.Connection;
         var now = time.GetUtcNow();
         var claimed = await connection.QuerySingleOrDefaultAsync<ClaimRow>(new CommandDefinition(
             """
@@ -131,8 +131,8 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
     public async Task<bool> CompleteAsync(long signalId, SignalIssue issue, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        await using var connection = await db.OpenAsync(cancellationToken);
         using var writeTurn = await db.EnterWriteAsync(cancellationToken);
+        var connection = writeTurn.Connection;
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var inserted = await connection.ExecuteAsync(new CommandDefinition(
             """
@@ -193,8 +193,8 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
     /// <summary>Records a failed attempt: back to pending from <paramref name="retryAt"/>, or failed for good when null.</summary>
     public async Task FailAsync(long signalId, string error, DateTimeOffset? retryAt, CancellationToken cancellationToken)
     {
-        await using var connection = await db.OpenAsync(cancellationToken);
         using var writeTurn = await db.EnterWriteAsync(cancellationToken);
+        var connection = writeTurn.Connection;
         await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE extraction_jobs
