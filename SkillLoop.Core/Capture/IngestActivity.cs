@@ -18,15 +18,19 @@ public sealed class IngestActivity(TimeProvider time)
     public async Task GiveWayAsync(CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
-        while (IsBusy() && time.GetElapsedTime(started) < MaxWait)
+        while (IsBusy && time.GetElapsedTime(started) < MaxWait)
         {
             await Task.Delay(Quiet, time, cancellationToken);
         }
     }
 
-    private bool IsBusy()
+    /// <summary>Whether a batch arrived within the last <see cref="Quiet"/>.</summary>
+    public bool IsBusy
     {
-        var last = Volatile.Read(ref _lastIngest);
-        return last != long.MinValue && time.GetElapsedTime(last) < Quiet;
+        get
+        {
+            var last = Volatile.Read(ref _lastIngest);
+            return last != long.MinValue && time.GetElapsedTime(last) < Quiet;
+        }
     }
 }

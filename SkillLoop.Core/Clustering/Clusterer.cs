@@ -8,6 +8,11 @@ namespace SkillLoop.Core.Clustering;
 
 public sealed record ClusterAssignment(long ClusterId, bool CreatedCluster, float Similarity, bool ThresholdReached);
 
+/// <summary>Signals read and embedded by <see cref="Clusterer.PrepareAsync"/>, not yet assigned.</summary>
+/// <param name="ClusterIds">The cluster each signal was in when read (null: unclustered).</param>
+/// <param name="Vectors">The unit vector of each unclustered signal; null for those already clustered.</param>
+public sealed record PreparedSignals(IReadOnlyList<(long SignalId, string? ProblemPattern)> Items, IReadOnlyList<long?> ClusterIds, IReadOnlyList<float[]?> Vectors);
+
 /// <summary>
 /// Puts each signal into the cluster of its problem: the nearest cluster of the same skill when its centroid is
 /// similar enough, else a new one. Assignment runs in one write transaction, so signals arriving at once from several
@@ -44,7 +49,14 @@ public sealed partial class Clusterer(
     /// Assigns several signals in order. Their texts are embedded in one call (batched models are several times
     /// faster per text), then each is assigned in its own write transaction, as <see cref="AssignAsync"/> does.
     /// </summary>
-    public async Task<IReadOnlyList<ClusterAssignment>> AssignManyAsync(IReadOnlyList<(long SignalId, string? ProblemPattern)> items, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ClusterAssignment>> AssignManyAsync(IReadOnlyList<(long SignalId, string? ProblemPattern)> items, CancellationToken cancellationToken) =>
+        await AssignPreparedAsync(await PrepareAsync(items, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// The first half of <see cref="AssignManyAsync"/>: reads the signals and embeds those not yet clustered, without
+    /// writing anything, so a runner can embed its next batch while it writes the current one.
+    /// </summary>
+    public async Task<PreparedSignals> PrepareAsync(IReadOnlyList<(long SignalId, string? ProblemPattern)> items, CancellationToken cancellationToken)
     {
         var signals = new List<SignalRow>(items.Count);
         await using (var read = await db.OpenAsync(cancellationToken))
@@ -58,15 +70,28 @@ public sealed partial class Clusterer(
 
         // Embedding is the slow part: done before any write lock is taken, and only for unclustered signals.
         var toEmbed = Enumerable.Range(0, items.Count).Where(i => signals[i].ClusterId is null).ToList();
-        var embeddings = toEmbed.Count == 0 ? null
-            : await embedder.GenerateAsync(toEmbed.Select(i => TextFor(signals[i].Text, items[i].ProblemPattern)), cancellationToken: cancellationToken);
-        var results = new ClusterAssignment[items.Count];
-        for (var i = 0; i < items.Count; i++)
+        var vectors = new float[]?[items.Count];
+        if (toEmbed.Count > 0)
         {
-            var position = toEmbed.IndexOf(i);
-            results[i] = position < 0
-                ? new ClusterAssignment(signals[i].ClusterId!.Value, false, 1, false)
-                : await AssignEmbeddedAsync(items[i].SignalId, items[i].ProblemPattern, Vectors.Normalize(embeddings![position].Vector.Span), cancellationToken);
+            var embeddings = await embedder.GenerateAsync(toEmbed.Select(i => TextFor(signals[i].Text, items[i].ProblemPattern)), cancellationToken: cancellationToken);
+            for (var position = 0; position < toEmbed.Count; position++)
+            {
+                vectors[toEmbed[position]] = Vectors.Normalize(embeddings[position].Vector.Span);
+            }
+        }
+
+        return new PreparedSignals(items, [.. signals.Select(s => s.ClusterId)], vectors);
+    }
+
+    /// <summary>The second half of <see cref="AssignManyAsync"/>: one write transaction per signal.</summary>
+    public async Task<IReadOnlyList<ClusterAssignment>> AssignPreparedAsync(PreparedSignals prepared, CancellationToken cancellationToken)
+    {
+        var results = new ClusterAssignment[prepared.Items.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            results[i] = prepared.Vectors[i] is { } vector
+                ? await AssignEmbeddedAsync(prepared.Items[i].SignalId, prepared.Items[i].ProblemPattern, vector, cancellationToken)
+                : new ClusterAssignment(prepared.ClusterIds[i]!.Value, false, 1, false);
         }
 
         return results;

@@ -34,28 +34,73 @@ public sealed partial class ClusteringJobRunner(
         return new ClusteringQueue(pending, _lastError);
     }
 
-    /// <summary>Clusters what is pending now; returns how many signals were assigned.</summary>
+    /// <summary>Clusters one batch of what is pending now; returns how many signals were assigned.</summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
-        List<PendingRow> pending;
-        await using (var connection = await db.OpenAsync(cancellationToken))
-        {
-            pending = (await connection.QueryAsync<PendingRow>(new CommandDefinition(
-                $"""
-                SELECT s.id AS SignalId, {Clusterer.ProblemText} AS ProblemPattern
-                FROM issues i JOIN signals s ON s.id = i.signal_id
-                WHERE s.cluster_id IS NULL
-                ORDER BY s.id
-                LIMIT @BatchSize
-                """, new { BatchSize }, cancellationToken: cancellationToken))).ToList();
-        }
-
+        var pending = await ReadPendingAsync(0, cancellationToken);
         if (pending.Count > 0)
         {
-            await clusterer.AssignManyAsync(pending.Select(r => (r.SignalId, r.ProblemPattern)).ToList(), cancellationToken);
+            await clusterer.AssignManyAsync(pending, cancellationToken);
         }
 
         return pending.Count;
+    }
+
+    /// <summary>
+    /// Clusters batch after batch until nothing is pending; returns how many signals were assigned. When no client is
+    /// posting, the next batch is embedded while the current one is written: the model and the database work side by
+    /// side instead of in turn.
+    /// </summary>
+    public async Task<int> DrainAsync(CancellationToken cancellationToken)
+    {
+        var assigned = 0;
+        var pending = await ReadPendingAsync(0, cancellationToken);
+        var next = pending.Count == 0 ? null : clusterer.PrepareAsync(pending, cancellationToken);
+        try
+        {
+            while (next is not null)
+            {
+                var current = await next;
+                next = null;
+                pending = await ReadPendingAsync(current.Items[^1].SignalId, cancellationToken);
+                // Side by side only while no client is posting: the overlap takes the other core, and ingest comes first.
+                if (pending.Count > 0 && !ingest.IsBusy)
+                {
+                    next = clusterer.PrepareAsync(pending, cancellationToken);
+                }
+
+                await clusterer.AssignPreparedAsync(current, cancellationToken);
+                assigned += current.Items.Count;
+                await ingest.GiveWayAsync(cancellationToken);
+                if (pending.Count > 0)
+                {
+                    next ??= clusterer.PrepareAsync(pending, cancellationToken);
+                }
+            }
+        }
+        catch when (next is not null)
+        {
+            // Never leave the next batch's embedding running unobserved behind a failure.
+            await next.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            throw;
+        }
+
+        return assigned;
+    }
+
+    /// <summary>Signals with an issue and no cluster, after <paramref name="afterSignalId"/>, oldest first.</summary>
+    private async Task<List<(long SignalId, string? ProblemPattern)>> ReadPendingAsync(long afterSignalId, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<PendingRow>(new CommandDefinition(
+            $"""
+            SELECT s.id AS SignalId, {Clusterer.ProblemText} AS ProblemPattern
+            FROM issues i JOIN signals s ON s.id = i.signal_id
+            WHERE s.cluster_id IS NULL AND s.id > @afterSignalId
+            ORDER BY s.id
+            LIMIT @BatchSize
+            """, new { afterSignalId, BatchSize }, cancellationToken: cancellationToken));
+        return [.. rows.Select(r => (r.SignalId, r.ProblemPattern))];
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -68,7 +113,7 @@ public sealed partial class ClusteringJobRunner(
             try
             {
                 await ingest.GiveWayAsync(stoppingToken);
-                var assigned = await RunOnceAsync(stoppingToken);
+                var assigned = await DrainAsync(stoppingToken);
                 _lastError = null;
                 backoff = TimeSpan.Zero;
                 if (assigned == 0)

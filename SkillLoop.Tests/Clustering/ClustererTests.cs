@@ -96,11 +96,11 @@ public sealed class ClustererTests
         Assert.Equal(expected, Clusterer.Title(correction, pattern));
 
     /// <summary>Core services with the word-overlap embedder, whose geometry these tests' threshold is chosen for.</summary>
-    internal static async Task<TestCore> StartAsync(bool sqliteVec)
+    internal static async Task<TestCore> StartAsync(bool sqliteVec, IEmbeddingGenerator<string, Embedding<float>>? embedder = null)
     {
         var core = await TestCore.StartAsync(
             sqliteVec ? null : new Dictionary<string, string?> { ["SKILLLOOP_SQLITE_VEC"] = "/nonexistent/vec0.so" },
-            services => services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>, BagOfWordsEmbeddingGenerator>());
+            services => services.AddSingleton(embedder ?? new BagOfWordsEmbeddingGenerator()));
         await core.Get<ClusteringSettings>().SetAsync(new ClusteringThresholds(0.6f, ClusteringSettings.DefaultDistinctUsers), CancellationToken.None);
         return core;
     }
