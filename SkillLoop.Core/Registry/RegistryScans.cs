@@ -47,6 +47,24 @@ public sealed partial class RegistryScans(
         return queued;
     }
 
+    /// <summary>
+    /// Changes a registry (the API's PUT and the dashboard's edit form alike) and queues a rescan when the change alters
+    /// what a scan reads — clone URL, branch, path filters — or brings a new token (a scan that failed for want of
+    /// access can now succeed). Otherwise the skills found stay as they are until the next scheduled scan.
+    /// </summary>
+    public async Task<RegistryRecord> UpdateAsync(long registryId, RegistryInput input, CancellationToken cancellationToken)
+    {
+        var before = await registries.RequireAsync(registryId, cancellationToken);
+        var after = await registries.UpdateAsync(registryId, input, cancellationToken);
+        if (before.Url != after.Url || before.Branch != after.Branch || !before.PathFilters.SequenceEqual(after.PathFilters)
+            || !string.IsNullOrWhiteSpace(input.Token))
+        {
+            await RequestAsync(registryId, cancellationToken);
+        }
+
+        return after;
+    }
+
     /// <summary>Scans now, on the caller's task (tests and the scheduler); returns how it ended.</summary>
     public async Task<ScanProgress> ScanAsync(long registryId, CancellationToken cancellationToken)
     {

@@ -79,6 +79,9 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
 
     private readonly IDataProtector _tokens = protection.CreateProtector("SkillLoop.Registry.Token.v1");
 
+    /// <summary>Raised after a registry is added, changed or removed (every open dashboard redraws, not only the editor's).</summary>
+    public event Action<long>? Changed;
+
     private const string Columns = """
         r.id AS Id, r.name AS Name, r.provider AS Provider, r.url AS Url, r.branch AS Branch, r.api_url AS ApiUrl,
         r.repository AS Repository, r.path_filters AS PathFilters, r.distinct_users AS DistinctUsers,
@@ -147,6 +150,7 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
                     users = valid.AutoMergeMinUsers ?? 5,
                     now,
                 }, cancellationToken: cancellationToken));
+            Changed?.Invoke(id);
             return (await GetAsync(id, cancellationToken))!;
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
@@ -187,6 +191,7 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
             throw new RegistryException("name", $"A registry named '{valid.Name}' exists already.");
         }
 
+        Changed?.Invoke(id);
         return (await GetAsync(id, cancellationToken))!;
     }
 
@@ -195,6 +200,7 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
         await RequireAsync(id, cancellationToken);
         await using var connection = await db.OpenAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM registries WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+        Changed?.Invoke(id);
     }
 
     /// <summary>Replaces what the last scan found with <paramref name="result"/>; skills that stay keep their ids (and mappings).</summary>

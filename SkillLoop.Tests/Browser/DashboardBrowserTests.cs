@@ -32,8 +32,13 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
         page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, name + ".png"), FullPage = true });
 
     /// <summary>The input or text area of a MudBlazor field, wherever MudBlazor puts the test id.</summary>
-    private static ILocator Field(IPage page, string testId) => page.Locator(
-        $"[data-testid={testId}] input, [data-testid={testId}] textarea, input[data-testid={testId}], textarea[data-testid={testId}]").First;
+    private static ILocator Field(IPage page, string testId) => page.Locator(FieldSelector(testId)).First;
+
+    /// <summary>The same, inside one part of the page (one of two forms with the same fields).</summary>
+    private static ILocator Field(ILocator scope, string testId) => scope.Locator(FieldSelector(testId)).First;
+
+    private static string FieldSelector(string testId) =>
+        $"[data-testid={testId}] input, [data-testid={testId}] textarea, input[data-testid={testId}], textarea[data-testid={testId}]";
 
     /// <summary>Waits until the page's circuit is interactive (MudBlazor inputs react only then).</summary>
     private static Task InteractiveAsync(IPage page) =>
@@ -201,7 +206,7 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
     }
 
     [Fact]
-    public async Task An_admin_adds_a_registry_in_the_browser_and_sees_its_skills_after_the_scan()
+    public async Task An_admin_adds_a_registry_in_the_browser_sees_its_skills_after_the_scan_and_edits_its_filters_which_rescans_it()
     {
         var skill = $"ui-skill-{Guid.NewGuid():N}"[..20];
         using var remote = new BareGitRemote(new Dictionary<string, string> { [$".github/prompts/{skill}.prompt.md"] = "---\ndescription: Writes release notes.\n---\nWrite them.\n" });
@@ -228,6 +233,23 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
         }
 
         await ShotAsync(page, "skills-registered");
+
+        // Edit: pre-filled; a filter that leaves the prompt out rescans the registry and the skill goes.
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Edit ui-{skill}", Exact = true }).ClickAsync();
+        var edit = page.GetByTestId("edit-registry");
+        await Assertions.Expect(Field(edit, "registry-url")).ToHaveValueAsync(remote.Path);
+        await Field(edit, "registry-path-filters").FillAsync("skills/**");
+        await ShotAsync(page, "skills-edit-registry");
+        await edit.GetByTestId("save-registry").ClickAsync();
+
+        await Assertions.Expect(edit).ToHaveCountAsync(0);
+        await Assertions.Expect(page.GetByTestId("skills-table")).Not.ToContainTextAsync(skill, new() { Timeout = 60_000 });
+        using (var admin = server.CreateAdminClient())
+        {
+            var registries = await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/registries");
+            var registry = registries!.Single(r => r.GetProperty("registry").GetProperty("name").GetString() == $"ui-{skill}").GetProperty("registry");
+            Assert.Equal(["skills/**"], registry.GetProperty("pathFilters").EnumerateArray().Select(f => f.GetString()));
+        }
     }
 
     private static async Task<long> WaitForProposalAsync(HttpClient admin, string skill)

@@ -139,6 +139,33 @@ public sealed class RegistryScanTests
     }
 
     [Fact]
+    public async Task A_change_of_what_scans_read_or_a_new_token_queues_a_rescan_and_a_change_of_name_or_threshold_does_not()
+    {
+        using var remote = new BareGitRemote(SkillRepository);
+        await using var core = await TestCore.StartAsync();
+        var scans = core.Get<RegistryScans>();
+        var registry = await core.Get<RegistryStore>().CreateAsync(new RegistryInput("team", "git", remote.Path, "main"), CancellationToken.None);
+        await scans.ScanAsync(registry.Id, CancellationToken.None);
+
+        var renamed = await scans.UpdateAsync(registry.Id, new RegistryInput("platform", "git", remote.Path, "main", DistinctUsers: 4), CancellationToken.None);
+        Assert.Equal(("platform", 4), (renamed.Name, renamed.DistinctUsers));
+        Assert.Equal("done", scans.Progress(registry.Id)!.Phase);
+
+        foreach (var change in new[]
+                 {
+                     new RegistryInput("platform", "git", remote.Path, "main", PathFilters: ["skills/**"]),
+                     new RegistryInput("platform", "git", remote.Path, "release", PathFilters: ["skills/**"]),
+                     new RegistryInput("platform", "git", "file://" + remote.Path, "release", PathFilters: ["skills/**"]),
+                     new RegistryInput("platform", "git", "file://" + remote.Path, "release", "a-new-token", PathFilters: ["skills/**"]),
+                 })
+        {
+            await scans.UpdateAsync(registry.Id, change, CancellationToken.None);
+            Assert.Equal("queued", scans.Progress(registry.Id)!.Phase);
+            await scans.ScanAsync(registry.Id, CancellationToken.None); // ends the queued one's turn (done or failed)
+        }
+    }
+
+    [Fact]
     public async Task The_scheduler_scans_registries_that_were_never_scanned_or_are_due_and_leaves_fresh_ones_alone()
     {
         using var remote = new BareGitRemote(SkillRepository);

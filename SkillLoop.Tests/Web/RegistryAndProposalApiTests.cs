@@ -36,6 +36,30 @@ public sealed class RegistryAndProposalApiTests(SkillLoopServer server)
         Assert.DoesNotContain(token, await admin.GetStringAsync("/api/v1/registries"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_registry_changed_with_put_keeps_its_token_unless_told_and_is_rescanned_when_its_filters_change()
+    {
+        var skill = $"put-skill-{Guid.NewGuid():N}";
+        using var remote = new BareGitRemote(new Dictionary<string, string> { [$"skills/{skill}/SKILL.md"] = $"---\nname: {skill}\n---\nDo it.\n" });
+        using var admin = server.CreateAdminClient();
+        var created = await (await admin.PostAsJsonAsync("/api/v1/registries", new { name = $"reg-{skill}", provider = "git", url = remote.Path, branch = "main", token = "glpat-putToken0123456789" }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        var id = created.GetProperty("registry").GetProperty("id").GetInt64();
+        await WaitAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{id}/scan"), s => s.GetProperty("phase").GetString() == "done");
+
+        var changed = await admin.PutAsJsonAsync($"/api/v1/registries/{id}", new { name = $"reg-{skill}", provider = "git", url = remote.Path, branch = "main", pathFilters = new[] { "docs/**" } });
+
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        var view = await changed.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(view.GetProperty("registry").GetProperty("hasToken").GetBoolean());
+        Assert.Contains(view.GetProperty("scan").GetProperty("phase").GetString(), new[] { "queued", "fetching", "scanning" });
+        await WaitAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{id}/scan"), s => s.GetProperty("phase").GetString() == "done");
+        Assert.Empty((await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/skills?registryId={id}"))!); // the filter leaves it out now
+
+        var removed = await admin.PutAsJsonAsync($"/api/v1/registries/{id}", new { name = $"reg-{skill}", provider = "git", url = remote.Path, branch = "main", pathFilters = new[] { "docs/**" }, token = "" });
+        Assert.False((await removed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("registry").GetProperty("hasToken").GetBoolean());
+    }
+
     [Theory]
     [InlineData("""{"name":"x","provider":"svn","url":"/tmp/x.git","branch":"main"}""", "provider")]
     [InlineData("""{"name":"x","provider":"git","url":"relative/path","branch":"main"}""", "url")]

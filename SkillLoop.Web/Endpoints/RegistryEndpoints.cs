@@ -63,8 +63,9 @@ public static class RegistryEndpoints
         }
     }
 
+    /// <summary>Changes a registry; a change to what scans read queues a rescan (the answer carries its progress).</summary>
     public static async Task<Results<Ok<RegistryView>, ValidationProblem, ProblemHttpResult>> UpdateRegistry(
-        long id, RegistryInput? input, RegistryStore store, RegistryScans scans, CancellationToken cancellationToken)
+        long id, RegistryInput? input, RegistryScans scans, CancellationToken cancellationToken)
     {
         if (input is null)
         {
@@ -73,7 +74,8 @@ public static class RegistryEndpoints
 
         try
         {
-            return TypedResults.Ok(new RegistryView(await store.UpdateAsync(id, input, cancellationToken), scans.Progress(id)));
+            // Through the scans: a new URL, branch, filter set or token queues a rescan, as the dashboard's edit does.
+            return TypedResults.Ok(new RegistryView(await scans.UpdateAsync(id, input, cancellationToken), scans.Progress(id)));
         }
         catch (RegistryException ex) when (ex.NotFound)
         {

@@ -79,6 +79,8 @@ public sealed class ReviewComponentTests : IAsyncLifetime
         page.WaitForAssertion(() => Assert.Contains("skills/pdf-report/SKILL.md", page.Find("[data-testid=skills-table]").TextContent));
         Assert.Contains("team", page.Find("[data-testid=registries-table]").TextContent);
         Assert.Empty(page.FindAll("[data-testid=scan]")); // a reviewer sees, but does not scan
+        Assert.Empty(page.FindAll("[data-testid=edit]")); // nor edit
+        Assert.Empty(page.FindAll("[data-testid=edit-registry]"));
     }
 
     public async Task DisposeAsync()
