@@ -47,7 +47,10 @@ public sealed partial class RegistryScans(
         return queued;
     }
 
-    /// <summary>Scans now, on the caller's task (tests and the scheduler); returns how it ended.</summary>
+    /// <summary>
+    /// Scans now, on the caller's task (tests and the scheduler); returns how it ended. A git server that does not
+    /// answer within the timeouts fails the scan.
+    /// </summary>
     public async Task<ScanProgress> ScanAsync(long registryId, CancellationToken cancellationToken)
     {
         var registry = await registries.RequireAsync(registryId, cancellationToken);
