@@ -44,20 +44,28 @@ public sealed partial class GitMirror
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
         {
-            // Fetches still work; only a silent server is then waited on until the OS gives up.
+            // Fetches still work; only a silent server is then waited on until the OS gives up (a cancelled scan
+            // still returns at once and frees its slot).
             LogTimeoutsNotApplied(logger, _connectTimeout.TotalSeconds, _timeout.TotalSeconds, ex.Message, ex);
         }
     }
 
     public string PathOf(long registryId) => Path.Combine(_root, $"registry-{registryId}.git");
 
-    /// <summary>Fetches the registry's branch; returns the commit at its head.</summary>
-    public Task<string> FetchAsync(RegistryRecord registry, string? token, Action<int>? progress, CancellationToken cancellationToken) =>
-        WithRepositoryAsync(registry, repository =>
+    /// <summary>
+    /// Fetches the registry's branch; returns the commit at its head. Cancelling returns at once: libgit2 stops at its
+    /// next progress callback, or, blocked on a silent socket, within the server timeout, and only then lets go of the
+    /// mirror.
+    /// </summary>
+    public async Task<string> FetchAsync(RegistryRecord registry, string? token, Action<int>? progress, CancellationToken cancellationToken)
+    {
+        var fetch = WithRepositoryAsync(registry, repository =>
         {
             var options = new FetchOptions
             {
                 CredentialsProvider = Credentials(registry, token),
+                // Returning false from either callback makes libgit2 stop the transfer (UserCancelledException).
+                OnProgress = _ => !cancellationToken.IsCancellationRequested,
                 OnTransferProgress = p =>
                 {
                     progress?.Invoke(p.TotalObjects == 0 ? 0 : (int)(p.ReceivedObjects * 100L / p.TotalObjects));
@@ -78,6 +86,19 @@ public sealed partial class GitMirror
                 ?? throw new GitOperationException($"Branch '{registry.Branch}' does not exist in {Display(registry.Url)}.");
             return head;
         }, cancellationToken);
+
+        try
+        {
+            return await fetch.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (!fetch.IsCompleted)
+        {
+            // The caller moves on (its scan slot is free); the fetch left behind ends on its own. Its outcome is
+            // observed here so that it is not reported as an unobserved task exception.
+            _ = fetch.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+    }
 
     /// <summary>Why a fetch failed, saying so plainly when it was a timeout (libgit2 has no error code for it here).</summary>
     private string FetchFailure(RegistryRecord registry, LibGit2SharpException ex, string? token)

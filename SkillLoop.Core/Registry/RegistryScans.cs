@@ -49,7 +49,7 @@ public sealed partial class RegistryScans(
 
     /// <summary>
     /// Scans now, on the caller's task (tests and the scheduler); returns how it ended. A git server that does not
-    /// answer within the timeouts fails the scan.
+    /// answer within the timeouts fails the scan; cancelling marks it failed too, then throws.
     /// </summary>
     public async Task<ScanProgress> ScanAsync(long registryId, CancellationToken cancellationToken)
     {
@@ -70,6 +70,15 @@ public sealed partial class RegistryScans(
             await registries.SaveScanErrorAsync(registryId, ex.Message, CancellationToken.None);
             LogScanFailed(logger, registry.Name, ex.Message);
             return Report(registryId, "failed", 100, null, ex.Message);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Without this the registry would show "fetching" for good, and a new request for it would be ignored.
+            const string error = "The scan was cancelled before it finished; nothing it found was saved.";
+            Report(registryId, "failed", 100, null, error);
+            await registries.SaveScanErrorAsync(registryId, error, CancellationToken.None);
+            LogScanFailed(logger, registry.Name, error);
+            throw;
         }
     }
 

@@ -75,6 +75,28 @@ public sealed class GitTimeoutTests
         }
     }
 
+    [Fact]
+    public async Task Cancelling_a_scan_that_waits_on_a_silent_server_returns_at_once_and_marks_the_scan_failed()
+    {
+        // Timeouts far beyond the guard: only the cancellation can end this scan in time.
+        await using var core = await TestCore.StartAsync(Timeouts(connect: 300, read: 3600));
+        using var silent = new SilentGitServer(); // closed before the core goes: the fetch left behind then ends
+        var store = core.Get<RegistryStore>();
+        var scans = core.Get<RegistryScans>();
+        var registry = await store.CreateAsync(new RegistryInput("hung", "git", silent.Url, "main"), CancellationToken.None);
+        using var cancel = new CancellationTokenSource();
+
+        var scan = scans.ScanAsync(registry.Id, cancel.Token);
+        await silent.Connected.WaitAsync(Guard);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => scan.WaitAsync(Guard));
+        var progress = scans.Progress(registry.Id)!;
+        Assert.Equal("failed", progress.Phase);
+        Assert.Contains("cancelled", progress.Error, StringComparison.Ordinal);
+        Assert.Equal(progress.Error, (await store.GetAsync(registry.Id, CancellationToken.None))!.LastScanError);
+    }
+
     [Theory]
     [InlineData("SKILLLOOP_GIT_TIMEOUT", "0")]
     [InlineData("SKILLLOOP_GIT_TIMEOUT", "ten")]
