@@ -39,6 +39,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SqliteDb>();
         services.AddSingleton<DatabaseState>();
         services.AddSingleton<SettingsStore>();
+        services.AddSingleton<BackupSettings>();
         services.AddSingleton<DatabaseBackup>();
 
         // Access

@@ -32,6 +32,20 @@ public sealed class SkillLoopOptions
     /// <summary>Overrides where vec0.so is looked for (default: <c>native/vec0.so</c> beside the server).</summary>
     public string? SqliteVecPath { get; set; }
 
+    /// <summary>
+    /// Seconds libgit2 waits for a registry's git server to accept a connection (<c>SKILLLOOP_GIT_CONNECT_TIMEOUT</c>),
+    /// so an unreachable host fails its scan instead of waiting for the OS (often minutes).
+    /// </summary>
+    [Range(1, 300, ErrorMessage = "SKILLLOOP_GIT_CONNECT_TIMEOUT must be 1 to 300 seconds.")]
+    public int GitConnectTimeoutSeconds { get; set; } = 15;
+
+    /// <summary>
+    /// Seconds libgit2 waits for a git server to send anything, or to take what it sends (<c>SKILLLOOP_GIT_TIMEOUT</c>):
+    /// a server that accepts the connection and then never answers fails the scan and frees its slot.
+    /// </summary>
+    [Range(1, 3600, ErrorMessage = "SKILLLOOP_GIT_TIMEOUT must be 1 to 3600 seconds.")]
+    public int GitTimeoutSeconds { get; set; } = 60;
+
     public string DatabasePath => Path.Combine(Path.GetFullPath(DataDirectory), "skillloop.db");
 
     /// <summary>Reads the documented command-line and environment names from configuration.</summary>
@@ -47,7 +61,15 @@ public sealed class SkillLoopOptions
         options.LlmModel = NullIfEmpty(config["SKILLLOOP_LLM_MODEL"]);
         options.LlmApiKey = NullIfEmpty(config["SKILLLOOP_LLM_API_KEY"]);
         options.SqliteVecPath = NullIfEmpty(config["SKILLLOOP_SQLITE_VEC"]);
+        options.GitConnectTimeoutSeconds = Seconds(config["SKILLLOOP_GIT_CONNECT_TIMEOUT"], options.GitConnectTimeoutSeconds);
+        options.GitTimeoutSeconds = Seconds(config["SKILLLOOP_GIT_TIMEOUT"], options.GitTimeoutSeconds);
     }
+
+    // Not a whole number: 0, which the range check refuses at start with the variable's name.
+    private static int Seconds(string? value, int unset) =>
+        string.IsNullOrWhiteSpace(value) ? unset
+        : int.TryParse(value.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds
+        : 0;
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 }

@@ -13,9 +13,11 @@ public sealed record BackupFile(string Name, long Bytes, DateTimeOffset CreatedA
 /// <summary>
 /// Online backups of the database: <c>VACUUM INTO</c> writes a consistent snapshot (one read transaction; in WAL mode
 /// writers carry on meanwhile) to <c>&lt;data&gt;/backups/skillloop-&lt;UTC time&gt;.db</c>. One backup runs at a
-/// time, and a file shows up under its name only once it is complete.
+/// time, and a file shows up under its name only once it is complete. After each backup, the older ones beyond the
+/// number <see cref="BackupSettings"/> keeps are deleted.
 /// </summary>
-public sealed partial class DatabaseBackup(SqliteDb db, IOptions<SkillLoopOptions> options, TimeProvider time, ILogger<DatabaseBackup> logger)
+public sealed partial class DatabaseBackup(
+    SqliteDb db, BackupSettings settings, IOptions<SkillLoopOptions> options, TimeProvider time, ILogger<DatabaseBackup> logger)
 {
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
 
@@ -30,6 +32,8 @@ public sealed partial class DatabaseBackup(SqliteDb db, IOptions<SkillLoopOption
         string? partial = null;
         try
         {
+            // Read first: a database that cannot answer fails the backup before anything is written.
+            var retention = await settings.GetAsync(cancellationToken);
             Directory.CreateDirectory(Folder);
             var now = time.GetUtcNow().ToUniversalTime();
             var createdAt = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerSecond)); // to the second, as in the name
@@ -46,6 +50,7 @@ public sealed partial class DatabaseBackup(SqliteDb db, IOptions<SkillLoopOption
             partial = null;
             var backup = new BackupFile(name, new FileInfo(path).Length, createdAt);
             LogCreated(logger, backup.Name, backup.Bytes);
+            Prune(backup, retention.KeepNewest);
             return backup;
         }
         finally
@@ -56,6 +61,33 @@ public sealed partial class DatabaseBackup(SqliteDb db, IOptions<SkillLoopOption
             }
 
             _oneAtATime.Release();
+        }
+    }
+
+    /// <summary>
+    /// Deletes the backups beyond the newest <paramref name="keep"/> (0 keeps all). Only files named as backups are
+    /// listed, so a backup still being written (<c>.partial</c>) and anything else in the folder are never touched; the
+    /// backup just taken always counts as one of those kept, even if a clock set back makes others look newer.
+    /// </summary>
+    private void Prune(BackupFile created, int keep)
+    {
+        if (keep <= 0)
+        {
+            return;
+        }
+
+        foreach (var old in List().Where(b => b.Name != created.Name).Skip(keep - 1))
+        {
+            try
+            {
+                File.Delete(Path.Combine(Folder, old.Name));
+                LogPruned(logger, old.Name, keep);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The backup itself succeeded; a file that cannot be deleted now is tried again after the next one.
+                LogPruneFailed(logger, old.Name, ex);
+            }
         }
     }
 
@@ -112,4 +144,10 @@ public sealed partial class DatabaseBackup(SqliteDb db, IOptions<SkillLoopOption
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Database backed up to {Name} ({Bytes} bytes)")]
     private static partial void LogCreated(ILogger logger, string name, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted old backup {Name} (keeping the newest {Keep})")]
+    private static partial void LogPruned(ILogger logger, string name, int keep);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete old backup {Name}; trying again after the next backup")]
+    private static partial void LogPruneFailed(ILogger logger, string name, Exception exception);
 }

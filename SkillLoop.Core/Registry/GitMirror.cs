@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using LibGit2Sharp;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace SkillLoop.Core.Registry;
@@ -14,22 +15,57 @@ public sealed record BotIdentity(string Name, string Email);
 /// <summary>
 /// A bare mirror of each registry's repository in the data directory (<c>git/registry-{id}.git</c>). Files are read
 /// from git objects, never from a checkout; proposal commits are made on top of the branch head as objects and
-/// pushed as <c>skillloop/…</c> branches. One operation at a time per repository.
+/// pushed as <c>skillloop/…</c> branches. One operation at a time per repository. Network operations give up on a
+/// server that does not answer within the configured timeouts (libgit2's own, set for the whole process).
 /// </summary>
-public sealed class GitMirror(IOptions<SkillLoopOptions> options)
+public sealed partial class GitMirror
 {
-    private readonly string _root = Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "git");
+    private readonly string _root;
     private readonly ConcurrentDictionary<long, SemaphoreSlim> _locks = new();
+    private readonly TimeSpan _connectTimeout;
+    private readonly TimeSpan _timeout;
+
+    public GitMirror(IOptions<SkillLoopOptions> options, ILogger<GitMirror> logger)
+    {
+        _root = Path.Combine(Path.GetFullPath(options.Value.DataDirectory), "git");
+        _connectTimeout = TimeSpan.FromSeconds(options.Value.GitConnectTimeoutSeconds);
+        _timeout = TimeSpan.FromSeconds(options.Value.GitTimeoutSeconds);
+        try
+        {
+            var applied = LibGit2Timeouts.Apply(_connectTimeout, _timeout);
+            if (applied.Connect == _connectTimeout && applied.Read == _timeout)
+            {
+                LogTimeoutsSet(logger, _connectTimeout.TotalSeconds, _timeout.TotalSeconds);
+            }
+            else
+            {
+                LogTimeoutsNotApplied(logger, _connectTimeout.TotalSeconds, _timeout.TotalSeconds, $"libgit2 reports {applied.Connect?.TotalSeconds} s and {applied.Read?.TotalSeconds} s", null);
+            }
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+        {
+            // Fetches still work; only a silent server is then waited on until the OS gives up (a cancelled scan
+            // still returns at once and frees its slot).
+            LogTimeoutsNotApplied(logger, _connectTimeout.TotalSeconds, _timeout.TotalSeconds, ex.Message, ex);
+        }
+    }
 
     public string PathOf(long registryId) => Path.Combine(_root, $"registry-{registryId}.git");
 
-    /// <summary>Fetches the registry's branch; returns the commit at its head.</summary>
-    public Task<string> FetchAsync(RegistryRecord registry, string? token, Action<int>? progress, CancellationToken cancellationToken) =>
-        WithRepositoryAsync(registry, repository =>
+    /// <summary>
+    /// Fetches the registry's branch; returns the commit at its head. Cancelling returns at once: libgit2 stops at its
+    /// next progress callback, or, blocked on a silent socket, within the server timeout, and only then lets go of the
+    /// mirror.
+    /// </summary>
+    public async Task<string> FetchAsync(RegistryRecord registry, string? token, Action<int>? progress, CancellationToken cancellationToken)
+    {
+        var fetch = WithRepositoryAsync(registry, repository =>
         {
-            var fetch = new FetchOptions
+            var options = new FetchOptions
             {
                 CredentialsProvider = Credentials(registry, token),
+                // Returning false from either callback makes libgit2 stop the transfer (UserCancelledException).
+                OnProgress = _ => !cancellationToken.IsCancellationRequested,
                 OnTransferProgress = p =>
                 {
                     progress?.Invoke(p.TotalObjects == 0 ? 0 : (int)(p.ReceivedObjects * 100L / p.TotalObjects));
@@ -38,18 +74,45 @@ public sealed class GitMirror(IOptions<SkillLoopOptions> options)
             };
             try
             {
-                Commands.Fetch(repository, "origin", [$"+refs/heads/{registry.Branch}:refs/remotes/origin/{registry.Branch}"], fetch, null);
+                Commands.Fetch(repository, "origin", [$"+refs/heads/{registry.Branch}:refs/remotes/origin/{registry.Branch}"], options, null);
             }
             catch (LibGit2SharpException ex)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                throw new GitOperationException($"Could not fetch branch '{registry.Branch}' of {Display(registry.Url)}: {Scrub(ex.Message, token)}", ex);
+                throw new GitOperationException(FetchFailure(registry, ex, token), ex);
             }
 
             var head = repository.Refs[$"refs/remotes/origin/{registry.Branch}"]?.ResolveToDirectReference()?.TargetIdentifier
                 ?? throw new GitOperationException($"Branch '{registry.Branch}' does not exist in {Display(registry.Url)}.");
             return head;
         }, cancellationToken);
+
+        try
+        {
+            return await fetch.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (!fetch.IsCompleted)
+        {
+            // The caller moves on (its scan slot is free); the fetch left behind ends on its own. Its outcome is
+            // observed here so that it is not reported as an unobserved task exception.
+            _ = fetch.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    /// <summary>Why a fetch failed, saying so plainly when it was a timeout (libgit2 has no error code for it here).</summary>
+    private string FetchFailure(RegistryRecord registry, LibGit2SharpException ex, string? token)
+    {
+        var detail = Scrub(ex.Message, token);
+        if (!ex.Message.Contains("timed out", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"Could not fetch branch '{registry.Branch}' of {Display(registry.Url)}: {detail}";
+        }
+
+        return ex.Message.Contains("connect", StringComparison.OrdinalIgnoreCase)
+            ? $"Timed out: could not connect to {Display(registry.Url)} within {_connectTimeout.TotalSeconds:0.###} s, so the fetch of branch '{registry.Branch}' was given up ({detail})."
+            : $"Timed out: the git server at {Display(registry.Url)} did not answer for {_timeout.TotalSeconds:0.###} s, so the fetch of branch '{registry.Branch}' was given up ({detail}).";
+    }
 
     /// <summary>Scans one fetched commit.</summary>
     public Task<ScanResult> ScanAsync(RegistryRecord registry, string commit, Action<int>? progress, CancellationToken cancellationToken) =>
@@ -193,4 +256,10 @@ public sealed class GitMirror(IOptions<SkillLoopOptions> options)
 
     private static string Scrub(string message, string? token) =>
         string.IsNullOrEmpty(token) ? message : message.Replace(token, "***", StringComparison.Ordinal);
+
+    [LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Information, Message = "libgit2 network timeouts: {ConnectSeconds} s to connect, {Seconds} s for a git server to answer")]
+    private static partial void LogTimeoutsSet(ILogger logger, double connectSeconds, double seconds);
+
+    [LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning, Message = "libgit2's network timeouts ({ConnectSeconds} s to connect, {Seconds} s to answer) could not be set: {Reason}; a git server that never answers holds its scan until the OS gives up")]
+    private static partial void LogTimeoutsNotApplied(ILogger logger, double connectSeconds, double seconds, string reason, Exception? exception);
 }

@@ -27,6 +27,7 @@ public sealed partial class RegistryScans(
     private readonly Channel<long> _queue = Channel.CreateUnbounded<long>();
     private readonly SemaphoreSlim _running = new(3, 3);
     private readonly ConcurrentDictionary<long, ScanProgress> _progress = new();
+    private readonly ConcurrentDictionary<long, bool> _rescanAfter = new();
 
     /// <summary>Raised on every progress change (the dashboard redraws).</summary>
     public event Action<ScanProgress>? Changed;
@@ -59,13 +60,21 @@ public sealed partial class RegistryScans(
         if (before.Url != after.Url || before.Branch != after.Branch || !before.PathFilters.SequenceEqual(after.PathFilters)
             || !string.IsNullOrWhiteSpace(input.Token))
         {
-            await RequestAsync(registryId, cancellationToken);
+            var progress = await RequestAsync(registryId, cancellationToken);
+            if (progress.Phase is "fetching" or "scanning")
+            {
+                // The scan under way read the old settings: scan again once it ends.
+                _rescanAfter[registryId] = true;
+            }
         }
 
         return after;
     }
 
-    /// <summary>Scans now, on the caller's task (tests and the scheduler); returns how it ended.</summary>
+    /// <summary>
+    /// Scans now, on the caller's task (tests and the scheduler); returns how it ended. A git server that does not
+    /// answer within the timeouts fails the scan; cancelling marks it failed too, then throws.
+    /// </summary>
     public async Task<ScanProgress> ScanAsync(long registryId, CancellationToken cancellationToken)
     {
         var registry = await registries.RequireAsync(registryId, cancellationToken);
@@ -85,6 +94,15 @@ public sealed partial class RegistryScans(
             await registries.SaveScanErrorAsync(registryId, ex.Message, CancellationToken.None);
             LogScanFailed(logger, registry.Name, ex.Message);
             return Report(registryId, "failed", 100, null, ex.Message);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Without this the registry would show "fetching" for good, and a new request for it would be ignored.
+            const string error = "The scan was cancelled before it finished; nothing it found was saved.";
+            Report(registryId, "failed", 100, null, error);
+            await registries.SaveScanErrorAsync(registryId, error, CancellationToken.None);
+            LogScanFailed(logger, registry.Name, error);
+            throw;
         }
     }
 
@@ -124,6 +142,10 @@ public sealed partial class RegistryScans(
                         try
                         {
                             await ScanAsync(id, stoppingToken);
+                            if (_rescanAfter.TryRemove(id, out _))
+                            {
+                                await RequestAsync(id, stoppingToken);
+                            }
                         }
                         catch (Exception ex) when (ex is not OperationCanceledException)
                         {

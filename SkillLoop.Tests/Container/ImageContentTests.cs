@@ -58,8 +58,9 @@ public sealed class ImageContentTests
             ["SKILLLOOP_ADMIN_API_KEY"] = "image-admin-key-0001",
         };
         var server = Process.Start(Start("dotnet", [Path.Combine(app, "SkillLoop.Web.dll")], image.Path, environment))!;
-        server.OutputDataReceived += (_, _) => { };
-        server.ErrorDataReceived += (_, _) => { };
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        server.OutputDataReceived += (_, e) => log.Enqueue(e.Data ?? "");
+        server.ErrorDataReceived += (_, e) => log.Enqueue(e.Data ?? "");
         server.BeginOutputReadLine();
         server.BeginErrorReadLine();
         try
@@ -87,6 +88,13 @@ public sealed class ImageContentTests
             var css = System.Text.RegularExpressions.Regex.Match(login, "href=\"(/?_content/MudBlazor/[^\"]+\\.css)\"").Groups[1].Value;
             Assert.NotEmpty(css);
             Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/" + css.TrimStart('/'))).StatusCode);
+            // The published layout's libgit2 took the git timeouts (set at start, read back from libgit2).
+            while (!log.Any(l => l.Contains("libgit2 network timeouts: 15 s to connect, 60 s", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+
+            Assert.Contains(log, l => l.Contains("libgit2 network timeouts: 15 s to connect, 60 s", StringComparison.Ordinal));
         }
         finally
         {

@@ -75,6 +75,120 @@ public sealed class DatabaseBackupTests
         Assert.Equal([second, first], backup.List()); // newest first
     }
 
+    [Fact]
+    public async Task With_two_kept_only_the_two_newest_of_four_backups_remain()
+    {
+        var (core, clock) = await StartWithClockAsync();
+        await using var _ = core;
+        await core.Get<BackupSettings>().SetAsync(new BackupRetention(2), CancellationToken.None);
+        var backup = core.Get<DatabaseBackup>();
+
+        var taken = new List<BackupFile>();
+        for (var i = 0; i < 4; i++)
+        {
+            taken.Add(await backup.CreateAsync(CancellationToken.None));
+            clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        Assert.Equal([taken[3].Name, taken[2].Name], backup.List().Select(b => b.Name));
+        Assert.Equal([taken[2].Name, taken[3].Name], Directory.GetFiles(backup.Folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Keeping_0_keeps_every_backup()
+    {
+        var (core, clock) = await StartWithClockAsync();
+        await using var _ = core;
+        await core.Get<BackupSettings>().SetAsync(new BackupRetention(0), CancellationToken.None);
+        var backup = core.Get<DatabaseBackup>();
+
+        for (var i = 0; i < 4; i++)
+        {
+            await backup.CreateAsync(CancellationToken.None);
+            clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        Assert.Equal(4, backup.List().Count);
+    }
+
+    [Fact]
+    public async Task Ten_backups_are_kept_unless_set_otherwise()
+    {
+        await using var core = await TestCore.StartAsync();
+
+        Assert.Equal(new BackupRetention(10), await core.Get<BackupSettings>().GetAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Pruning_deletes_only_backups_never_partial_files_or_anything_else_in_the_folder()
+    {
+        var (core, _) = await StartWithClockAsync();
+        await using var __ = core;
+        await core.Get<BackupSettings>().SetAsync(new BackupRetention(1), CancellationToken.None);
+        var backup = core.Get<DatabaseBackup>();
+        Directory.CreateDirectory(backup.Folder);
+        string[] foreign =
+        [
+            "notes.txt",
+            "skillloop-20200101T000000Z.db.partial", // a backup being written right now
+            "skillloop-20200101T000000Z.db-journal",
+            "skillloop.db",
+            "skillloop-manual.db",
+            "Skillloop-20200101T000000Z.db",
+        ];
+        foreach (var name in foreign)
+        {
+            await File.WriteAllTextAsync(Path.Combine(backup.Folder, name), "not a backup");
+        }
+
+        Directory.CreateDirectory(Path.Combine(backup.Folder, "skillloop-20200102T000000Z.db")); // a folder named like one
+        await File.WriteAllTextAsync(Path.Combine(backup.Folder, "skillloop-20200103T000000Z.db"), "an old backup");
+
+        var created = await backup.CreateAsync(CancellationToken.None);
+
+        Assert.Equal([created.Name], backup.List().Select(b => b.Name));
+        Assert.False(File.Exists(Path.Combine(backup.Folder, "skillloop-20200103T000000Z.db")));
+        Assert.All(foreign, name => Assert.True(File.Exists(Path.Combine(backup.Folder, name)), name));
+        Assert.True(Directory.Exists(Path.Combine(backup.Folder, "skillloop-20200102T000000Z.db")));
+    }
+
+    [Fact]
+    public async Task The_backup_just_taken_is_kept_even_when_others_are_named_as_newer()
+    {
+        var (core, _) = await StartWithClockAsync();
+        await using var __ = core;
+        await core.Get<BackupSettings>().SetAsync(new BackupRetention(2), CancellationToken.None);
+        var backup = core.Get<DatabaseBackup>();
+        Directory.CreateDirectory(backup.Folder);
+        foreach (var name in new[] { "skillloop-20990101T000000Z.db", "skillloop-20990102T000000Z.db" })
+        {
+            await File.WriteAllTextAsync(Path.Combine(backup.Folder, name), "a backup from a clock that ran ahead");
+        }
+
+        var created = await backup.CreateAsync(CancellationToken.None);
+
+        Assert.Equal(["skillloop-20990102T000000Z.db", created.Name], backup.List().Select(b => b.Name));
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(10_001)]
+    public async Task A_number_kept_out_of_range_is_refused_and_changes_nothing(int keep)
+    {
+        await using var core = await TestCore.StartAsync();
+        var settings = core.Get<BackupSettings>();
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => settings.SetAsync(new BackupRetention(keep), CancellationToken.None));
+
+        Assert.Equal(BackupSettings.DefaultKeepNewest, (await settings.GetAsync(CancellationToken.None)).KeepNewest);
+    }
+
+    private static async Task<(TestCore Core, ManualTimeProvider Clock)> StartWithClockAsync()
+    {
+        var clock = new ManualTimeProvider(new DateTimeOffset(2026, 11, 29, 4, 53, 1, TimeSpan.Zero));
+        return (await TestCore.StartAsync(configure: s => s.AddSingleton<TimeProvider>(clock)), clock);
+    }
+
     [Theory]
     [InlineData("../skillloop.db")]
     [InlineData("skillloop.db")]

@@ -57,6 +57,49 @@ public sealed class BackupApiTests(SkillLoopServer server)
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/v1/backup/skillloop-20261129T045301Z.db")).StatusCode);
     }
 
+    [Fact]
+    public async Task The_number_of_backups_kept_round_trips_through_the_settings_api()
+    {
+        using var admin = server.CreateAdminClient();
+        var before = (await admin.GetFromJsonAsync<BackupRetention>("/api/v1/settings/backup"))!;
+        try
+        {
+            var put = await admin.PutAsJsonAsync("/api/v1/settings/backup", new BackupRetention(3));
+
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+            Assert.Equal(new BackupRetention(3), await put.Content.ReadFromJsonAsync<BackupRetention>());
+            Assert.Equal(3, (await admin.GetFromJsonAsync<JsonElement>("/api/v1/settings/backup")).GetProperty("keepNewest").GetInt32());
+        }
+        finally
+        {
+            (await admin.PutAsJsonAsync("/api/v1/settings/backup", before)).EnsureSuccessStatusCode();
+        }
+    }
+
+    [Fact]
+    public async Task A_negative_number_of_backups_kept_gets_400_problem_details_and_changes_nothing()
+    {
+        using var admin = server.CreateAdminClient();
+        var before = await admin.GetStringAsync("/api/v1/settings/backup");
+
+        var response = await admin.PutAsJsonAsync("/api/v1/settings/backup", new { keepNewest = -1 });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.True((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("keepNewest", out _));
+        Assert.Equal(before, await admin.GetStringAsync("/api/v1/settings/backup"));
+    }
+
+    [Fact]
+    public async Task Only_admins_change_the_number_of_backups_kept()
+    {
+        using var ingest = server.CreateIngestClient();
+        using var anonymous = server.CreateClientWith(null);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await ingest.PutAsJsonAsync("/api/v1/settings/backup", new BackupRetention(1))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PutAsJsonAsync("/api/v1/settings/backup", new BackupRetention(1))).StatusCode);
+    }
+
     [Theory]
     [InlineData("..%2Fskillloop.db")]
     [InlineData("..%2F..%2F..%2Fetc%2Fpasswd")]

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using SkillLoop.Core.Capture;
 using SkillLoop.Core.Clustering;
+using SkillLoop.Core.Data;
 using SkillLoop.Core.Extraction;
 using SkillLoop.Web.Auth;
 
@@ -18,6 +19,8 @@ public static class SettingsEndpoints
         api.MapPut("/extraction", PutExtraction).RequireAuthorization(Policies.Admin);
         api.MapGet("/retention", GetRetention).RequireAuthorization(Policies.Staff);
         api.MapPut("/retention", PutRetention).RequireAuthorization(Policies.Admin);
+        api.MapGet("/backup", GetBackup).RequireAuthorization(Policies.Staff);
+        api.MapPut("/backup", PutBackup).RequireAuthorization(Policies.Admin);
         return app;
     }
 
@@ -75,5 +78,23 @@ public static class SettingsEndpoints
 
         await retention.SetAsync(policy, cancellationToken);
         return TypedResults.Ok(await retention.GetAsync(cancellationToken));
+    }
+
+    public static async Task<Ok<BackupRetention>> GetBackup(BackupSettings settings, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await settings.GetAsync(cancellationToken));
+
+    public static async Task<Results<Ok<BackupRetention>, ValidationProblem>> PutBackup(
+        BackupRetention retention, BackupSettings settings, CancellationToken cancellationToken)
+    {
+        if (retention.KeepNewest is < 0 or > BackupSettings.MaxKeepNewest)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["keepNewest"] = [$"Between 1 and {BackupSettings.MaxKeepNewest} backups, or 0 to keep all."],
+            });
+        }
+
+        await settings.SetAsync(retention, cancellationToken);
+        return TypedResults.Ok(await settings.GetAsync(cancellationToken));
     }
 }

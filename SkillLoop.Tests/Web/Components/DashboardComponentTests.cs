@@ -3,8 +3,10 @@ using Bunit;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
+using MudBlazor.Extensions;
 using SkillLoop.Core.Access;
 using SkillLoop.Core.Capture;
+using SkillLoop.Core.Data;
 using SkillLoop.Hooks.Contracts;
 using SkillLoop.Tests.Capture;
 using SkillLoop.Tests.Support;
@@ -65,6 +67,26 @@ public sealed class DashboardComponentTests : IAsyncLifetime
         var name = link.TextContent;
         Assert.Equal($"/api/v1/backup/{name}", link.GetAttribute("href"));
         Assert.True(File.Exists(Path.Combine(_dashboard.DataDirectory, "backups", name)));
+    }
+
+    [Fact]
+    public async Task The_number_of_backups_kept_is_shown_and_saved_beside_back_up_now_and_applies_to_the_next_backup()
+    {
+        var folder = Path.Combine(_dashboard.DataDirectory, "backups");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllTextAsync(Path.Combine(folder, "skillloop-20200101T000000Z.db"), "an old backup");
+        var backup = _dashboard.Render<BackupNow>();
+        var keep = backup.FindComponents<MudNumericField<int>>().Single(f => f.Instance.Label == "Keep the newest (0 = all)");
+        Assert.Equal(BackupSettings.DefaultKeepNewest, keep.Instance.GetState(x => x.Value));
+
+        await backup.InvokeAsync(() => keep.Instance.ValueChanged.InvokeAsync(1));
+        backup.Find("[data-testid=save-backup-keep]").Click();
+
+        backup.WaitForAssertion(() => Assert.Equal(new BackupRetention(1), _dashboard.Get<BackupSettings>().GetAsync(CancellationToken.None).GetAwaiter().GetResult()));
+        backup.Find("[data-testid=backup-now]").Click();
+        backup.WaitForAssertion(() => Assert.DoesNotContain("skillloop-20200101T000000Z.db", backup.Markup));
+        Assert.Single(backup.FindAll("[data-testid=backup-link]"));
+        Assert.False(File.Exists(Path.Combine(folder, "skillloop-20200101T000000Z.db")));
     }
 
     public async Task DisposeAsync()
