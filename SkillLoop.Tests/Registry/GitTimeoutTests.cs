@@ -97,6 +97,48 @@ public sealed class GitTimeoutTests
         Assert.Equal(progress.Error, (await store.GetAsync(registry.Id, CancellationToken.None))!.LastScanError);
     }
 
+    [Fact]
+    public async Task A_registry_edited_while_its_scan_runs_is_scanned_again_with_the_new_settings()
+    {
+        await using var core = await TestCore.StartAsync(Timeouts(connect: 1, read: 2));
+        using var silent = new SilentGitServer();
+        using var remote = new BareGitRemote(RegistryScanTests.SkillRepository);
+        var store = core.Get<RegistryStore>();
+        var scans = core.Get<RegistryScans>();
+        var registry = await store.CreateAsync(new RegistryInput("moved", "git", silent.Url, "main"), CancellationToken.None);
+        var rescanned = new TaskCompletionSource<ScanProgress>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var failures = 0;
+        scans.Changed += progress =>
+        {
+            if (progress.RegistryId == registry.Id && progress.Phase == "failed")
+            {
+                Interlocked.Increment(ref failures);
+            }
+            else if (progress.RegistryId == registry.Id && progress.Phase == "done")
+            {
+                rescanned.TrySetResult(progress);
+            }
+        };
+
+        await scans.StartAsync(CancellationToken.None);
+        try
+        {
+            await scans.RequestAsync(registry.Id, CancellationToken.None);
+            await silent.Connected.WaitAsync(Guard); // the scan is fetching from the old URL, and hangs there
+            await scans.UpdateAsync(registry.Id, new RegistryInput("moved", "git", remote.Path, "main"), CancellationToken.None);
+
+            var done = await rescanned.Task.WaitAsync(Guard);
+
+            Assert.Equal(1, failures); // the scan of the old URL timed out
+            Assert.NotNull(done.SkillsFound);
+            Assert.NotEmpty(await store.ListSkillsAsync(registry.Id, CancellationToken.None));
+        }
+        finally
+        {
+            await scans.StopAsync(CancellationToken.None);
+        }
+    }
+
     [Theory]
     [InlineData("SKILLLOOP_GIT_TIMEOUT", "0")]
     [InlineData("SKILLLOOP_GIT_TIMEOUT", "ten")]
