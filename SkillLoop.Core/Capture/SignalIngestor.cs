@@ -50,9 +50,11 @@ public sealed partial class SignalIngestor(
             awaitClientUntil = now.AddSeconds(local.LocalGraceSeconds);
         }
 
+        // Marked on arrival, not once the write turn is ours: a batch queued behind a long background write is a client
+        // posting all the same, and the background stages must see it before they start their next step.
+        activity.MarkIngest();
         using var writeTurn = await db.EnterWriteAsync(cancellationToken);
         var connection = writeTurn.Connection;
-        activity.MarkIngest();
         // Not deferred: BEGIN IMMEDIATE takes the write lock up front, so the cursor check and the writes are atomic.
         await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var current = await ReadCursorAsync(connection, transaction, batch.Platform, batch.SessionId, cancellationToken);
