@@ -1,15 +1,17 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using SkillLoop.Core.Data;
 
 namespace SkillLoop.Core.Registry;
 
 /// <summary>Registry-wide settings: how often registries are rescanned, and who SkillLoop's commits are by.</summary>
-public sealed record RegistryOptions(int RescanMinutes, string BotName, string BotEmail)
+public sealed record RegistryOptions([property: JsonRequired] int RescanMinutes, [property: JsonRequired] string BotName, [property: JsonRequired] string BotEmail)
 {
+    [JsonIgnore]
     public BotIdentity Bot => new(BotName, BotEmail);
 }
 
-/// <summary>Kept in the settings table, set in the dashboard.</summary>
+/// <summary>Kept in the settings table, set in the dashboard or with <c>PUT /api/v1/settings/registry</c>.</summary>
 public sealed class RegistrySettings(SettingsStore settings)
 {
     public const string RescanMinutesKey = "registry.rescan_minutes";
@@ -34,12 +36,12 @@ public sealed class RegistrySettings(SettingsStore settings)
             throw new RegistryException("rescanMinutes", "Rescan every 1 to 10080 minutes, or 0 for never.");
         }
 
-        if (string.IsNullOrWhiteSpace(options.BotName) || options.BotName.Length > 100 || options.BotName.IndexOfAny(['<', '>', '\n']) >= 0)
+        if (string.IsNullOrWhiteSpace(options.BotName) || options.BotName.Length > 100 || options.BotName.IndexOfAny(['<', '>']) >= 0 || options.BotName.Any(char.IsControl))
         {
-            throw new RegistryException("botName", "The bot's name must be 1 to 100 characters, without < > or line breaks.");
+            throw new RegistryException("botName", "The bot's name must be 1 to 100 characters, without < > or control characters.");
         }
 
-        if (string.IsNullOrWhiteSpace(options.BotEmail) || options.BotEmail.Length > 200 || !options.BotEmail.Contains('@') || options.BotEmail.IndexOfAny(['<', '>', ' ', '\n']) >= 0)
+        if (string.IsNullOrWhiteSpace(options.BotEmail) || options.BotEmail.Length > 200 || !options.BotEmail.Contains('@') || options.BotEmail.IndexOfAny(['<', '>', ' ']) >= 0 || options.BotEmail.Any(char.IsControl))
         {
             throw new RegistryException("botEmail", "The bot's e-mail must look like name@host.");
         }

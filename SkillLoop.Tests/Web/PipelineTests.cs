@@ -77,6 +77,7 @@ public sealed class PipelineTests(SkillLoopServer server)
     [InlineData("extraction")]
     [InlineData("retention")]
     [InlineData("backup")]
+    [InlineData("registry")]
     public async Task A_settings_body_missing_a_field_is_refused_and_changes_nothing(string area)
     {
         using var admin = server.CreateAdminClient();

@@ -3,6 +3,7 @@ using SkillLoop.Core.Capture;
 using SkillLoop.Core.Clustering;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Extraction;
+using SkillLoop.Core.Registry;
 using SkillLoop.Web.Auth;
 
 namespace SkillLoop.Web.Endpoints;
@@ -21,6 +22,8 @@ public static class SettingsEndpoints
         api.MapPut("/retention", PutRetention).RequireAuthorization(Policies.Admin);
         api.MapGet("/backup", GetBackup).RequireAuthorization(Policies.Staff);
         api.MapPut("/backup", PutBackup).RequireAuthorization(Policies.Admin);
+        api.MapGet("/registry", GetRegistry).RequireAuthorization(Policies.Staff);
+        api.MapPut("/registry", PutRegistry).RequireAuthorization(Policies.Admin);
         return app;
     }
 
@@ -95,6 +98,25 @@ public static class SettingsEndpoints
         }
 
         await settings.SetAsync(retention, cancellationToken);
+        return TypedResults.Ok(await settings.GetAsync(cancellationToken));
+    }
+
+    public static async Task<Ok<RegistryOptions>> GetRegistry(RegistrySettings settings, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await settings.GetAsync(cancellationToken));
+
+    /// <summary>How often registries are rescanned (minutes, 0 = never) and the name and e-mail of SkillLoop's commits.</summary>
+    public static async Task<Results<Ok<RegistryOptions>, ValidationProblem>> PutRegistry(
+        RegistryOptions value, RegistrySettings settings, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await settings.SetAsync(value, cancellationToken);
+        }
+        catch (RegistryException ex)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [ex.Field] = [ex.Message] });
+        }
+
         return TypedResults.Ok(await settings.GetAsync(cancellationToken));
     }
 }
