@@ -84,12 +84,13 @@ internal static class ServerBenchmarks
 
         var clock = Stopwatch.StartNew();
         await WaitAsync(async () => (await ClustersAsync(admin, skill)).Sum(c => c.GetProperty("signalCount").GetInt64()) == signals, "the warm-up signals to be clustered");
+        var clustered = clock.Elapsed; // read now: the idle wait below is not part of it
         var status = await admin.GetFromJsonAsync<JsonElement>("/api/v1/status");
         var embeddings = status.GetProperty("embeddings");
         // Idle: nothing queued, and time for the runners to settle and the GC to give back what the first batch used.
         await Task.Delay(TimeSpan.FromSeconds(5));
         var rss = server.Memory();
-        Console.WriteLine(Invariant($"RSS idle: {rss} with {embeddings.GetProperty("provider").GetString()}/{embeddings.GetProperty("model").GetString()} loaded ({signals} warm-up signals clustered {clock.Elapsed.TotalSeconds:F1} s after posting, then 5 s idle) — goal <= 300 MB: {Verdict(rss.Total <= 300)}"));
+        Console.WriteLine(Invariant($"RSS idle: {rss} with {embeddings.GetProperty("provider").GetString()}/{embeddings.GetProperty("model").GetString()} loaded ({signals} warm-up signals clustered {clustered.TotalSeconds:F1} s after posting, the model's load included, then 5 s idle) — goal <= 300 MB: {Verdict(rss.Total <= 300)}"));
     }
 
     /// <summary>
