@@ -59,9 +59,10 @@ public static class WebServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Errors: problem details on /api, the error page elsewhere.</summary>
+    /// <summary>Security headers on every response; errors: problem details on /api, the error page elsewhere.</summary>
     public static WebApplication UseSkillLoopWeb(this WebApplication app)
     {
+        app.UseSecurityHeaders();
         app.UseWhen(c => IsApi(c.Request), api =>
         {
             // Bad input (unreadable JSON, wrong types) is the caller's error: 4xx, never 5xx.

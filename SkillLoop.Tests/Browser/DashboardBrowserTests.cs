@@ -270,6 +270,78 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
     }
 
     [Fact]
+    public async Task Corrections_carrying_markup_render_inert_in_the_review_and_no_page_breaks_the_content_security_policy()
+    {
+        var skill = $"xss-skill-{Guid.NewGuid():N}"[..22];
+        var path = $"skills/{skill}/SKILL.md";
+        using var remote = new BareGitRemote(new Dictionary<string, string> { [path] = $"---\nname: {skill}\ndescription: Reports.\n---\n# Reports\n\nRender the table.\n" });
+        long id;
+        using (var admin = server.CreateAdminClient())
+        using (var ingest = server.CreateIngestClient())
+        {
+            (await admin.PostAsJsonAsync("/api/v1/registries", new { name = $"reg-{skill}", provider = "git", url = remote.Path, branch = "main" })).EnsureSuccessStatusCode();
+            string[] payloads =
+            [
+                "No, the totals row goes last ![x](x){onerror=alert(document.cookie)} see [docs](javascript:alert(2)).",
+                "No, the totals row goes last <img src=x onerror=alert(3)> <!-- hidden --> [docs](JAVASCRIPT:alert(4)).",
+                "No, the totals row goes last <svg onload=alert(5)></svg> <script>alert(6)</script>.",
+            ];
+            for (var i = 0; i < payloads.Length; i++)
+            {
+                await Web.PipelineTests.PostAsync(ingest, skill, $"x{i}@example.com", payloads[i]);
+            }
+
+            id = await WaitForProposalAsync(admin, skill);
+        }
+
+        await using var context = await NewContextAsync();
+        var dialogs = new List<string>();
+        var violations = new List<string>();
+        context.Page += (_, p) =>
+        {
+            p.Dialog += async (_, dialog) =>
+            {
+                dialogs.Add(dialog.Message);
+                await dialog.DismissAsync();
+            };
+            p.Console += (_, message) =>
+            {
+                if (message.Text.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase))
+                {
+                    violations.Add($"{p.Url}: {message.Text}");
+                }
+            };
+        };
+        var page = await SignInAsync(context, "admin", SkillLoopServer.AdminPassword, $"/proposals/{id}");
+        await InteractiveAsync(page);
+        var policy = (await page.EvaluateAsync<string>("async () => (await fetch(location.href)).headers.get('content-security-policy')"));
+        Assert.Contains("script-src 'self';", policy, StringComparison.Ordinal);
+
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Preview" }).ClickAsync();
+        await page.GetByTestId("markdown-preview").WaitForAsync();
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Pull request body" }).ClickAsync();
+        var body = page.GetByTestId("pr-body");
+        await Assertions.Expect(body).ToContainTextAsync("totals row");
+        await ShotAsync(page, "proposal-hostile-markup");
+        foreach (var testId in new[] { "pr-body" })
+        {
+            var scope = page.GetByTestId(testId);
+            Assert.Equal(0, await scope.Locator("script, svg, iframe, [onerror], [onload], [onclick], a[href^='javascript' i]").CountAsync());
+            Assert.DoesNotContain("hidden", await scope.InnerTextAsync(), StringComparison.Ordinal);
+        }
+
+        foreach (var other in new[] { "/", "/signals", "/clusters", "/proposals", "/skills", "/patterns", "/settings", "/users" })
+        {
+            await page.GotoAsync(other);
+            await InteractiveAsync(page);
+        }
+
+        await page.WaitForTimeoutAsync(500); // a late handler would have fired by now
+        Assert.Empty(dialogs);
+        Assert.Empty(violations);
+    }
+
+    [Fact]
     public async Task A_reviewer_cannot_open_admin_pages_or_edit_settings()
     {
         var name = $"rev{Guid.NewGuid():N}"[..12];
