@@ -27,6 +27,8 @@ public static class CoreServiceCollectionExtensions
             .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<Telemetry.SkillLoopMetrics>();
 
         // Sign-in cookies and stored secrets (registry tokens, AI endpoint keys) stay readable across restarts: the key
         // ring lives in the data directory, beside the database.

@@ -2,6 +2,7 @@ using SkillLoop.Core;
 using SkillLoop.Web;
 using SkillLoop.Web.Components;
 using SkillLoop.Web.Endpoints;
+using SkillLoop.Web.Telemetry;
 
 if (args is ["healthcheck"])
 {
@@ -31,6 +32,7 @@ app.MapAiSettingsEndpoints();
 app.MapBackupEndpoints();
 app.MapAccessEndpoints();
 app.MapAccountEndpoints();
+app.MapMetricsEndpoints();
 
 app.MapStaticAssets();
 app.MapRazorComponents<App>()

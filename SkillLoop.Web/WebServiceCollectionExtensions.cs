@@ -4,6 +4,7 @@ using MudBlazor.Services;
 using SkillLoop.Web.Auth;
 using SkillLoop.Web.Endpoints;
 using SkillLoop.Web.Protection;
+using SkillLoop.Web.Telemetry;
 
 namespace SkillLoop.Web;
 
@@ -54,6 +55,7 @@ public static class WebServiceCollectionExtensions
         services.AddSkillLoopRateLimits();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         services.AddSingleton<ServerStatusReader>();
+        services.AddSkillLoopMetrics();
 
         // Data Protection (cookies, stored API keys) is registered by AddSkillLoopCore: key ring in the data directory.
         return services;
@@ -65,6 +67,7 @@ public static class WebServiceCollectionExtensions
         app.UseSecurityHeaders();
         app.UseWhen(c => IsApi(c.Request), api =>
         {
+            api.UseRefusedPostCounting(); // outermost: it sees the status the client is finally answered with
             // Bad input (unreadable JSON, wrong types) is the caller's error: 4xx, never 5xx.
             api.UseExceptionHandler(new ExceptionHandlerOptions
             {
@@ -113,5 +116,6 @@ public static class WebServiceCollectionExtensions
         exception is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError;
 
     private static bool IsApi(HttpRequest request) =>
-        request.Path.StartsWithSegments("/api") || request.Path.StartsWithSegments("/healthz") || request.Path.StartsWithSegments("/openapi");
+        request.Path.StartsWithSegments("/api") || request.Path.StartsWithSegments("/healthz") || request.Path.StartsWithSegments("/openapi")
+        || request.Path.StartsWithSegments(MetricsEndpoints.Path);
 }

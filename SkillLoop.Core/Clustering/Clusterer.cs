@@ -23,7 +23,8 @@ public sealed partial class Clusterer(
     IEmbeddingGenerator<string, Embedding<float>> embedder,
     ClusteringSettings settings,
     TimeProvider time,
-    ILogger<Clusterer> logger)
+    ILogger<Clusterer> logger,
+    Telemetry.SkillLoopMetrics? metrics = null)
 {
     public const string SignalsKind = "signals";
     public const string ClustersKind = "clusters";
@@ -74,6 +75,7 @@ public sealed partial class Clusterer(
         if (toEmbed.Count > 0)
         {
             var embeddings = await embedder.GenerateAsync(toEmbed.Select(i => TextFor(signals[i].Text, items[i].ProblemPattern)), cancellationToken: cancellationToken);
+            metrics?.Embedded(embeddings.Count);
             for (var position = 0; position < toEmbed.Count; position++)
             {
                 vectors[toEmbed[position]] = Vectors.Normalize(embeddings[position].Vector.Span);

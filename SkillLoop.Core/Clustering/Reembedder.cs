@@ -24,7 +24,8 @@ public sealed partial class Reembedder(
     ClusteringSettings settings,
     SettingsStore store,
     TimeProvider time,
-    ILogger<Reembedder> logger) : BackgroundService
+    ILogger<Reembedder> logger,
+    Telemetry.SkillLoopMetrics? metrics = null) : BackgroundService
 {
     public const string ModelKey = "embeddings.model";
     private const int BatchSize = 64;
@@ -121,6 +122,7 @@ public sealed partial class Reembedder(
 
             // The same text the clusterer embedded: problem pattern and correction.
             var embeddings = await embedder.GenerateAsync(batch.Select(s => Clusterer.TextFor(s.Text, s.ProblemPattern)), cancellationToken: cancellationToken);
+            metrics?.Embedded(embeddings.Count);
             await using (var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
             {
                 for (var i = 0; i < batch.Count; i++)

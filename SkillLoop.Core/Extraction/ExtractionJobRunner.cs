@@ -39,7 +39,8 @@ public sealed partial class ExtractionJobRunner(
     Capture.IngestActivity ingest,
     TimeProvider time,
     IOptions<ExtractionOptions> options,
-    ILogger<ExtractionJobRunner> logger) : BackgroundService
+    ILogger<ExtractionJobRunner> logger,
+    Telemetry.SkillLoopMetrics? metrics = null) : BackgroundService
 {
     private TaskCompletionSource _wake = NewWake();
     private readonly ExtractionOptions _options = options.Value;
@@ -133,6 +134,7 @@ public sealed partial class ExtractionJobRunner(
         catch (IssueExtractionException ex)
         {
             await store.FailAsync(job.SignalId, ex.Message, null, CancellationToken.None);
+            metrics?.ExtractionFailed(extractor?.ExtractedBy ?? "unknown");
             LogFailed(logger, job.SignalId, extractor?.ExtractedBy ?? "?", job.Attempts, ex.Message);
         }
         catch (Exception ex)
@@ -142,6 +144,7 @@ public sealed partial class ExtractionJobRunner(
                 ? time.GetUtcNow() + _options.RetryDelay * Math.Pow(2, job.Attempts - 1)
                 : null;
             await store.FailAsync(job.SignalId, error, retryAt, CancellationToken.None);
+            metrics?.ExtractionFailed(extractor?.ExtractedBy ?? "unknown");
             LogFailed(logger, job.SignalId, extractor?.ExtractedBy ?? "?", job.Attempts, error);
         }
     }

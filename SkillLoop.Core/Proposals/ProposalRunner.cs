@@ -29,7 +29,8 @@ public sealed partial class ProposalRunner(
     ForgeProviders forges,
     ProposalStore store,
     TimeProvider time,
-    ILogger<ProposalRunner> logger) : BackgroundService
+    ILogger<ProposalRunner> logger,
+    Telemetry.SkillLoopMetrics? metrics = null) : BackgroundService
 {
     public const string Actor = "skillloop";
     public const string AutoMergeActor = "auto-merge";
@@ -57,7 +58,7 @@ public sealed partial class ProposalRunner(
                   AND p.updated_at <= @settled
                 ORDER BY p.id LIMIT 20
                 """, id => RefreshAsync(id, cancellationToken), cancellationToken);
-            worked += await ForEachDueAsync("SELECT id FROM proposals WHERE state = 'approved' AND (not_before IS NULL OR not_before <= @now) ORDER BY id LIMIT 20", id => PushAsync(id, cancellationToken), cancellationToken);
+            worked += await ForEachDueAsync("SELECT id FROM proposals WHERE state = 'approved' AND (not_before IS NULL OR not_before <= @now) ORDER BY id LIMIT 20", id => PushAsync(id, cancellationToken), cancellationToken, metrics is null ? null : metrics.PushFailed);
             worked += await ForEachDueAsync(
                 """
                 SELECT id FROM proposals WHERE state = 'open' AND pr_synced_signals <> evidence_signals
@@ -391,7 +392,7 @@ public sealed partial class ProposalRunner(
             "closed", proposal.RegistryId, proposal.ClusterState == "noise" ? "The cluster was marked as noise." : "The cluster was merged into another.", cancellationToken);
     }
 
-    private async Task<int> ForEachDueAsync(string sql, Func<long, Task> work, CancellationToken cancellationToken)
+    private async Task<int> ForEachDueAsync(string sql, Func<long, Task> work, CancellationToken cancellationToken, Action? failed = null)
     {
         List<long> ids;
         await using (var connection = await db.OpenAsync(cancellationToken))
@@ -410,6 +411,7 @@ public sealed partial class ProposalRunner(
             catch (Exception ex) when (ex is ProposalWorkException or GitOperationException or ForgeException or RegistryException or LibGit2Sharp.LibGit2SharpException
                 || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
+                failed?.Invoke();
                 await FailAsync(id, ex, cancellationToken);
             }
         }

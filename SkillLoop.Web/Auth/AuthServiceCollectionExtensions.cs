@@ -51,7 +51,8 @@ public static class AuthServiceCollectionExtensions
 
     private static Task ApiAwareRedirect(RedirectContext<CookieAuthenticationOptions> context, int statusCode)
     {
-        if (context.Request.Path.StartsWithSegments("/api"))
+        // API callers and scrapers get a status code, not a sign-in page.
+        if (context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/metrics"))
         {
             context.Response.StatusCode = statusCode;
             return Task.CompletedTask;

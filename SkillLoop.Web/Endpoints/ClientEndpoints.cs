@@ -5,6 +5,7 @@ using SkillLoop.Core.Extraction;
 using SkillLoop.Hooks.Contracts;
 using SkillLoop.Web.Auth;
 using SkillLoop.Web.Protection;
+using SkillLoop.Core.Telemetry;
 
 namespace SkillLoop.Web.Endpoints;
 
@@ -47,7 +48,7 @@ public static class ClientEndpoints
     }
 
     public static async Task<Results<Ok<SignalBatchResult>, ValidationProblem, ProblemHttpResult>> PostSignals(
-        SignalBatch? batch, SignalIngestor ingestor, CancellationToken cancellationToken)
+        SignalBatch? batch, SignalIngestor ingestor, SkillLoopMetrics metrics, CancellationToken cancellationToken)
     {
         var errors = SignalBatchValidator.Validate(batch);
         if (errors.Count > 0)
@@ -65,6 +66,7 @@ public static class ClientEndpoints
                 extensions: new Dictionary<string, object?> { ["cursor"] = result.Result.Cursor });
         }
 
+        metrics.SignalsIngested(result.Result.Accepted);
         return TypedResults.Ok(result.Result);
     }
 

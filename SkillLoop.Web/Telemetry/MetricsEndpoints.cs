@@ -1,0 +1,62 @@
+using OpenTelemetry.Metrics;
+using SkillLoop.Core.Access;
+using SkillLoop.Core.Telemetry;
+using SkillLoop.Web.Auth;
+
+namespace SkillLoop.Web.Telemetry;
+
+/// <summary><c>GET /metrics</c>: Prometheus text format for admins (an admin API key, for a scraper).</summary>
+public static class MetricsEndpoints
+{
+    public const string Path = "/metrics";
+
+    public static IServiceCollection AddSkillLoopMetrics(this IServiceCollection services)
+    {
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(SkillLoopMetrics.MeterName)
+            // Gauges are read from the database right before each scrape; a cached answer would show the previous read.
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        return services;
+    }
+
+    public static IEndpointConventionBuilder MapMetricsEndpoints(this WebApplication app)
+    {
+        // Only an admin's scrape reads the database: anyone else is refused by the endpoint's policy first.
+        app.UseWhen(c => c.Request.Path.Equals(Path, StringComparison.Ordinal), scrape => scrape.Use(async (context, next) =>
+        {
+            if (context.User.IsInRole(Roles.Admin))
+            {
+                await context.RequestServices.GetRequiredService<SkillLoopMetrics>().RefreshAsync(context.RequestAborted);
+            }
+
+            await next(context);
+        }));
+        return app.MapPrometheusScrapingEndpoint(Path).RequireAuthorization(Policies.Admin);
+    }
+
+    /// <summary>Counts refused client posts (signals, issues) by reason, from the status code they were answered with.</summary>
+    public static IApplicationBuilder UseRefusedPostCounting(this IApplicationBuilder app) =>
+        app.Use(async (context, next) =>
+        {
+            await next(context);
+            var request = context.Request;
+            if (HttpMethods.IsPost(request.Method) && context.Response.StatusCode >= 400
+                && (request.Path.StartsWithSegments("/api/v1/signals") || request.Path.StartsWithSegments("/api/v1/issues")))
+            {
+                context.RequestServices.GetRequiredService<SkillLoopMetrics>().PostRefused(Reason(context.Response.StatusCode));
+            }
+        });
+
+    private static string Reason(int status) => status switch
+    {
+        400 or 422 => "invalid",
+        401 => "unauthorized",
+        403 => "forbidden",
+        409 => "cursor-conflict",
+        413 => "too-large",
+        415 => "unsupported-media-type",
+        429 => "rate-limited",
+        >= 500 => "server-error",
+        _ => $"status-{status}",
+    };
+}
