@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -32,9 +31,7 @@ public static class CoreServiceCollectionExtensions
 
         // Sign-in cookies and stored secrets (registry tokens, AI endpoint keys) stay readable across restarts: the key
         // ring lives in the data directory, beside the database.
-        services.AddDataProtection()
-            .SetApplicationName("SkillLoop")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(GetDataDirectory(configuration), "keys")));
+        services.AddSkillLoopKeyRing(GetDataDirectory(configuration));
 
         // Data
         services.AddSingleton<SqliteVec>();

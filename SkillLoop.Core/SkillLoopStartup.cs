@@ -23,6 +23,7 @@ public sealed partial class SkillLoopStartup(
             LogMigrated(logger, db.Path, Migrations.Latest, applied);
         }
 
+        LogKeyRing(logger, KeyRing.Describe(Path.GetDirectoryName(db.Path)!));
         await accessSeeder.SeedAsync(cancellationToken);
         await patterns.SeedAsync(SkillLoop.Hooks.Detection.DefaultPatterns.All, cancellationToken);
         _ = db.Vec.IsAvailable; // probe (and log) the vector index once at start
@@ -33,4 +34,7 @@ public sealed partial class SkillLoopStartup(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Database {Path} at schema version {Version} ({Applied} migration(s) applied)")]
     private static partial void LogMigrated(ILogger logger, string path, int version, int applied);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Description}")]
+    private static partial void LogKeyRing(ILogger logger, string description);
 }
