@@ -30,6 +30,9 @@ public sealed class DashboardContext : IAsyncDisposable
     public static async Task<DashboardContext> StartAsync(string user, string role, Func<string, IDictionary<string, string?>>? settings = null)
     {
         var data = new TempDirectory("skillloop-bunit");
+        // WaitForAssertion ends as soon as the page shows what is awaited; bUnit's 1 s ceiling failed on a busy 2-core
+        // machine (a database read behind other tests' work), so the ceiling is one only a real hang reaches.
+        BunitContext.DefaultWaitTimeout = TimeSpan.FromSeconds(30);
         var context = new BunitContext();
         context.JSInterop.Mode = JSRuntimeMode.Loose;
         context.Services.AddMudServices();

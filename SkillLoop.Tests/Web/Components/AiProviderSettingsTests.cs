@@ -95,7 +95,8 @@ public sealed class AiProviderSettingsTests : IAsyncLifetime
         await ChooseAsync(section, "Chat provider", "openai");
         await TypeAsync(section, "Chat endpoint URL", "not a url");
 
-        section.Find("[data-testid=ai-save]").Click();
+        // Awaited: the click returns once the handler (validation, nothing saved) has finished, however busy the machine.
+        await section.Find("[data-testid=ai-save]").ClickAsync(new());
 
         section.WaitForAssertion(() => Assert.Contains("An absolute http:// or https:// URL is expected", section.Find("[data-testid=ai-errors]").TextContent));
         Assert.Contains("model name is needed", section.Find("[data-testid=ai-errors]").TextContent);
@@ -103,7 +104,7 @@ public sealed class AiProviderSettingsTests : IAsyncLifetime
 
         await ChooseAsync(section, "Chat provider", "llama.cpp");
         Assert.Contains("No .gguf file in", section.Markup);
-        section.Find("[data-testid=ai-test]").Click();
+        await section.Find("[data-testid=ai-test]").ClickAsync(new());
 
         section.WaitForAssertion(() => Assert.Contains("Choose a GGUF file", section.Find("[data-testid=ai-errors]").TextContent));
         Assert.Empty(section.FindAll("[data-testid=ai-test-chat]"));
