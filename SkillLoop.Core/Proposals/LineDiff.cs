@@ -5,78 +5,55 @@ namespace SkillLoop.Core.Proposals;
 /// <summary>One line of a diff: kept, removed from the original or added by the proposal, with its line numbers.</summary>
 public sealed record DiffLine(char Kind, int? OldNumber, int? NewNumber, string Text);
 
-/// <summary>One row of a side-by-side view: the original line on the left, the proposed one on the right.</summary>
+/// <summary>A run of a changed line's text, marked when it differs from the line it is paired with.</summary>
+public sealed record DiffSegment(string Text, bool Changed);
+
+/// <summary>
+/// One row of a side-by-side view: the original line on the left, the proposed one on the right. A changed line paired
+/// with its replacement also carries its word-level segments, so the review can highlight what changed inside it.
+/// </summary>
 public sealed record DiffRow(int? LeftNumber, string? Left, int? RightNumber, string? Right)
 {
     public bool Changed => Left != Right;
+
+    public IReadOnlyList<DiffSegment>? LeftSegments { get; init; }
+
+    public IReadOnlyList<DiffSegment>? RightSegments { get; init; }
 }
 
 /// <summary>
-/// Line diffs of a skill file and its proposed version: the edit script (longest common subsequence after trimming
-/// the common head and tail), as a unified diff with three lines of context, or as side-by-side rows.
+/// Line diffs of a skill file and its proposed version, from DiffPlex's edit script: a unified diff with three lines
+/// of context, or side-by-side rows with word-level changes inside paired lines.
 /// </summary>
 public static class LineDiff
 {
     private const int Context = 3;
 
+    private static readonly DiffPlex.Chunkers.WordChunker Words = new();
+
     public static IReadOnlyList<DiffLine> Compute(string original, string proposed)
     {
-        var a = SplitLines(original);
-        var b = SplitLines(proposed);
-        var head = 0;
-        while (head < a.Length && head < b.Length && a[head] == b[head])
-        {
-            head++;
-        }
-
-        var tail = 0;
-        while (tail < a.Length - head && tail < b.Length - head && a[^(tail + 1)] == b[^(tail + 1)])
-        {
-            tail++;
-        }
-
-        var lines = new List<DiffLine>(a.Length + b.Length);
-        for (var i = 0; i < head; i++)
-        {
-            lines.Add(new DiffLine(' ', i + 1, i + 1, a[i]));
-        }
-
-        // LCS table over the differing middle only: skill files are small and edits local.
-        var n = a.Length - head - tail;
-        var m = b.Length - head - tail;
-        var lcs = new int[n + 1, m + 1];
-        for (var i = n - 1; i >= 0; i--)
-        {
-            for (var j = m - 1; j >= 0; j--)
-            {
-                lcs[i, j] = a[head + i] == b[head + j] ? lcs[i + 1, j + 1] + 1 : Math.Max(lcs[i + 1, j], lcs[i, j + 1]);
-            }
-        }
-
+        var diff = DiffPlex.Differ.Instance.CreateDiffs(original, proposed, ignoreWhiteSpace: false, ignoreCase: false, SkillLines.Instance);
+        var a = diff.PiecesOld;
+        var b = diff.PiecesNew;
+        var lines = new List<DiffLine>(a.Count + b.Count);
         int x = 0, y = 0;
-        while (x < n || y < m)
+        foreach (var block in diff.DiffBlocks.Append(new DiffPlex.Model.DiffBlock(a.Count, 0, b.Count, 0)))
         {
-            if (x < n && y < m && a[head + x] == b[head + y])
+            for (; x < block.DeleteStartA; x++, y++)
             {
-                lines.Add(new DiffLine(' ', head + x + 1, head + y + 1, a[head + x]));
-                x++;
-                y++;
+                lines.Add(new DiffLine(' ', x + 1, y + 1, a[x]));
             }
-            else if (y < m && (x == n || lcs[x, y + 1] >= lcs[x + 1, y]))
-            {
-                lines.Add(new DiffLine('+', null, head + y + 1, b[head + y]));
-                y++;
-            }
-            else
-            {
-                lines.Add(new DiffLine('-', head + x + 1, null, a[head + x]));
-                x++;
-            }
-        }
 
-        for (var i = 0; i < tail; i++)
-        {
-            lines.Add(new DiffLine(' ', a.Length - tail + i + 1, b.Length - tail + i + 1, a[a.Length - tail + i]));
+            for (var i = 0; i < block.DeleteCountA; i++, x++)
+            {
+                lines.Add(new DiffLine('-', x + 1, null, a[x]));
+            }
+
+            for (var i = 0; i < block.InsertCountB; i++, y++)
+            {
+                lines.Add(new DiffLine('+', null, y + 1, b[y]));
+            }
         }
 
         return lines;
@@ -166,7 +143,9 @@ public static class LineDiff
             {
                 var left = i < removed.Count ? removed[i] : null;
                 var right = i < added.Count ? added[i] : null;
-                rows.Add(new DiffRow(left?.OldNumber, left?.Text, right?.NewNumber, right?.Text));
+                rows.Add(left is not null && right is not null
+                    ? WithWords(new DiffRow(left.OldNumber, left.Text, right.NewNumber, right.Text))
+                    : new DiffRow(left?.OldNumber, left?.Text, right?.NewNumber, right?.Text));
             }
 
             removed.Clear();
@@ -186,14 +165,46 @@ public static class LineDiff
     private static int PreviousNew(List<DiffLine> lines, int index) =>
         Enumerable.Range(0, index).Reverse().Select(i => lines[i].NewNumber).FirstOrDefault(n => n is not null) ?? 0;
 
-    private static string[] SplitLines(string text)
+    /// <summary>Word-level segments of a replaced line and its replacement (whitespace runs are words too, so nothing is lost).</summary>
+    private static DiffRow WithWords(DiffRow row)
     {
-        var normalized = text.Replace("\r\n", "\n", StringComparison.Ordinal);
-        if (normalized.EndsWith('\n'))
+        var diff = DiffPlex.Differ.Instance.CreateDiffs(row.Left!, row.Right!, ignoreWhiteSpace: false, ignoreCase: false, Words);
+        var left = new List<DiffSegment>();
+        var right = new List<DiffSegment>();
+        int x = 0, y = 0;
+        foreach (var block in diff.DiffBlocks.Append(new DiffPlex.Model.DiffBlock(diff.PiecesOld.Count, 0, diff.PiecesNew.Count, 0)))
         {
-            normalized = normalized[..^1];
+            Add(left, string.Concat(diff.PiecesOld.Skip(x).Take(block.DeleteStartA - x)), false);
+            Add(right, string.Concat(diff.PiecesNew.Skip(y).Take(block.InsertStartB - y)), false);
+            Add(left, string.Concat(diff.PiecesOld.Skip(block.DeleteStartA).Take(block.DeleteCountA)), true);
+            Add(right, string.Concat(diff.PiecesNew.Skip(block.InsertStartB).Take(block.InsertCountB)), true);
+            x = block.DeleteStartA + block.DeleteCountA;
+            y = block.InsertStartB + block.InsertCountB;
         }
 
-        return normalized.Length == 0 ? [] : normalized.Split('\n');
+        return row with { LeftSegments = left, RightSegments = right };
+
+        static void Add(List<DiffSegment> segments, string text, bool changed)
+        {
+            if (text.Length > 0)
+                segments.Add(new DiffSegment(text, changed));
+        }
+    }
+
+    /// <summary>Lines as the diff sees them: CRLF read as LF, and a final newline ends the last line instead of adding one.</summary>
+    private sealed class SkillLines : DiffPlex.IChunker
+    {
+        public static readonly SkillLines Instance = new();
+
+        public IReadOnlyList<string> Chunk(string text)
+        {
+            var normalized = text.Replace("\r\n", "\n", StringComparison.Ordinal);
+            if (normalized.EndsWith('\n'))
+            {
+                normalized = normalized[..^1];
+            }
+
+            return normalized.Length == 0 ? [] : normalized.Split('\n');
+        }
     }
 }

@@ -42,7 +42,9 @@ public sealed class LineDiffTests
 
         Assert.Equal(
             [new DiffRow(1, "a", 1, "a"), new DiffRow(2, "b", 2, "B"), new DiffRow(3, "c", 3, "c"), new DiffRow(null, null, 4, "d")],
-            rows);
+            rows.Select(r => new DiffRow(r.LeftNumber, r.Left, r.RightNumber, r.Right)));
+        Assert.Equal([new DiffSegment("b", true)], rows[1].LeftSegments);
+        Assert.Equal([new DiffSegment("B", true)], rows[1].RightSegments);
     }
 
     [Fact]
@@ -54,5 +56,25 @@ public sealed class LineDiffTests
 
         Assert.Equal(2, diff.Split('\n').Count(l => l.StartsWith("@@", StringComparison.Ordinal)));
         Assert.Contains("@@ -4,7 +4,7 @@", diff, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_replaced_line_marks_the_words_that_changed_and_keeps_every_character()
+    {
+        var rows = LineDiff.SideBySide("Render the table.\nkeep\n", "Render the totals table last.\nkeep\n");
+
+        var row = rows[0];
+        Assert.Equal("Render the table.", string.Concat(row.LeftSegments!.Select(s => s.Text)));
+        Assert.Equal("Render the totals table last.", string.Concat(row.RightSegments!.Select(s => s.Text)));
+        Assert.DoesNotContain(row.LeftSegments!, s => s.Changed && s.Text.Contains("Render", StringComparison.Ordinal));
+        Assert.Contains(row.RightSegments!, s => s.Changed && s.Text.Contains("totals", StringComparison.Ordinal));
+        Assert.Contains(row.RightSegments!, s => s.Changed && s.Text.Contains("last", StringComparison.Ordinal));
+        Assert.Null(rows[1].LeftSegments); // an unchanged line has nothing to mark
+    }
+
+    [Fact]
+    public void Crlf_and_a_missing_final_newline_are_not_changes()
+    {
+        Assert.Equal("", LineDiff.Unified("a\r\nb\r\n", "a\nb", "SKILL.md"));
     }
 }
