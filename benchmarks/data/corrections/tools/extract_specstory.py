@@ -88,6 +88,15 @@ def session_turns(text):
     return turns
 
 
+def is_copy(short, long):
+    """A shorter save of the same conversation: a prefix of a longer one, or the same opening turn with most of
+    its turns repeated (SpecStory re-saves a conversation under a new name; some owners later edit paths in them)."""
+    if long[:len(short)] == short:
+        return True
+    same = sum(t in long for t in short)
+    return same >= 2 and same * 2 >= len(short)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--git-dir', required=True)
@@ -124,7 +133,7 @@ def main():
     keep = []
     for s in sorted(sessions, key=lambda s: (-len(s[2]), s[0])):
         texts = [t for _, t in s[2]]
-        if any([t for _, t in k[2]][:len(texts)] == texts for k in keep):
+        if any(is_copy(texts, [t for _, t in k[2]]) for k in keep):
             print(f'duplicate of a longer session: {s[0]}', file=sys.stderr)
             continue
         keep.append(s)
