@@ -19,7 +19,7 @@ import argparse, hashlib, json, re, subprocess, sys
 HEADER = re.compile(r'^_\*\*(User|Assistant|Agent)\b[^\n]*\*\*_[ \t]*$', re.M)
 SYSTEM_PREFIXES = ('<command-name>', '<command-message>', '<local-command-stdout>', 'Caveat:',
                    'This session is being continued from a previous conversation', '[Request interrupted',
-                   '<user-prompt-submit-hook>', '<system-reminder>')
+                   '<user-prompt-submit-hook>', '<system-reminder>', '<system_notification>')
 PROSE_DROP = [
     re.compile(r'<think>.*?</think>', re.S),
     re.compile(r'<details>.*?</details>', re.S),
