@@ -19,7 +19,10 @@ import argparse, hashlib, json, re, subprocess, sys
 HEADER = re.compile(r'^_\*\*(User|Assistant|Agent)\b[^\n]*\*\*_[ \t]*$', re.M)
 SYSTEM_PREFIXES = ('<command-name>', '<command-message>', '<local-command-stdout>', 'Caveat:',
                    'This session is being continued from a previous conversation', '[Request interrupted',
-                   '<user-prompt-submit-hook>', '<system-reminder>', '<system_notification>')
+                   '<user-prompt-submit-hook>', '<system-reminder>', '<system_notification>',
+                   '<local-command-caveat>', 'System: Please continue.')
+# A slash command typed in Claude Code and saved together with its local output ("/exit\n  ⎿  See ya!").
+COMMAND_ECHO = re.compile(r'^/[a-z][\w:-]*\b[^\n]*\n\s*⎿')
 PROSE_DROP = [
     re.compile(r'<think>.*?</think>', re.S),
     re.compile(r'<details>.*?</details>', re.S),
@@ -66,7 +69,7 @@ def parse(text):
 
 
 def is_system(t):
-    return t.startswith(SYSTEM_PREFIXES)
+    return t.startswith(SYSTEM_PREFIXES) or bool(COMMAND_ECHO.match(t))
 
 
 def session_turns(text):
