@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Writes the "English" section of SOURCES.md from en/*.jsonl and tools/sources-en.tsv (counts, commits, licences).
+Run from benchmarks/data/corrections: python3 tools/write_sources_en.py > /tmp/en-section.md"""
+import collections, glob, json
+
+rows = [json.loads(l) for f in sorted(glob.glob('en/*.jsonl')) for l in open(f, encoding='utf-8')]
+src = {}
+for line in open('tools/sources-en.tsv', encoding='utf-8'):
+    if line.startswith('#') or not line.strip():
+        continue
+    repo, lic, where, fmt = line.rstrip('\n').split('\t')
+    src[repo] = (lic, where, fmt)
+by = collections.defaultdict(list)
+for r in rows:
+    by[r['source']].append(r)
+out = ['## English', '',
+       'All English rows (`en/*.jsonl`) come from SpecStory chat histories (`.specstory/history/*.md`) that their '
+       'owners committed to public GitHub repositories (SpecStory saves Cursor, VS Code Copilot, Claude Code, Codex '
+       'CLI and Gemini CLI sessions; the agent is named in each file). Nobody on this team wrote any of them. Each file '
+       'is one session. A file still present at the snapshot\'s HEAD was read at HEAD; a file deleted later was read at '
+       'the newest commit that added or modified it (`commit` in each row). Later re-saves of one conversation were '
+       'dropped as duplicates (`tools/extract_specstory.py`). The licence is the repository\'s licence as stated at the '
+       'snapshot\'s HEAD.', '',
+       '| Repository | Licence (SPDX, where stated) | Format | Sessions | Turns | clear | mild |',
+       '|---|---|---|---:|---:|---:|---:|']
+tot = collections.Counter()
+for repo in sorted(by, key=lambda s: (-len(by[s]), s)):
+    rs = by[repo]
+    lic, where, fmt = src[repo]
+    c = collections.Counter(r['label'] for r in rs)
+    n_s = len({r['session'] for r in rs})
+    out.append(f'| [{repo}](https://github.com/{repo}) | {lic} ({where}) | {fmt} | {n_s} | {len(rs)} | '
+               f"{c['clear']} | {c['mild']} |")
+    tot.update({'s': n_s, 't': len(rs), 'c': c['clear'], 'm': c['mild']})
+out.append(f"| **Total: {len(by)} repositories** | | | **{tot['s']}** | **{tot['t']}** | **{tot['c']}** | "
+           f"**{tot['m']}** |")
+split = collections.Counter((r['split'], r['label']) for r in rows)
+out += ['', 'By split (fixed by session hash): ' + '; '.join(
+    f"{s} {sum(v for (a, _), v in split.items() if a == s)} turns "
+    f"({split[(s, 'clear')]} clear, {split[(s, 'mild')]} mild)" for s in ('train', 'dev', 'test')) + '.', '',
+    '### Commits and paths read', '',
+    'Every row carries its exact `commit` and `path` (files under `.specstory/history/`). Commits per repository:', '']
+for repo in sorted(by):
+    rs = by[repo]
+    commits = sorted({r['commit'] for r in rs})
+    out.append(f"- **{repo}** — {len({r['path'] for r in rs})} file(s); " + ', '.join(f'`{c}`' for c in commits))
+print('\n'.join(out))
