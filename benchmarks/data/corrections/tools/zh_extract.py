@@ -13,6 +13,8 @@ the last 1500 characters. A new conversation header inside a file (old SpecStory
 Usage:
   zh_extract.py candidates tools/zh-sources.tsv > candidates.jsonl      rows without labels, for reading
   zh_extract.py build tools/zh-sources.tsv tools/labels-zh.tsv zh/      the corpus files (temp file + rename)
+  zh_extract.py check zh/ [--sources]                                   format, splits, figures; --sources: texts
+                                                                        are verbatim in the mirrored files
 Mirrors are read from $MIRRORS/<owner>+<repo>/repo (default /work/.mirror), as `fetch` leaves them.
 """
 import hashlib
@@ -38,7 +40,13 @@ SYSTEM_USER = (
     "<command-name>", "<local-command-stdout>", "Caveat:", "[Request interrupted",
     # Cursor's plan mode sends this when the person clicks "Build": not typed by the person
     "Implement the plan as specified, it is attached for your reference.",
+    # Cursor's "Fix in Chat" button: a fixed template around a compiler message
+    "For the code present, we get this error:",
+    # VS Code Copilot's retry / continue buttons
+    "@agent Try Again", "@agent Continue",
 )
+# VS Code Copilot injects terminal notifications as user messages
+SYSTEM_USER_RE = re.compile(r"^\[Terminal [0-9a-f-]+ notification: ")
 
 
 def split_for(session: str) -> str:
@@ -50,6 +58,7 @@ def prose(block: str) -> str:
     """Assistant prose with tool calls/results and hidden thinking removed."""
     t = re.sub(r"<tool-use\b.*?</tool-use>", "", block, flags=re.S)
     t = re.sub(r"<think>.*?</think>", "", t, flags=re.S)
+    t = re.sub(r"<tool_calls>.*?(</tool_calls>|\Z)", "", t, flags=re.S)  # a tool call the model printed as text
     # <details> may nest (old SpecStory tool output); remove innermost first until none is left.
     prev = None
     while prev != t:
@@ -71,17 +80,35 @@ def prose(block: str) -> str:
     return t.strip()
 
 
+LOG_LINE = re.compile(r"[/\\]|://|Exception|Error|error:|^\s*(at|File|e:|w:|E |W |>) ")
+PROSE_WORD = re.compile(r"^[A-Za-z][a-z']*[,.!?]?$")
+
+
 def lang_of(text: str) -> str:
+    """The language of the person's own words. Pasted material (fenced blocks, log/code lines) is not counted:
+    a line with Chinese characters is the person's; a line without them counts as English words only when it
+    reads as prose (mostly plain lower-case words), not as a path, command, stack frame or identifier list."""
     # Codex's IDE extension prefixes an English "# Context from my IDE setup" block; the person's words follow
     if "## My request for Codex:" in text:
         text = text.split("## My request for Codex:", 1)[1]
     own = FENCE.sub(" ", text)
-    cjk = len(CJK.findall(own))
-    words = len(LATIN_WORD.findall(own))
+    cjk = 0
+    words = 0
+    for line in own.split("\n"):
+        c = len(CJK.findall(line))
+        if c:
+            cjk += c
+            continue
+        line = re.sub(r"@\S+", " ", line)  # Cursor's @file / @terminal references
+        if LOG_LINE.search(line):
+            continue  # a path, stack frame or compiler/runtime message: pasted, not the person's words
+        toks = line.split()
+        prose = [t for t in toks if PROSE_WORD.match(t)]
+        if len(toks) >= 4 and len(prose) >= 0.7 * len(toks):
+            words += len(prose)
     if cjk == 0 and words == 0:
-        return "zh"  # nothing of the person's own words (e.g. only a pasted block): the session's language
-    # a Chinese character carries about a word's worth of meaning, but code identifiers inflate the word count
-    return "zh" if cjk * 1.0 >= words * 0.5 else "en"
+        return "zh"  # nothing of the person's own words (only a pasted block): the session's language
+    return "zh" if cjk >= words * 0.5 else "en"
 
 
 def turns_of(text: str):
@@ -130,7 +157,7 @@ def session_rows(repo, commit, licence, path, raw):
     session = f"{repo}:{path}"
     rows = []
     for text, prev in turns_of(raw):
-        if not text or text.startswith(SYSTEM_USER):
+        if not text or text.startswith(SYSTEM_USER) or SYSTEM_USER_RE.match(text):
             continue
         if len(rows) >= MAX_TURNS_PER_SESSION:
             break
@@ -230,6 +257,75 @@ def build(manifest: str, labels_path: str, mirrors: str, out_dir: str):
         print(f"{final}: {len(rows)} turns", file=sys.stderr)
 
 
+KEYS = ["id", "source", "commit", "path", "licence", "session", "turn", "lang", "previous", "text", "label", "why",
+        "split"]
+
+
+def check(out_dir: str, mirrors: str | None):
+    """Checks the corpus files: exact keys, label values, split from the session hash, whole sessions numbered
+    0..n-1, limits per session and repository, `previous` within 1500 characters, and (with mirrors) that every
+    text and previous occurs verbatim in the committed file it names. Prints the figures the report needs."""
+    import collections
+    import glob
+    stats = collections.Counter()
+    per_split = collections.Counter()
+    sessions = collections.defaultdict(list)
+    raw_cache = {}
+    problems = []
+    for f in sorted(glob.glob(os.path.join(out_dir, "*.jsonl"))):
+        repo_rows = 0
+        for n, line in enumerate(open(f, encoding="utf-8"), 1):
+            r = json.loads(line)
+            where = f"{os.path.basename(f)}:{n}"
+            if list(r) != KEYS:
+                problems.append(f"{where}: keys {list(r)}")
+            if r["label"] not in ("clear", "mild", "none"):
+                problems.append(f"{where}: label {r['label']}")
+            if r["split"] != split_for(r["session"]):
+                problems.append(f"{where}: split")
+            if r["id"] != f"{r['session']}#{r['turn']}" or r["session"] != f"{r['source']}:{r['path']}":
+                problems.append(f"{where}: id/session")
+            if len(r["previous"]) > 1500 or not r["text"] or r["text"] != r["text"].strip():
+                problems.append(f"{where}: previous/text shape")
+            if not r["why"]:
+                problems.append(f"{where}: no why")
+            if os.path.basename(f) != r["source"].replace("/", "__") + ".jsonl":
+                problems.append(f"{where}: wrong file for {r['source']}")
+            if mirrors:
+                key = (r["source"], r["commit"], r["path"])
+                if key not in raw_cache:
+                    git_dir = os.path.join(mirrors, r["source"].replace("/", "+"), "repo")
+                    raw_cache[key] = git_show(git_dir, r["commit"], r["path"])
+                if r["text"] not in raw_cache[key]:
+                    problems.append(f"{where}: text not found verbatim in {r['path']}")
+                if r["previous"] and r["previous"] not in raw_cache[key]:
+                    stats["previous_not_verbatim"] += 1  # prose is cut out of blocks, so joins may differ
+            sessions[r["session"]].append(r["turn"])
+            repo_rows += 1
+            stats["turns"] += 1
+            stats[f"lang_{r['lang']}"] += 1
+            stats[f"label_{r['label']}"] += 1
+            per_split[(r["split"], r["label"])] += 1
+            per_split[(r["split"], "turns")] += 1
+        if repo_rows > MAX_TURNS_PER_REPO:
+            problems.append(f"{f}: {repo_rows} turns")
+    for s, turns in sessions.items():
+        if turns != list(range(len(turns))) or len(turns) > MAX_TURNS_PER_SESSION:
+            problems.append(f"{s}: turns {turns[:5]}…")
+    splits_of_sessions = collections.Counter(split_for(s) for s in sessions)
+    print(f"turns {stats['turns']} (zh {stats['lang_zh']}, en {stats['lang_en']}), sessions {len(sessions)}, "
+          f"sources {len(glob.glob(os.path.join(out_dir, '*.jsonl')))}")
+    print(f"labels: clear {stats['label_clear']}, mild {stats['label_mild']}, none {stats['label_none']}")
+    for sp in ("train", "dev", "test"):
+        print(f"  {sp}: {per_split[(sp, 'turns')]} turns in {splits_of_sessions[sp]} sessions, "
+              f"clear {per_split[(sp, 'clear')]}, mild {per_split[(sp, 'mild')]}, none {per_split[(sp, 'none')]}")
+    if mirrors:
+        print(f"previous not a single verbatim run of the file: {stats['previous_not_verbatim']} (tool blocks cut out)")
+    for p in problems:
+        print("PROBLEM", p)
+    return not problems
+
+
 def main():
     mirrors = os.environ.get("MIRRORS", "/work/.mirror")
     if len(sys.argv) >= 3 and sys.argv[1] == "candidates":
@@ -237,8 +333,12 @@ def main():
             print(json.dumps(row, ensure_ascii=False))
     elif len(sys.argv) == 5 and sys.argv[1] == "build":
         build(sys.argv[2], sys.argv[3], mirrors, sys.argv[4])
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "check":
+        ok = check(sys.argv[2], mirrors if sys.argv[-1] == "--sources" else None)
+        sys.exit(0 if ok else 1)
     else:
-        raise SystemExit("usage: zh_extract.py candidates MANIFEST | build MANIFEST LABELS OUT_DIR  (MIRRORS=dir)")
+        raise SystemExit("usage: zh_extract.py candidates MANIFEST | build MANIFEST LABELS OUT_DIR | "
+                         "check OUT_DIR [--sources]  (MIRRORS=dir)")
 
 
 if __name__ == "__main__":
