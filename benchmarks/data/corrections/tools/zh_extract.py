@@ -44,6 +44,8 @@ SYSTEM_USER = (
     "For the code present, we get this error:",
     # VS Code Copilot's retry / continue buttons
     "@agent Try Again", "@agent Continue",
+    # Claude Code (through SpecStory): local-command caveats, slash-command echoes, pasted-image placeholders
+    "<local-command-caveat>", "<command-message>", "<local-command-stdout>", "[Image: source:", "<task-notification>",
 )
 # VS Code Copilot injects terminal notifications as user messages
 SYSTEM_USER_RE = re.compile(r"^\[Terminal [0-9a-f-]+ notification: ")
