@@ -180,15 +180,15 @@ def candidates(manifest: str, mirrors: str, log=None):
     """Every human turn of every listed file, whole sessions in order. Two kinds of session are left out:
     a copy of another session (SpecStory saves a renamed conversation again; people commit backups), which
     would otherwise sit in two splits, and a session whose turns are mostly English (that is the English corpus)."""
-    kept = []  # (repo, tuple of texts)
+    kept = []  # (repo, tuple of texts) of every session kept so far
     for repo, commit, licence, fmt, path in read_manifest(manifest):
         git_dir = os.path.join(mirrors, repo.replace("/", "+"), "repo")
         rows = session_rows(repo, commit, licence, path, git_show(git_dir, commit, path))
         if not rows:
             continue
         texts = tuple(r["text"] for r in rows)
-        dup = next((k for k in kept if k[0] == repo and (k[1][:len(texts)] == texts or texts[:len(k[1])] == k[1])),
-                   None)
+        # a copy may also sit in another repository of the same person (forks, moved projects)
+        dup = next((k for k in kept if k[1][:len(texts)] == texts or texts[:len(k[1])] == k[1]), None)
         if dup is not None:
             if log:
                 print(f"skip copy: {repo}:{path}", file=log)
