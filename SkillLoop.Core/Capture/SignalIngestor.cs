@@ -37,8 +37,9 @@ public sealed partial class SignalIngestor(
     /// <summary>Applies a validated batch (see <see cref="SignalBatchValidator"/>).</summary>
     public async Task<IngestResult> IngestAsync(SignalBatch batch, CancellationToken cancellationToken)
     {
-        // Secrets a user pasted into the chat never reach the database.
-        batch = Redacted(batch);
+        // Secrets a user pasted into the chat never reach the database, whatever the client did (an old or modified
+        // client may not redact): the same redactor the client runs, over every free-text field.
+        batch = BatchRedaction.Redact(batch);
         var userHash = await hasher.HashAsync(batch.User, cancellationToken);
         var now = time.GetUtcNow();
         var stored = new List<SignalView>();
@@ -154,16 +155,6 @@ public sealed partial class SignalIngestor(
         var cursor = batch.Cursor with { Platform = batch.Platform, SessionId = batch.SessionId };
         return new(IngestOutcome.Stored, new SignalBatchResult(stored.Count, duplicates, cursor));
     }
-
-    private static SignalBatch Redacted(SignalBatch batch) => batch with
-    {
-        Turns = batch.Turns.Select(t => t with { Text = SecretRedactor.Redact(t.Text)! }).ToList(),
-        Corrections = batch.Corrections.Select(c => c with
-        {
-            Text = SecretRedactor.Redact(c.Text)!,
-            Context = c.Context.Select(t => t with { Text = SecretRedactor.Redact(t.Text)! }).ToList(),
-        }).ToList(),
-    };
 
     private static async Task<SessionCursor> ReadCursorAsync(
         Microsoft.Data.Sqlite.SqliteConnection connection,

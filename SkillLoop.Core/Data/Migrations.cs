@@ -263,6 +263,11 @@ public static class Migrations
             CREATE INDEX ix_signals_cluster_user ON signals (cluster_id, user_hash);
             DROP INDEX ix_signals_cluster;
             """),
+        (7, "users carry a security stamp", """
+            -- Changes with the user's role or password; a session cookie signed in with another stamp is refused.
+            ALTER TABLE users ADD COLUMN security_stamp TEXT NOT NULL DEFAULT '';
+            UPDATE users SET security_stamp = lower(hex(randomblob(16)));
+            """),
     ];
 
     public static int Latest => All[^1].Version;
