@@ -81,6 +81,26 @@ static void Detection(string dir, int megabytes)
     rates.Sort();
     Console.WriteLine($"detection: {bytes / 1e6:F0} MB generated Claude transcript, {humanTurns} human turns, {corrections} corrections");
     Console.WriteLine($"  read + detect, one core: median {rates[rates.Count / 2]:F0} MB/s (best {rates[^1]:F0}, worst {rates[0]:F0}; goal >= 100 MB/s)");
+
+    // What the worker adds before posting: the secret redactor over every free-text field of what is sent.
+    var withRedaction = new List<double>();
+    var redactedChars = 0L;
+    var redactorSeconds = 0.0;
+    for (var run = 0; run < 5; run++)
+    {
+        var clock = Stopwatch.StartNew();
+        var read = reader.Read(path, 0);
+        var analysis = new SessionAnalyzer(detector).Analyze(read.Turns, ActiveSkill.None);
+        var redactStart = clock.Elapsed;
+        var batch = SkillLoop.Hooks.Extraction.BatchRedaction.Redact(new SkillLoop.Hooks.Contracts.SignalBatch(
+            "claude", "bench", "bench@example.com", 0, new SkillLoop.Hooks.Contracts.SessionCursor("claude", "bench", bytes, null, null), [], analysis.Corrections));
+        clock.Stop();
+        redactorSeconds += (clock.Elapsed - redactStart).TotalSeconds;
+        redactedChars = batch.Corrections.Sum(c => (long)c.Text.Length + c.Context.Sum(t => t.Text.Length));
+        withRedaction.Add(bytes / 1e6 / clock.Elapsed.TotalSeconds);
+    }
+    withRedaction.Sort();
+    Console.WriteLine($"  read + detect + redact what is sent, one core: median {withRedaction[withRedaction.Count / 2]:F0} MB/s; the redactor alone: {redactedChars * 5 / 1e6 / redactorSeconds:F0} M chars/s over the {redactedChars / 1e6:F1} M chars of corrections and their context");
 }
 
 static void HookStartup(string dir, string? exe, int runs)

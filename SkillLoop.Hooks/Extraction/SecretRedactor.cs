@@ -193,8 +193,9 @@ public static partial class SecretRedactor
     [GeneratedRegex(@"(?<key>(?:\b(?i:password|passwd|passphrase|passcode|pwd|pin)(?:\s+(?i:is|was)\s*[:=]?|\s*[:=])(?:\s+(?i:now|still|set\s+to))?\s*|(?:密码|口令)(?:是|为|:|：)\s*))(?<value>""[^""\r\n]+""|'[^'\r\n]+'|“[^”\r\n]+”|[^\s,;，。；""']+)")]
     private static partial Regex ProsePassword();
 
-    // /home/<user>/, /Users/<user>/, C:\Users\<user>\ (also JSON-escaped): the user name is personal, the rest of the path is not.
-    [GeneratedRegex(@"(?<prefix>(?<![A-Za-z0-9_.-])/(?:home|Users)/|\b[A-Za-z]:(?:\\{1,2}|/)(?i:Users)(?:\\{1,2}|/))(?<user>(?!\[REDACTED)[^/\\\s""'<>:|*?]+)")]
+    // /home/<user>/, /Users/<user>/, C:\Users\<user>\ (also JSON-escaped): the user name is personal, the rest of the path is
+    // not. The drive letter is a lookbehind, so the search starts from '/' or ':' rather than from every letter.
+    [GeneratedRegex(@"(?<prefix>(?<![A-Za-z0-9_.-])/(?:home|Users)/|(?<=(?<![A-Za-z0-9])[A-Za-z]):(?:\\{1,2}|/)(?i:Users)(?:\\{1,2}|/))(?<user>(?!\[REDACTED)[^/\\\s""'<>:|*?]+)")]
     private static partial Regex HomeDirectory();
 
     [GeneratedRegex(@"(?<![A-Za-z0-9._%+-])(?<local>[A-Za-z0-9._%+-]+)@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])")]

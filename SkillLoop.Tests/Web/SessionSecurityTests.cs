@@ -131,6 +131,25 @@ public sealed partial class SessionSecurityTests(SkillLoopServer server)
         client.Dispose();
     }
 
+    [Fact]
+    public async Task The_dashboards_own_sign_out_form_still_signs_out()
+    {
+        var (_, client) = await NewSignedInUserAsync("reviewer");
+        var page = await client.GetStringAsync("/signals");
+        var token = AntiforgeryToken().Match(page).Groups[1].Value;
+        Assert.Contains("action=\"/account/logout\"", page);
+
+        var signedOut = await client.PostAsync("/account/logout", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token),
+        }));
+
+        Assert.Equal(HttpStatusCode.Redirect, signedOut.StatusCode);
+        Assert.Equal("/account/login", signedOut.Headers.Location!.OriginalString);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/v1/proposals")).StatusCode);
+        client.Dispose();
+    }
+
     [Theory]
     [InlineData("file:///etc")]
     [InlineData("/srv/git/skills.git")]
