@@ -6,6 +6,7 @@ using SkillLoop.Hooks.Transcripts;
 
 // Usage: dotnet run -c Release --project SkillLoop.Benchmarks [-- --mb 200 --runs 25 --exe path/to/skillloop-client]
 //        … -- knn [--knn 100000] | clustering | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
+//        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll]
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
 var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
@@ -26,6 +27,14 @@ if (args.Contains("server"))
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture)),
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("drain", "10"), CultureInfo.InvariantCulture)),
         int.Parse(options.GetValueOrDefault("proposals", "3"), CultureInfo.InvariantCulture)));
+    return;
+}
+
+if (args.Contains("flood"))
+{
+    await ServerBenchmarks.FloodAsync(new ServerBenchmarks.Options(
+        options.GetValueOrDefault("web") ?? FindWebDll(), [],
+        TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture)), TimeSpan.Zero, 0));
     return;
 }
 
@@ -72,6 +81,26 @@ static void Detection(string dir, int megabytes)
     rates.Sort();
     Console.WriteLine($"detection: {bytes / 1e6:F0} MB generated Claude transcript, {humanTurns} human turns, {corrections} corrections");
     Console.WriteLine($"  read + detect, one core: median {rates[rates.Count / 2]:F0} MB/s (best {rates[^1]:F0}, worst {rates[0]:F0}; goal >= 100 MB/s)");
+
+    // What the worker adds before posting: the secret redactor over every free-text field of what is sent.
+    var withRedaction = new List<double>();
+    var redactedChars = 0L;
+    var redactorSeconds = 0.0;
+    for (var run = 0; run < 5; run++)
+    {
+        var clock = Stopwatch.StartNew();
+        var read = reader.Read(path, 0);
+        var analysis = new SessionAnalyzer(detector).Analyze(read.Turns, ActiveSkill.None);
+        var redactStart = clock.Elapsed;
+        var batch = SkillLoop.Hooks.Extraction.BatchRedaction.Redact(new SkillLoop.Hooks.Contracts.SignalBatch(
+            "claude", "bench", "bench@example.com", 0, new SkillLoop.Hooks.Contracts.SessionCursor("claude", "bench", bytes, null, null), [], analysis.Corrections));
+        clock.Stop();
+        redactorSeconds += (clock.Elapsed - redactStart).TotalSeconds;
+        redactedChars = batch.Corrections.Sum(c => (long)c.Text.Length + c.Context.Sum(t => t.Text.Length));
+        withRedaction.Add(bytes / 1e6 / clock.Elapsed.TotalSeconds);
+    }
+    withRedaction.Sort();
+    Console.WriteLine($"  read + detect + redact what is sent, one core: median {withRedaction[withRedaction.Count / 2]:F0} MB/s; the redactor alone: {redactedChars * 5 / 1e6 / redactorSeconds:F0} M chars/s over the {redactedChars / 1e6:F1} M chars of corrections and their context");
 }
 
 static void HookStartup(string dir, string? exe, int runs)

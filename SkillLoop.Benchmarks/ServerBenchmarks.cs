@@ -70,6 +70,108 @@ internal static class ServerBenchmarks
         }
     }
 
+    /// <summary>
+    /// Issue 16, item 13: one token floods the server with ~7.5 MB signal batches (from several connections at once) while
+    /// another token posts the usual one-correction batches; the quiet client's latency is compared with its latency
+    /// alone. Goal: its median at most 2x its median alone.
+    /// </summary>
+    public static async Task FloodAsync(Options options)
+    {
+        var work = Directory.CreateTempSubdirectory("skillloop-bench-flood-");
+        try
+        {
+            var data = Directory.CreateDirectory(Path.Combine(work.FullName, "data")).FullName;
+            await using var server = await BenchServer.StartAsync(options.WebDll, data);
+            using var admin = server.CreateClient(BenchServer.AdminApiKey);
+            var created = await admin.PostAsJsonAsync("/api/v1/keys", new { kind = "ingest", name = "flood" });
+            created.EnsureSuccessStatusCode();
+            var floodToken = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString()!;
+            using var quiet = server.CreateClient(BenchServer.IngestToken);
+            using var flood = server.CreateClient(floodToken);
+            flood.Timeout = TimeSpan.FromMinutes(2);
+            var big = FloodBody();
+
+            await QuietAsync(quiet, "warm-up", TimeSpan.FromSeconds(2));
+            var alone = await QuietAsync(quiet, "alone", options.Duration);
+
+            using var stop = new CancellationTokenSource();
+            var floods = Enumerable.Range(0, 4).Select(i => FloodClientAsync(flood, big, i, stop.Token)).ToList();
+            await Task.Delay(TimeSpan.FromSeconds(1)); // the flood is under way
+            var flooded = await QuietAsync(quiet, "flooded", options.Duration);
+            await stop.CancelAsync();
+            var results = await Task.WhenAll(floods);
+
+            var ratio = Percentile(flooded, 0.5) / Percentile(alone, 0.5);
+            Console.WriteLine(Invariant($"flood: one token posts {big.Length / 1e6:F1} MB batches from 4 connections ({results.Sum(r => r.Accepted)} accepted, {results.Sum(r => r.Refused)} answered 429) while another token posts one-correction batches, {options.Duration.TotalSeconds:F0} s each"));
+            Console.WriteLine(Invariant($"  other client's latency alone: p50 {Percentile(alone, 0.5):F1} ms, p95 {Percentile(alone, 0.95):F1} ms ({alone.Count} posts); during the flood: p50 {Percentile(flooded, 0.5):F1} ms, p95 {Percentile(flooded, 0.95):F1} ms ({flooded.Count} posts)"));
+            Console.WriteLine(Invariant($"  slow-down: p50 {ratio:F2}x, p95 {Percentile(flooded, 0.95) / Percentile(alone, 0.95):F2}x — goal: p50 <= 2x: {Verdict(ratio <= 2)}"));
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>A batch just under the 8 MB limit, shaped like an old client's first read of a long session.</summary>
+    private static byte[] FloodBody()
+    {
+        var text = string.Concat(Enumerable.Repeat("no, that's wrong: the report must use the company template and not the default one. ", 22));
+        var session = "flood-template";
+        var batch = new SignalBatch("claude", session, "flood@example.com", 0, new SessionCursor("claude", session, 1_000_000, "pdf", null),
+            [.. Enumerable.Range(0, 2_400).Select(i => new UserTurn($"t{i}", text, null))],
+            [.. Enumerable.Range(0, 400).Select(i => new DetectedCorrection($"t{i}", text, Pattern, "pdf", null, 0.9, null, [new ContextTurn("assistant", text)]))]);
+        return JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch);
+    }
+
+    private static async Task<(long Accepted, long Refused)> FloodClientAsync(HttpClient http, byte[] template, int index, CancellationToken stop)
+    {
+        long accepted = 0, refused = 0;
+        var placeholder = Encoding.UTF8.GetBytes("flood-template");
+        for (var round = 0; !stop.IsCancellationRequested; round++)
+        {
+            // A new session each time (same length as the template's id), so every batch is stored, not a cursor conflict.
+            var body = (byte[])template.Clone();
+            var id = Encoding.UTF8.GetBytes(Invariant($"f{index:D2}-{round:D10}"));
+            for (var at = body.AsSpan().IndexOf(placeholder); at >= 0; at = body.AsSpan().IndexOf(placeholder))
+            {
+                id.CopyTo(body, at);
+            }
+
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            try
+            {
+                using var response = await http.PostAsync("/api/v1/signals", content, stop);
+                if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                {
+                    refused++;
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), stop); // a flood, not a busy loop on 429s
+                }
+                else if (response.IsSuccessStatusCode)
+                {
+                    accepted++;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (HttpRequestException)
+            {
+            }
+        }
+
+        return (accepted, refused);
+    }
+
+    /// <summary>One client posting one-correction batches in a row; returns its latencies, sorted.</summary>
+    private static async Task<List<double>> QuietAsync(HttpClient http, string run, TimeSpan duration)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = await ClientAsync(http, "quiet-" + run, 0, clock, duration);
+        return [.. result.Latencies.Order()];
+    }
+
     /// <summary>RSS of the idle server once MiniLM is loaded: it loads on first use, so a few signals are clustered first.</summary>
     private static async Task IdleAsync(BenchServer server, HttpClient admin, HttpClient ingest)
     {

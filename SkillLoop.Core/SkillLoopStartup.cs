@@ -16,12 +16,20 @@ public sealed partial class SkillLoopStartup(
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(db.Path)!);
+        // Owner-only on Unix: the directory (0700) and the database with its WAL and shared memory (0600).
+        PrivateFiles.EnsureDirectory(Path.GetDirectoryName(db.Path)!);
+        PrivateFiles.EnsureFile(db.Path);
+        PrivateFiles.Restrict(db.Path + "-wal");
+        PrivateFiles.Restrict(db.Path + "-shm");
         await using (var connection = await db.OpenAsync(cancellationToken))
         {
             var applied = await Migrations.ApplyAsync(connection, cancellationToken);
             LogMigrated(logger, db.Path, Migrations.Latest, applied);
         }
+
+        // Created by the first connection in WAL mode (with the database's mode; narrowed anyway for files from before).
+        PrivateFiles.Restrict(db.Path + "-wal");
+        PrivateFiles.Restrict(db.Path + "-shm");
 
         LogKeyRing(logger, KeyRing.Describe(Path.GetDirectoryName(db.Path)!));
         await accessSeeder.SeedAsync(cancellationToken);

@@ -76,6 +76,7 @@ public static class WebServiceCollectionExtensions
             });
             api.UseStatusCodePages();
             api.UseMiddleware<ApiRequestGuard>();
+            api.UseMiddleware<CookieRequestGuard>();
         });
         app.UseWhen(c => !IsApi(c.Request), pages =>
         {

@@ -25,6 +25,12 @@ public sealed class AccessAdmin(SqliteDb db, AccessStore access, TimeProvider ti
 {
     public const int MinPasswordLength = 10;
 
+    /// <summary>
+    /// Raised with the user's id after a role change, password reset or deletion: open dashboard circuits of that user
+    /// check their session at once instead of at their next periodic check.
+    /// </summary>
+    public event Action<long>? UsersChanged;
+
     public async Task<IReadOnlyList<UserSummary>> ListUsersAsync(CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
@@ -68,24 +74,33 @@ public sealed class AccessAdmin(SqliteDb db, AccessStore access, TimeProvider ti
             throw new AccessException("role", "This is the last admin; make someone else admin first.");
         }
 
+        // A new stamp ends the sessions signed in with the old role (on their next request, and in open dashboards).
         await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE users SET role = @role WHERE id = @id", new { id, role }, transaction, cancellationToken: cancellationToken));
+            "UPDATE users SET role = @role, security_stamp = CASE WHEN role = @role THEN security_stamp ELSE @stamp END WHERE id = @id",
+            new { id, role, stamp = AccessStore.NewSecurityStamp() }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
+        UsersChanged?.Invoke(id);
         return (await ListUsersAsync(cancellationToken)).Single(u => u.Id == id);
     }
 
-    /// <summary>Sets a new password and lifts a lockout.</summary>
+    /// <summary>Sets a new password, lifts lockouts and ends the user's sessions (a new security stamp).</summary>
     public async Task ResetPasswordAsync(long id, string? password, CancellationToken cancellationToken)
     {
         CheckPassword(password);
         await using var connection = await db.OpenAsync(cancellationToken);
-        var changed = await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE users SET password_hash = @hash, failed_logins = 0, locked_until = NULL WHERE id = @id",
-            new { id, hash = Secrets.HashPassword(password!) }, cancellationToken: cancellationToken));
-        if (changed == 0)
+        var name = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            """
+            UPDATE users SET password_hash = @hash, failed_logins = 0, locked_until = NULL, security_stamp = @stamp
+            WHERE id = @id RETURNING name
+            """,
+            new { id, hash = Secrets.HashPassword(password!), stamp = AccessStore.NewSecurityStamp() }, cancellationToken: cancellationToken));
+        if (name is null)
         {
             throw new AccessException("id", $"There is no user {id}.", notFound: true);
         }
+
+        access.ForgetFailedLogins(name);
+        UsersChanged?.Invoke(id);
     }
 
     public async Task DeleteUserAsync(long id, CancellationToken cancellationToken)
@@ -100,6 +115,7 @@ public sealed class AccessAdmin(SqliteDb db, AccessStore access, TimeProvider ti
 
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM users WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
+        UsersChanged?.Invoke(id);
     }
 
     public async Task<IReadOnlyList<ApiKeySummary>> ListKeysAsync(CancellationToken cancellationToken)

@@ -18,7 +18,8 @@ public static class Roles
 
 public sealed record ApiKeyIdentity(long Id, string Kind, string Name);
 
-public sealed record UserAccount(long Id, string Name, string Role);
+/// <param name="SecurityStamp">Changes whenever the user's role or password changes: sessions signed in before it end.</param>
+public sealed record UserAccount(long Id, string Name, string Role, string SecurityStamp = "");
 
 public enum LoginOutcome
 {
@@ -32,8 +33,26 @@ public sealed record LoginResult(LoginOutcome Outcome, UserAccount? User);
 /// <summary>Dashboard users, ingest tokens and admin API keys.</summary>
 public sealed class AccessStore(SqliteDb db, TimeProvider time)
 {
-    internal const int MaxFailedLogins = 5;
-    internal static readonly TimeSpan LockoutDuration = TimeSpan.FromMinutes(15);
+    internal const int MaxFailedLogins = LoginThrottle.MaxFailures;
+    internal static readonly TimeSpan LockoutDuration = LoginThrottle.Lockout;
+
+    private readonly LoginThrottle _throttle = new(time);
+
+    /// <summary>A new random security stamp (see <see cref="UserAccount.SecurityStamp"/>).</summary>
+    public static string NewSecurityStamp() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>The user as the database has it now, or null when the user was deleted.</summary>
+    public async Task<UserAccount?> FindUserAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(
+            "SELECT id AS Id, name AS Name, role AS Role, security_stamp AS SecurityStamp FROM users WHERE id = @id",
+            new { id }, cancellationToken: cancellationToken));
+        return row is null ? null : new UserAccount(row.Id, row.Name, row.Role, row.SecurityStamp);
+    }
+
+    /// <summary>Failed sign-ins of this name from any address are forgotten (a new password was set).</summary>
+    internal void ForgetFailedLogins(string name) => _throttle.Forget(name);
 
     public async Task<ApiKeyIdentity?> FindKeyAsync(string secret, CancellationToken cancellationToken)
     {
@@ -71,47 +90,56 @@ public sealed class AccessStore(SqliteDb db, TimeProvider time)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO users (name, password_hash, role, created_at) VALUES (@name, @hash, @role, @now)",
-            new { name, hash = Secrets.HashPassword(password), role, now = time.GetUtcNow() },
+            "INSERT INTO users (name, password_hash, role, security_stamp, created_at) VALUES (@name, @hash, @role, @stamp, @now)",
+            new { name, hash = Secrets.HashPassword(password), role, stamp = NewSecurityStamp(), now = time.GetUtcNow() },
             cancellationToken: cancellationToken));
     }
 
-    /// <summary>Checks a password; after <see cref="MaxFailedLogins"/> failures in a row the account is locked for a while.</summary>
-    public async Task<LoginResult> CheckPasswordAsync(string name, string password, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        var row = await connection.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(
-            """
-            SELECT id AS Id, name AS Name, role AS Role, password_hash AS PasswordHash,
-                   failed_logins AS FailedLogins, locked_until AS LockedUntil
-            FROM users WHERE name = @name
-            """, new { name }, cancellationToken: cancellationToken));
-        if (row is null)
-        {
-            // Same work as a real check, so timing does not tell which names exist.
-            Secrets.VerifyPassword(password, DummyHash);
-            return new(LoginOutcome.Failed, null);
-        }
+    /// <summary>Checks a password without a client address (start-up checks, tools): all such callers share one address.</summary>
+    public Task<LoginResult> CheckPasswordAsync(string name, string password, CancellationToken cancellationToken) =>
+        CheckPasswordAsync(name, password, "", cancellationToken);
 
-        var now = time.GetUtcNow();
-        if (row.LockedUntil is { } lockedUntil && lockedUntil > now)
+    /// <summary>
+    /// Checks a password. Failures are counted per <paramref name="client"/> address (<see cref="LoginThrottle"/>): after
+    /// <see cref="MaxFailedLogins"/> in a row for one name that address waits <see cref="LockoutDuration"/>, while the
+    /// account's owner elsewhere signs in as usual. A waiting address gets <see cref="LoginOutcome.LockedOut"/> whether
+    /// or not the name exists, and without the password being checked.
+    /// </summary>
+    public async Task<LoginResult> CheckPasswordAsync(string name, string password, string client, CancellationToken cancellationToken)
+    {
+        if (!_throttle.TryBegin(client, name))
         {
             return new(LoginOutcome.LockedOut, null);
         }
 
-        if (Secrets.VerifyPassword(password, row.PasswordHash))
+        var succeeded = false;
+        try
         {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = @Id", new { row.Id }, cancellationToken: cancellationToken));
-            return new(LoginOutcome.Succeeded, new UserAccount(row.Id, row.Name, row.Role));
-        }
+            await using var connection = await db.OpenAsync(cancellationToken);
+            var row = await connection.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(
+                """
+                SELECT id AS Id, name AS Name, role AS Role, password_hash AS PasswordHash, security_stamp AS SecurityStamp
+                FROM users WHERE name = @name
+                """, new { name }, cancellationToken: cancellationToken));
+            if (row is null)
+            {
+                // Same work as a real check, so timing does not tell which names exist.
+                Secrets.VerifyPassword(password, DummyHash);
+                return new(LoginOutcome.Failed, null);
+            }
 
-        var failures = row.FailedLogins + 1;
-        var lockUntil = failures >= MaxFailedLogins ? now + LockoutDuration : (DateTimeOffset?)null;
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE users SET failed_logins = @failures, locked_until = @lockUntil WHERE id = @Id",
-            new { row.Id, failures = lockUntil is null ? failures : 0, lockUntil }, cancellationToken: cancellationToken));
-        return new(lockUntil is null ? LoginOutcome.Failed : LoginOutcome.LockedOut, null);
+            if (!Secrets.VerifyPassword(password, row.PasswordHash))
+            {
+                return new(LoginOutcome.Failed, null);
+            }
+
+            succeeded = true;
+            return new(LoginOutcome.Succeeded, new UserAccount(row.Id, row.Name, row.Role, row.SecurityStamp));
+        }
+        finally
+        {
+            _throttle.Complete(client, name, succeeded);
+        }
     }
 
     private static readonly string DummyHash = Secrets.HashPassword(Guid.NewGuid().ToString());
@@ -129,7 +157,6 @@ public sealed class AccessStore(SqliteDb db, TimeProvider time)
         public string Name { get; init; } = "";
         public string Role { get; init; } = "";
         public string PasswordHash { get; init; } = "";
-        public long FailedLogins { get; init; }
-        public DateTimeOffset? LockedUntil { get; init; }
+        public string SecurityStamp { get; init; } = "";
     }
 }

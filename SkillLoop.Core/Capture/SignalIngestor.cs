@@ -34,11 +34,19 @@ public sealed partial class SignalIngestor(
         return await ReadCursorAsync(connection, null, platform, sessionId, cancellationToken);
     }
 
-    /// <summary>Applies a validated batch (see <see cref="SignalBatchValidator"/>).</summary>
-    public async Task<IngestResult> IngestAsync(SignalBatch batch, CancellationToken cancellationToken)
+    /// <summary>Applies a validated batch (see <see cref="SignalBatchValidator"/>) from an unknown credential.</summary>
+    public Task<IngestResult> IngestAsync(SignalBatch batch, CancellationToken cancellationToken) =>
+        IngestAsync(batch, 0, cancellationToken);
+
+    /// <summary>
+    /// Applies a validated batch (see <see cref="SignalBatchValidator"/>) sent with the ingest token whose
+    /// <c>api_keys</c> id is <paramref name="credentialId"/>: later stages share their work fairly between credentials.
+    /// </summary>
+    public async Task<IngestResult> IngestAsync(SignalBatch batch, long credentialId, CancellationToken cancellationToken)
     {
-        // Secrets a user pasted into the chat never reach the database.
-        batch = Redacted(batch);
+        // Secrets a user pasted into the chat never reach the database, whatever the client did (an old or modified
+        // client may not redact): the same redactor the client runs, over every free-text field.
+        batch = BatchRedaction.Redact(batch);
         var userHash = await hasher.HashAsync(batch.User, cancellationToken);
         var now = time.GetUtcNow();
         var stored = new List<SignalView>();
@@ -82,9 +90,9 @@ public sealed partial class SignalIngestor(
             var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
                 """
                 INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence,
-                                     user_hash, context_json, occurred_at, created_at)
+                                     user_hash, context_json, occurred_at, created_at, credential_id)
                 VALUES (@platform, @sessionId, @TurnId, @Text, @Pattern, @Skill, @SkillPath, @Confidence,
-                        @userHash, @contextJson, @Timestamp, @now)
+                        @userHash, @contextJson, @Timestamp, @now, @credentialId)
                 ON CONFLICT (platform, session_id, turn_id) DO NOTHING
                 RETURNING id
                 """,
@@ -102,6 +110,7 @@ public sealed partial class SignalIngestor(
                     contextJson = JsonSerializer.Serialize(correction.Context, CoreJsonContext.Default.IReadOnlyListContextTurn),
                     correction.Timestamp,
                     now,
+                    credentialId,
                 },
                 transaction, cancellationToken: cancellationToken));
             if (id is null)
@@ -113,10 +122,10 @@ public sealed partial class SignalIngestor(
             // The extraction job is born with its signal: nothing has to look for signals without one later.
             await connection.ExecuteAsync(new CommandDefinition(
                 """
-                INSERT INTO extraction_jobs (signal_id, state, attempts, extractor, not_before, created_at, updated_at)
-                VALUES (@id, 'pending', 0, @extractor, @awaitClientUntil, @now, @now)
+                INSERT INTO extraction_jobs (signal_id, state, attempts, extractor, not_before, created_at, updated_at, credential_id)
+                VALUES (@id, 'pending', 0, @extractor, @awaitClientUntil, @now, @now, @credentialId)
                 """,
-                new { id, extractor = awaitClientUntil is null ? null : "client:" + batch.LocalExtractor, awaitClientUntil, now },
+                new { id, extractor = awaitClientUntil is null ? null : "client:" + batch.LocalExtractor, awaitClientUntil, now, credentialId },
                 transaction, cancellationToken: cancellationToken));
 
             stored.Add(new SignalView(id.Value, batch.Platform, batch.SessionId, correction.TurnId, correction.Text, correction.Pattern,
@@ -154,16 +163,6 @@ public sealed partial class SignalIngestor(
         var cursor = batch.Cursor with { Platform = batch.Platform, SessionId = batch.SessionId };
         return new(IngestOutcome.Stored, new SignalBatchResult(stored.Count, duplicates, cursor));
     }
-
-    private static SignalBatch Redacted(SignalBatch batch) => batch with
-    {
-        Turns = batch.Turns.Select(t => t with { Text = SecretRedactor.Redact(t.Text)! }).ToList(),
-        Corrections = batch.Corrections.Select(c => c with
-        {
-            Text = SecretRedactor.Redact(c.Text)!,
-            Context = c.Context.Select(t => t with { Text = SecretRedactor.Redact(t.Text)! }).ToList(),
-        }).ToList(),
-    };
 
     private static async Task<SessionCursor> ReadCursorAsync(
         Microsoft.Data.Sqlite.SqliteConnection connection,

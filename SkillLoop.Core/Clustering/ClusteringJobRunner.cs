@@ -37,7 +37,7 @@ public sealed partial class ClusteringJobRunner(
     /// <summary>Clusters one batch of what is pending now; returns how many signals were assigned.</summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
-        var pending = await ReadPendingAsync(0, cancellationToken);
+        var pending = await ReadPendingAsync([], cancellationToken);
         if (pending.Count > 0)
         {
             await clusterer.AssignManyAsync(pending, cancellationToken);
@@ -54,7 +54,7 @@ public sealed partial class ClusteringJobRunner(
     public async Task<int> DrainAsync(CancellationToken cancellationToken)
     {
         var assigned = 0;
-        var pending = await ReadPendingAsync(0, cancellationToken);
+        var pending = await ReadPendingAsync([], cancellationToken);
         var next = pending.Count == 0 ? null : clusterer.PrepareAsync(pending, cancellationToken);
         try
         {
@@ -62,7 +62,7 @@ public sealed partial class ClusteringJobRunner(
             {
                 var current = await next;
                 next = null;
-                pending = await ReadPendingAsync(current.Items[^1].SignalId, cancellationToken);
+                pending = await ReadPendingAsync(current.Items.Select(i => i.SignalId), cancellationToken);
                 // Side by side only while no client is posting: the overlap takes the other core, and ingest comes first.
                 if (pending.Count > 0 && !ingest.IsBusy)
                 {
@@ -88,18 +88,25 @@ public sealed partial class ClusteringJobRunner(
         return assigned;
     }
 
-    /// <summary>Signals with an issue and no cluster, after <paramref name="afterSignalId"/>, oldest first.</summary>
-    private async Task<List<(long SignalId, string? ProblemPattern)>> ReadPendingAsync(long afterSignalId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Signals with an issue and no cluster, except <paramref name="exclude"/> (the batch being assigned meanwhile).
+    /// Credentials take turns within a batch: the oldest of each credential's, then the second oldest of each, and so
+    /// on, so a flood from one token shares every batch with the others instead of filling the next thousand.
+    /// </summary>
+    internal async Task<List<(long SignalId, string? ProblemPattern)>> ReadPendingAsync(IEnumerable<long> exclude, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<PendingRow>(new CommandDefinition(
             $"""
-            SELECT s.id AS SignalId, {Clusterer.ProblemText} AS ProblemPattern
-            FROM issues i JOIN signals s ON s.id = i.signal_id
-            WHERE s.cluster_id IS NULL AND s.id > @afterSignalId
-            ORDER BY s.id
+            SELECT SignalId, ProblemPattern FROM (
+                SELECT s.id AS SignalId, {Clusterer.ProblemText} AS ProblemPattern, s.credential_id AS CredentialId,
+                       row_number() OVER (PARTITION BY s.credential_id ORDER BY s.id) AS Turn
+                FROM issues i JOIN signals s ON s.id = i.signal_id
+                WHERE s.cluster_id IS NULL AND s.id NOT IN (SELECT value FROM json_each(@exclude)))
+            ORDER BY Turn, CredentialId
             LIMIT @BatchSize
-            """, new { afterSignalId, BatchSize }, cancellationToken: cancellationToken));
+            """, new { exclude = "[" + string.Join(',', exclude.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]", BatchSize },
+            cancellationToken: cancellationToken));
         return [.. rows.Select(r => (r.SignalId, r.ProblemPattern))];
     }
 

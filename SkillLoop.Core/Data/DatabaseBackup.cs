@@ -34,18 +34,20 @@ public sealed partial class DatabaseBackup(
         {
             // Read first: a database that cannot answer fails the backup before anything is written.
             var retention = await settings.GetAsync(cancellationToken);
-            Directory.CreateDirectory(Folder);
+            PrivateFiles.EnsureDirectory(Folder);
             var now = time.GetUtcNow().ToUniversalTime();
             var createdAt = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerSecond)); // to the second, as in the name
             var name = FreeName(createdAt);
             var path = Path.Combine(Folder, name);
             partial = path + ".partial";
             File.Delete(partial);
+            PrivateFiles.EnsureFile(partial); // empty and 0600: VACUUM INTO fills it, keeping the mode
             await using (var connection = await db.OpenAsync(cancellationToken))
             {
                 await connection.ExecuteAsync(new CommandDefinition("VACUUM INTO @partial", new { partial }, cancellationToken: cancellationToken));
             }
 
+            PrivateFiles.Restrict(partial);
             File.Move(partial, path);
             partial = null;
             var backup = new BackupFile(name, new FileInfo(path).Length, createdAt);

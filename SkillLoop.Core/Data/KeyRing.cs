@@ -58,13 +58,10 @@ public static class KeyRing
 
         private static DirectoryInfo Restrict(DirectoryInfo folder)
         {
-            if (OperatingSystem.IsWindows())
-                return folder;
-            folder.Create();
-            File.SetUnixFileMode(folder.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            foreach (var file in folder.EnumerateFiles())
+            PrivateFiles.EnsureDirectory(folder.FullName);
+            foreach (var file in Directory.EnumerateFiles(folder.FullName))
             {
-                File.SetUnixFileMode(file.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                PrivateFiles.Restrict(file);
             }
 
             return folder;

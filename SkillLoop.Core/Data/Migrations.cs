@@ -263,6 +263,18 @@ public static class Migrations
             CREATE INDEX ix_signals_cluster_user ON signals (cluster_id, user_hash);
             DROP INDEX ix_signals_cluster;
             """),
+        (7, "users carry a security stamp", """
+            -- Changes with the user's role or password; a session cookie signed in with another stamp is refused.
+            ALTER TABLE users ADD COLUMN security_stamp TEXT NOT NULL DEFAULT '';
+            UPDATE users SET security_stamp = lower(hex(randomblob(16)));
+            """),
+        (8, "signals and extraction jobs remember the credential that sent them", """
+            -- The api_keys row of the ingest token (0: unknown, e.g. rows from before). Extraction and clustering take
+            -- work round-robin across credentials, so one token's flood cannot starve everybody else.
+            ALTER TABLE signals ADD COLUMN credential_id INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE extraction_jobs ADD COLUMN credential_id INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX ix_extraction_jobs_fair ON extraction_jobs (credential_id, signal_id) WHERE state = 'pending';
+            """),
     ];
 
     public static int Latest => All[^1].Version;

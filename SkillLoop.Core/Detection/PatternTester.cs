@@ -10,14 +10,15 @@ namespace SkillLoop.Core.Detection;
 /// <param name="Winner">What the whole enabled set, with this pattern in it, reports for the text (the first match), or null.</param>
 public sealed record TextTestResult(bool Matches, string? MatchedText, CorrectionMatch? Winner);
 
-/// <param name="Scanned">Stored human turns looked at (newest first, up to the limit).</param>
+/// <param name="Scanned">Stored corrections and human turns looked at (newest first, up to the limit).</param>
 /// <param name="Matched">Of those, how many the pattern matches.</param>
 /// <param name="Noise">Of the matched, how many are signals in clusters marked as noise.</param>
 public sealed record HistoryTestResult(int Scanned, int Matched, int Noise, IReadOnlyList<string> Samples, bool TimedOut);
 
 /// <summary>
-/// The live tester of the patterns page: a candidate pattern against typed text, and against the human turns
-/// clients have sent ("would match N past turns, M of them marked noise").
+/// The live tester of the patterns page: a candidate pattern against typed text, and against what clients have sent
+/// ("would match N past turns, M of them marked noise"): the detected corrections, plus the plain human turns that
+/// older clients sent (current clients keep those on the laptop).
 /// </summary>
 public sealed class PatternTester(SqliteDb db, PatternStore patterns)
 {
@@ -35,7 +36,7 @@ public sealed class PatternTester(SqliteDb db, PatternStore patterns)
             winner);
     }
 
-    /// <summary>Runs the candidate's regex over stored turns, newest first; stops early after a time budget.</summary>
+    /// <summary>Runs the candidate's regex over stored corrections and turns, newest first; stops early after a time budget.</summary>
     public async Task<HistoryTestResult> TestHistoryAsync(string regex, int limit, CancellationToken cancellationToken)
     {
         if (PatternRules.TryCompile(regex, out var compiled) is { } error)
@@ -46,11 +47,15 @@ public sealed class PatternTester(SqliteDb db, PatternStore patterns)
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = connection.QueryUnbufferedAsync<TurnRow>(
             """
-            SELECT t.text AS Text, (c.state = 'noise') AS Noise
-            FROM turns t
-            LEFT JOIN signals s ON s.platform = t.platform AND s.session_id = t.session_id AND s.turn_id = t.turn_id
-            LEFT JOIN clusters c ON c.id = s.cluster_id
-            ORDER BY t.rowid DESC
+            SELECT Text, Noise FROM (
+                SELECT s.text AS Text, (c.state = 'noise') AS Noise, s.created_at AS At
+                FROM signals s
+                LEFT JOIN clusters c ON c.id = s.cluster_id
+                UNION ALL
+                SELECT t.text, NULL, t.created_at
+                FROM turns t
+                WHERE NOT EXISTS (SELECT 1 FROM signals s WHERE s.platform = t.platform AND s.session_id = t.session_id AND s.turn_id = t.turn_id))
+            ORDER BY At DESC
             LIMIT @limit
             """, new { limit = Math.Clamp(limit, 1, 200_000) });
         var budget = System.Diagnostics.Stopwatch.StartNew();

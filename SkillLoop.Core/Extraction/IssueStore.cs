@@ -45,8 +45,8 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
 
         var created = await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO extraction_jobs (signal_id, state, attempts, created_at, updated_at)
-            SELECT s.id, 'pending', 0, @now, @now
+            INSERT INTO extraction_jobs (signal_id, state, attempts, created_at, updated_at, credential_id)
+            SELECT s.id, 'pending', 0, @now, @now, s.credential_id
             FROM signals s
             WHERE s.id > @after AND s.id <= @upTo
               AND NOT EXISTS (SELECT 1 FROM extraction_jobs j WHERE j.signal_id = s.id)
@@ -91,7 +91,14 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
             """, new { maxAttempts, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
     }
 
-    /// <summary>Claims the oldest due pending job (counting the attempt), or null when there is none.</summary>
+    // The credential whose job was claimed last: the next claim starts after it (round-robin across credentials).
+    private long _lastCredential = -1;
+
+    /// <summary>
+    /// Claims a due pending job (counting the attempt), or null when there is none. Credentials take turns: the oldest
+    /// job of the next credential after the one served last, so a token that queued ten thousand jobs gets one in turn
+    /// with every other token's, not ten thousand before theirs. Within a credential, oldest first.
+    /// </summary>
     public async Task<ExtractionJob?> ClaimNextAsync(CancellationToken cancellationToken)
     {
         using var writeTurn = await db.EnterWriteAsync(cancellationToken);
@@ -101,17 +108,23 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
             """
             UPDATE extraction_jobs
             SET state = 'running', attempts = attempts + 1, updated_at = @now
-            WHERE signal_id = (
-                SELECT signal_id FROM extraction_jobs
-                WHERE state = 'pending' AND (not_before IS NULL OR not_before <= @now)
-                ORDER BY signal_id
-                LIMIT 1)
-            RETURNING signal_id AS SignalId, attempts AS Attempts
-            """, new { now }, cancellationToken: cancellationToken));
+            WHERE signal_id = coalesce(
+                (SELECT signal_id FROM extraction_jobs
+                 WHERE state = 'pending' AND (not_before IS NULL OR not_before <= @now) AND credential_id > @last
+                 ORDER BY credential_id, signal_id
+                 LIMIT 1),
+                (SELECT signal_id FROM extraction_jobs
+                 WHERE state = 'pending' AND (not_before IS NULL OR not_before <= @now)
+                 ORDER BY credential_id, signal_id
+                 LIMIT 1))
+            RETURNING signal_id AS SignalId, attempts AS Attempts, credential_id AS CredentialId
+            """, new { now, last = Interlocked.Read(ref _lastCredential) }, cancellationToken: cancellationToken));
         if (claimed is null)
         {
             return null;
         }
+
+        Interlocked.Exchange(ref _lastCredential, claimed.CredentialId);
 
         var signal = await connection.QuerySingleOrDefaultAsync<SignalRow>(new CommandDefinition(
             """
@@ -295,6 +308,7 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
     private sealed class ClaimRow
     {
         public long SignalId { get; init; }
+        public long CredentialId { get; init; }
         public int Attempts { get; init; }
     }
 

@@ -440,6 +440,7 @@ public sealed partial class AiRuntime : IIssueExtractorSource, IDisposable
         {
             Timeout = probe && timeout > ProbeTimeout ? ProbeTimeout : timeout,
             MaxRetries = probe ? 0 : Math.Max(0, _ai.LlmRetries),
+            Logger = _loggers.CreateLogger(typeof(OpenAiEndpoint)),
         };
     }
 

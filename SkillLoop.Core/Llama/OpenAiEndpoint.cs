@@ -17,6 +17,9 @@ public sealed record OpenAiEndpointOptions(Uri Endpoint, string? ApiKey)
 
     /// <summary>First retry delay; doubled per retry.</summary>
     public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Where an error's response body goes (Debug only: it may quote internal details, prompts or keys).</summary>
+    public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
 }
 
 /// <summary>A call to the LLM endpoint failed after its retries; the message says where, what and why.</summary>
@@ -27,7 +30,7 @@ public sealed class AiEndpointException(string message, int? statusCode, Excepti
 }
 
 /// <summary>Builds Microsoft.Extensions.AI clients for an OpenAI-compatible endpoint.</summary>
-public static class OpenAiEndpoint
+public static partial class OpenAiEndpoint
 {
     /// <summary>"http://host:11434" → "http://host:11434/v1": the OpenAI client appends "/chat/completions" to what it is given.</summary>
     public static Uri NormalizeEndpoint(string endpoint)
@@ -58,7 +61,7 @@ public static class OpenAiEndpoint
         AggregateException { InnerExceptions.Count: > 0 } all when Translate(all.InnerExceptions[^1], options, cancellationToken) is AiEndpointException last =>
             new AiEndpointException(last.Message, last.StatusCode, ex),
         ClientResultException { Status: > 0 } http => new AiEndpointException(
-            $"The LLM endpoint {options.Endpoint} answered HTTP {http.Status}{Detail(http)} (after {options.MaxRetries} retries where retrying helps).", http.Status, ex),
+            $"The LLM endpoint {options.Endpoint} answered HTTP {http.Status}{Detail(http, options)} (after {options.MaxRetries} retries where retrying helps).", http.Status, ex),
         OperationCanceledException when !cancellationToken.IsCancellationRequested => new AiEndpointException(
             $"The LLM endpoint {options.Endpoint} did not answer within {options.Timeout.TotalSeconds:0.#} s ({options.MaxRetries} retries).", null, ex),
         ClientResultException or HttpRequestException or IOException => new AiEndpointException(
@@ -66,18 +69,40 @@ public static class OpenAiEndpoint
         _ => ex,
     };
 
-    private static string Detail(ClientResultException ex)
+    /// <summary>
+    /// A short reason by status code. The body itself is never passed on: an endpoint (or whatever answers at its
+    /// address) may put internal details, the prompt or the refused key in it. It goes to the Debug log only.
+    /// </summary>
+    private static string Detail(ClientResultException ex, OpenAiEndpointOptions options)
     {
-        // The body of an error says what was wrong (unknown model, bad key, unsupported response_format): keep it short.
         var body = ex.GetRawResponse()?.Content?.ToString();
-        if (string.IsNullOrWhiteSpace(body))
+        if (!string.IsNullOrWhiteSpace(body) && options.Logger is { } logger)
         {
-            return "";
+            body = body.ReplaceLineEndings(" ").Trim();
+            LogErrorBody(logger, options.Endpoint.ToString(), ex.Status,
+                SecretRedactor.Redact(string.IsNullOrEmpty(options.ApiKey) ? body : body.Replace(options.ApiKey, "***", StringComparison.Ordinal)));
         }
 
-        body = body.ReplaceLineEndings(" ").Trim();
-        return ": " + (body.Length > 300 ? body[..300] + "…" : body);
+        return ": " + ReasonFor(ex.Status);
     }
+
+    /// <summary>What an HTTP status from an OpenAI-compatible endpoint usually means, in a few words.</summary>
+    internal static string ReasonFor(int status) => status switch
+    {
+        400 => "the request was refused (an unknown model or an unsupported option, such as response_format)",
+        401 => "the API key was refused",
+        403 => "the API key may not use this model or endpoint",
+        404 => "not found (check the endpoint URL and the model name)",
+        408 => "the endpoint timed out",
+        413 => "the request was too large for the endpoint",
+        422 => "the request was refused as invalid",
+        429 => "rate limited or out of quota",
+        >= 500 and < 600 => "the endpoint had an error or is not ready (a model still loading, say)",
+        _ => "unexpected status",
+    };
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Debug, Message = "The LLM endpoint {Endpoint} answered HTTP {Status} with: {Body}")]
+    private static partial void LogErrorBody(Microsoft.Extensions.Logging.ILogger logger, string endpoint, int status, string body);
 
     private static bool IsTranslated(Exception ex, OpenAiEndpointOptions options, CancellationToken cancellationToken, out Exception translated)
     {

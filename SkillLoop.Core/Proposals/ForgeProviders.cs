@@ -64,6 +64,19 @@ public sealed class ForgeProviders(IHttpClientFactory http)
         };
     }
 
+    /// <summary>What a forge's HTTP status usually means, in a few words (instead of the response body).</summary>
+    internal static string ReasonFor(int status) => status switch
+    {
+        401 => "the token was refused",
+        403 => "the token may not do this (check its scopes) or a rate limit was hit",
+        404 => "not found (check the repository, the API URL and the token's access)",
+        409 => "a conflict (the branch or pull request changed meanwhile)",
+        422 => "the request was refused as invalid (an existing pull request or branch, say)",
+        429 => "rate limited",
+        >= 500 and < 600 => "the forge had an error or is unavailable",
+        _ => "unexpected status",
+    };
+
     internal static string RequireRepository(RegistryRecord registry) =>
         registry.Repository ?? throw new ForgeException($"Registry '{registry.Name}' names no repository (owner/name).");
 }
@@ -118,7 +131,7 @@ internal sealed class GitHubForge : IForgeProvider
         var result = await CallAsync("merge the pull request", () => client.PullRequest.Merge(owner, name, (int)number, new MergePullRequest { MergeMethod = PullRequestMergeMethod.Squash }));
         if (!result.Merged)
         {
-            throw new ForgeException($"GitHub did not merge pull request #{number}: {result.Message}");
+            throw new ForgeException($"GitHub did not merge pull request #{number} (it may have conflicts or failing required checks).");
         }
     }
 
@@ -143,7 +156,8 @@ internal sealed class GitHubForge : IForgeProvider
         }
         catch (ApiException ex)
         {
-            throw new ForgeException($"GitHub could not {what}: {(int)ex.StatusCode} {ex.Message}", ex);
+            // Octokit's message is the body GitHub (or whatever answers at the API URL) sent: not passed on.
+            throw new ForgeException($"GitHub could not {what}: HTTP {(int)ex.StatusCode}, {ForgeProviders.ReasonFor((int)ex.StatusCode)}.", ex);
         }
         catch (HttpRequestException ex)
         {
@@ -198,7 +212,8 @@ internal abstract class RestForge(HttpClient http, string forge) : IForgeProvide
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
-                throw new ForgeException($"{forge} could not {what}: {(int)response.StatusCode} {(text.Length > 300 ? text[..300] : text)}");
+                // The body is not passed on: it may quote internal details of whatever answers at the API URL.
+                throw new ForgeException($"{forge} could not {what}: HTTP {(int)response.StatusCode}, {ForgeProviders.ReasonFor((int)response.StatusCode)}.");
             }
 
             try

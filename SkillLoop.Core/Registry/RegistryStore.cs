@@ -161,8 +161,11 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
 
     public async Task<RegistryRecord> UpdateAsync(long id, RegistryInput input, CancellationToken cancellationToken)
     {
-        await RequireAsync(id, cancellationToken);
+        var current = await RequireAsync(id, cancellationToken);
         var valid = Validate(input);
+        // The stored token was given for one host: a new clone or API host (or scheme, or port) drops it unless a token
+        // comes with the change, so it is never sent somewhere its owner did not send it.
+        var keepToken = valid.Token is null && SameHost(current.Url, valid.Url!) && SameApiHost(current.ApiUrl, valid.ApiUrl);
         await using var connection = await db.OpenAsync(cancellationToken);
         try
         {
@@ -180,7 +183,7 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
                 {
                     id, valid.Name, valid.Provider, valid.Url, valid.Branch, valid.ApiUrl, valid.Repository, valid.DistinctUsers, valid.AutoMerge,
                     valid.AutoMergeMinConfidence, valid.AutoMergeMinUsers,
-                    keepToken = valid.Token is null,
+                    keepToken,
                     token = string.IsNullOrEmpty(valid.Token) ? null : _tokens.Protect(valid.Token),
                     filters = string.Join('\n', valid.PathFilters!),
                     now = time.GetUtcNow(),
@@ -400,6 +403,28 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
 
         return input with { Name = name, Provider = provider, Url = url, Branch = branch, ApiUrl = apiUrl, Repository = repository, PathFilters = filters, Token = input.Token?.Trim() };
     }
+
+    /// <summary>Where a clone URL sends credentials: scheme, host and port (user names and paths aside); local paths are "local".</summary>
+    internal static string Origin(string url)
+    {
+        if (Uri.TryCreate(url, UriKind.Absolute, out var uri) && !uri.IsFile)
+        {
+            return $"{uri.Scheme}://{uri.IdnHost}:{uri.Port}".ToLowerInvariant();
+        }
+
+        if (ScpLike().IsMatch(url))
+        {
+            var host = url[(url.IndexOf('@', StringComparison.Ordinal) + 1)..url.IndexOf(':', StringComparison.Ordinal)];
+            return "ssh://" + host.ToLowerInvariant() + ":22";
+        }
+
+        return "local";
+    }
+
+    private static bool SameHost(string before, string after) => Origin(before) == Origin(after);
+
+    private static bool SameApiHost(string? before, string? after) =>
+        (before is null && after is null) || (before is not null && after is not null && Origin(before) == Origin(after));
 
     private static bool IsCloneUrl(string url) =>
         (Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http" or "ssh" or "git" or "file")

@@ -9,11 +9,15 @@ public sealed record RedactionResult(string Text, IReadOnlyList<string> Kinds)
 }
 
 /// <summary>
-/// Replaces secrets and personal data with <c>[REDACTED:kind]</c> before text reaches a model or the database:
-/// API keys and tokens of common formats (OpenAI/Anthropic sk-, GitHub, AWS, Slack, Google, Stripe, npm,
-/// Hugging Face), JWTs, Bearer tokens, PEM private keys, passwords in URLs, <c>password=</c>-style settings and
-/// connection strings, <c>*_TOKEN=</c>-style environment settings, and e-mail addresses. Idempotent; a cheap no-op
-/// on text without candidates. Errs towards redacting: a false positive loses a word, a miss leaks a secret.
+/// Replaces secrets and personal data with <c>[REDACTED:kind]</c> before text leaves the laptop and again before it
+/// reaches a model or the database: API keys and tokens of common formats (OpenAI/Anthropic sk-, GitHub, AWS, Slack,
+/// Google, Stripe, npm, PyPI, Hugging Face, SendGrid, DigitalOcean), JWTs, Bearer/Basic authorization, cookies, PEM
+/// and PuTTY private keys, passwords in URLs, on command lines (<c>curl -u</c>, <c>mysql -p</c>, <c>sshpass -p</c>,
+/// <c>docker login -p</c>) and in prose, <c>password=</c>-style settings and connection strings (Azure account keys
+/// and SAS signatures too), <c>*_TOKEN=</c>/<c>PGPASSWORD=</c>-style environment settings, e-mail addresses and the
+/// user name in home directory paths. Idempotent; a cheap no-op on text without candidates. Errs towards redacting: a
+/// false positive loses a word, a miss leaks a secret. The one redactor: the client runs it before posting and the
+/// server again at ingest (it references this project).
 /// </summary>
 public static partial class SecretRedactor
 {
@@ -25,6 +29,10 @@ public static partial class SecretRedactor
         (GitHubToken(), "github-token"),
         (AwsAccessKeyId(), "aws-key"),
         (SlackToken(), "slack-token"),
+        (GoogleOAuthSecret(), "google-oauth-secret"),
+        (SendGridKey(), "sendgrid-key"),
+        (PyPiToken(), "pypi-token"),
+        (DigitalOceanToken(), "digitalocean-token"),
         (SlackWebhook(), "slack-webhook"),
         (GoogleApiKey(), "google-key"),
         (StripeKey(), "stripe-key"),
@@ -47,6 +55,8 @@ public static partial class SecretRedactor
 
         // Longest structures first: a PEM block or a URL would otherwise be cut up by the narrower patterns.
         text = PrivateKey().Replace(text, _ => Found(kinds, "private-key"));
+        text = PuttyKey().Replace(text, _ => Found(kinds, "private-key"));
+        text = AwsCsvSecret().Replace(text, m => m.Groups["id"].Value + "," + Found(kinds, "aws-secret"));
         text = UrlPassword().Replace(text, m => m.Groups["pw"].Value.StartsWith(Marker, StringComparison.Ordinal)
             ? m.Value
             : m.Groups["prefix"].Value + Found(kinds, "password") + "@");
@@ -59,8 +69,16 @@ public static partial class SecretRedactor
         text = Bearer().Replace(text, m => m.Groups["value"].Value.StartsWith(Marker, StringComparison.Ordinal)
             ? m.Value
             : m.Groups["scheme"].Value + Found(kinds, "token"));
+        text = AuthorizationHeader().Replace(text, m => KeepKey(m, kinds, "credentials"));
+        text = CookieHeader().Replace(text, m => KeepKey(m, kinds, "cookie"));
+        text = CurlUser().Replace(text, m => KeepKey(m, kinds, "password"));
+        text = CliPassword().Replace(text, m => KeepKey(m, kinds, "password"));
         text = KeyValueSecret().Replace(text, m => KeepKey(m, kinds, "secret"));
         text = EnvironmentSecret().Replace(text, m => KeepKey(m, kinds, "secret"));
+        text = ProsePassword().Replace(text, m => KeepKey(m, kinds, "password"));
+        text = HomeDirectory().Replace(text, m => m.Groups["user"].Value.StartsWith(Marker, StringComparison.Ordinal)
+            ? m.Value
+            : m.Groups["prefix"].Value + Found(kinds, "user"));
         text = Email().Replace(text, m => m.Groups["local"].Value.Equals("git", StringComparison.Ordinal)
             ? m.Value // git@github.com:org/repo is an SSH remote, not a person
             : Found(kinds, "email"));
@@ -103,7 +121,7 @@ public static partial class SecretRedactor
     [GeneratedRegex(@"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}(?![A-Za-z0-9])")]
     private static partial Regex AwsAccessKeyId();
 
-    [GeneratedRegex(@"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}")]
+    [GeneratedRegex(@"(?<![A-Za-z0-9])(?:xox[abposre](?:\.xox[a-z])?|xapp)-[A-Za-z0-9-]{10,}")]
     private static partial Regex SlackToken();
 
     [GeneratedRegex(@"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+")]
@@ -128,12 +146,57 @@ public static partial class SecretRedactor
     private static partial Regex Bearer();
 
     // password=..., "password": "...", Password=...; in connection strings, --password ..., pwd: ...
-    [GeneratedRegex(@"(?<key>(?<![A-Za-z0-9])[""']?(?i:password|passwd|pwd|passphrase|secret|client_secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?key)[""']?(?:\s*[=:]\s*|\s+(?=[""'])|(?<=--(?i:password|passwd|secret|api-key|token))\s+))(?<value>""[^""\r\n]*""|'[^'\r\n]*'|[^\s;,&""'<>)}\]]+)")]
+    [GeneratedRegex(@"(?<key>(?<![A-Za-z0-9])[""']?(?i:password|passwd|pwd|passphrase|secret|client_secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?key(?:[_-]?id)?|account[_-]?key|shared[_-]?access[_-]?key|sig|x-amz-signature|x-amz-security-token|secret[_-]?key[_-]?base)[""']?(?:\s*[=:]\s*|\s+(?=[""'])|(?<=--(?i:password|passwd|secret|api-key|token))\s+))(?<value>""[^""\r\n]*""|'[^'\r\n]*'|[^\s;,&""'<>)}\]]+)")]
     private static partial Regex KeyValueSecret();
 
-    // OPENAI_API_KEY=..., DB_PASSWORD: ..., export GH_TOKEN="..." (upper-case environment style)
-    [GeneratedRegex(@"(?<key>\b[A-Z][A-Z0-9_]*_(?:TOKEN|SECRET|KEY|PASSWORD|PASS|PWD|CREDENTIALS)[""']?\s*[=:]\s*)(?<value>""[^""\r\n]*""|'[^'\r\n]*'|[^\s;,&""'<>]+)")]
+    // OPENAI_API_KEY=..., DB_PASSWORD: ..., export GH_TOKEN="...", PGPASSWORD=..., SECRET_KEY_BASE=... (upper-case environment style)
+    [GeneratedRegex(@"(?<key>\b[A-Z][A-Z0-9_]*(?:TOKEN|SECRET|_KEY|_KEY_BASE|PASSWORD|PASSWD|_PASS|PGPASS|SSHPASS|PWD|CREDENTIALS|_AUTH)[""']?\s*[=:]\s*)(?<value>""[^""\r\n]*""|'[^'\r\n]*'|[^\s;,&""'<>]+)")]
     private static partial Regex EnvironmentSecret();
+
+    // An AWS credentials CSV (console download): "Access key ID,Secret access key" then "AKIA…,<40 characters>".
+    [GeneratedRegex(@"(?<id>(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}),(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")]
+    private static partial Regex AwsCsvSecret();
+
+    // A PuTTY .ppk file: its header and every key line up to and including Private-MAC.
+    [GeneratedRegex(@"PuTTY-User-Key-File-\d+:[^\r\n]*(?:\r?\n(?:[A-Za-z-]+:[^\r\n]*|[A-Za-z0-9+/=]+))*")]
+    private static partial Regex PuttyKey();
+
+    [GeneratedRegex(@"(?<![A-Za-z0-9_-])GOCSPX-[A-Za-z0-9_-]{10,}")]
+    private static partial Regex GoogleOAuthSecret();
+
+    [GeneratedRegex(@"(?<![A-Za-z0-9_-])SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}")]
+    private static partial Regex SendGridKey();
+
+    [GeneratedRegex(@"(?<![A-Za-z0-9_-])pypi-[A-Za-z0-9_-]{40,}")]
+    private static partial Regex PyPiToken();
+
+    [GeneratedRegex(@"(?<![A-Za-z0-9_])do[opr]_v1_[A-Za-z0-9]{20,}")]
+    private static partial Regex DigitalOceanToken();
+
+    // Authorization: Basic …, Proxy-Authorization: Digest …, -H 'Authorization: Token …' (Bearer values are caught above too).
+    [GeneratedRegex(@"(?<key>\b(?i:(?:proxy-)?authorization)[""']?\s*[:=]\s*[""']?(?i:basic|digest|token|bearer|apikey|negotiate|ntlm|aws4-hmac-sha256)\s+)(?<value>[^\s""']+(?:[ \t]*,[ \t]*[A-Za-z]+=[^\s,""']+)*)")]
+    private static partial Regex AuthorizationHeader();
+
+    // Cookie: a=b; c=d   Set-Cookie: session=…   curl --cookie 'a=b' / -b 'a=b'
+    [GeneratedRegex(@"(?<key>\b(?i:set-cookie|cookie)[""']?\s*:\s*|(?<=\s)(?:--cookie|-b)[ =]?[""']?)(?<value>[^\r\n""']*=[^\r\n""']*)")]
+    private static partial Regex CookieHeader();
+
+    // curl -u user:pass, curl --user user:pass (the user name stays).
+    [GeneratedRegex(@"(?<key>\bcurl\b[^\r\n]*?\s(?:-u|--user)[ =]?[""']?[^\s:""']*:)(?<value>[^\s""']+)")]
+    private static partial Regex CurlUser();
+
+    // sshpass -p PASS, docker login -p PASS, mysql -pPASS (mysql's bare -p asks for the password: nothing to hide).
+    [GeneratedRegex(@"(?<key>\b(?:sshpass|(?:docker|podman|nerdctl|buildah)\s+login)\b[^\r\n]*?\s-p[ \t]*|\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\r\n]*?\s-p)(?<value>""[^""\r\n]*""|'[^'\r\n]*'|[^\s""']+)")]
+    private static partial Regex CliPassword();
+
+    // "my password is hunter2", "the passphrase was: …", "密码是 …" (after "is" comes the password, whatever it looks like).
+    [GeneratedRegex(@"(?<key>(?:\b(?i:password|passwd|passphrase|passcode|pwd|pin)(?:\s+(?i:is|was)\s*[:=]?|\s*[:=])(?:\s+(?i:now|still|set\s+to))?\s*|(?:密码|口令)(?:是|为|:|：)\s*))(?<value>""[^""\r\n]+""|'[^'\r\n]+'|“[^”\r\n]+”|[^\s,;，。；""']+)")]
+    private static partial Regex ProsePassword();
+
+    // /home/<user>/, /Users/<user>/, C:\Users\<user>\ (also JSON-escaped): the user name is personal, the rest of the path is
+    // not. The drive letter is a lookbehind, so the search starts from '/' or ':' rather than from every letter.
+    [GeneratedRegex(@"(?<prefix>(?<![A-Za-z0-9_.-])/(?:home|Users)/|(?<=(?<![A-Za-z0-9])[A-Za-z]):(?:\\{1,2}|/)(?i:Users)(?:\\{1,2}|/))(?<user>(?!\[REDACTED)[^/\\\s""'<>:|*?]+)")]
+    private static partial Regex HomeDirectory();
 
     [GeneratedRegex(@"(?<![A-Za-z0-9._%+-])(?<local>[A-Za-z0-9._%+-]+)@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])")]
     private static partial Regex Email();

@@ -71,18 +71,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
         var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
         var analysis = new SessionAnalyzer(new CorrectionDetector(config.Patterns), Math.Max(0, config.Settings.ContextTurns))
             .Analyze(read.Turns, new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath), conversationStarted: cursor.Offset > 0);
-        var batch = new SignalBatch(
-            hookEvent.Platform,
-            hookEvent.SessionId,
-            user,
-            cursor.Offset,
-            new SessionCursor(hookEvent.Platform, hookEvent.SessionId, read.EndOffset, analysis.SkillAtEnd.Name, analysis.SkillAtEnd.Path),
-            analysis.Turns,
-            // Detection always runs here (the server stores what it is sent); AllowLocalExtraction governs only
-            // whether the client may run a local agent CLI to extract issues.
-            analysis.Corrections,
-            hookEvent.Product ?? hookEvent.Platform,
-            clientVersion,
+        var batch = ForServer(hookEvent, user, cursor.Offset, read.EndOffset, analysis, clientVersion,
             local is not null && analysis.Corrections.Count > 0 ? local.Cli : null);
 
         var body = Fit(ref batch);
@@ -109,6 +98,26 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             return WorkerOutcome.ServerUnavailable;
         }
     }
+
+    /// <summary>
+    /// What leaves the machine: the detected corrections with their bounded context, every free-text field redacted.
+    /// The session's other human turns stay here (<see cref="SignalBatch.Turns"/> is sent empty; servers accept it).
+    /// </summary>
+    internal static SignalBatch ForServer(HookEvent hookEvent, string user, long fromOffset, long endOffset, SessionAnalysis analysis,
+        string clientVersion, string? localExtractor) =>
+        BatchRedaction.Redact(new SignalBatch(
+            hookEvent.Platform,
+            hookEvent.SessionId,
+            user,
+            fromOffset,
+            new SessionCursor(hookEvent.Platform, hookEvent.SessionId, endOffset, analysis.SkillAtEnd.Name, analysis.SkillAtEnd.Path),
+            [],
+            // Detection always runs here (the server stores what it is sent); AllowLocalExtraction governs only
+            // whether the client may run a local agent CLI to extract issues.
+            analysis.Corrections,
+            hookEvent.Product ?? hookEvent.Platform,
+            clientVersion,
+            localExtractor));
 
     /// <summary>The client's share of the server's 8 MB body limit, leaving room for headers.</summary>
     public const int MaxBatchBytes = SignalBatchLimits.MaxBodyBytes - 256 * 1024;

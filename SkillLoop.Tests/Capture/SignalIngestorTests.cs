@@ -104,6 +104,34 @@ public sealed class SignalIngestorTests
     }
 
     [Fact]
+    public async Task Skill_paths_the_cursor_and_every_other_free_text_field_are_redacted_at_ingest()
+    {
+        await using var core = await TestCore.StartAsync();
+        const string path = "/home/alice/.claude/skills/deploy/SKILL.md";
+        var batch = Batch("s8b", 0, 10, corrections: "no, that's wrong");
+        batch = batch with
+        {
+            // What an old or modified client might send: nothing redacted.
+            Cursor = batch.Cursor with { ActiveSkill = "deploy", ActiveSkillPath = path },
+            Corrections = [batch.Corrections[0] with { Skill = "deploy", SkillPath = path, Context = [new ContextTurn("user", "curl -u bob:Tr0ub4dor3x https://ci")] }],
+            Product = "claude PGPASSWORD=Zq8wqLsecret",
+        };
+
+        await core.Get<SignalIngestor>().IngestAsync(batch, CancellationToken.None);
+
+        await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        var stored = string.Join("|", await connection.QueryAsync<string>(
+            """
+            SELECT coalesce(skill_path, '') || context_json FROM signals WHERE session_id = 's8b'
+            UNION ALL SELECT coalesce(active_skill_path, '') || coalesce(product, '') FROM sessions WHERE session_id = 's8b'
+            """));
+        Assert.DoesNotContain("alice", stored);
+        Assert.DoesNotContain("Tr0ub4dor3x", stored);
+        Assert.DoesNotContain("Zq8wqLsecret", stored);
+        Assert.Contains("/home/[REDACTED:user]/.claude/skills/deploy/SKILL.md", stored);
+    }
+
+    [Fact]
     public async Task Newly_stored_signals_reach_live_subscribers_once()
     {
         await using var core = await TestCore.StartAsync();

@@ -80,6 +80,10 @@ public sealed class SecretRedactorTests
         "var secretName = config.GetSecretName(); // no value here",
         "The TOKEN_LIMIT is documented in README.md.",
         "不对，应该用 pnpm 而不是 npm。",
+        "Use basic auth for the internal API and a cookie for the dashboard.",
+        "Run mysql with -p and type the password when asked.",
+        "The home directory is under /home on Linux.",
+        "Set the pin count to 3 in the config.",
     };
 
     [Theory]
@@ -99,6 +103,60 @@ public sealed class SecretRedactorTests
         Assert.Equal(once, SecretRedactor.Redact(once));
         Assert.Null(SecretRedactor.Redact(null));
         Assert.Equal("", SecretRedactor.Redact(""));
+    }
+
+    /// <summary>Formats the security review (issue 16) found going to the server in clear text.</summary>
+    public static TheoryData<string, string, string> FormatsThatLeaked() => new()
+    {
+        { "aws secret in csv form", $"Access key ID,Secret access key\n{"AKIA"}{Upper(16)},{Chars(40, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/+", seed: 7)}\n", Chars(40, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/+", seed: 7) },
+        { "slack app token", $"SLACK_APP={"xapp"}-1-A0{Upper(9)}-{Chars(13, "0123456789")}-{Chars(64)}", Chars(64) },
+        { "slack refresh token", $"refresh with {"xoxe"}.xoxp-1-{Chars(140)}", Chars(140) },
+        { "slack refresh token, short form", $"{"xoxe"}-1-{Chars(140)}", Chars(140) },
+        { "putty key", $"PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: bob@laptop\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAI{Chars(20)}\n{Chars(24)}\nPrivate-Lines: 1\nAAAAIB{Chars(38)}\nPrivate-MAC: {Chars(64, "0123456789abcdef")}\nthat was the key", "AAAAIB" + Chars(38) },
+        { "basic authorization header", $"curl -H 'Authorization: Basic {Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("alice:s3cret-pass"))}' https://api.example.com", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("alice:s3cret-pass")) },
+        { "curl -u", "curl -u alice:Tr0ub4dor3x https://api.example.com/v1", "Tr0ub4dor3x" },
+        { "curl --user", "curl -s --user deploy:Xk9zz-secret https://ci.example.com", "Xk9zz-secret" },
+        { "mysql -p", "mysql -h db.internal -u root -pHunter2Hunter2 app", "Hunter2Hunter2" },
+        { "PGPASSWORD", "PGPASSWORD=Zq8wqLsecret psql -h db -U app", "Zq8wqLsecret" },
+        { "sshpass", "sshpass -p 'MyS3cretPw' ssh deploy@host", "MyS3cretPw" },
+        { "docker login -p", "docker login -u bot -p Dk3rPassw0rdX registry.example.com", "Dk3rPassw0rdX" },
+        { "SECRET_KEY_BASE", $"SECRET_KEY_BASE={Chars(64, "0123456789abcdef")} rails s", Chars(64, "0123456789abcdef") },
+        { "azure account key", $"DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={Chars(86)}==;EndpointSuffix=core.windows.net", Chars(86) },
+        { "azure shared access key", $"Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey={Chars(43)}=", Chars(43) },
+        { "azure sas signature", $"https://acme.blob.core.windows.net/c/f?sv=2022-11-02&se=2026-01-01&sp=r&sig={Chars(40)}%3D", Chars(40) },
+        { "gcp private_key_id", $"{{\"type\": \"service_account\", \"private_key_id\": \"{Chars(40, "0123456789abcdef")}\"}}", Chars(40, "0123456789abcdef") },
+        { "google oauth client secret", $"client secret {"GOCSPX"}-{Chars(28)}", Chars(28) },
+        { "sendgrid key", $"{"SG"}.{Chars(22)}.{Chars(43)}", Chars(43) },
+        { "pypi token", $"password = {"pypi"}-AgEIcHlwaS5vcmc{Chars(60)}", Chars(60) },
+        { "pypi token alone", $"twine upload -u __token__ {"pypi"}-AgEIcHlwaS5vcmc{Chars(70)}", Chars(70) },
+        { "digitalocean token", $"doctl auth init -t {"dop"}_v1_{Chars(64, "0123456789abcdef")}", Chars(64, "0123456789abcdef") },
+        { "cookie header", $"curl -H 'Cookie: session={Chars(32)}; csrftoken=abc' https://app", Chars(32) },
+        { "set-cookie header", $"Set-Cookie: sid={Chars(30)}; Path=/; HttpOnly", Chars(30) },
+        { "password in prose", "no, my password is Tulip-Garden-42 not that one", "Tulip-Garden-42" },
+        { "password in prose, colon", "the db passphrase was: blue horse", "blue" },
+        { "password in chinese prose", "不对，我的密码是 qwe123456 ，用这个", "qwe123456" },
+        { "linux home path", "the skill is in /home/alice.smith/.claude/skills/pdf/SKILL.md", "alice.smith" },
+        { "mac home path", "open /Users/bobjones/work/app.ts", "bobjones" },
+        { "windows home path", @"C:\Users\carol\AppData\Roaming\Code", "carol" },
+        { "windows home path, json-escaped", @"{""cwd"":""C:\\Users\\dave\\src""}", "dave" },
+    };
+
+    [Theory]
+    [MemberData(nameof(FormatsThatLeaked))]
+    public void Formats_that_leaked_before_are_redacted(string kind, string text, string mustDisappear)
+    {
+        var result = SecretRedactor.RedactWithReport(text);
+
+        Assert.True(result.Changed, kind);
+        Assert.DoesNotContain(mustDisappear, result.Text);
+        Assert.Equal(result.Text, SecretRedactor.Redact(result.Text)); // idempotent
+    }
+
+    [Fact]
+    public void A_home_path_keeps_everything_but_the_user_name()
+    {
+        Assert.Equal("/home/[REDACTED:user]/.claude/skills/pdf/SKILL.md", SecretRedactor.Redact("/home/alice/.claude/skills/pdf/SKILL.md"));
+        Assert.Equal(@"C:\Users\[REDACTED:user]\.claude\skills", SecretRedactor.Redact(@"C:\Users\bob\.claude\skills"));
     }
 
     [Fact]

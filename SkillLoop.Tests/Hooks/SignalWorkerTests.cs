@@ -39,7 +39,7 @@ public sealed class SignalWorkerTests : IDisposable
     }
 
     [Fact]
-    public async Task The_first_run_posts_every_human_turn_and_correction_up_to_the_last_complete_line()
+    public async Task The_first_run_posts_the_corrections_only_up_to_the_last_complete_line()
     {
         var outcome = await RunAsync();
 
@@ -48,7 +48,7 @@ public sealed class SignalWorkerTests : IDisposable
         Assert.Equal(0, batch.FromOffset);
         Assert.Equal(CompleteLinesLength(), batch.Cursor.Offset);
         Assert.Equal(("review-pr", "/repo/.claude/skills/review-pr"), (batch.Cursor.ActiveSkill, batch.Cursor.ActiveSkillPath));
-        Assert.Equal(7, batch.Turns.Count);
+        Assert.Empty(batch.Turns); // the session's other human turns stay on the laptop
         Assert.Equal(["pdf", "pdf", "review-pr", "review-pr"], batch.Corrections.Select(c => c.Skill));
         Assert.Equal("dev@example.com", batch.User);
         Assert.Equal("claude", batch.Platform);
@@ -83,7 +83,7 @@ public sealed class SignalWorkerTests : IDisposable
         Assert.Equal(WorkerOutcome.Posted, outcome);
         var second = _server.Batches.Last();
         Assert.Equal(firstEnd, second.FromOffset);
-        Assert.Equal(["late-1", "late-2"], second.Turns.Select(t => t.TurnId));
+        Assert.Empty(second.Turns);
         var correction = Assert.Single(second.Corrections);
         Assert.Equal(("late-1", "review-pr"), (correction.TurnId, correction.Skill));
         Assert.Equal(new FileInfo(_transcript).Length, second.Cursor.Offset);
@@ -95,7 +95,7 @@ public sealed class SignalWorkerTests : IDisposable
         await RunAsync();
 
         var batch = Assert.Single(_server.Batches);
-        Assert.DoesNotContain(batch.Turns, t => t.Text.Contains("partial", StringComparison.Ordinal));
+        Assert.DoesNotContain(batch.Corrections, c => c.Text.Contains("partial", StringComparison.Ordinal));
         Assert.True(new FileInfo(_transcript).Length > batch.Cursor.Offset);
     }
 
@@ -151,7 +151,31 @@ public sealed class SignalWorkerTests : IDisposable
         var batch = Assert.Single(_server.Batches);
         Assert.NotEmpty(batch.Corrections);
         Assert.All(batch.Corrections, c => Assert.Equal("x", c.Pattern));
-        Assert.Equal(7, batch.Turns.Count);
+        Assert.Empty(batch.Turns);
+    }
+
+    [Fact]
+    public async Task Secrets_and_the_home_directory_are_redacted_before_the_batch_leaves_the_machine()
+    {
+        var key = "sk-" + new string('k', 12) + "Q7wErTy9uIoP3aSdF";
+        File.WriteAllText(_transcript,
+            """{"type":"assistant","uuid":"a1","sessionId":"7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a","message":{"role":"assistant","content":[{"type":"text","text":"Logged in with PGPASSWORD=Zq8wqLsecret as you asked."}]}}""" + "\n" +
+            """{"type":"user","uuid":"u1","sessionId":"7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a","message":{"role":"user","content":"Base directory for this skill: /home/alice/.claude/skills/deploy"}}""" + "\n" +
+            """{"type":"user","uuid":"u2","sessionId":"7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a","message":{"role":"user","content":"no, that's wrong: use my key KEY and my password is Tulip-Garden-42"}}""".Replace("KEY", key) + "\n");
+        _server.Config = new ClientConfig([new CorrectionPattern("x", "en", "rejection", "wrong")], new ClientSettings(ContextTurns: 4));
+
+        await RunAsync();
+
+        var batch = Assert.Single(_server.Batches);
+        var correction = Assert.Single(batch.Corrections);
+        var sent = System.Text.Json.JsonSerializer.Serialize(batch, SkillLoop.Hooks.Contracts.HooksJsonContext.Default.SignalBatch);
+        Assert.DoesNotContain(key, sent);
+        Assert.DoesNotContain("Tulip-Garden-42", sent);
+        Assert.DoesNotContain("Zq8wqLsecret", sent);
+        Assert.DoesNotContain("alice", sent);
+        Assert.Contains("[REDACTED:", correction.Text);
+        Assert.Contains(correction.Context, t => t.Text.Contains("PGPASSWORD=[REDACTED:secret]", StringComparison.Ordinal));
+        Assert.Empty(batch.Turns);
     }
 
     [Fact]

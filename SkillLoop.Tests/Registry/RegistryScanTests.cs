@@ -217,6 +217,39 @@ public sealed class RegistryScanTests
     }
 
     [Theory]
+    [InlineData("https://evil.example/acme/skills.git", null)]
+    [InlineData("http://github.com/acme/skills.git", null)]
+    [InlineData("https://github.com:8443/acme/skills.git", null)]
+    [InlineData("git@evil.example:acme/skills.git", null)]
+    [InlineData("https://github.com/acme/skills.git", "http://api.evil.example/")]
+    public async Task The_stored_token_is_dropped_when_the_clone_or_api_host_changes(string url, string? apiUrl)
+    {
+        await using var core = await TestCore.StartAsync();
+        var store = core.Get<RegistryStore>();
+        var registry = await store.CreateAsync(new RegistryInput("gh", "github", "https://github.com/acme/skills.git", "main", "ghp_secretTokenValue0123456789abcdefABCD"), CancellationToken.None);
+
+        var moved = await store.UpdateAsync(registry.Id, new RegistryInput("gh", "github", url, "main", ApiUrl: apiUrl, Repository: "acme/skills"), CancellationToken.None);
+
+        Assert.False(moved.HasToken);
+        Assert.Null(await store.TokenAsync(registry.Id, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task The_token_stays_for_a_change_on_the_same_host_and_a_new_token_may_come_with_a_move()
+    {
+        await using var core = await TestCore.StartAsync();
+        var store = core.Get<RegistryStore>();
+        var registry = await store.CreateAsync(new RegistryInput("gh", "github", "https://github.com/acme/skills.git", "main", "ghp_secretTokenValue0123456789abcdefABCD"), CancellationToken.None);
+
+        var renamed = await store.UpdateAsync(registry.Id, new RegistryInput("gh", "github", "https://GitHub.com/acme/skills-v2.git", "dev"), CancellationToken.None);
+        var moved = await store.UpdateAsync(registry.Id, new RegistryInput("gh", "gitea", "https://git.example.org/acme/skills.git", "dev", "new-token-for-gitea"), CancellationToken.None);
+
+        Assert.True(renamed.HasToken);
+        Assert.True(moved.HasToken);
+        Assert.Equal("new-token-for-gitea", await store.TokenAsync(registry.Id, CancellationToken.None));
+    }
+
+    [Theory]
     [InlineData("", "git", "/tmp/x.git", "main", "name")]
     [InlineData("x", "svn", "/tmp/x.git", "main", "provider")]
     [InlineData("x", "git", "not a url", "main", "url")]

@@ -31,13 +31,15 @@ public static class AuthServiceCollectionExtensions
             {
                 o.LoginPath = "/account/login";
                 o.AccessDeniedPath = "/access-denied";
-                o.Cookie.Name = "skillloop";
+                o.Cookie.Name = SkillLoop.Web.Protection.CookieRequestGuard.CookieName;
                 o.Cookie.HttpOnly = true;
                 o.Cookie.SameSite = SameSiteMode.Strict;
                 o.SlidingExpiration = true;
                 o.ExpireTimeSpan = TimeSpan.FromHours(12);
                 o.Events.OnRedirectToLogin = context => ApiAwareRedirect(context, StatusCodes.Status401Unauthorized);
                 o.Events.OnRedirectToAccessDenied = context => ApiAwareRedirect(context, StatusCodes.Status403Forbidden);
+                // A role change, password reset or deletion ends the session on its next request.
+                o.Events.OnValidatePrincipal = SessionValidation.ValidatePrincipalAsync;
             })
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
 
@@ -46,6 +48,8 @@ public static class AuthServiceCollectionExtensions
             .AddPolicy(Policies.Staff, p => p.RequireRole(Roles.Admin, Roles.Reviewer))
             .AddPolicy(Policies.Admin, p => p.RequireRole(Roles.Admin));
         services.AddCascadingAuthenticationState();
+        // Open dashboard circuits follow the database too (registered after the Razor components' own provider: last wins).
+        services.AddScoped<Microsoft.AspNetCore.Components.Authorization.AuthenticationStateProvider, SessionAuthenticationStateProvider>();
         return services;
     }
 

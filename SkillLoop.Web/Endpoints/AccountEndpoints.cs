@@ -1,9 +1,10 @@
-using System.Security.Claims;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using SkillLoop.Core.Access;
+using SkillLoop.Web.Auth;
 
 namespace SkillLoop.Web.Endpoints;
 
@@ -27,26 +28,39 @@ public static class AccountEndpoints
         CancellationToken cancellationToken)
     {
         var target = IsLocal(returnUrl) ? returnUrl! : "/";
-        var result = await access.CheckPasswordAsync(userName ?? "", password ?? "", cancellationToken);
+        var client = context.Connection.RemoteIpAddress?.ToString() ?? "";
+        var result = await access.CheckPasswordAsync(userName ?? "", password ?? "", client, cancellationToken);
         if (result is not { Outcome: LoginOutcome.Succeeded, User: { } user })
         {
-            var error = result.Outcome == LoginOutcome.LockedOut ? "locked" : "invalid";
-            return TypedResults.LocalRedirect($"/account/login?error={error}&returnUrl={Uri.EscapeDataString(target)}");
+            // One answer for a wrong password, an unknown name and a waiting address: none tells which names exist.
+            return TypedResults.LocalRedirect($"/account/login?error=invalid&returnUrl={Uri.EscapeDataString(target)}");
         }
 
-        var identity = new ClaimsIdentity(
-            [new Claim(ClaimTypes.Name, user.Name), new Claim(ClaimTypes.Role, user.Role), new Claim(ClaimTypes.NameIdentifier, user.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))],
-            CookieAuthenticationDefaults.AuthenticationScheme);
-        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+        await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, SessionValidation.PrincipalFor(user));
         return TypedResults.LocalRedirect(target);
     }
 
-    public static async Task<RedirectHttpResult> Logout(HttpContext context)
+    /// <summary>Signs out; the form carries an antiforgery token (a cross-site post cannot sign anybody out).</summary>
+    public static async Task<Results<RedirectHttpResult, ProblemHttpResult>> Logout(HttpContext context, IAntiforgery antiforgery)
     {
+        if (!await antiforgery.IsRequestValidAsync(context))
+        {
+            // With a body: the pages' status code handling would turn a bare 400 into the not-found page's 404.
+            return TypedResults.Problem("Sign out from the dashboard's own form (it carries an antiforgery token).",
+                statusCode: StatusCodes.Status400BadRequest, title: "Missing antiforgery token");
+        }
+
         await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         return TypedResults.LocalRedirect("/account/login");
     }
 
-    private static bool IsLocal(string? url) =>
-        !string.IsNullOrEmpty(url) && url[0] == '/' && (url.Length == 1 || (url[1] != '/' && url[1] != '\\'));
+    /// <summary>
+    /// A path on this server that is safe to send in a Location header: one leading slash (not <c>//host</c> or
+    /// <c>/\host</c>), printable ASCII only (a control or non-ASCII character would make the redirect itself fail), no
+    /// backslash (browsers read it as a slash), and of reasonable length.
+    /// </summary>
+    internal static bool IsLocal(string? url) =>
+        !string.IsNullOrEmpty(url) && url.Length <= 2048 && url[0] == '/'
+        && (url.Length == 1 || (url[1] != '/' && url[1] != '\\'))
+        && url.All(c => c is > ' ' and < (char)0x7f and not '\\');
 }

@@ -17,7 +17,8 @@ public static class ClientEndpoints
         var api = app.MapGroup("/api/v1").RequireAuthorization(Policies.Ingest).WithTags("Client");
         api.MapGet("/client/config", GetConfig);
         api.MapGet("/sessions/{platform}/{sessionId}/cursor", GetCursor);
-        api.MapPost("/signals", PostSignals).WithMaxBodySize(RequestLimits.SignalsMaxBodyBytes);
+        api.MapPost("/signals", PostSignals).WithMaxBodySize(RequestLimits.SignalsMaxBodyBytes)
+            .RequireRateLimiting(RateLimits.LargeBatches); // one large batch at a time per credential
         api.MapPost("/issues", PostIssue);
         return app;
     }
@@ -48,7 +49,7 @@ public static class ClientEndpoints
     }
 
     public static async Task<Results<Ok<SignalBatchResult>, ValidationProblem, ProblemHttpResult>> PostSignals(
-        SignalBatch? batch, SignalIngestor ingestor, SkillLoopMetrics metrics, CancellationToken cancellationToken)
+        SignalBatch? batch, SignalIngestor ingestor, SkillLoopMetrics metrics, System.Security.Claims.ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var errors = SignalBatchValidator.Validate(batch);
         if (errors.Count > 0)
@@ -56,7 +57,9 @@ public static class ClientEndpoints
             return TypedResults.ValidationProblem(errors, title: "The signal batch is invalid; nothing was stored.");
         }
 
-        var result = await ingestor.IngestAsync(batch!, cancellationToken);
+        // The token's row id: extraction and clustering take turns between credentials.
+        var credential = long.TryParse(user.FindFirst(ApiKeyAuthenticationHandler.KeyIdClaim)?.Value, out var keyId) ? keyId : 0;
+        var result = await ingestor.IngestAsync(batch!, credential, cancellationToken);
         if (result.Outcome == IngestOutcome.CursorConflict)
         {
             return TypedResults.Problem(

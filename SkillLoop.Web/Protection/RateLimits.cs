@@ -22,6 +22,19 @@ public static partial class RateLimits
     /// </summary>
     public const int DefaultPerMinute = 120_000;
 
+    /// <summary>
+    /// The policy of <c>POST /api/v1/signals</c>: a credential posts one large batch (over
+    /// <see cref="LargeBatchBytes"/>, or of unknown length) at a time, with up to <see cref="LargeBatchQueue"/> waiting;
+    /// more get 429. A flood of 8 MB batches from one token then takes at most one core's worth of parsing and
+    /// redaction and one write turn at a time, and every other client keeps its share. Small batches (the usual Stop
+    /// event) are not limited by it. Always on: it shares, it does not meter.
+    /// </summary>
+    public const string LargeBatches = "large-batches";
+
+    public const long LargeBatchBytes = RequestLimits.DefaultMaxBodyBytes;
+
+    public const int LargeBatchQueue = 4;
+
     public static IServiceCollection AddSkillLoopRateLimits(this IServiceCollection services)
     {
         services.AddRateLimiter(_ => { });
@@ -33,6 +46,15 @@ public static partial class RateLimits
                 perMinute > 0 && PartitionKey(context) is { } key
                     ? RateLimitPartition.GetTokenBucketLimiter(key, _ => BucketFor(perMinute))
                     : RateLimitPartition.GetNoLimiter(""));
+            options.AddPolicy(LargeBatches, context =>
+                IsLarge(context.Request) && PartitionKey(context) is { } key
+                    ? RateLimitPartition.GetConcurrencyLimiter("large:" + key, _ => new ConcurrencyLimiterOptions
+                    {
+                        PermitLimit = 1,
+                        QueueLimit = LargeBatchQueue,
+                        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                    })
+                    : RateLimitPartition.GetNoLimiter("small"));
             options.OnRejected = (context, _) => new ValueTask(RejectAsync(context, perMinute));
         });
         return services;
@@ -94,6 +116,8 @@ public static partial class RateLimits
         return $"address:{context.Connection.RemoteIpAddress}";
     }
 
+    private static bool IsLarge(HttpRequest request) => request.ContentLength is not { } length || length > LargeBatchBytes;
+
     private static Task RejectAsync(OnRejectedContext rejected, int perMinute)
     {
         var context = rejected.HttpContext;
@@ -103,7 +127,9 @@ public static partial class RateLimits
         Rejected(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RateLimits)), PartitionKey(context) ?? "", seconds);
         return ApiRequestGuard.RejectAsync(context, context.RequestServices.GetRequiredService<IProblemDetailsService>(),
             StatusCodes.Status429TooManyRequests, "Too many requests",
-            $"This credential may make {perMinute.ToString("N0", CultureInfo.InvariantCulture)} requests a minute; retry in {seconds} s.");
+            IsLarge(context.Request) && context.GetEndpoint()?.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName == LargeBatches
+                ? $"This credential is sending large batches already (one at a time, {LargeBatchQueue} waiting); retry in {seconds} s."
+                : $"This credential may make {perMinute.ToString("N0", CultureInfo.InvariantCulture)} requests a minute; retry in {seconds} s.");
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Rate limit reached for {Partition}; retry in {Seconds} s")]

@@ -8,11 +8,17 @@ using SkillLoop.Core.Llama;
 using SkillLoop.Tests.Llama;
 
 // Prints figures for the AI layer; no assertions (speed is not a test). Run in Release:
-//   dotnet run -c Release --project benchmarks/AiBench [-- --quick]
+//   dotnet run -c Release --project benchmarks/AiBench [-- --quick] [--redactor]
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var quick = args.Contains("--quick");
 Console.WriteLine($"SkillLoop AI bench: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {(quick ? "quick" : "full")} run");
 Console.WriteLine($"RSS at start: {Rss()} MB");
+
+if (args.Contains("--redactor"))
+{
+    Redactor(quick); // the redactor alone: no model to load
+    return;
+}
 
 await MiniLm(quick);
 Redactor(quick);
