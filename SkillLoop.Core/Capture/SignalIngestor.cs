@@ -34,12 +34,17 @@ public sealed partial class SignalIngestor(
         return await ReadCursorAsync(connection, null, platform, sessionId, cancellationToken);
     }
 
-    /// <summary>Applies a validated batch (see <see cref="SignalBatchValidator"/>).</summary>
-    public async Task<IngestResult> IngestAsync(SignalBatch batch, CancellationToken cancellationToken)
+    /// <summary>Applies a validated batch whose user is only what the client reported (self-declared).</summary>
+    public Task<IngestResult> IngestAsync(SignalBatch batch, CancellationToken cancellationToken) =>
+        IngestAsync(batch, IngestCredential.SelfDeclared, cancellationToken);
+
+    /// <summary>Applies a validated batch (see <see cref="SignalBatchValidator"/>) sent with <paramref name="credential"/>.</summary>
+    public async Task<IngestResult> IngestAsync(SignalBatch batch, IngestCredential credential, CancellationToken cancellationToken)
     {
-        // Secrets a user pasted into the chat never reach the database.
+        // Secrets a user pasted into the chat never reach the database, nor do characters nobody can see.
         batch = Redacted(batch);
-        var userHash = await hasher.HashAsync(batch.User, cancellationToken);
+        var user = await hasher.UserAsync(batch.User, credential, cancellationToken);
+        var userHash = user.Hash;
         var now = time.GetUtcNow();
         var stored = new List<SignalView>();
         // A client that extracts locally gets a head start; the job is queued now, so the server still extracts
@@ -82,9 +87,9 @@ public sealed partial class SignalIngestor(
             var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
                 """
                 INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence,
-                                     user_hash, context_json, occurred_at, created_at)
+                                     user_hash, context_json, occurred_at, created_at, key_id, self_declared)
                 VALUES (@platform, @sessionId, @TurnId, @Text, @Pattern, @Skill, @SkillPath, @Confidence,
-                        @userHash, @contextJson, @Timestamp, @now)
+                        @userHash, @contextJson, @Timestamp, @now, @keyId, @selfDeclared)
                 ON CONFLICT (platform, session_id, turn_id) DO NOTHING
                 RETURNING id
                 """,
@@ -102,6 +107,8 @@ public sealed partial class SignalIngestor(
                     contextJson = JsonSerializer.Serialize(correction.Context, CoreJsonContext.Default.IReadOnlyListContextTurn),
                     correction.Timestamp,
                     now,
+                    keyId = credential.KeyId,
+                    selfDeclared = user.SelfDeclared,
                 },
                 transaction, cancellationToken: cancellationToken));
             if (id is null)
@@ -157,13 +164,22 @@ public sealed partial class SignalIngestor(
 
     private static SignalBatch Redacted(SignalBatch batch) => batch with
     {
-        Turns = batch.Turns.Select(t => t with { Text = SecretRedactor.Redact(t.Text)! }).ToList(),
+        Turns = batch.Turns.Select(t => t with { Text = Clean(t.Text) }).ToList(),
         Corrections = batch.Corrections.Select(c => c with
         {
-            Text = SecretRedactor.Redact(c.Text)!,
-            Context = c.Context.Select(t => t with { Text = SecretRedactor.Redact(t.Text)! }).ToList(),
+            Text = Clean(c.Text),
+            Skill = InvisibleCharacters.Strip(c.Skill),
+            SkillPath = InvisibleCharacters.Strip(c.SkillPath),
+            Context = c.Context.Select(t => t with { Text = Clean(t.Text) }).ToList(),
         }).ToList(),
+        Cursor = batch.Cursor with
+        {
+            ActiveSkill = InvisibleCharacters.Strip(batch.Cursor.ActiveSkill),
+            ActiveSkillPath = InvisibleCharacters.Strip(batch.Cursor.ActiveSkillPath),
+        },
     };
+
+    private static string Clean(string text) => InvisibleCharacters.Strip(SecretRedactor.Redact(text)!, out _);
 
     private static async Task<SessionCursor> ReadCursorAsync(
         Microsoft.Data.Sqlite.SqliteConnection connection,

@@ -47,7 +47,7 @@ public static class ClientEndpoints
     }
 
     public static async Task<Results<Ok<SignalBatchResult>, ValidationProblem, ProblemHttpResult>> PostSignals(
-        SignalBatch? batch, SignalIngestor ingestor, CancellationToken cancellationToken)
+        SignalBatch? batch, SignalIngestor ingestor, System.Security.Claims.ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var errors = SignalBatchValidator.Validate(batch);
         if (errors.Count > 0)
@@ -55,7 +55,7 @@ public static class ClientEndpoints
             return TypedResults.ValidationProblem(errors, title: "The signal batch is invalid; nothing was stored.");
         }
 
-        var result = await ingestor.IngestAsync(batch!, cancellationToken);
+        var result = await ingestor.IngestAsync(batch!, ApiKeyAuthenticationHandler.IngestCredentialOf(user), cancellationToken);
         if (result.Outcome == IngestOutcome.CursorConflict)
         {
             return TypedResults.Problem(
