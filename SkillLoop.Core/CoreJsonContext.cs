@@ -7,4 +7,7 @@ namespace SkillLoop.Core;
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(IReadOnlyList<ContextTurn>))]
 [JsonSerializable(typeof(Llama.StoredAiSettings))]
+[JsonSerializable(typeof(IReadOnlyList<string>))]
+[JsonSerializable(typeof(IReadOnlyList<Proposals.LineProvenance>))]
+[JsonSerializable(typeof(Proposals.ProposalEvidence))]
 internal sealed partial class CoreJsonContext : JsonSerializerContext;

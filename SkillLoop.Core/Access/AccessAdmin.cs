@@ -6,7 +6,8 @@ namespace SkillLoop.Core.Access;
 public sealed record UserSummary(long Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? LockedUntil);
 
 /// <summary>An API key as listed: the secret itself is shown once, at creation, and never stored.</summary>
-public sealed record ApiKeySummary(long Id, string Kind, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt);
+/// <param name="Shared">An ingest token for a whole team (users self-declared) rather than one developer's personal token.</param>
+public sealed record ApiKeySummary(long Id, string Kind, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt, bool Shared = false);
 
 public sealed record CreatedApiKey(ApiKeySummary Key, string Secret);
 
@@ -124,14 +125,17 @@ public sealed class AccessAdmin(SqliteDb db, AccessStore access, TimeProvider ti
         return (await connection.QueryAsync<KeyRow>(new CommandDefinition(
             """
             SELECT id AS Id, kind AS Kind, name AS Name, prefix AS Prefix, created_at AS CreatedAt,
-                   last_used_at AS LastUsedAt, revoked_at AS RevokedAt
+                   last_used_at AS LastUsedAt, revoked_at AS RevokedAt, shared AS Shared
             FROM api_keys ORDER BY revoked_at IS NOT NULL, kind, name, id
             """, cancellationToken: cancellationToken)))
-            .Select(r => new ApiKeySummary(r.Id, r.Kind, r.Name, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt)).ToList();
+            .Select(r => new ApiKeySummary(r.Id, r.Kind, r.Name, r.Prefix, r.CreatedAt, r.LastUsedAt, r.RevokedAt, r.Shared)).ToList();
     }
 
-    /// <summary>Creates an ingest token or admin API key; the secret is in the result and nowhere else.</summary>
-    public async Task<CreatedApiKey> CreateKeyAsync(string? kind, string? name, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates an ingest token or admin API key; the secret is in the result and nowhere else. An ingest token is
+    /// personal (one developer, counted as one user whatever its client reports) unless <paramref name="shared"/>.
+    /// </summary>
+    public async Task<CreatedApiKey> CreateKeyAsync(string? kind, string? name, CancellationToken cancellationToken, bool shared = false)
     {
         if (kind is not (ApiKeyKinds.Ingest or ApiKeyKinds.Admin))
         {
@@ -143,8 +147,13 @@ public sealed class AccessAdmin(SqliteDb db, AccessStore access, TimeProvider ti
             throw new AccessException("name", "A name of 1–80 characters, e.g. the team or machine it is for.");
         }
 
+        if (shared && kind != ApiKeyKinds.Ingest)
+        {
+            throw new AccessException("shared", "Only ingest tokens can be shared.");
+        }
+
         var secret = Secrets.NewToken(kind == ApiKeyKinds.Ingest ? "sli" : "sla");
-        await access.RegisterKeyAsync(kind, name.Trim(), secret, cancellationToken);
+        await access.RegisterKeyAsync(kind, name.Trim(), secret, cancellationToken, shared);
         var key = (await ListKeysAsync(cancellationToken)).Single(k => k.Prefix == secret[..8] && k.Name == name.Trim() && k.RevokedAt is null && k.Kind == kind);
         return new CreatedApiKey(key, secret);
     }
@@ -204,5 +213,6 @@ public sealed class AccessAdmin(SqliteDb db, AccessStore access, TimeProvider ti
         public DateTimeOffset CreatedAt { get; init; }
         public DateTimeOffset? LastUsedAt { get; init; }
         public DateTimeOffset? RevokedAt { get; init; }
+        public bool Shared { get; init; }
     }
 }

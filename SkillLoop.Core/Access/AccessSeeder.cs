@@ -27,7 +27,8 @@ public sealed partial class AccessSeeder(AccessStore store, IOptions<SkillLoopOp
 
         if (settings.IngestToken is { } ingestToken)
         {
-            await store.RegisterKeyAsync(ApiKeyKinds.Ingest, "SKILLLOOP_INGEST_TOKEN", ingestToken, cancellationToken);
+            // One token in the environment is the whole team's: a shared token, whose users are self-declared.
+            await store.RegisterKeyAsync(ApiKeyKinds.Ingest, "SKILLLOOP_INGEST_TOKEN", ingestToken, cancellationToken, shared: true);
         }
     }
 

@@ -16,7 +16,8 @@ public static class Roles
     public const string Ingest = "ingest";
 }
 
-public sealed record ApiKeyIdentity(long Id, string Kind, string Name);
+/// <param name="Shared">An ingest token handed to a whole team: its clients' reported identities are trusted only as self-declared.</param>
+public sealed record ApiKeyIdentity(long Id, string Kind, string Name, bool Shared = false);
 
 /// <param name="SecurityStamp">Changes whenever the user's role or password changes: sessions signed in before it end.</param>
 public sealed record UserAccount(long Id, string Name, string Role, string SecurityStamp = "");
@@ -59,24 +60,25 @@ public sealed class AccessStore(SqliteDb db, TimeProvider time)
         await using var connection = await db.OpenAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition(
             """
-            SELECT id AS Id, kind AS Kind, name AS Name
+            SELECT id AS Id, kind AS Kind, name AS Name, shared AS Shared
             FROM api_keys
             WHERE secret_hash = @hash AND revoked_at IS NULL
             """, new { hash = Secrets.HashSecret(secret) }, cancellationToken: cancellationToken));
-        return row is null ? null : new ApiKeyIdentity(row.Id, row.Kind, row.Name);
+        return row is null ? null : new ApiKeyIdentity(row.Id, row.Kind, row.Name, row.Shared);
     }
 
     /// <summary>Registers a secret; registering one that exists already changes nothing.</summary>
-    public async Task RegisterKeyAsync(string kind, string name, string secret, CancellationToken cancellationToken)
+    /// <param name="shared">For ingest tokens: one token for a whole team (the reported identities are self-declared).</param>
+    public async Task RegisterKeyAsync(string kind, string name, string secret, CancellationToken cancellationToken, bool shared = false)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO api_keys (kind, name, secret_hash, prefix, created_at)
-            VALUES (@kind, @name, @hash, @prefix, @now)
+            INSERT INTO api_keys (kind, name, secret_hash, prefix, created_at, shared)
+            VALUES (@kind, @name, @hash, @prefix, @now, @shared)
             ON CONFLICT (secret_hash) DO NOTHING
             """,
-            new { kind, name, hash = Secrets.HashSecret(secret), prefix = secret[..Math.Min(8, secret.Length)], now = time.GetUtcNow() },
+            new { kind, name, hash = Secrets.HashSecret(secret), prefix = secret[..Math.Min(8, secret.Length)], now = time.GetUtcNow(), shared = shared && kind == ApiKeyKinds.Ingest },
             cancellationToken: cancellationToken));
     }
 
@@ -149,6 +151,7 @@ public sealed class AccessStore(SqliteDb db, TimeProvider time)
         public long Id { get; init; }
         public string Kind { get; init; } = "";
         public string Name { get; init; } = "";
+        public bool Shared { get; init; }
     }
 
     private sealed class UserRow

@@ -34,20 +34,23 @@ public sealed partial class SignalIngestor(
         return await ReadCursorAsync(connection, null, platform, sessionId, cancellationToken);
     }
 
-    /// <summary>Applies a validated batch (see <see cref="SignalBatchValidator"/>) from an unknown credential.</summary>
+    /// <summary>Applies a validated batch whose user is only what the client reported (self-declared).</summary>
     public Task<IngestResult> IngestAsync(SignalBatch batch, CancellationToken cancellationToken) =>
-        IngestAsync(batch, 0, cancellationToken);
+        IngestAsync(batch, IngestCredential.SelfDeclared, cancellationToken);
 
     /// <summary>
-    /// Applies a validated batch (see <see cref="SignalBatchValidator"/>) sent with the ingest token whose
-    /// <c>api_keys</c> id is <paramref name="credentialId"/>: later stages share their work fairly between credentials.
+    /// Applies a validated batch (see <see cref="SignalBatchValidator"/>) sent with <paramref name="credential"/>: its
+    /// token decides whose evidence it is, and later stages share their work fairly between tokens.
     /// </summary>
-    public async Task<IngestResult> IngestAsync(SignalBatch batch, long credentialId, CancellationToken cancellationToken)
+    public async Task<IngestResult> IngestAsync(SignalBatch batch, IngestCredential credential, CancellationToken cancellationToken)
     {
         // Secrets a user pasted into the chat never reach the database, whatever the client did (an old or modified
-        // client may not redact): the same redactor the client runs, over every free-text field.
-        batch = BatchRedaction.Redact(batch);
-        var userHash = await hasher.HashAsync(batch.User, cancellationToken);
+        // client may not redact): the same redactor the client runs, over every free-text field; nor do characters
+        // nobody can see.
+        batch = WithoutInvisibleCharacters(BatchRedaction.Redact(batch));
+        var credentialId = credential.KeyId ?? 0;
+        var user = await hasher.UserAsync(batch.User, credential, cancellationToken);
+        var userHash = user.Hash;
         var now = time.GetUtcNow();
         var stored = new List<SignalView>();
         // A client that extracts locally gets a head start; the job is queued now, so the server still extracts
@@ -90,9 +93,9 @@ public sealed partial class SignalIngestor(
             var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
                 """
                 INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence,
-                                     user_hash, context_json, occurred_at, created_at, credential_id)
+                                     user_hash, context_json, occurred_at, created_at, credential_id, self_declared)
                 VALUES (@platform, @sessionId, @TurnId, @Text, @Pattern, @Skill, @SkillPath, @Confidence,
-                        @userHash, @contextJson, @Timestamp, @now, @credentialId)
+                        @userHash, @contextJson, @Timestamp, @now, @credentialId, @selfDeclared)
                 ON CONFLICT (platform, session_id, turn_id) DO NOTHING
                 RETURNING id
                 """,
@@ -111,6 +114,7 @@ public sealed partial class SignalIngestor(
                     correction.Timestamp,
                     now,
                     credentialId,
+                    selfDeclared = user.SelfDeclared,
                 },
                 transaction, cancellationToken: cancellationToken));
             if (id is null)
@@ -163,6 +167,23 @@ public sealed partial class SignalIngestor(
         var cursor = batch.Cursor with { Platform = batch.Platform, SessionId = batch.SessionId };
         return new(IngestOutcome.Stored, new SignalBatchResult(stored.Count, duplicates, cursor));
     }
+
+    private static SignalBatch WithoutInvisibleCharacters(SignalBatch batch) => batch with
+    {
+        Turns = batch.Turns.Select(t => t with { Text = InvisibleCharacters.Strip(t.Text, out _) }).ToList(),
+        Corrections = batch.Corrections.Select(c => c with
+        {
+            Text = InvisibleCharacters.Strip(c.Text, out _),
+            Skill = InvisibleCharacters.Strip(c.Skill),
+            SkillPath = InvisibleCharacters.Strip(c.SkillPath),
+            Context = c.Context.Select(t => t with { Text = InvisibleCharacters.Strip(t.Text, out _) }).ToList(),
+        }).ToList(),
+        Cursor = batch.Cursor with
+        {
+            ActiveSkill = InvisibleCharacters.Strip(batch.Cursor.ActiveSkill),
+            ActiveSkillPath = InvisibleCharacters.Strip(batch.Cursor.ActiveSkillPath),
+        },
+    };
 
     private static async Task<SessionCursor> ReadCursorAsync(
         Microsoft.Data.Sqlite.SqliteConnection connection,

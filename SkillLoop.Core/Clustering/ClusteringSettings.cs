@@ -4,14 +4,23 @@ using SkillLoop.Core.Data;
 
 namespace SkillLoop.Core.Clustering;
 
-// Every field is required in a PUT body: a missing one must not silently become false or 0.
-public sealed record ClusteringThresholds([property: JsonRequired] float Similarity, [property: JsonRequired] int DistinctUsers);
+// Every original field is required in a PUT body: a missing one must not silently become false or 0.
+// NewUsersAfterRejection came later: a body without it keeps the stored value (older scripts keep working).
+/// <param name="NewUsersAfterRejection">
+/// Distinct users not counted before a rejection who must report the problem again before the rejected proposal
+/// returns to review.
+/// </param>
+public sealed record ClusteringThresholds([property: JsonRequired] float Similarity, [property: JsonRequired] int DistinctUsers, int? NewUsersAfterRejection = null);
 
 /// <summary>Clustering thresholds, tunable in the dashboard (kept in the settings table).</summary>
 public sealed class ClusteringSettings(SettingsStore settings)
 {
     public const string SimilarityKey = "clustering.similarity";
     public const string DistinctUsersKey = "clustering.distinct_users";
+    public const string NewUsersAfterRejectionKey = "proposals.new_users_after_rejection";
+
+    /// <summary>Default: new distinct users after a rejection before the proposal returns to review.</summary>
+    public const int DefaultNewUsersAfterRejection = 3;
 
     /// <summary>
     /// Default join threshold: cosine similarity of a new issue to a cluster's centroid. Chosen on the labelled set
@@ -26,9 +35,11 @@ public sealed class ClusteringSettings(SettingsStore settings)
     {
         var similarity = await settings.GetAsync(SimilarityKey, cancellationToken);
         var users = await settings.GetAsync(DistinctUsersKey, cancellationToken);
+        var again = await settings.GetAsync(NewUsersAfterRejectionKey, cancellationToken);
         return new ClusteringThresholds(
             float.TryParse(similarity, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) ? s : DefaultSimilarity,
-            int.TryParse(users, NumberStyles.Integer, CultureInfo.InvariantCulture, out var u) ? u : DefaultDistinctUsers);
+            int.TryParse(users, NumberStyles.Integer, CultureInfo.InvariantCulture, out var u) ? u : DefaultDistinctUsers,
+            int.TryParse(again, NumberStyles.Integer, CultureInfo.InvariantCulture, out var a) ? a : DefaultNewUsersAfterRejection);
     }
 
     public async Task SetAsync(ClusteringThresholds thresholds, CancellationToken cancellationToken)
@@ -43,7 +54,16 @@ public sealed class ClusteringSettings(SettingsStore settings)
             throw new ArgumentOutOfRangeException(nameof(thresholds), "At least one distinct user is needed.");
         }
 
+        if (thresholds.NewUsersAfterRejection is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(thresholds), "At least one new user is needed to bring a rejected proposal back.");
+        }
+
         await settings.SetAsync(SimilarityKey, thresholds.Similarity.ToString(CultureInfo.InvariantCulture), cancellationToken);
         await settings.SetAsync(DistinctUsersKey, thresholds.DistinctUsers.ToString(CultureInfo.InvariantCulture), cancellationToken);
+        if (thresholds.NewUsersAfterRejection is { } again)
+        {
+            await settings.SetAsync(NewUsersAfterRejectionKey, again.ToString(CultureInfo.InvariantCulture), cancellationToken);
+        }
     }
 }

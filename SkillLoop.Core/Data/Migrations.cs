@@ -275,6 +275,49 @@ public static class Migrations
             ALTER TABLE extraction_jobs ADD COLUMN credential_id INTEGER NOT NULL DEFAULT 0;
             CREATE INDEX ix_extraction_jobs_fair ON extraction_jobs (credential_id, signal_id) WHERE state = 'pending';
             """),
+        (9, "trusted evidence, proposal versions, warnings and rejections that can return", """
+            -- Ingest tokens are personal (one user, whatever identity the client reports) unless shared. Every token
+            -- made before this version was handed around as the team's token, so existing ones become shared.
+            ALTER TABLE api_keys ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
+            UPDATE api_keys SET shared = 1 WHERE kind = 'ingest';
+
+            -- Whether a signal's user is only the identity the client reported (a shared token; credential_id, from
+            -- version 8, names the token). Signals stored before this version came through shared tokens: self-declared.
+            ALTER TABLE signals ADD COLUMN self_declared INTEGER NOT NULL DEFAULT 1;
+
+            -- A proposal's version changes with anything a reviewer reads: approve and reject must name it.
+            -- The trigger makes that hold for every writer, present and future.
+            ALTER TABLE proposals ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+            ALTER TABLE proposals ADD COLUMN warnings_json TEXT NOT NULL DEFAULT '[]';
+            ALTER TABLE proposals ADD COLUMN provenance_json TEXT NOT NULL DEFAULT '[]';
+            ALTER TABLE proposals ADD COLUMN evidence_json TEXT NULL;
+            ALTER TABLE proposals ADD COLUMN verified_users INTEGER NOT NULL DEFAULT 0;
+            CREATE TRIGGER tr_proposals_version AFTER UPDATE ON proposals
+            WHEN old.proposed_text IS NOT new.proposed_text OR old.original_text IS NOT new.original_text
+              OR old.body IS NOT new.body OR old.summary IS NOT new.summary OR old.title IS NOT new.title
+              OR old.evidence_signals IS NOT new.evidence_signals OR old.evidence_users IS NOT new.evidence_users
+              OR old.verified_users IS NOT new.verified_users OR old.warnings_json IS NOT new.warnings_json
+              OR old.provenance_json IS NOT new.provenance_json OR old.evidence_json IS NOT new.evidence_json
+              OR old.confidence IS NOT new.confidence OR old.state IS NOT new.state
+            BEGIN
+                UPDATE proposals SET version = old.version + 1 WHERE id = new.id;
+            END;
+
+            -- A rejection silences its cluster until enough users not counted before it report the problem again;
+            -- the proposal then returns to review with the last rejection shown.
+            CREATE TABLE proposal_rejected_users (
+                proposal_id INTEGER NOT NULL REFERENCES proposals (id) ON DELETE CASCADE,
+                user_hash   TEXT NOT NULL,
+                PRIMARY KEY (proposal_id, user_hash)
+            );
+            ALTER TABLE proposals ADD COLUMN rejected_comment TEXT NULL;
+            ALTER TABLE proposals ADD COLUMN rejected_by TEXT NULL;
+            ALTER TABLE proposals ADD COLUMN rejected_at TEXT NULL;
+            -- Proposals rejected before this version: everyone who had reported the problem by now counts as seen.
+            INSERT OR IGNORE INTO proposal_rejected_users (proposal_id, user_hash)
+            SELECT p.id, s.user_hash FROM proposals p JOIN signals s ON s.cluster_id = p.cluster_id WHERE p.state = 'rejected';
+            UPDATE proposals SET rejected_comment = review_comment, rejected_by = reviewed_by, rejected_at = reviewed_at WHERE state = 'rejected';
+            """),
     ];
 
     public static int Latest => All[^1].Version;

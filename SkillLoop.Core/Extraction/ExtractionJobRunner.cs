@@ -163,7 +163,7 @@ public sealed partial class ExtractionJobRunner(
 
     private static string Clean(string text, int max)
     {
-        text = SecretRedactor.Redact(text).Trim();
+        text = Capture.InvisibleCharacters.Strip(SecretRedactor.Redact(text), out _).Trim();
         return text.Length <= max ? text : text[..(max - 1)] + "…";
     }
 

@@ -140,7 +140,10 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
             new ExtractionRequest(signal.Text, signal.Skill, signal.SkillPath, ReadContext(signal.ContextJson)));
     }
 
-    /// <summary>Stores the issue and marks the job done, together. False when the signal already had an issue.</summary>
+    /// <summary>
+    /// Stores the issue and marks the job done, together. False when the signal already had an issue — unless that
+    /// one came from a client and this one from the server, which replaces it.
+    /// </summary>
     public async Task<bool> CompleteAsync(long signalId, SignalIssue issue, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
@@ -153,7 +156,12 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
                                 severity, confidence, extracted_by, created_at)
             VALUES (@signalId, @Skill, @ProblemPattern, @RootCause, @ExpectedBehavior, @EvidenceQuote,
                     @Severity, @Confidence, @ExtractedBy, @now)
-            ON CONFLICT (signal_id) DO NOTHING
+            ON CONFLICT (signal_id) DO UPDATE SET
+                skill = excluded.skill, problem_pattern = excluded.problem_pattern, root_cause = excluded.root_cause,
+                expected_behavior = excluded.expected_behavior, evidence_quote = excluded.evidence_quote, severity = excluded.severity,
+                confidence = excluded.confidence, extracted_by = excluded.extracted_by, created_at = excluded.created_at
+            -- A client's issue never outranks the server's: the server's own extraction replaces it, never the reverse.
+            WHERE issues.extracted_by LIKE 'client:%' AND excluded.extracted_by NOT LIKE 'client:%'
             """,
             new
             {
@@ -199,6 +207,14 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
             return ClientIssueOutcome.UnknownSignal;
         }
 
+        // Nothing invisible reaches a proposal, whoever extracted the issue.
+        issue = issue with
+        {
+            ProblemPattern = Capture.InvisibleCharacters.Strip(issue.ProblemPattern, out _),
+            RootCause = Capture.InvisibleCharacters.Strip(issue.RootCause, out _),
+            ExpectedBehavior = Capture.InvisibleCharacters.Strip(issue.ExpectedBehavior, out _),
+            EvidenceQuote = Capture.InvisibleCharacters.Strip(issue.EvidenceQuote, out _),
+        };
         var stored = await CompleteAsync(signal.Id, SignalIssue.From(issue, body.ExtractedBy, IssuePrompt.SkillName(signal.Skill, signal.SkillPath)), cancellationToken);
         return stored ? ClientIssueOutcome.Stored : ClientIssueOutcome.AlreadyExtracted;
     }

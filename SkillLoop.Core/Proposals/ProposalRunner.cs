@@ -48,6 +48,7 @@ public sealed partial class ProposalRunner(
         try
         {
             var worked = await CreateDueAsync(cancellationToken);
+            worked += await ReopenRejectedAsync(cancellationToken);
             worked += await ForEachDueAsync("SELECT id FROM proposals WHERE state = 'drafting' AND (not_before IS NULL OR not_before <= @now) ORDER BY id LIMIT 20", id => DraftAsync(id, refresh: false, cancellationToken), cancellationToken);
             worked += await ForEachDueAsync(
                 """
@@ -190,6 +191,52 @@ public sealed partial class ProposalRunner(
         return created;
     }
 
+    /// <summary>
+    /// A rejected proposal stays silent until enough users who had not reported the problem before the rejection
+    /// report it again (the setting, default 3); it is then redrafted on the new evidence and returns to review, with
+    /// the rejection (comment, who, when) kept and shown.
+    /// </summary>
+    private async Task<int> ReopenRejectedAsync(CancellationToken cancellationToken)
+    {
+        var needed = (await clustering.GetAsync(cancellationToken)).NewUsersAfterRejection ?? ClusteringSettings.DefaultNewUsersAfterRejection;
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var due = (await connection.QueryAsync<(long Id, long NewUsers, long? RegistryId, string? By, string? Comment, DateTimeOffset? At)>(new CommandDefinition(
+            """
+            SELECT p.id, n.users, p.registry_id, p.rejected_by, p.rejected_comment, p.rejected_at
+            FROM proposals p JOIN clusters c ON c.id = p.cluster_id
+            JOIN (SELECT p2.id AS proposal_id, count(DISTINCT s.user_hash) AS users
+                  FROM proposals p2 JOIN signals s ON s.cluster_id = p2.cluster_id
+                  WHERE p2.state = 'rejected'
+                    AND NOT EXISTS (SELECT 1 FROM proposal_rejected_users r WHERE r.proposal_id = p2.id AND r.user_hash = s.user_hash)
+                  GROUP BY p2.id) n ON n.proposal_id = p.id
+            WHERE p.state = 'rejected' AND c.state = 'open' AND n.users >= @needed
+            ORDER BY p.id LIMIT 20
+            """, new { needed }, cancellationToken: cancellationToken))).ToList();
+        foreach (var proposal in due)
+        {
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            var now = time.GetUtcNow();
+            var changed = await connection.ExecuteAsync(new CommandDefinition(
+                """
+                UPDATE proposals SET state = 'drafting', edited = 0, review_comment = NULL, reviewed_by = NULL, reviewed_at = NULL,
+                    attempts = 0, last_error = NULL, not_before = NULL, updated_at = @now
+                WHERE id = @id AND state = 'rejected'
+                """, new { id = proposal.Id, now }, transaction, cancellationToken: cancellationToken));
+            if (changed == 1)
+            {
+                await ProposalStore.WriteAuditAsync(connection, transaction, Actor, "reopened", proposal.Id, proposal.RegistryId,
+                    string.Create(CultureInfo.InvariantCulture,
+                        $"{proposal.NewUsers} users not counted before the rejection reported the problem again (threshold {needed}). Rejected by {proposal.By} at {proposal.At:yyyy-MM-dd HH:mm} UTC{(proposal.Comment is { } c ? ": " + c : ".")}"),
+                    now, cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            store.RaiseChanged(proposal.Id);
+        }
+
+        return due.Count;
+    }
+
     /// <summary>Fetches the skill at the branch head and writes the change (also on new evidence while nobody edited it).</summary>
     private async Task DraftAsync(long id, bool refresh, CancellationToken cancellationToken)
     {
@@ -214,8 +261,13 @@ public sealed partial class ProposalRunner(
         var original = await git.ReadFileAsync(registry, head, resolved.Path, cancellationToken)
             ?? throw new ProposalWorkException($"{resolved.Path} is not a file on branch '{registry.Branch}' any more; rescan the registry.");
         var change = await writer.WriteAsync(original, resolved.Path, evidence, cancellationToken);
-        var auto = registry.AutoMerge && change.Confidence >= registry.AutoMergeMinConfidence && evidence.DistinctUsers >= registry.AutoMergeMinUsers;
-        var body = ProposalWriter.Body(evidence, change, auto ? AutoMergeActor : null);
+        var findings = ProposalFindings.Review(original, change.Text, evidence);
+        var (warningsJson, provenanceJson, evidenceJson) = ProposalStore.FindingsColumns(original, change.Text, evidence);
+        // Auto-merge counts only users of personal tokens (self-declared identities are free to invent), and leaves
+        // anything a reviewer must look at twice (links, commands, client-supplied text) to a person.
+        var auto = registry.AutoMerge && change.Confidence >= registry.AutoMergeMinConfidence && evidence.VerifiedUsers >= registry.AutoMergeMinUsers
+            && !findings.NeedsPerson;
+        var body = ProposalWriter.Body(evidence, change, auto ? AutoMergeActor : null, warnings: findings.Warnings);
         var now = time.GetUtcNow();
 
         await using var write = await db.OpenAsync(cancellationToken);
@@ -228,6 +280,7 @@ public sealed partial class ProposalRunner(
                 registry_id = @registryId, skill_path = @path, base_commit = @head, original_text = @original, proposed_text = @text,
                 generated_by = @generatedBy, summary = @summary, body = @body, confidence = @confidence, title = @title,
                 evidence_signals = @signals, evidence_users = @users, branch = @branch,
+                verified_users = @verified, warnings_json = @warningsJson, provenance_json = @provenanceJson, evidence_json = @evidenceJson,
                 attempts = 0, last_error = NULL, not_before = NULL, updated_at = @now
             WHERE id = @id AND state = @expected AND (@expected = 'drafting' OR edited = 0)
             """,
@@ -237,6 +290,7 @@ public sealed partial class ProposalRunner(
                 generatedBy = change.GeneratedBy, summary = change.Summary, body, confidence = change.Confidence, title = evidence.Title,
                 signals = evidence.Signals, users = evidence.DistinctUsers, branch = BranchName(proposal.Skill, resolved.Name, proposal.ClusterId),
                 expected = refresh ? "review" : "drafting",
+                verified = evidence.VerifiedUsers, warningsJson, provenanceJson, evidenceJson,
             }, transaction, cancellationToken: cancellationToken));
         if (updated == 1)
         {
@@ -246,7 +300,7 @@ public sealed partial class ProposalRunner(
             if (auto)
             {
                 await ProposalStore.WriteAuditAsync(write, transaction, AutoMergeActor, "approved", id, registry.Id,
-                    string.Create(CultureInfo.InvariantCulture, $"Confidence {change.Confidence:0.00} ≥ {registry.AutoMergeMinConfidence:0.00} and {evidence.DistinctUsers} ≥ {registry.AutoMergeMinUsers} distinct users."),
+                    string.Create(CultureInfo.InvariantCulture, $"Confidence {change.Confidence:0.00} ≥ {registry.AutoMergeMinConfidence:0.00} and {evidence.VerifiedUsers} ≥ {registry.AutoMergeMinUsers} distinct users of personal tokens."),
                     now, cancellationToken);
             }
         }
@@ -269,10 +323,18 @@ public sealed partial class ProposalRunner(
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var evidence = (await ProposalStore.EvidenceAsync(connection, transaction, proposal.ClusterId, cancellationToken))!;
         var now = time.GetUtcNow();
+        var findings = ProposalFindings.Review(proposal.OriginalText, proposal.ProposedText, evidence);
+        var (warningsJson, provenanceJson, evidenceJson) = ProposalStore.FindingsColumns(proposal.OriginalText, proposal.ProposedText, evidence);
         await connection.ExecuteAsync(new CommandDefinition(
             """
-            UPDATE proposals SET evidence_signals = @signals, evidence_users = @users, body = @body, updated_at = @now WHERE id = @id
-            """, new { id, signals = evidence.Signals, users = evidence.DistinctUsers, body = ProposalWriter.Body(evidence, Change(proposal), proposal.ReviewedBy, proposal.Edited), now },
+            UPDATE proposals SET evidence_signals = @signals, evidence_users = @users, body = @body, verified_users = @verified,
+                warnings_json = @warningsJson, provenance_json = @provenanceJson, evidence_json = @evidenceJson, updated_at = @now
+            WHERE id = @id
+            """, new
+            {
+                id, signals = evidence.Signals, users = evidence.DistinctUsers, verified = evidence.VerifiedUsers, warningsJson, provenanceJson, evidenceJson,
+                body = ProposalWriter.Body(evidence, Change(proposal), proposal.ReviewedBy, proposal.Edited, findings.Warnings), now,
+            },
             transaction, cancellationToken: cancellationToken));
         await ProposalStore.WriteAuditAsync(connection, transaction, Actor, "evidence-updated", id, proposal.RegistryId,
             $"{evidence.Signals} signals from {evidence.DistinctUsers} distinct users.", now, cancellationToken);
@@ -307,7 +369,8 @@ public sealed partial class ProposalRunner(
             await using (var connection = await db.OpenAsync(cancellationToken))
             {
                 var evidence = (await ProposalStore.EvidenceAsync(connection, null, proposal.ClusterId, cancellationToken))!;
-                body = ProposalWriter.Body(evidence, Change(proposal), proposal.ReviewedBy, proposal.Edited);
+                body = ProposalWriter.Body(evidence, Change(proposal), proposal.ReviewedBy, proposal.Edited,
+                    ProposalFindings.Review(proposal.OriginalText, proposal.ProposedText, evidence).Warnings);
                 await connection.ExecuteAsync(new CommandDefinition("UPDATE proposals SET body = @body WHERE id = @id", new { id, body }, cancellationToken: cancellationToken));
             }
 

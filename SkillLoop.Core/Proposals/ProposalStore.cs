@@ -1,5 +1,7 @@
+using System.Text.Json;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using SkillLoop.Core.Capture;
 using SkillLoop.Core.Data;
 
 namespace SkillLoop.Core.Proposals;
@@ -44,12 +46,22 @@ public sealed record ProposalDetail(
     string? ReviewedBy,
     DateTimeOffset? ReviewedAt,
     int Attempts,
-    IReadOnlyList<AuditEntry> Audit);
+    IReadOnlyList<AuditEntry> Audit,
+    int Version,
+    IReadOnlyList<string> Warnings,
+    IReadOnlyList<LineProvenance> Provenance,
+    ProposalRejection? PreviousRejection);
+
+/// <summary>The last rejection of a proposal that came back to review because new users reported the problem again.</summary>
+public sealed record ProposalRejection(string? Comment, string By, DateTimeOffset At);
 
 /// <summary>A review action that cannot be carried out now (wrong state, invalid text); <see cref="NotFound"/> when the proposal does not exist.</summary>
-public sealed class ProposalActionException(string message, bool notFound = false) : Exception(message)
+public sealed class ProposalActionException(string message, bool notFound = false, int? currentVersion = null) : Exception(message)
 {
     public bool NotFound { get; } = notFound;
+
+    /// <summary>Set when the request named no version or an old one: the version the proposal is at now.</summary>
+    public int? CurrentVersion { get; } = currentVersion;
 }
 
 /// <summary>Reads proposals and records the reviewer's edits and decisions. Pushing is the runner's job, after approval only.</summary>
@@ -94,14 +106,44 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
             """
             SELECT summary AS Summary, original_text AS OriginalText, proposed_text AS ProposedText, edited AS Edited, body AS Body,
                    base_commit AS BaseCommit, commit_sha AS CommitSha, pr_number AS PrNumber, review_comment AS ReviewComment,
-                   reviewed_by AS ReviewedBy, reviewed_at AS ReviewedAt, attempts AS Attempts
+                   reviewed_by AS ReviewedBy, reviewed_at AS ReviewedAt, attempts AS Attempts, version AS Version,
+                   warnings_json AS WarningsJson, provenance_json AS ProvenanceJson, evidence_json AS EvidenceJson,
+                   rejected_comment AS RejectedComment, rejected_by AS RejectedBy, rejected_at AS RejectedAt
             FROM proposals WHERE id = @id
             """, new { id }, cancellationToken: cancellationToken));
-        var evidence = await EvidenceAsync(connection, null, summary.ClusterId, cancellationToken);
+        // The evidence as it was when the text was written (it is part of what the version covers); live while drafting.
+        var evidence = ReadJson(row.EvidenceJson, CoreJsonContext.Default.ProposalEvidence)
+            ?? await EvidenceAsync(connection, null, summary.ClusterId, cancellationToken);
         var diff = row.OriginalText is null || row.ProposedText is null ? "" : LineDiff.Unified(row.OriginalText, row.ProposedText, summary.SkillPath ?? "SKILL.md");
         return new ProposalDetail(summary, row.Summary, diff, row.OriginalText, row.ProposedText, row.Edited, row.Body, evidence,
             row.BaseCommit, row.CommitSha, row.PrNumber, row.ReviewComment, row.ReviewedBy, row.ReviewedAt, row.Attempts,
-            await AuditAsync(connection, id, cancellationToken));
+            await AuditAsync(connection, id, cancellationToken),
+            row.Version,
+            ReadJson(row.WarningsJson, CoreJsonContext.Default.IReadOnlyListString) ?? [],
+            ReadJson(row.ProvenanceJson, CoreJsonContext.Default.IReadOnlyListLineProvenance) ?? [],
+            row is { RejectedBy: { } by, RejectedAt: { } at } ? new ProposalRejection(row.RejectedComment, by, at) : null);
+    }
+
+    private static T? ReadJson<T>(string? json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
+    {
+        try
+        {
+            return string.IsNullOrWhiteSpace(json) ? null : JsonSerializer.Deserialize(json, type);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The columns that hold what a reviewer reads besides the text: warnings, line provenance and the evidence snapshot.</summary>
+    internal static (string Warnings, string Provenance, string Evidence) FindingsColumns(string? original, string? proposed, ProposalEvidence? evidence)
+    {
+        var findings = ProposalFindings.Review(original, proposed, evidence);
+        return (JsonSerializer.Serialize(findings.Warnings, CoreJsonContext.Default.IReadOnlyListString),
+            JsonSerializer.Serialize(findings.Provenance, CoreJsonContext.Default.IReadOnlyListLineProvenance),
+            evidence is null ? "" : JsonSerializer.Serialize(evidence, CoreJsonContext.Default.ProposalEvidence));
     }
 
     /// <summary>The audit log, newest first: of one proposal, or everything.</summary>
@@ -119,29 +161,31 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
             """, new { proposalId }, cancellationToken: cancellationToken))).Select(r => new AuditEntry(r.Id, r.At, r.Actor, r.Action, r.ProposalId, r.RegistryId, r.Detail)).ToList();
 
     /// <summary>The reviewer's own version of the proposed text (while the proposal is in review).</summary>
-    public async Task<ProposalDetail> EditAsync(long id, string? proposedText, string actor, CancellationToken cancellationToken)
+    /// <param name="version">When given, the edit is refused (409) unless the proposal is still at this version.</param>
+    public async Task<ProposalDetail> EditAsync(long id, string? proposedText, string actor, CancellationToken cancellationToken, int? version = null)
     {
         var text = CheckText(proposedText);
-        await InReviewAsync(id, actor, ["review"], async (connection, transaction, original) =>
+        await InReviewAsync(id, version, requireVersion: false, actor, ["review"], async (connection, transaction, original) =>
         {
             if (original is not null && ProposalWriter.CheckFrontMatter(original, text) is { } problem)
             {
                 throw new ProposalActionException($"The edited text cannot be used: {problem}.");
             }
 
-            await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE proposals SET proposed_text = @text, edited = 1, updated_at = @now WHERE id = @id",
-                new { id, text, now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
+            await WriteTextAsync(connection, transaction, id, text, time.GetUtcNow(), cancellationToken);
             return ("edited", "");
         }, cancellationToken);
         return (await GetAsync(id, cancellationToken))!;
     }
 
-    /// <summary>Approves the proposal (optionally with a last edit); the runner then pushes its branch and opens the PR.</summary>
-    public async Task<ProposalDetail> ApproveAsync(long id, string? comment, string? proposedText, string actor, CancellationToken cancellationToken)
+    /// <summary>
+    /// Approves the proposal at <paramref name="version"/> — the one the reviewer read — optionally with a last edit;
+    /// the runner then pushes exactly that text and opens the PR. Any other (or no) version is refused and nothing changes.
+    /// </summary>
+    public async Task<ProposalDetail> ApproveAsync(long id, int? version, string? comment, string? proposedText, string actor, CancellationToken cancellationToken)
     {
         var text = proposedText is null ? null : CheckText(proposedText);
-        await InReviewAsync(id, actor, ["review"], async (connection, transaction, original) =>
+        await InReviewAsync(id, version, requireVersion: true, actor, ["review"], async (connection, transaction, original) =>
         {
             if (text is not null && original is not null && ProposalWriter.CheckFrontMatter(original, text) is { } problem)
             {
@@ -153,6 +197,11 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
             if (current is null || current == original)
             {
                 throw new ProposalActionException("The proposal changes nothing; edit it or reject it.");
+            }
+
+            if (text is not null)
+            {
+                await WriteTextAsync(connection, transaction, id, text, time.GetUtcNow(), cancellationToken);
             }
 
             await connection.ExecuteAsync(new CommandDefinition(
@@ -167,10 +216,13 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
         return (await GetAsync(id, cancellationToken))!;
     }
 
-    /// <summary>Rejects the proposal; nothing is pushed. The cluster keeps collecting evidence but gets no second proposal.</summary>
-    public async Task<ProposalDetail> RejectAsync(long id, string? comment, string actor, CancellationToken cancellationToken)
+    /// <summary>
+    /// Rejects the proposal at <paramref name="version"/>; nothing is pushed. The cluster keeps collecting evidence and
+    /// stays silent until enough users not counted before this rejection report the problem again (a setting).
+    /// </summary>
+    public async Task<ProposalDetail> RejectAsync(long id, int? version, string? comment, string actor, CancellationToken cancellationToken)
     {
-        await InReviewAsync(id, actor, ["drafting", "review", "approved"], async (connection, transaction, _) =>
+        await InReviewAsync(id, version, requireVersion: true, actor, ["drafting", "review", "approved"], async (connection, transaction, _) =>
         {
             var pushed = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
                 "SELECT pushed_sha FROM proposals WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
@@ -181,8 +233,12 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
 
             await connection.ExecuteAsync(new CommandDefinition(
                 """
-                UPDATE proposals SET state = 'rejected', review_comment = @comment, reviewed_by = @actor, reviewed_at = @now, updated_at = @now
-                WHERE id = @id
+                UPDATE proposals SET state = 'rejected', review_comment = @comment, reviewed_by = @actor, reviewed_at = @now, updated_at = @now,
+                    rejected_comment = @comment, rejected_by = @actor, rejected_at = @now
+                WHERE id = @id;
+                -- Everyone who has reported the problem so far is counted: only users new after this may bring it back.
+                INSERT OR IGNORE INTO proposal_rejected_users (proposal_id, user_hash)
+                SELECT @id, s.user_hash FROM signals s WHERE s.cluster_id = (SELECT cluster_id FROM proposals WHERE id = @id);
                 """, new { id, comment = Clean(comment), actor, now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
             return ("rejected", Clean(comment) ?? "");
         }, cancellationToken);
@@ -190,16 +246,30 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
     }
 
     private async Task InReviewAsync(
-        long id, string actor, string[] states,
+        long id, int? version, bool requireVersion, string actor, string[] states,
         Func<SqliteConnection, SqliteTransaction, string?, Task<(string Action, string Detail)>> act, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
+        // IMMEDIATE: the version check and the change are one step, so a redraft cannot slip in between them.
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        var row = await connection.QuerySingleOrDefaultAsync<(string State, string? OriginalText, long? RegistryId)>(new CommandDefinition(
-            "SELECT state, original_text, registry_id FROM proposals WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+        var row = await connection.QuerySingleOrDefaultAsync<(string State, string? OriginalText, long? RegistryId, int Version)>(new CommandDefinition(
+            "SELECT state, original_text, registry_id, version FROM proposals WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
         if (row.State is null)
         {
             throw new ProposalActionException($"Proposal {id} does not exist.", notFound: true);
+        }
+
+        if (version is null && requireVersion)
+        {
+            throw new ProposalActionException(
+                $"Say which version of proposal {id} you read: \"version\": {row.Version} is the current one.", currentVersion: row.Version);
+        }
+
+        if (version is { } read && read != row.Version)
+        {
+            throw new ProposalActionException(
+                $"Proposal {id} changed since you read it (version {read}; it is at version {row.Version} now). Read it again; nothing was changed.",
+                currentVersion: row.Version);
         }
 
         if (!states.Contains(row.State))
@@ -214,6 +284,21 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
     }
 
     internal void RaiseChanged(long id) => Changed?.Invoke(id);
+
+    /// <summary>A reviewer's text: stored as given (it is what will be pushed, byte for byte), with its warnings and provenance.</summary>
+    private static async Task WriteTextAsync(SqliteConnection connection, SqliteTransaction transaction, long id, string text, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var (clusterId, original) = await connection.QuerySingleAsync<(long, string?)>(new CommandDefinition(
+            "SELECT cluster_id, original_text FROM proposals WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+        var evidence = await EvidenceAsync(connection, transaction, clusterId, cancellationToken);
+        var (warnings, provenance, snapshot) = FindingsColumns(original, text, evidence);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE proposals SET proposed_text = @text, edited = 1, warnings_json = @warnings, provenance_json = @provenance,
+                evidence_json = nullif(@snapshot, ''), updated_at = @now
+            WHERE id = @id
+            """, new { id, text, warnings, provenance, snapshot, now }, transaction, cancellationToken: cancellationToken));
+    }
 
     internal static Task WriteAuditAsync(
         SqliteConnection connection, SqliteTransaction? transaction, string actor, string action, long? proposalId, long? registryId, string detail, DateTimeOffset now, CancellationToken cancellationToken) =>
@@ -236,16 +321,27 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
 
         var issues = (await connection.QueryAsync<IssueRow>(new CommandDefinition(
             """
-            SELECT i.problem_pattern AS ProblemPattern, i.root_cause AS RootCause, i.expected_behavior AS ExpectedBehavior,
-                   i.evidence_quote AS Quote, i.confidence AS Confidence, i.extracted_by = 'heuristic' AS Heuristic, s.text AS Correction
+            SELECT s.id AS SignalId, s.user_hash AS UserHash, s.self_declared AS SelfDeclared, s.text AS Correction,
+                   i.problem_pattern AS ProblemPattern, i.root_cause AS RootCause, i.expected_behavior AS ExpectedBehavior,
+                   i.evidence_quote AS Quote, i.confidence AS Confidence, i.extracted_by AS ExtractedBy
             FROM signals s LEFT JOIN issues i ON i.signal_id = s.id
             WHERE s.cluster_id = @clusterId ORDER BY s.id
             """, new { clusterId }, transaction, cancellationToken: cancellationToken))).ToList();
-        // A model's wording names the problem better than the heuristic's templates: prefer it when there is one.
+        // Nothing anyone cannot see reaches a proposal, whenever the row was stored.
+        foreach (var issue in issues)
+        {
+            issue.Clean();
+        }
+
+        // A client's own extraction never outranks the server's: while any issue of the cluster is the server's,
+        // client-supplied issues do not shape the problem, cause and expectation. And a model's wording names the
+        // problem better than the heuristic's templates: prefer it when there is one.
         var withIssue = issues.Where(i => i.ProblemPattern is not null).ToList();
-        var best = withIssue.Where(i => !i.Heuristic).DefaultIfEmpty().Concat(withIssue).FirstOrDefault(i => i is not null);
+        var fromServer = withIssue.Where(i => !i.ClientSupplied).ToList();
+        var pool = fromServer.Count > 0 ? fromServer : withIssue;
+        var best = pool.Where(i => !i.Heuristic).DefaultIfEmpty().Concat(pool).FirstOrDefault(i => i is not null);
         string Prevailing(Func<IssueRow, string?> field, string fallback) =>
-            withIssue.Where(i => !i.Heuristic || best?.Heuristic == true).Select(field).Where(v => !string.IsNullOrWhiteSpace(v))
+            pool.Where(i => !i.Heuristic || best?.Heuristic == true).Select(field).Where(v => !string.IsNullOrWhiteSpace(v))
                 .GroupBy(v => v!.Trim(), StringComparer.OrdinalIgnoreCase).OrderByDescending(g => g.Count()).Select(g => g.Key).FirstOrDefault() ?? fallback;
 
         var quotes = issues.Select(i => SecretRedactor.Redact(string.IsNullOrWhiteSpace(i.Quote) ? i.Correction : i.Quote)!.Trim())
@@ -253,11 +349,17 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
             .Select(q => q.Length <= 240 ? q : q[..239] + "…").ToList();
         return new ProposalEvidence(
             cluster.Id, cluster.Skill, cluster.Title, (int)cluster.Signals, (int)cluster.Users, cluster.FirstSeen, cluster.LastSeen,
-            Prevailing(i => i.ProblemPattern, cluster.Title),
+            Prevailing(i => i.ProblemPattern, InvisibleCharacters.Strip(cluster.Title, out _)),
             Prevailing(i => i.RootCause, "Not determined."),
             Prevailing(i => i.ExpectedBehavior, "Follow the users' corrections quoted below."),
             quotes,
-            withIssue.Count == 0 ? 0.5 : Math.Round(withIssue.Average(i => i.Confidence), 2));
+            pool.Count == 0 ? 0.5 : Math.Round(pool.Average(i => i.Confidence), 2))
+        {
+            VerifiedUsers = issues.Where(i => !i.SelfDeclared).Select(i => i.UserHash).Distinct(StringComparer.Ordinal).Count(),
+            SelfDeclaredUsers = issues.Where(i => i.SelfDeclared).Select(i => i.UserHash).Distinct(StringComparer.Ordinal).Count(),
+            ClientSupplied = fromServer.Count == 0 && withIssue.Count > 0,
+            Sources = issues.Select(i => new EvidenceSource(i.SignalId, i.SelfDeclared, i.Correction, i.ExtractedBy, i.ProblemPattern, i.RootCause, i.ExpectedBehavior, i.Quote)).ToList(),
+        };
     }
 
     private static string CheckText(string? text)
@@ -272,7 +374,8 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
             throw new ProposalActionException($"The proposed text is longer than {MaxTextLength} characters.");
         }
 
-        return text.Replace("\r\n", "\n", StringComparison.Ordinal);
+        // Kept byte for byte: the pushed file is exactly the text the reviewer approved, line endings included.
+        return text;
     }
 
     private static string? Clean(string? comment) =>
@@ -327,6 +430,13 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
         public string? ReviewedBy { get; init; }
         public DateTimeOffset? ReviewedAt { get; init; }
         public int Attempts { get; init; }
+        public int Version { get; init; }
+        public string? WarningsJson { get; init; }
+        public string? ProvenanceJson { get; init; }
+        public string? EvidenceJson { get; init; }
+        public string? RejectedComment { get; init; }
+        public string? RejectedBy { get; init; }
+        public DateTimeOffset? RejectedAt { get; init; }
     }
 
     private sealed class ClusterRow
@@ -342,12 +452,28 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
 
     private sealed class IssueRow
     {
-        public string? ProblemPattern { get; init; }
-        public string? RootCause { get; init; }
-        public string? ExpectedBehavior { get; init; }
-        public string? Quote { get; init; }
+        public long SignalId { get; init; }
+        public string UserHash { get; init; } = "";
+        public bool SelfDeclared { get; init; }
+        public string? ProblemPattern { get; set; }
+        public string? RootCause { get; set; }
+        public string? ExpectedBehavior { get; set; }
+        public string? Quote { get; set; }
         public double Confidence { get; init; }
-        public bool Heuristic { get; init; }
-        public string Correction { get; init; } = "";
+        public string? ExtractedBy { get; init; }
+        public string Correction { get; set; } = "";
+
+        public bool Heuristic => ExtractedBy == "heuristic";
+
+        public bool ClientSupplied => ExtractedBy?.StartsWith("client:", StringComparison.Ordinal) == true;
+
+        public void Clean()
+        {
+            ProblemPattern = InvisibleCharacters.Strip(ProblemPattern);
+            RootCause = InvisibleCharacters.Strip(RootCause);
+            ExpectedBehavior = InvisibleCharacters.Strip(ExpectedBehavior);
+            Quote = InvisibleCharacters.Strip(Quote);
+            Correction = InvisibleCharacters.Strip(Correction, out _);
+        }
     }
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
+using SkillLoop.Core.Capture;
 using SkillLoop.Core.Llama;
 using SkillLoop.Core.Registry;
 
@@ -21,7 +22,21 @@ public sealed record ProposalEvidence(
     string RootCause,
     string ExpectedBehavior,
     IReadOnlyList<string> Quotes,
-    double Confidence);
+    double Confidence)
+{
+    /// <summary>Distinct users of personal ingest tokens: the only ones auto-merge counts.</summary>
+    public int VerifiedUsers { get; init; }
+
+    /// <summary>Distinct users known only by the identity a shared team token's client reported.</summary>
+    public int SelfDeclaredUsers { get; init; }
+
+    /// <summary>True when the problem, cause and expectation come from client-supplied issues (the server has none of its own yet).</summary>
+    public bool ClientSupplied { get; init; }
+
+    /// <summary>Every signal of the cluster with its issue, for tracing proposed lines back to them.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<EvidenceSource> Sources { get; init; } = [];
+}
 
 /// <summary>A proposed version of a skill file and how it was made.</summary>
 /// <param name="GeneratedBy"><c>model:&lt;name&gt;</c>, or <c>pitfalls</c> for the deterministic "Known pitfalls" entry.</param>
@@ -207,8 +222,16 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
         }
 
         reason = "";
-        change = new ProposedChange(improved.EndsWith('\n') ? improved : improved + "\n", OneLine(summary), "model", Math.Round(confidence, 2));
+        improved = StripAddedInvisible(original, improved);
+        change = new ProposedChange(improved.EndsWith('\n') ? improved : improved + "\n", InvisibleCharacters.Strip(OneLine(summary), out _), "model", Math.Round(confidence, 2));
         return true;
+    }
+
+    /// <summary>A model's lines lose any invisible character; lines it kept word for word from the original stay as they were.</summary>
+    internal static string StripAddedInvisible(string original, string improved)
+    {
+        var kept = original.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').ToHashSet(StringComparer.Ordinal);
+        return string.Join('\n', improved.Split('\n').Select(line => kept.Contains(line.TrimEnd('\r')) ? line : InvisibleCharacters.Strip(line, out _)));
     }
 
     /// <summary>Null when <paramref name="proposed"/> keeps the original's front matter valid and its name; else why not.</summary>
@@ -229,12 +252,12 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
             : null;
     }
 
-    private static string OneLine(string text) => string.Join(' ', text.Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim())).Trim();
+    private static string OneLine(string text) => InvisibleCharacters.Strip(string.Join(' ', text.Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim())).Trim(), out _);
 
     private static string Cut(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
     /// <summary>The PR body: problem, root cause, proposed change, evidence, confidence.</summary>
-    public static string Body(ProposalEvidence evidence, ProposedChange change, string? reviewedBy, bool edited = false)
+    public static string Body(ProposalEvidence evidence, ProposedChange change, string? reviewedBy, bool edited = false, IReadOnlyList<string>? warnings = null)
     {
         var body = new StringBuilder();
         body.Append("## Problem pattern\n\n").Append(evidence.ProblemPattern).Append("\n\n");
@@ -245,7 +268,10 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
             : $"_Written by {change.GeneratedBy["model:".Length..]}._\n\n");
         body.Append("**Expected behaviour:** ").Append(evidence.ExpectedBehavior).Append("\n\n");
         body.Append("## Evidence\n\n");
-        body.Append(CultureInfo.InvariantCulture, $"- {evidence.Signals} correction{(evidence.Signals == 1 ? "" : "s")} from {evidence.DistinctUsers} distinct user{(evidence.DistinctUsers == 1 ? "" : "s")}\n");
+        body.Append(CultureInfo.InvariantCulture, $"- {evidence.Signals} correction{(evidence.Signals == 1 ? "" : "s")} from {evidence.DistinctUsers} distinct user{(evidence.DistinctUsers == 1 ? "" : "s")}");
+        body.Append(evidence.SelfDeclaredUsers == 0
+            ? "\n"
+            : string.Create(CultureInfo.InvariantCulture, $": {evidence.VerifiedUsers} with personal tokens, **{evidence.SelfDeclaredUsers} self-declared** (identity reported by a shared team token's client, not verified)\n"));
         body.Append(CultureInfo.InvariantCulture, $"- First seen {evidence.FirstSeen:yyyy-MM-dd HH:mm} UTC, last seen {evidence.LastSeen:yyyy-MM-dd HH:mm} UTC\n");
         if (evidence.Quotes.Count > 0)
         {
@@ -257,6 +283,17 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
         }
 
         body.Append(CultureInfo.InvariantCulture, $"\n**Confidence:** {change.Confidence:0.00}\n\n");
+        if (warnings is { Count: > 0 })
+        {
+            body.Append("## Look twice\n\n");
+            foreach (var warning in warnings)
+            {
+                body.Append("- ").Append(OneLine(warning)).Append('\n');
+            }
+
+            body.Append('\n');
+        }
+
         body.Append(CultureInfo.InvariantCulture, $"<sub>Proposed by SkillLoop from cluster #{evidence.ClusterId}");
         body.Append(reviewedBy is null ? "" : $"; approved by {reviewedBy}").Append(edited ? " (text edited in review)" : "").Append(".</sub>\n");
         return body.ToString();

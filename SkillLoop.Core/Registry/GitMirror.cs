@@ -143,7 +143,8 @@ public sealed partial class GitMirror
             {
                 var parent = repository.Lookup<Commit>(baseCommit) ?? throw new GitOperationException($"Commit {baseCommit} is not in the mirror; fetch again.");
                 var tree = TreeDefinition.From(parent);
-                var blob = repository.ObjectDatabase.CreateBlob(new MemoryStream(Encoding.UTF8.GetBytes(text)), path);
+                // No path hint: no attribute filters (eol, text=auto) may change the bytes the reviewer approved.
+                var blob = repository.ObjectDatabase.CreateBlob(new MemoryStream(Encoding.UTF8.GetBytes(text)));
                 var mode = parent.Tree[path]?.Mode is Mode.ExecutableFile ? Mode.ExecutableFile : Mode.NonExecutableFile;
                 tree.Add(path, blob, mode);
                 var signature = new Signature(identity.Name, identity.Email, when);

@@ -18,8 +18,8 @@ public sealed class FairShareTests
     {
         var ingestor = core.Get<SignalIngestor>();
         await ingestor.IngestAsync(SignalIngestorTests.Batch("flood", 0, 10, "flood@example.com",
-            "no, wrong 1", "no, wrong 2", "no, wrong 3", "no, wrong 4", "no, wrong 5", "no, wrong 6"), Flooder, CancellationToken.None);
-        await ingestor.IngestAsync(SignalIngestorTests.Batch("quiet", 0, 10, "quiet@example.com", "no, wrong a", "no, wrong b"), Quiet, CancellationToken.None);
+            "no, wrong 1", "no, wrong 2", "no, wrong 3", "no, wrong 4", "no, wrong 5", "no, wrong 6"), new IngestCredential(Flooder, Shared: true), CancellationToken.None);
+        await ingestor.IngestAsync(SignalIngestorTests.Batch("quiet", 0, 10, "quiet@example.com", "no, wrong a", "no, wrong b"), new IngestCredential(Quiet, Shared: true), CancellationToken.None);
         await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
         return (await connection.QueryAsync<(long Id, long Credential)>("SELECT id, credential_id FROM signals")).ToDictionary(r => r.Id, r => r.Credential);
     }

@@ -105,12 +105,13 @@ public sealed class ClustererTests
         return core;
     }
 
-    internal static async Task<long> StoreAsync(TestCore core, string user, string skill, string text, string pattern = "en-reject-wrong")
+    internal static async Task<long> StoreAsync(
+        TestCore core, string user, string skill, string text, string pattern = "en-reject-wrong", IngestCredential? credential = null, string? localExtractor = null)
     {
         var sessionId = Guid.NewGuid().ToString("N");
         var batch = new SignalBatch("claude", sessionId, user, 0, new SessionCursor("claude", sessionId, 10, skill, null),
-            [], [new DetectedCorrection("t1", text, pattern, skill, null, 0.9, null, [])]);
-        await core.Get<SignalIngestor>().IngestAsync(batch, CancellationToken.None);
+            [], [new DetectedCorrection("t1", text, pattern, skill, null, 0.9, null, [])], LocalExtractor: localExtractor);
+        await core.Get<SignalIngestor>().IngestAsync(batch, credential ?? IngestCredential.SelfDeclared, CancellationToken.None);
         return (await core.Get<SignalStore>().QueryAsync(new SignalQuery(SessionId: sessionId), CancellationToken.None)).Single().Id;
     }
 

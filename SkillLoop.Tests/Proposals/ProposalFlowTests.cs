@@ -37,7 +37,7 @@ public sealed class ProposalFlowTests
         Assert.Empty(world.Forge.Calls);
 
         var edited = review.ProposedText!.Replace("Render the table, then the totals.", "Render the table, then the totals row as its last row.", StringComparison.Ordinal);
-        await world.Core.Get<ProposalStore>().ApproveAsync(review.Proposal.Id, "Looks right.", edited, "reviewer", CancellationToken.None);
+        await world.Core.Get<ProposalStore>().ApproveAsync(review.Proposal.Id, review.Version, "Looks right.", edited, "reviewer", CancellationToken.None);
         await world.RunAsync();
 
         var open = await world.OnlyProposalAsync();
@@ -123,7 +123,7 @@ public sealed class ProposalFlowTests
         await world.RunAsync();
         var proposal = await world.OnlyProposalAsync();
 
-        await world.Core.Get<ProposalStore>().RejectAsync(proposal.Proposal.Id, "Not a skill problem.", "reviewer", CancellationToken.None);
+        await world.Core.Get<ProposalStore>().RejectAsync(proposal.Proposal.Id, proposal.Version, "Not a skill problem.", "reviewer", CancellationToken.None);
         await world.CorrectAsync("dave");
         await world.RunAsync();
 
@@ -131,7 +131,7 @@ public sealed class ProposalFlowTests
         Assert.Equal(("rejected", "Not a skill problem.", "reviewer"), (rejected.Proposal.State, rejected.ReviewComment, rejected.ReviewedBy));
         Assert.Equal(["main"], world.Remote.BranchNames());
         Assert.Empty(world.Forge.Calls);
-        await Assert.ThrowsAsync<ProposalActionException>(() => world.Core.Get<ProposalStore>().ApproveAsync(proposal.Proposal.Id, null, null, "reviewer", CancellationToken.None));
+        await Assert.ThrowsAsync<ProposalActionException>(() => world.Core.Get<ProposalStore>().ApproveAsync(proposal.Proposal.Id, proposal.Version, null, null, "reviewer", CancellationToken.None));
     }
 
     [Theory]
@@ -148,7 +148,7 @@ public sealed class ProposalFlowTests
 
         await world.RunAsync();
         var proposal = await world.OnlyProposalAsync();
-        await world.Core.Get<ProposalStore>().ApproveAsync(proposal.Proposal.Id, null, null, "reviewer", CancellationToken.None);
+        await world.Core.Get<ProposalStore>().ApproveAsync(proposal.Proposal.Id, proposal.Version, null, null, "reviewer", CancellationToken.None);
         world.Forge.FailNext(1, 502);
 
         await world.RunAsync();
@@ -181,9 +181,10 @@ public sealed class ProposalFlowTests
     public async Task Auto_merge_above_the_bar_merges_without_review_and_logs_every_action(string provider)
     {
         await using var world = await ProposalWorld.StartAsync(provider, autoMerge: true);
-        foreach (var user in new[] { "alice", "bob", "carol" })
+        // Three developers, each with a personal token: verified users, the only ones auto-merge counts.
+        foreach (var (user, key) in new[] { ("alice", 101L), ("bob", 102L), ("carol", 103L) })
         {
-            await world.CorrectAsync(user);
+            await world.CorrectAsync(user, personalKey: key);
         }
 
         await world.RunAsync();
@@ -221,7 +222,7 @@ public sealed class ProposalFlowTests
 
         await world.RunAsync();
         var proposal = await world.OnlyProposalAsync();
-        await world.Core.Get<ProposalStore>().ApproveAsync(proposal.Proposal.Id, null, null, "reviewer", CancellationToken.None);
+        await world.Core.Get<ProposalStore>().ApproveAsync(proposal.Proposal.Id, proposal.Version, null, null, "reviewer", CancellationToken.None);
         await world.RunAsync();
         var approved = world.Remote.Read(proposal.Proposal.Branch!, ProposalWorld.SkillPath);
 

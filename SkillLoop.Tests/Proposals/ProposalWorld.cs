@@ -70,10 +70,14 @@ internal sealed class ProposalWorld : IAsyncDisposable
         Assert.Equal("done", (await Core.Get<RegistryScans>().ScanAsync(Registry.Id, CancellationToken.None)).Phase);
     }
 
-    /// <summary>One user's correction, carried through extraction and clustering as the server does.</summary>
-    public async Task<long> CorrectAsync(string user, string text = "the totals row must stay at the bottom of the table", string skill = Skill)
+    /// <summary>
+    /// One user's correction, carried through extraction and clustering as the server does. A <paramref name="personalKey"/>
+    /// sends it with that personal ingest token's id (one user, verified); without one the user is self-declared.
+    /// </summary>
+    public async Task<long> CorrectAsync(string user, string text = "the totals row must stay at the bottom of the table", string skill = Skill, long? personalKey = null)
     {
-        var signal = await Clustering.ClustererTests.StoreAsync(Core, user, skill, text);
+        var signal = await Clustering.ClustererTests.StoreAsync(Core, user, skill, text,
+            credential: personalKey is { } key ? new SkillLoop.Core.Capture.IngestCredential(key, Shared: false) : null);
         Time.Advance(TimeSpan.FromMinutes(1));
         await Core.Get<ExtractionJobRunner>().RunOnceAsync(CancellationToken.None);
         await Core.Get<ClusteringJobRunner>().RunOnceAsync(CancellationToken.None);

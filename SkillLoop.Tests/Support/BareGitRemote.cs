@@ -62,6 +62,21 @@ public sealed class BareGitRemote : IDisposable
         return repository.Branches[branch]?.Tip[path]?.Target is Blob blob ? blob.GetContentText() : null;
     }
 
+    /// <summary>A file's exact bytes on a branch (null when missing): no decoding, no line-ending changes.</summary>
+    public byte[]? ReadBytes(string branch, string path)
+    {
+        using var repository = new Repository(Path);
+        if (repository.Branches[branch]?.Tip[path]?.Target is not Blob blob)
+        {
+            return null;
+        }
+
+        using var stream = blob.GetContentStream();
+        using var bytes = new MemoryStream();
+        stream.CopyTo(bytes);
+        return bytes.ToArray();
+    }
+
     public IReadOnlyList<string> BranchNames()
     {
         using var repository = new Repository(Path);

@@ -135,16 +135,31 @@ public sealed class RegistryAndProposalApiTests(SkillLoopServer server)
         Assert.Equal(3, detail.GetProperty("evidence").GetProperty("distinctUsers").GetInt32());
         Assert.Equal(["main"], remote.BranchNames());
 
-        var approved = await admin.PostAsJsonAsync($"/api/v1/proposals/{id}/approve", new { comment = "Ship it." });
+        var version = detail.GetProperty("version").GetInt32();
+        Assert.Equal(JsonValueKind.Array, detail.GetProperty("warnings").ValueKind);
+
+        // No version, or one the reviewer did not read: 409 with the current version, and nothing changes.
+        var unversioned = await admin.PostAsJsonAsync($"/api/v1/proposals/{id}/approve", new { comment = "Ship it." });
+        var stale = await admin.PostAsJsonAsync($"/api/v1/proposals/{id}/approve", new { comment = "Ship it.", version = version - 1 });
+        Assert.Equal((HttpStatusCode.Conflict, HttpStatusCode.Conflict), (unversioned.StatusCode, stale.StatusCode));
+        Assert.Equal(version, (await stale.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("version").GetInt32());
+        Assert.Equal("review", (await admin.GetFromJsonAsync<JsonElement>($"/api/v1/proposals/{id}")).GetProperty("proposal").GetProperty("state").GetString());
+
+        // The reviewer's own text, CRLF line endings and all, is what gets pushed: byte for byte.
+        var approvedText = detail.GetProperty("proposedText").GetString()!.Replace("\n", "\r\n", StringComparison.Ordinal) + "Ünïcode stays as typed.\r\n";
+        var approved = await admin.PostAsJsonAsync($"/api/v1/proposals/{id}/approve", new { comment = "Ship it.", version, proposedText = approvedText });
         Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
-        var again = await admin.PostAsJsonAsync($"/api/v1/proposals/{id}/approve", new { comment = "Twice?" });
+        var again = await admin.PostAsJsonAsync($"/api/v1/proposals/{id}/approve", new { comment = "Twice?", version });
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
 
         var open = await WaitAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/proposals/{id}"), p => p.GetProperty("proposal").GetProperty("state").GetString() == "open");
         var branch = open.GetProperty("proposal").GetProperty("branch").GetString()!;
-        Assert.Equal(open.GetProperty("proposedText").GetString(), remote.Read(branch, path));
+        Assert.Equal(approvedText, open.GetProperty("proposedText").GetString());
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes(approvedText), remote.ReadBytes(branch, path));
         var audit = await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/audit?proposalId={id}");
-        Assert.Contains(audit!, a => a.GetProperty("action").GetString() == "approved" && a.GetProperty("actor").GetString() == "SKILLLOOP_ADMIN_API_KEY");
+        // The audit names the key that acted, marked as a key (never a bare "admin" or "api").
+        Assert.Contains(audit!, a => a.GetProperty("action").GetString() == "approved"
+            && a.GetProperty("actor").GetString()!.StartsWith("api key SKILLLOOP_ADMIN_API_KEY (#", StringComparison.Ordinal));
     }
 
     private static async Task<T> WaitAsync<T>(Func<Task<T>> read, Func<T, bool> done)

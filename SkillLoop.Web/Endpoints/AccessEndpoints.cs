@@ -29,7 +29,8 @@ public static class AccessEndpoints
 
     public sealed record PasswordChange(string? Password);
 
-    public sealed record NewKey(string? Kind, string? Name);
+    /// <summary>A new key; <c>shared</c> makes an ingest token for a whole team instead of one developer (the default).</summary>
+    public sealed record NewKey(string? Kind, string? Name, bool Shared = false);
 
     public static async Task<Ok<IReadOnlyList<UserSummary>>> ListUsers(AccessAdmin admin, CancellationToken cancellationToken) =>
         TypedResults.Ok(await admin.ListUsersAsync(cancellationToken));
@@ -67,7 +68,7 @@ public static class AccessEndpoints
     {
         try
         {
-            var created = await admin.CreateKeyAsync(body?.Kind, body?.Name, cancellationToken);
+            var created = await admin.CreateKeyAsync(body?.Kind, body?.Name, cancellationToken, body?.Shared ?? false);
             return TypedResults.Created($"/api/v1/keys/{created.Key.Id}", created);
         }
         catch (AccessException ex)

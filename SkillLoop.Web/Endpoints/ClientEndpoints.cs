@@ -57,9 +57,8 @@ public static class ClientEndpoints
             return TypedResults.ValidationProblem(errors, title: "The signal batch is invalid; nothing was stored.");
         }
 
-        // The token's row id: extraction and clustering take turns between credentials.
-        var credential = long.TryParse(user.FindFirst(ApiKeyAuthenticationHandler.KeyIdClaim)?.Value, out var keyId) ? keyId : 0;
-        var result = await ingestor.IngestAsync(batch!, credential, cancellationToken);
+        // The token decides whose evidence this is; extraction and clustering take turns between tokens.
+        var result = await ingestor.IngestAsync(batch!, ApiKeyAuthenticationHandler.IngestCredentialOf(user), cancellationToken);
         if (result.Outcome == IngestOutcome.CursorConflict)
         {
             return TypedResults.Problem(

@@ -11,9 +11,10 @@ public static class ClusterEndpoints
         var api = app.MapGroup("/api/v1").RequireAuthorization(Policies.Staff).WithTags("Clusters");
         api.MapGet("/clusters", ListClusters);
         api.MapGet("/clusters/{id:long}", GetCluster);
-        api.MapPost("/clusters/{id:long}/merge", MergeCluster);
-        api.MapPost("/clusters/{id:long}/noise", SetNoise);
-        api.MapPost("/signals/{id:long}/move-out", MoveSignalOut);
+        // Curating evidence (merge, noise, move out) is the admins' in the dashboard: the same here.
+        api.MapPost("/clusters/{id:long}/merge", MergeCluster).RequireAuthorization(Policies.Admin);
+        api.MapPost("/clusters/{id:long}/noise", SetNoise).RequireAuthorization(Policies.Admin);
+        api.MapPost("/signals/{id:long}/move-out", MoveSignalOut).RequireAuthorization(Policies.Admin);
         return app;
     }
 

@@ -19,11 +19,14 @@ public static class ProposalEndpoints
         return app;
     }
 
-    /// <summary>The reviewer's version of the proposed file.</summary>
-    public sealed record ProposalEdit(string? ProposedText);
+    /// <summary>The reviewer's version of the proposed file; with <c>version</c>, refused when the proposal changed since.</summary>
+    public sealed record ProposalEdit(string? ProposedText, int? Version = null);
 
-    /// <summary>A decision, with an optional comment (and, for approval, optionally the final text).</summary>
-    public sealed record ReviewDecision(string? Comment = null, string? ProposedText = null);
+    /// <summary>
+    /// A decision on the proposal's <c>version</c> the reviewer read (required: another or none gets 409), with an
+    /// optional comment (and, for approval, optionally the final text, pushed byte for byte).
+    /// </summary>
+    public sealed record ReviewDecision(string? Comment = null, string? ProposedText = null, int? Version = null);
 
     public static async Task<Ok<IReadOnlyList<ProposalSummary>>> ListProposals(ProposalStore store, CancellationToken cancellationToken, string? state = null) =>
         TypedResults.Ok(await store.ListAsync(string.IsNullOrEmpty(state) ? null : state, cancellationToken));
@@ -35,21 +38,26 @@ public static class ProposalEndpoints
 
     public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> EditProposal(
         long id, ProposalEdit? edit, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
-        ActAsync(() => store.EditAsync(id, edit?.ProposedText, RegistryEndpoints.Actor(user), cancellationToken));
+        ActAsync(() => store.EditAsync(id, edit?.ProposedText, RegistryEndpoints.Actor(user), cancellationToken, edit?.Version));
 
     public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> ApproveProposal(
         long id, ReviewDecision? decision, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
-        ActAsync(() => store.ApproveAsync(id, decision?.Comment, decision?.ProposedText, RegistryEndpoints.Actor(user), cancellationToken));
+        ActAsync(() => store.ApproveAsync(id, decision?.Version, decision?.Comment, decision?.ProposedText, RegistryEndpoints.Actor(user), cancellationToken));
 
     public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> RejectProposal(
         long id, ReviewDecision? decision, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
-        ActAsync(() => store.RejectAsync(id, decision?.Comment, RegistryEndpoints.Actor(user), cancellationToken));
+        ActAsync(() => store.RejectAsync(id, decision?.Version, decision?.Comment, RegistryEndpoints.Actor(user), cancellationToken));
 
     private static async Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> ActAsync(Func<Task<ProposalDetail>> action)
     {
         try
         {
             return TypedResults.Ok(await action());
+        }
+        catch (ProposalActionException ex) when (ex.CurrentVersion is { } current)
+        {
+            return TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status409Conflict, title: "Version conflict",
+                extensions: new Dictionary<string, object?> { ["version"] = current });
         }
         catch (ProposalActionException ex)
         {

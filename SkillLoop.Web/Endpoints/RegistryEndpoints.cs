@@ -153,7 +153,7 @@ public static class RegistryEndpoints
     public static async Task<Ok<IReadOnlyList<AuditEntry>>> ListAudit(ProposalStore store, CancellationToken cancellationToken, long? proposalId = null) =>
         TypedResults.Ok(await store.AuditAsync(proposalId, cancellationToken));
 
-    internal static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";
+    internal static string Actor(ClaimsPrincipal user) => SkillLoop.Web.Auth.ApiKeyAuthenticationHandler.ActorOf(user);
 
     private static ValidationProblem Invalid(RegistryException ex) =>
         TypedResults.ValidationProblem(new Dictionary<string, string[]> { [ex.Field] = [ex.Message] }, title: "Invalid registry");

@@ -20,9 +20,9 @@ public static class SettingsEndpoints
         api.MapPut("/extraction", PutExtraction).RequireAuthorization(Policies.Admin);
         api.MapGet("/retention", GetRetention).RequireAuthorization(Policies.Staff);
         api.MapPut("/retention", PutRetention).RequireAuthorization(Policies.Admin);
-        api.MapGet("/backup", GetBackup).RequireAuthorization(Policies.Staff);
+        api.MapGet("/backup", GetBackup).RequireAuthorization(Policies.Admin); // backups are admin-only in the dashboard too
         api.MapPut("/backup", PutBackup).RequireAuthorization(Policies.Admin);
-        api.MapGet("/registry", GetRegistry).RequireAuthorization(Policies.Staff);
+        api.MapGet("/registry", GetRegistry).RequireAuthorization(Policies.Admin); // as on the Skills page
         api.MapPut("/registry", PutRegistry).RequireAuthorization(Policies.Admin);
         return app;
     }
@@ -42,6 +42,11 @@ public static class SettingsEndpoints
         if (thresholds.DistinctUsers is < 1 or > 1000)
         {
             errors["distinctUsers"] = ["Between 1 and 1000."];
+        }
+
+        if (thresholds.NewUsersAfterRejection is < 1 or > 1000)
+        {
+            errors["newUsersAfterRejection"] = ["Between 1 and 1000 (omit it to keep the current value)."];
         }
 
         if (errors.Count > 0)

@@ -52,6 +52,27 @@ public sealed class DashboardComponentTests : IAsyncLifetime
 
         keys.WaitForAssertion(() => Assert.Matches(@"skillloop-client install claude --url http://localhost --token sli_\S+", keys.Find("[data-testid=install-command]").TextContent));
         Assert.Contains("bunit team", keys.Markup);
+        // Personal by default: one developer, one user.
+        var created = (await _dashboard.Get<AccessAdmin>().ListKeysAsync(CancellationToken.None)).Single(k => k.Name == "bunit team");
+        Assert.False(created.Shared);
+        Assert.Contains("bunit team runs, on their own machine", keys.Markup);
+        Assert.Contains(keys.FindAll("[data-testid=key-type]"), td => td.TextContent == "personal");
+    }
+
+    [Fact]
+    public async Task A_shared_team_token_is_made_only_when_asked_and_listed_as_such()
+    {
+        var keys = _dashboard.Render<ApiKeys>();
+
+        var name = keys.FindComponents<MudTextField<string>>().Single();
+        await keys.InvokeAsync(() => name.Instance.ValueChanged.InvokeAsync("bunit shared"));
+        var shared = keys.FindComponents<MudCheckBox<bool>>().Single();
+        await keys.InvokeAsync(() => shared.Instance.ValueChanged.InvokeAsync(true));
+        keys.Find("[data-testid=key-create-ingest]").Click();
+
+        keys.WaitForAssertion(() => Assert.Contains("Each developer on the team runs", keys.Markup));
+        Assert.True((await _dashboard.Get<AccessAdmin>().ListKeysAsync(CancellationToken.None)).Single(k => k.Name == "bunit shared").Shared);
+        Assert.Contains(keys.FindAll("[data-testid=key-type]"), td => td.TextContent.StartsWith("shared team token", StringComparison.Ordinal));
     }
 
     [Fact]
