@@ -15,9 +15,14 @@ internal static class PayloadShapes
         var cwd = root.Str("cwd") ?? root.Arr("workspace_roots").Select(r => r.ValueKind == JsonValueKind.String ? r.GetString() : null).FirstOrDefault()
             ?? root.Arr("workspaceRoots").Select(r => r.ValueKind == JsonValueKind.String ? r.GetString() : null).FirstOrDefault();
 
-        // Cline: {"clineVersion","hookName","taskId","workspaceRoots",…}; no transcript path, so find the task folder.
+        // Cline: {"clineVersion","hookName","taskId","workspaceRoots",…}; no transcript path, so find the conversation.
+        // Cline 3's CLI starts a new taskId at every start of a session; sessionContext.rootSessionId is the session
+        // and names its messages file. The extension keeps one task folder per taskId.
         if (root.Str("clineVersion") is not null || (root.Str("hookName") is not null && root.Str("taskId") is not null))
         {
+            if (root.Obj("sessionContext")?.Str("rootSessionId") is { Length: > 0 } rootSession
+                && ClineLocations.FindSession(home, rootSession) is { } messages)
+                return new HookEvent("cline", rootSession, messages, null, cwd);
             var taskId = root.Str("taskId");
             if (taskId is null || ClineLocations.FindTask(home, taskId) is not { } history)
                 return null;
@@ -88,7 +93,8 @@ internal static class PayloadShapes
             return "vscode";
         if (p.Contains("/.cursor/", StringComparison.Ordinal))
             return "cursor";
-        if (p.EndsWith("api_conversation_history.json", StringComparison.Ordinal))
+        if (p.EndsWith("api_conversation_history.json", StringComparison.Ordinal)
+            || (p.Contains("/.cline/", StringComparison.Ordinal) && p.EndsWith(".messages.json", StringComparison.Ordinal)))
             return "cline";
         return null;
     }

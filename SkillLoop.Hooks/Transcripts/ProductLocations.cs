@@ -37,6 +37,15 @@ public static class ClineLocations
         }
     }
 
+    /// <summary>Cline 3's CLI: <c>~/.cline/data/sessions/&lt;id&gt;/&lt;id&gt;.messages.json</c>.</summary>
+    public static string? FindSession(string home, string sessionId)
+    {
+        if (sessionId.IndexOfAny(['/', '\\']) >= 0 || sessionId is "." or ".." or "")
+            return null;
+        var path = Path.Combine(home, ".cline", "data", "sessions", sessionId, sessionId + ".messages.json");
+        return File.Exists(path) ? path : null;
+    }
+
     public static string? FindTask(string home, string taskId)
     {
         if (taskId.IndexOfAny(['/', '\\']) >= 0 || taskId is "." or "..")
