@@ -31,7 +31,8 @@ public static class WorkerCommand
             var local = AgentCli.Find(env, platform) is { } cli ? new LocalIssueExtractor(cli, LocalIssueExtractor.DefaultTimeout) : null;
             using var budget = new CancellationTokenSource(local is null ? Budget : Budget + LocalExtractionBudget);
             var payload = await stdin.ReadToEndAsync(budget.Token);
-            var hookEvent = HookEvent.Parse(payload, platform, env.Home);
+            HookActivity.Record(env.Home, platform, DateTimeOffset.UtcNow);
+            var hookEvent = HookEvent.Parse(payload, platform, AgentHomes.Of(env));
             if (hookEvent is null)
                 return 0;
             var stored = ClientConfigFile.Load(env.Home);
