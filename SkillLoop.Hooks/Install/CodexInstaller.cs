@@ -192,7 +192,8 @@ public static class TomlNotify
     {
         if (!File.Exists(path))
             return null;
-        var lines = File.ReadAllLines(path);
+        if (!TomlText.TryRead(path, out var lines, out var reason))
+            throw new ConfigParseException(path, reason!);
         for (var i = 0; i < lines.Length; i++)
         {
             var trimmed = lines[i].TrimStart();
@@ -215,7 +216,13 @@ public static class TomlNotify
     public static void Write(string path, IReadOnlyList<string>? value)
     {
         var existing = Read(path);
-        var lines = File.Exists(path) ? File.ReadAllLines(path).ToList() : [];
+        List<string> lines = [];
+        if (File.Exists(path))
+        {
+            if (!TomlText.TryRead(path, out var read, out var reason))
+                throw new ConfigParseException(path, reason!);
+            lines = [.. read];
+        }
         var newLine = value is null ? null : "notify = [" + string.Join(", ", value.Select(Quote)) + "]";
         if (existing is not null)
         {

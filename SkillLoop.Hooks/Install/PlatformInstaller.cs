@@ -40,8 +40,15 @@ public static class HookCommandLine
         && command.Contains("skillloop-client", StringComparison.OrdinalIgnoreCase)
         && command.Contains(" hook ", StringComparison.Ordinal);
 
+    /// <summary>
+    /// The path as one word for the shell that runs hook commands (<c>sh -c</c>): single quotes, in which nothing is
+    /// expanded, so a folder named <c>$(…)</c> or <c>`…`</c> is never executed. Windows shells get double quotes.
+    /// </summary>
     public static string Quote(string path) =>
-        path.Length > 0 && path.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '\\' or '.' or '-' or '_' or ':' or '+' or '~')
+        path.Length > 0 && path.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '-' or '_' or ':' or '+'
+                || (c == '\\' && OperatingSystem.IsWindows()))
             ? path
-            : "\"" + path.Replace("\"", "\\\"") + "\"";
+            : OperatingSystem.IsWindows()
+                ? "\"" + path.Replace("\"", "\\\"") + "\""
+                : "'" + path.Replace("'", "'\\''") + "'";
 }
