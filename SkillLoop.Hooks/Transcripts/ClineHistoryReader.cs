@@ -20,7 +20,8 @@ public sealed class ClineHistoryReader : ITranscriptReader
     /// <summary>Skill tools: the extension's <c>use_skill</c>, Cline 3's <c>skills</c> <c>{"skill": NAME}</c>.</summary>
     private static readonly string[] SkillTools = ["use_skill", "skills", "skill", "Skill"];
 
-    public TranscriptRead Read(string path, long fromOffset)
+    /// <param name="untilOffset">For this format a message index: messages from it on are left for a later read.</param>
+    public TranscriptRead Read(string path, long fromOffset, long untilOffset = long.MaxValue)
     {
         var sessionId = Path.GetFileName(Path.GetDirectoryName(path));
         JsonDocument doc;
@@ -49,6 +50,8 @@ public sealed class ClineHistoryReader : ITranscriptReader
             var index = 0L;
             foreach (var message in root.EnumerateArray())
             {
+                if (index >= untilOffset)
+                    break;
                 if (index++ < fromOffset)
                     continue;
                 var id = $"cline-{index - 1}";
@@ -69,6 +72,10 @@ public sealed class ClineHistoryReader : ITranscriptReader
             return new TranscriptRead(sessionId, turns, fromOffset, Math.Max(index, fromOffset), skipped);
         }
     }
+
+    /// <summary>The messages just before a message index (the file is parsed whole anyway).</summary>
+    public IReadOnlyList<ConversationTurn> ReadBefore(string path, long beforeOffset, int maxBytes) =>
+        beforeOffset <= 0 ? [] : Read(path, Math.Max(0, beforeOffset - 16), beforeOffset).Turns;
 
     private const string MessagesSuffix = ".messages.json";
 

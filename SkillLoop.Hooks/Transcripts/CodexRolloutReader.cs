@@ -32,10 +32,10 @@ public sealed class CodexRolloutReader : ITranscriptReader
         "<collaboration_mode>", "<skills_instructions>", "<apps_instructions>",
     ];
 
-    public TranscriptRead Read(string path, long fromOffset)
+    public TranscriptRead Read(string path, long fromOffset, long untilOffset = long.MaxValue)
     {
         var state = new State();
-        var end = JsonlScanner.Scan(path, fromOffset, state.OnLine);
+        var end = JsonlScanner.Scan(path, fromOffset, state.OnLine, untilOffset);
         return new TranscriptRead(state.SessionId, state.Turns, fromOffset, end, state.Skipped);
     }
 
