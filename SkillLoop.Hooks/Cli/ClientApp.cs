@@ -8,9 +8,10 @@ public static class ClientApp
 {
     public const string Usage = """
         usage:
-          skillloop-client install <platform> --url <server> --token <ingest token> [--scope user|project] [--dir DIR]
+          skillloop-client install <platform> --url <server> --token <ingest token> [--scope user|project] [--dir DIR] [--offline]
+          skillloop-client install codex --notify ...   (Codex: the notify program in config.toml instead of a hook)
           skillloop-client uninstall <platform> [--scope user|project] [--dir DIR]
-          skillloop-client status [--dir DIR]
+          skillloop-client status [--dir DIR] [--offline]
           skillloop-client hook <platform>
           skillloop-client detect <transcript> [--platform auto|claude|copilot|vscode|codex|cursor|cline] [--json]
         platforms: claude, copilot, vscode, codex, cursor, cline
@@ -30,7 +31,7 @@ public static class ClientApp
             case "install":
             case "uninstall":
             case "status":
-                return InstallCommand.Run(args, stdout, stderr, env);
+                return await InstallCommand.RunAsync(args, stdout, stderr, env);
             case "--version":
                 stdout.WriteLine(SignalWorker.Version);
                 return 0;

@@ -37,3 +37,37 @@ public sealed record ClientEnvironment(
         return File.Exists(apphost) ? apphost : process;
     }
 }
+
+/// <summary>
+/// Where each agent keeps its settings and sessions: <c>CLAUDE_CONFIG_DIR</c>, <c>CODEX_HOME</c> and
+/// <c>COPILOT_HOME</c> when set, else the agent's folder in the home directory. Install, uninstall, status and the
+/// hook all take them from here, so an agent run with its home elsewhere is configured and read where it looks.
+/// </summary>
+public sealed record AgentHomes(string Home, string Claude, string Codex, string Copilot)
+{
+    public static AgentHomes Default(string home) =>
+        new(home, Path.Combine(home, ".claude"), Path.Combine(home, ".codex"), Path.Combine(home, ".copilot"));
+
+    public static AgentHomes Of(ClientEnvironment env)
+    {
+        var defaults = Default(env.Home);
+        return new AgentHomes(
+            env.Home,
+            Override(env, "CLAUDE_CONFIG_DIR") ?? defaults.Claude,
+            Override(env, "CODEX_HOME") ?? defaults.Codex,
+            Override(env, "COPILOT_HOME") ?? defaults.Copilot);
+    }
+
+    private static string? Override(ClientEnvironment env, string name) =>
+        env.Variable(name) is { Length: > 0 } value ? Path.GetFullPath(ExpandTilde(value, env.Home), env.CurrentDirectory) : null;
+
+    private static string ExpandTilde(string value, string home) =>
+        value == "~" ? home : value.StartsWith("~/", StringComparison.Ordinal) ? Path.Combine(home, value[2..]) : value;
+
+    /// <summary>True when <paramref name="path"/> lies inside <paramref name="dir"/>.</summary>
+    public static bool Under(string path, string dir)
+    {
+        var full = dir.TrimEnd('/', '\\') + "/";
+        return path.Replace('\\', '/').StartsWith(full.Replace('\\', '/'), OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+    }
+}

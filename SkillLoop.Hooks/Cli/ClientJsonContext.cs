@@ -15,6 +15,7 @@ public sealed record DetectOutput(string Platform, string? SessionId, string Tur
 [JsonSerializable(typeof(List<DetectOutput>))]
 [JsonSerializable(typeof(ClientConfigFile))]
 [JsonSerializable(typeof(List<string>))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(List<SkillLoop.Hooks.Install.InstalledHook>))]
 internal sealed partial class ClientJsonContext : JsonSerializerContext
 {

@@ -33,7 +33,12 @@ public sealed class SessionAnalyzer(CorrectionDetector detector, int contextTurn
     /// before the agent's first answer has nothing to correct, so it is never a correction: this keeps specification
     /// language in the opening request ("it should be…", "don't use…") from counting.
     /// </param>
-    public SessionAnalysis Analyze(IReadOnlyList<ConversationTurn> turns, ActiveSkill skillAtStart, bool conversationStarted = false)
+    /// <param name="before">
+    /// Turns read earlier (just before these), read back from the transcript: they give the first corrections here
+    /// their context (the agent answer being corrected is usually in the previous read), and nothing else.
+    /// </param>
+    public SessionAnalysis Analyze(IReadOnlyList<ConversationTurn> turns, ActiveSkill skillAtStart, bool conversationStarted = false,
+        IReadOnlyList<ConversationTurn>? before = null)
     {
         var skill = skillAtStart;
         var agentHasAnswered = conversationStarted;
@@ -42,6 +47,14 @@ public sealed class SessionAnalyzer(CorrectionDetector detector, int contextTurn
         var corrections = new List<DetectedCorrection>();
         var context = new List<ContextTurn>();
         var interrupted = false;
+
+        foreach (var turn in before ?? [])
+        {
+            if (!turn.IsSidechain && !turn.IsMeta && !turn.IsInterruption && turn.Text.Length > 0)
+                context.Add(new ContextTurn(turn.Role == TurnRole.User ? "user" : "assistant", Truncate(turn.Text, MaxContextChars)));
+        }
+        if (context.Count > contextTurns)
+            context.RemoveRange(0, context.Count - contextTurns);
 
         foreach (var turn in turns)
         {

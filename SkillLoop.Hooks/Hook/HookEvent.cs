@@ -12,7 +12,10 @@ public sealed record HookEvent(string Platform, string SessionId, string Transcr
     /// so one event delivered through two products' hook files maps to the same (platform, session) cursor and the
     /// server's offset check makes the second delivery a no-op.
     /// </summary>
-    public static HookEvent? Parse(string payload, string platformHint, string home)
+    public static HookEvent? Parse(string payload, string platformHint, string home) =>
+        Parse(payload, platformHint, Cli.AgentHomes.Default(home));
+
+    public static HookEvent? Parse(string payload, string platformHint, Cli.AgentHomes homes)
     {
         if (string.IsNullOrWhiteSpace(payload))
             return null;
@@ -20,7 +23,7 @@ public sealed record HookEvent(string Platform, string SessionId, string Transcr
         {
             using var doc = JsonDocument.Parse(payload);
             return doc.RootElement.ValueKind == JsonValueKind.Object
-                ? PayloadShapes.Identify(doc.RootElement, platformHint, home)
+                ? PayloadShapes.Identify(doc.RootElement, platformHint, homes)
                 : null;
         }
         catch (JsonException)

@@ -10,14 +10,20 @@ namespace SkillLoop.Hooks.Hook;
 /// </summary>
 internal static class PayloadShapes
 {
-    public static HookEvent? Identify(JsonElement root, string platformHint, string home)
+    public static HookEvent? Identify(JsonElement root, string platformHint, Cli.AgentHomes homes)
     {
+        var home = homes.Home;
         var cwd = root.Str("cwd") ?? root.Arr("workspace_roots").Select(r => r.ValueKind == JsonValueKind.String ? r.GetString() : null).FirstOrDefault()
             ?? root.Arr("workspaceRoots").Select(r => r.ValueKind == JsonValueKind.String ? r.GetString() : null).FirstOrDefault();
 
-        // Cline: {"clineVersion","hookName","taskId","workspaceRoots",…}; no transcript path, so find the task folder.
+        // Cline: {"clineVersion","hookName","taskId","workspaceRoots",…}; no transcript path, so find the conversation.
+        // Cline 3's CLI starts a new taskId at every start of a session; sessionContext.rootSessionId is the session
+        // and names its messages file. The extension keeps one task folder per taskId.
         if (root.Str("clineVersion") is not null || (root.Str("hookName") is not null && root.Str("taskId") is not null))
         {
+            if (root.Obj("sessionContext")?.Str("rootSessionId") is { Length: > 0 } rootSession
+                && ClineLocations.FindSession(home, rootSession) is { } messages)
+                return new HookEvent("cline", rootSession, messages, null, cwd);
             var taskId = root.Str("taskId");
             if (taskId is null || ClineLocations.FindTask(home, taskId) is not { } history)
                 return null;
@@ -27,7 +33,7 @@ internal static class PayloadShapes
         // Codex notify: {"type":"agent-turn-complete","thread-id","turn-id","cwd",…}; find the thread's rollout file.
         if (root.Str("thread-id") is { } thread)
         {
-            var rollout = CodexLocations.FindRollout(home, thread);
+            var rollout = CodexLocations.FindRollout(homes.Codex, thread);
             return rollout is null ? null : new HookEvent("codex", thread, rollout, null, cwd);
         }
 
@@ -44,7 +50,7 @@ internal static class PayloadShapes
             var transcript = root.Str("transcript_path") ?? root.Str("transcriptPath") ?? VsCodeLocations.FindTranscript(home, vsSession);
             if (transcript is null)
                 return null;
-            var platform = PlatformOfTranscript(transcript) ?? "vscode";
+            var platform = PlatformOfTranscript(transcript, homes) ?? "vscode";
             return new HookEvent(platform, vsSession, transcript, "vscode", cwd);
         }
 
@@ -54,8 +60,8 @@ internal static class PayloadShapes
             if (copilotSession.StartsWith("toolu_", StringComparison.Ordinal))
                 return null;
             var transcript = root.Str("transcriptPath") ?? root.Str("transcript_path")
-                ?? Path.Combine(home, ".copilot", "session-state", copilotSession, "events.jsonl");
-            return new HookEvent(PlatformOfTranscript(transcript) ?? "copilot", copilotSession, transcript, "copilot", cwd);
+                ?? Path.Combine(homes.Copilot, "session-state", copilotSession, "events.jsonl");
+            return new HookEvent(PlatformOfTranscript(transcript, homes) ?? "copilot", copilotSession, transcript, "copilot", cwd);
         }
 
         // Claude Code and Codex: snake_case session_id/transcript_path/hook_event_name; Codex adds turn_id and model,
@@ -63,20 +69,30 @@ internal static class PayloadShapes
         var codexLike = root.TryGetProperty("turn_id", out _);
         if (root.Str("session_id") is { } codexSession && root.Str("transcript_path") is null && codexLike)
         {
-            var rollout = CodexLocations.FindRollout(home, codexSession);
+            var rollout = CodexLocations.FindRollout(homes.Codex, codexSession);
             return rollout is null ? null : new HookEvent("codex", codexSession, rollout, null, cwd);
         }
         if (root.Str("session_id") is { } sessionId && root.Str("transcript_path") is { } path)
         {
-            var platform = PlatformOfTranscript(path) ?? (codexLike ? "codex" : platformHint);
+            var platform = PlatformOfTranscript(path, homes) ?? (codexLike ? "codex" : platformHint);
             return new HookEvent(platform, sessionId, path, platform == platformHint ? null : platformHint, cwd);
         }
         return null;
     }
 
     /// <summary>The transcript's location says whose format it is, whichever product ran the hook.</summary>
-    internal static string? PlatformOfTranscript(string path)
+    internal static string? PlatformOfTranscript(string path, Cli.AgentHomes? homes = null)
     {
+        // An agent home moved elsewhere (CLAUDE_CONFIG_DIR, CODEX_HOME, COPILOT_HOME) says it first.
+        if (homes is not null)
+        {
+            if (Cli.AgentHomes.Under(path, homes.Claude))
+                return "claude";
+            if (Cli.AgentHomes.Under(path, homes.Codex))
+                return "codex";
+            if (Cli.AgentHomes.Under(path, homes.Copilot))
+                return "copilot";
+        }
         var p = path.Replace('\\', '/');
         if (p.Contains("/.claude/", StringComparison.Ordinal))
             return "claude";
@@ -88,7 +104,8 @@ internal static class PayloadShapes
             return "vscode";
         if (p.Contains("/.cursor/", StringComparison.Ordinal))
             return "cursor";
-        if (p.EndsWith("api_conversation_history.json", StringComparison.Ordinal))
+        if (p.EndsWith("api_conversation_history.json", StringComparison.Ordinal)
+            || (p.Contains("/.cline/", StringComparison.Ordinal) && p.EndsWith(".messages.json", StringComparison.Ordinal)))
             return "cline";
         return null;
     }

@@ -32,9 +32,43 @@ public enum WorkerOutcome
 /// so, and after posting the worker extracts the corrections' issues itself and sends them to
 /// <c>POST /api/v1/issues</c>: the signals are safe on the server before the slow part starts.
 /// </remarks>
+/// <summary>How long and how often a worker tries again while the server is unavailable (in memory only).</summary>
+public sealed record RetryPolicy(TimeSpan FirstDelay, TimeSpan MaxDelay, TimeSpan Window)
+{
+    /// <summary>2 s, doubling to a minute, for up to 10 minutes.</summary>
+    public static RetryPolicy Default { get; } = new(TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(10));
+}
+
 public sealed class SignalWorker(HttpClient http, string user, string clientVersion = SignalWorker.Version, LocalIssueExtractor? localExtractor = null)
 {
     public const string Version = "0.1.0";
+
+    /// <summary>Bytes of a transcript read into one batch at first; a backlog is sent in several (bounded memory).</summary>
+    public const long ReadWindowBytes = 16L << 20;
+
+    /// <summary>Bytes before the cursor read back for the context of the first corrections of a read.</summary>
+    public const int ContextBytes = 256 * 1024;
+
+    private const int MaxContextBytes = 4 << 20;
+
+    /// <summary>
+    /// Runs, and while the server is unavailable runs again after a growing pause (in memory only, within
+    /// <paramref name="retry"/>'s window): a correction whose session never fires another Stop is not lost to a
+    /// server that was down for a few minutes.
+    /// </summary>
+    public async Task<WorkerOutcome> RunWithRetriesAsync(HookEvent hookEvent, RetryPolicy retry, CancellationToken cancellationToken)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var delay = retry.FirstDelay;
+        while (true)
+        {
+            var outcome = await RunAsync(hookEvent, cancellationToken);
+            if (outcome != WorkerOutcome.ServerUnavailable || started.Elapsed + delay > retry.Window)
+                return outcome;
+            await Task.Delay(delay, cancellationToken);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, retry.MaxDelay.Ticks));
+        }
+    }
 
     public async Task<WorkerOutcome> RunAsync(HookEvent hookEvent, CancellationToken cancellationToken)
     {
@@ -63,39 +97,83 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             return WorkerOutcome.ServerUnavailable;
         }
 
-        var read = reader.Read(hookEvent.TranscriptPath, Math.Max(0, cursor.Offset));
-        if (read.EndOffset <= cursor.Offset)
-            return WorkerOutcome.NothingNew;
-
         var config = await configTask;
-        var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
-        var analysis = new SessionAnalyzer(new CorrectionDetector(config.Patterns), Math.Max(0, config.Settings.ContextTurns))
-            .Analyze(read.Turns, new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath), conversationStarted: cursor.Offset > 0);
-        var batch = ForServer(hookEvent, user, cursor.Offset, read.EndOffset, analysis, clientVersion,
-            local is not null && analysis.Corrections.Count > 0 ? local.Cli : null);
-
-        var body = Fit(ref batch);
-        try
+        var outcome = WorkerOutcome.NothingNew;
+        var window = ReadWindowBytes;
+        // A backlog goes in batches, each from where the last one left the cursor.
+        while (true)
         {
-            using var content = new ByteArrayContent(body);
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-            using var response = await http.PostAsync("api/v1/signals", content, cancellationToken);
-            if (response.IsSuccessStatusCode && batch.LocalExtractor is not null)
-                await ExtractLocallyAsync(local!, batch, cancellationToken);
-            return response.StatusCode switch
+            cancellationToken.ThrowIfCancellationRequested();
+            if (Prepare(reader, hookEvent, cursor, config, ref window) is not { } prepared)
+                return outcome;
+            var (batch, body, local) = prepared;
+            try
             {
-                HttpStatusCode.Conflict => WorkerOutcome.Conflict, // another event got there first: nothing to do
-                HttpStatusCode.Unauthorized => WorkerOutcome.Unauthorized,
-                // Rate-limited: the cursor did not move, so the next event sends the same turns.
-                HttpStatusCode.TooManyRequests => WorkerOutcome.ServerUnavailable,
-                _ when response.IsSuccessStatusCode => WorkerOutcome.Posted,
-                _ when (int)response.StatusCode >= 500 => WorkerOutcome.ServerUnavailable,
-                _ => WorkerOutcome.Rejected,
-            };
+                using var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                using var response = await http.PostAsync("api/v1/signals", content, cancellationToken);
+                if (response.IsSuccessStatusCode && batch.LocalExtractor is not null)
+                    await ExtractLocallyAsync(local!, batch, cancellationToken);
+                var result = response.StatusCode switch
+                {
+                    HttpStatusCode.Conflict => WorkerOutcome.Conflict, // another event got there first: nothing to do
+                    HttpStatusCode.Unauthorized => WorkerOutcome.Unauthorized,
+                    // Rate-limited: the cursor did not move, so the next event sends the same turns.
+                    HttpStatusCode.TooManyRequests => WorkerOutcome.ServerUnavailable,
+                    _ when response.IsSuccessStatusCode => WorkerOutcome.Posted,
+                    _ when (int)response.StatusCode >= 500 => WorkerOutcome.ServerUnavailable,
+                    _ => WorkerOutcome.Rejected,
+                };
+                if (result != WorkerOutcome.Posted)
+                    return outcome == WorkerOutcome.Posted && result == WorkerOutcome.Conflict ? outcome : result;
+                outcome = WorkerOutcome.Posted;
+                cursor = batch.Cursor;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                return WorkerOutcome.ServerUnavailable;
+            }
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+    }
+
+    /// <summary>
+    /// The next batch from the cursor: at most <paramref name="window"/> bytes read, and never more corrections than
+    /// the server takes in one batch: the window shrinks until every correction read fits, so the cursor never
+    /// moves past a correction that was not sent. Null when nothing new is complete.
+    /// </summary>
+    private (SignalBatch Batch, byte[] Body, LocalIssueExtractor? Local)? Prepare(
+        ITranscriptReader reader, HookEvent hookEvent, SessionCursor cursor, ClientConfig config, ref long window)
+    {
+        var from = Math.Max(0, cursor.Offset);
+        while (true)
         {
-            return WorkerOutcome.ServerUnavailable;
+            var until = window >= long.MaxValue - from ? long.MaxValue : from + window;
+            var read = reader.Read(hookEvent.TranscriptPath, from, until);
+            if (read.EndOffset <= from)
+                return null;
+
+            var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
+            var analyzer = new SessionAnalyzer(new CorrectionDetector(config.Patterns), Math.Max(0, config.Settings.ContextTurns));
+            var skill = new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath);
+            var analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: from > 0);
+            if (analysis.Corrections.Count > 0 && from > 0)
+            {
+                // The answer being corrected is usually in an earlier read: take it back from the transcript.
+                var before = ReadBefore(reader, hookEvent.TranscriptPath, from, Math.Max(1, config.Settings.ContextTurns));
+                analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: true, before);
+            }
+            var batch = ForServer(hookEvent, user, cursor.Offset, read.EndOffset, analysis, clientVersion,
+                local is not null && analysis.Corrections.Count > 0 ? local.Cli : null);
+
+            var read_ = read.EndOffset - from;
+            var body = Fit(ref batch, out var dropped);
+            if (!dropped || read_ <= 1)
+            {
+                // Room to spare: the next batch may read more again.
+                window = Math.Min(ReadWindowBytes, Math.Max(window, read_) * 2);
+                return (batch, body, local);
+            }
+            window = Math.Max(1, read_ / 2);
         }
     }
 
@@ -119,6 +197,26 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             clientVersion,
             localExtractor));
 
+    /// <summary>Turns before the cursor, from a bounded tail of the transcript (more only when that held none).</summary>
+    private static IReadOnlyList<ConversationTurn> ReadBefore(ITranscriptReader reader, string path, long offset, int turnsWanted)
+    {
+        IReadOnlyList<ConversationTurn> before = [];
+        for (var bytes = ContextBytes; bytes <= MaxContextBytes; bytes *= 4)
+        {
+            try
+            {
+                before = reader.ReadBefore(path, offset, bytes);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return [];
+            }
+            if (before.Count(t => !t.IsMeta && !t.IsSidechain && t.Text.Length > 0) >= Math.Min(2, turnsWanted) || offset <= bytes)
+                break;
+        }
+        return before;
+    }
+
     /// <summary>The client's share of the server's 8 MB body limit, leaving room for headers.</summary>
     public const int MaxBatchBytes = SignalBatchLimits.MaxBodyBytes - 256 * 1024;
 
@@ -129,8 +227,12 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
     /// over the byte limit the plain turns (kept by the server only to test patterns against the past) go first,
     /// then the corrections' context, then the oldest corrections. The cursor still advances past everything read.
     /// </summary>
-    internal static byte[] Fit(ref SignalBatch batch)
+    internal static byte[] Fit(ref SignalBatch batch) => Fit(ref batch, out _);
+
+    /// <param name="droppedCorrections">True when corrections had to be left out (the caller then reads less).</param>
+    internal static byte[] Fit(ref SignalBatch batch, out bool droppedCorrections)
     {
+        droppedCorrections = batch.Corrections.Count > SignalBatchLimits.MaxCorrections;
         batch = batch with
         {
             Turns = batch.Turns.TakeLast(SignalBatchLimits.MaxTurns).Select(t => t with { Text = Cut(t.Text) }).ToList(),
@@ -152,6 +254,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
         json = JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch);
         while (json.Length > MaxBatchBytes && batch.Corrections.Count > 0)
         {
+            droppedCorrections = true;
             // Keep the newest corrections: halve until it fits (a few rounds at most).
             var keep = batch.Corrections.Skip(Math.Max(1, batch.Corrections.Count / 2)).ToList();
             var kept = keep.Select(c => c.TurnId).ToHashSet(StringComparer.Ordinal);

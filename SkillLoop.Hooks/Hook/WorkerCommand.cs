@@ -29,9 +29,11 @@ public static class WorkerCommand
                 return 0;
             var platform = args.At(1) ?? "claude";
             var local = AgentCli.Find(env, platform) is { } cli ? new LocalIssueExtractor(cli, LocalIssueExtractor.DefaultTimeout) : null;
-            using var budget = new CancellationTokenSource(local is null ? Budget : Budget + LocalExtractionBudget);
+            // The retries happen only while the server is unavailable; a worker with nothing to do ends at once.
+            using var budget = new CancellationTokenSource(Budget + RetryPolicy.Default.Window + (local is null ? TimeSpan.Zero : LocalExtractionBudget));
             var payload = await stdin.ReadToEndAsync(budget.Token);
-            var hookEvent = HookEvent.Parse(payload, platform, env.Home);
+            HookActivity.Record(env.Home, platform, DateTimeOffset.UtcNow);
+            var hookEvent = HookEvent.Parse(payload, platform, AgentHomes.Of(env));
             if (hookEvent is null)
                 return 0;
             var stored = ClientConfigFile.Load(env.Home);
@@ -40,11 +42,11 @@ public static class WorkerCommand
             if (string.IsNullOrEmpty(url) || string.IsNullOrEmpty(token))
                 return 0;
             using var http = SignalWorker.CreateHttpClient(url, token, Budget);
-            await new SignalWorker(http, Identity.Resolve(env), localExtractor: local).RunAsync(hookEvent, budget.Token);
+            await new SignalWorker(http, Identity.Resolve(env), localExtractor: local).RunWithRetriesAsync(hookEvent, RetryPolicy.Default, budget.Token);
         }
         catch
         {
-            // Nobody is listening: a failed run is simply retried by the next Stop event.
+            // Nobody is listening: what was not sent is sent by the next Stop event (the cursor did not move).
         }
         return 0;
     }

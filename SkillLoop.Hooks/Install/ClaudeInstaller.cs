@@ -10,7 +10,7 @@ public sealed class ClaudeInstaller : IPlatformInstaller
     public string Platform => "claude";
 
     public string TargetPath(InstallContext context) => context.Scope == InstallScope.User
-        ? Path.Combine(context.Home, ".claude", "settings.json")
+        ? Path.Combine(context.Homes.Claude, "settings.json")
         : Path.Combine(context.ProjectDirectory, ".claude", "settings.json");
 
     public ChangeResult Install(InstallContext context) =>

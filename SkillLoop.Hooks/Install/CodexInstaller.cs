@@ -5,51 +5,106 @@ using SkillLoop.Hooks.Cli;
 namespace SkillLoop.Hooks.Install;
 
 /// <summary>
-/// Codex CLI: a Stop hook in <c>~/.codex/hooks.json</c> (or <c>&lt;dir&gt;/.codex/hooks.json</c>). Where hooks are
-/// unavailable (<c>--notify</c>, or <c>[features] hooks = false</c> in config.toml) the <c>notify</c> program in
-/// <c>~/.codex/config.toml</c> is used instead; a notify program the user already has is remembered and chained to,
-/// never clobbered.
+/// Codex CLI: a Stop hook in <c>$CODEX_HOME/hooks.json</c> (or <c>&lt;dir&gt;/.codex/hooks.json</c>), trusted in
+/// <c>$CODEX_HOME/config.toml</c> the way Codex records trust (<see cref="CodexHookTrust"/>), since Codex skips an
+/// untrusted hook without a word. Where hooks are unavailable (<c>--notify</c>, <c>[features] hooks = false</c>, or a
+/// config.toml whose hook state cannot take our trust) the <c>notify</c> program in <c>config.toml</c> is used
+/// instead; a notify program the user already has is remembered and chained to, never clobbered.
 /// </summary>
 public sealed class CodexInstaller : IPlatformInstaller
 {
+    private const string EventName = "Stop";
+    private const int TimeoutSeconds = 10;
+
     public string Platform => "codex";
 
     /// <summary>Set by <c>install codex --notify</c>.</summary>
     public bool PreferNotify { get; init; }
 
-    public string TargetPath(InstallContext context) => context.Scope == InstallScope.User
-        ? Path.Combine(context.Home, ".codex", "hooks.json")
+    public static string HooksJsonPath(InstallContext context) => context.Scope == InstallScope.User
+        ? Path.Combine(context.Homes.Codex, "hooks.json")
         : Path.Combine(context.ProjectDirectory, ".codex", "hooks.json");
 
-    public static string ConfigTomlPath(string home) => Path.Combine(home, ".codex", "config.toml");
+    /// <summary>The file install writes: hooks.json, or config.toml where the notify program is (to be) used.</summary>
+    public string TargetPath(InstallContext context)
+    {
+        if (context.Scope != InstallScope.User)
+            return HooksJsonPath(context);
+        if (PreferNotify || HooksDisabled(context.Homes.Codex))
+            return ConfigTomlPath(context.Homes.Codex);
+        if (!NestedHooks.IsInstalled(HooksJsonPath(context), EventName) && NotifyIsOurs(context.Homes.Codex))
+            return ConfigTomlPath(context.Homes.Codex);
+        return HooksJsonPath(context);
+    }
+
+    /// <param name="codexHome"><c>CODEX_HOME</c>, by default <c>~/.codex</c>.</param>
+    public static string ConfigTomlPath(string codexHome) => Path.Combine(codexHome, "config.toml");
 
     /// <summary>The user's own notify program, kept so ours can hand every notification on to it.</summary>
     public static string PreviousNotifyPath(string home) => Path.Combine(home, ".skillloop", "codex-notify-previous.json");
 
     public ChangeResult Install(InstallContext context)
     {
-        if (context.Scope == InstallScope.User && (PreferNotify || HooksDisabled(context.Home)))
+        var config = ConfigTomlPath(context.Homes.Codex);
+        if (context.Scope == InstallScope.User && (PreferNotify || HooksDisabled(context.Homes.Codex)))
             return InstallNotify(context);
-        return NestedHooks.Install(TargetPath(context), "Stop", HookCommandLine.For(context.ExecutablePath, Platform),
-            timeoutSeconds: 10, withMatcher: false);
+        if (CodexHookTrust.CannotRecord(config) is { } reason)
+        {
+            if (context.Scope != InstallScope.User)
+                throw new ConfigParseException(config, $"{reason}, so the hook's trust cannot be recorded");
+            // Codex would skip an untrusted hook: notify always runs.
+            NestedHooks.Uninstall(HooksJsonPath(context), EventName);
+            return InstallNotify(context);
+        }
+        var hooks = NestedHooks.Install(HooksJsonPath(context), EventName, HookCommandLine.For(context.ExecutablePath, Platform),
+            timeoutSeconds: TimeoutSeconds, withMatcher: false);
+        // A notify program left from an earlier install would deliver every turn twice.
+        var notify = context.Scope == InstallScope.User ? UninstallNotify(context.Home, context.Homes.Codex) : ChangeResult.Unchanged;
+        var trusted = CodexHookTrust.Locate(HooksJsonPath(context), EventName) is { } ours
+            && CodexHookTrust.Write(config, ours.Key, ours.Hash);
+        return hooks == ChangeResult.Changed || notify == ChangeResult.Changed || trusted ? ChangeResult.Changed : ChangeResult.Unchanged;
     }
 
     public ChangeResult Uninstall(InstallContext context)
     {
-        var hooks = NestedHooks.Uninstall(TargetPath(context), "Stop");
-        var notify = context.Scope == InstallScope.User ? UninstallNotify(context.Home) : ChangeResult.Unchanged;
-        return hooks == ChangeResult.Changed || notify == ChangeResult.Changed ? ChangeResult.Changed : ChangeResult.Unchanged;
+        var config = ConfigTomlPath(context.Homes.Codex);
+        var trust = false;
+        if (CodexHookTrust.Locate(HooksJsonPath(context), EventName) is { } ours && CodexHookTrust.CannotRecord(config) is null)
+            trust = CodexHookTrust.Write(config, ours.Key, null);
+        var hooks = NestedHooks.Uninstall(HooksJsonPath(context), EventName);
+        var notify = context.Scope == InstallScope.User ? UninstallNotify(context.Home, context.Homes.Codex) : ChangeResult.Unchanged;
+        return hooks == ChangeResult.Changed || notify == ChangeResult.Changed || trust ? ChangeResult.Changed : ChangeResult.Unchanged;
     }
 
-    public bool IsInstalled(InstallContext context)
+    public bool IsInstalled(InstallContext context) =>
+        NestedHooks.IsInstalled(HooksJsonPath(context), EventName)
+        || (context.Scope == InstallScope.User && NotifyIsOurs(context.Homes.Codex));
+
+    /// <summary>Whether Codex will really run what is installed: trust of the hook, or the notify program.</summary>
+    public string Describe(InstallContext context)
     {
-        if (NestedHooks.IsInstalled(TargetPath(context), "Stop"))
-            return true;
-        if (context.Scope != InstallScope.User)
-            return false;
+        var config = ConfigTomlPath(context.Homes.Codex);
+        if (CodexHookTrust.Locate(HooksJsonPath(context), EventName) is { } ours)
+        {
+            return CodexHookTrust.Status(config, ours.Key, ours.Hash) switch
+            {
+                CodexTrust.Trusted => $"trusted in {config}",
+                CodexTrust.Modified => $"NOT TRUSTED (changed since it was trusted in {config}): Codex skips it; run `skillloop-client install codex` again or trust it in codex /hooks",
+                _ => $"NOT TRUSTED in {config}: Codex skips it; run `skillloop-client install codex` again or trust it in codex /hooks",
+            };
+        }
+        return context.Scope == InstallScope.User && NotifyIsOurs(context.Homes.Codex)
+            ? $"as the notify program in {config} (runs without trust)"
+            : "";
+    }
+
+    public static IReadOnlyList<string> OurNotify(string executablePath) => [executablePath, "hook", "codex", "--notify"];
+
+    private static bool NotifyIsOurs(string codexHome)
+    {
         try
         {
-            return TomlNotify.Read(ConfigTomlPath(context.Home)) is { } notify && IsOurs(notify.Value);
+            return TomlNotify.Read(ConfigTomlPath(codexHome)) is { } notify && IsOurs(notify.Value);
         }
         catch (ConfigParseException)
         {
@@ -57,14 +112,12 @@ public sealed class CodexInstaller : IPlatformInstaller
         }
     }
 
-    public static IReadOnlyList<string> OurNotify(string executablePath) => [executablePath, "hook", "codex", "--notify"];
-
     private static bool IsOurs(IReadOnlyList<string> notify) => notify.Count >= 3
         && notify[0].Contains("skillloop-client", StringComparison.OrdinalIgnoreCase) && notify[1] == "hook";
 
     private static ChangeResult InstallNotify(InstallContext context)
     {
-        var path = ConfigTomlPath(context.Home);
+        var path = ConfigTomlPath(context.Homes.Codex);
         var existing = TomlNotify.Read(path);
         var ours = OurNotify(context.ExecutablePath);
         if (existing is { } current && IsOurs(current.Value))
@@ -77,20 +130,21 @@ public sealed class CodexInstaller : IPlatformInstaller
             // Chain: remember the user's program; the hook passes each notification on to it.
             var previous = PreviousNotifyPath(context.Home);
             Directory.CreateDirectory(Path.GetDirectoryName(previous)!);
-            File.WriteAllText(previous, JsonSerializer.Serialize(theirs.Value.ToList(), ClientJsonContext.Default.ListString));
+            JsonConfigFile.WriteAtomically(previous, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(theirs.Value.ToList(), ClientJsonContext.Default.ListString)));
         }
         TomlNotify.Write(path, ours);
         return ChangeResult.Changed;
     }
 
-    private static ChangeResult UninstallNotify(string home)
+    private static ChangeResult UninstallNotify(string home, string codexHome)
     {
-        var path = ConfigTomlPath(home);
+        var path = ConfigTomlPath(codexHome);
         if (!File.Exists(path) || TomlNotify.Read(path) is not { } current || !IsOurs(current.Value))
             return ChangeResult.Unchanged;
         var previous = LoadPreviousNotify(home);
         TomlNotify.Write(path, previous);
-        File.Delete(PreviousNotifyPath(home));
+        if (File.Exists(PreviousNotifyPath(home)))
+            File.Delete(PreviousNotifyPath(home));
         return ChangeResult.Changed;
     }
 
@@ -108,9 +162,9 @@ public sealed class CodexInstaller : IPlatformInstaller
     }
 
     /// <summary><c>[features] hooks = false</c> (or the older <c>codex_hooks = false</c>) turns Codex hooks off.</summary>
-    private static bool HooksDisabled(string home)
+    private static bool HooksDisabled(string codexHome)
     {
-        var path = ConfigTomlPath(home);
+        var path = ConfigTomlPath(codexHome);
         if (!File.Exists(path))
             return false;
         var inFeatures = false;
@@ -138,7 +192,8 @@ public static class TomlNotify
     {
         if (!File.Exists(path))
             return null;
-        var lines = File.ReadAllLines(path);
+        if (!TomlText.TryRead(path, out var lines, out var reason))
+            throw new ConfigParseException(path, reason!);
         for (var i = 0; i < lines.Length; i++)
         {
             var trimmed = lines[i].TrimStart();
@@ -161,7 +216,13 @@ public static class TomlNotify
     public static void Write(string path, IReadOnlyList<string>? value)
     {
         var existing = Read(path);
-        var lines = File.Exists(path) ? File.ReadAllLines(path).ToList() : [];
+        List<string> lines = [];
+        if (File.Exists(path))
+        {
+            if (!TomlText.TryRead(path, out var read, out var reason))
+                throw new ConfigParseException(path, reason!);
+            lines = [.. read];
+        }
         var newLine = value is null ? null : "notify = [" + string.Join(", ", value.Select(Quote)) + "]";
         if (existing is not null)
         {

@@ -90,7 +90,7 @@ public sealed class CopilotInstaller : FlatHooksInstaller
     protected override string[] CommandKeys => ["bash", "powershell", "command"];
 
     public override string TargetPath(InstallContext context) => context.Scope == InstallScope.User
-        ? Path.Combine(context.Home, ".copilot", "hooks", FileName)
+        ? Path.Combine(context.Homes.Copilot, "hooks", FileName)
         : Path.Combine(context.ProjectDirectory, ".github", "hooks", FileName);
 
     protected override JsonObject Entry(string executablePath) => new()

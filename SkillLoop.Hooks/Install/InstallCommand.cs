@@ -6,13 +6,16 @@ namespace SkillLoop.Hooks.Install;
 /// <summary><c>install</c>, <c>uninstall</c> and <c>status</c>.</summary>
 public static class InstallCommand
 {
-    public static int Run(Arguments args, TextWriter stdout, TextWriter stderr, ClientEnvironment env)
+    /// <summary>Exit code of <c>install</c> when the server or the token is wrong.</summary>
+    public const int SetupProblem = 2;
+
+    public static async Task<int> RunAsync(Arguments args, TextWriter stdout, TextWriter stderr, ClientEnvironment env)
     {
         var verb = args.At(0)!;
         try
         {
             if (verb == "status")
-                return Status(args, stdout, env);
+                return await StatusAsync(args, stdout, stderr, env);
 
             var platform = args.At(1);
             var installer = platform is null ? null : Installers.For(platform, args.Flag("notify"));
@@ -24,16 +27,15 @@ public static class InstallCommand
             if (!TryContext(args, env, out var context, stderr))
                 return 64;
 
-            var record = new InstalledHook(installer.Platform, context.Scope.ToString().ToLowerInvariant(),
-                installer.TargetPath(context), context.Scope == InstallScope.Project ? context.ProjectDirectory : null);
             if (verb == "uninstall")
             {
+                var target = installer.TargetPath(context);
                 var removed = installer.Uninstall(context);
                 if (!installer.IsInstalled(context))
-                    InstallRegistry.Remove(env.Home, record);
+                    InstallRegistry.Remove(env.Home, Record(installer, context, target));
                 stdout.WriteLine(removed == ChangeResult.Changed
-                    ? $"removed the SkillLoop hook from {installer.TargetPath(context)}"
-                    : $"no SkillLoop hook in {installer.TargetPath(context)}");
+                    ? $"removed the SkillLoop hook from {target}"
+                    : $"no SkillLoop hook in {target}");
                 return 0;
             }
 
@@ -45,21 +47,31 @@ public static class InstallCommand
                 stderr.WriteLine("skillloop-client: install needs --url <server> and --token <ingest token>");
                 return 64;
             }
-            if (url is not null && !Uri.TryCreate(url, UriKind.Absolute, out _))
+            var config = new ClientConfigFile(url ?? stored!.Url, token ?? stored!.Token);
+            if (ServerCheck.UrlProblem(config.Url) is { } urlProblem)
             {
-                stderr.WriteLine($"skillloop-client: --url is not an absolute URL: {url}");
-                return 64;
+                stderr.WriteLine($"skillloop-client: {urlProblem}");
+                return SetupProblem;
+            }
+            if (ServerCheck.Warning(config.Url) is { } warning)
+                stderr.WriteLine($"skillloop-client: {warning}");
+            if (!args.Flag("offline") && await ServerCheck.ProblemAsync(config.Url, config.Token, CancellationToken.None) is { } problem)
+            {
+                stderr.WriteLine($"skillloop-client: {problem}");
+                stderr.WriteLine("skillloop-client: nothing was installed (give --offline to install without checking the server)");
+                return SetupProblem;
             }
 
             // The agent's file first: if it cannot be read, nothing at all is written.
             var result = installer.Install(context);
-            var config = new ClientConfigFile(url ?? stored!.Url, token ?? stored!.Token);
             if (config != stored)
                 config.Save(env.Home);
-            InstallRegistry.Add(env.Home, record);
-            stdout.WriteLine(result == ChangeResult.Changed
-                ? $"installed the SkillLoop hook in {installer.TargetPath(context)}"
-                : $"the SkillLoop hook was already installed in {installer.TargetPath(context)}");
+            var path = installer.TargetPath(context);
+            InstallRegistry.Add(env.Home, Record(installer, context, path));
+            var detail = installer.Describe(context);
+            stdout.WriteLine((result == ChangeResult.Changed
+                ? $"installed the SkillLoop hook in {path}"
+                : $"the SkillLoop hook was already installed in {path}") + (detail.Length > 0 ? $" ({detail})" : ""));
             return 0;
         }
         catch (ConfigParseException e)
@@ -73,6 +85,10 @@ public static class InstallCommand
             return 1;
         }
     }
+
+    private static InstalledHook Record(IPlatformInstaller installer, InstallContext context, string path) =>
+        new(installer.Platform, context.Scope.ToString().ToLowerInvariant(), path,
+            context.Scope == InstallScope.Project ? context.ProjectDirectory : null);
 
     private static bool TryContext(Arguments args, ClientEnvironment env, out InstallContext context, TextWriter stderr)
     {
@@ -93,13 +109,18 @@ public static class InstallCommand
                 return false;
         }
         var project = Path.GetFullPath(dir ?? env.CurrentDirectory, env.CurrentDirectory);
-        context = new InstallContext(env.Home, project, scope, env.ExecutablePath);
+        context = new InstallContext(env.Home, project, scope, env.ExecutablePath, AgentHomes.Of(env));
         return true;
     }
 
-    private static int Status(Arguments args, TextWriter stdout, ClientEnvironment env)
+    /// <summary>
+    /// What is installed, per agent and scope, whether the agent really runs it (Codex: trusted) and when it last did;
+    /// then whether the server takes the token. Exit 1 when it does not.
+    /// </summary>
+    private static async Task<int> StatusAsync(Arguments args, TextWriter stdout, TextWriter stderr, ClientEnvironment env)
     {
         var project = Path.GetFullPath(args.Option("dir") ?? env.CurrentDirectory, env.CurrentDirectory);
+        var homes = AgentHomes.Of(env);
         var stored = ClientConfigFile.Load(env.Home);
         stdout.WriteLine(stored is null
             ? $"server: not configured ({ClientConfigFile.PathIn(env.Home)} missing)"
@@ -114,16 +135,35 @@ public static class InstallCommand
         {
             if (Installers.For(platform) is not { } installer)
                 continue;
-            var context = new InstallContext(env.Home, dir, scope, env.ExecutablePath);
+            var context = new InstallContext(env.Home, dir, scope, env.ExecutablePath, homes);
             var line = $"{installer.Platform}\t{scope.ToString().ToLowerInvariant()}\t{installer.TargetPath(context)}";
-            if (!shown.Contains(line) && installer.IsInstalled(context))
-            {
-                shown.Add(line);
-                stdout.WriteLine(line);
-            }
+            if (shown.Contains(line) || !installer.IsInstalled(context))
+                continue;
+            shown.Add(line);
+            var detail = installer.Describe(context);
+            var fired = HookActivity.LastFired(env.Home, installer.Platform) is { } when
+                ? $"last fired {when:yyyy-MM-dd HH:mm:ss}Z"
+                : "never fired yet";
+            stdout.WriteLine($"{line}\tinstalled{(detail.Length > 0 ? ", " + detail : "")}, {fired}");
         }
         if (shown.Count == 0)
             stdout.WriteLine("no SkillLoop hooks installed");
+
+        if (stored is null)
+            return shown.Count == 0 ? 0 : Fail(stderr, $"hooks are installed but the server is not configured: run `skillloop-client install <platform> --url <server> --token <ingest token>`");
+        if (ServerCheck.UrlProblem(stored.Url) is { } urlProblem)
+            return Fail(stderr, urlProblem);
+        if (args.Flag("offline"))
+            return 0;
+        if (await ServerCheck.ProblemAsync(stored.Url, stored.Token, CancellationToken.None) is { } problem)
+            return Fail(stderr, problem);
+        stdout.WriteLine("server check: the server accepts the token");
         return 0;
+    }
+
+    private static int Fail(TextWriter stderr, string reason)
+    {
+        stderr.WriteLine($"skillloop-client: {reason}");
+        return 1;
     }
 }

@@ -12,10 +12,10 @@ public sealed class ClaudeTranscriptReader : ITranscriptReader
 {
     public string Platform => "claude";
 
-    public TranscriptRead Read(string path, long fromOffset)
+    public TranscriptRead Read(string path, long fromOffset, long untilOffset = long.MaxValue)
     {
         var state = new ReadState();
-        var end = JsonlScanner.Scan(path, fromOffset, state.OnLine);
+        var end = JsonlScanner.Scan(path, fromOffset, state.OnLine, untilOffset);
         return new TranscriptRead(state.SessionId, state.Turns, fromOffset, end, state.Skipped);
     }
 

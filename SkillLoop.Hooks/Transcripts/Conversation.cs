@@ -47,5 +47,18 @@ public interface ITranscriptReader
     /// <summary>Wire name of the platform: claude, copilot, vscode, codex, cursor or cline.</summary>
     string Platform { get; }
 
-    TranscriptRead Read(string path, long fromOffset);
+    /// <param name="untilOffset">Where to stop: no unit starting at or after it is read (the end offset says where it stopped).</param>
+    TranscriptRead Read(string path, long fromOffset, long untilOffset = long.MaxValue);
+
+    /// <summary>
+    /// The turns just before <paramref name="beforeOffset"/>, read from at most about <paramref name="maxBytes"/> of the
+    /// transcript before it: the context of a correction that comes after an earlier read.
+    /// </summary>
+    IReadOnlyList<ConversationTurn> ReadBefore(string path, long beforeOffset, int maxBytes)
+    {
+        if (beforeOffset <= 0)
+            return [];
+        var start = JsonlScanner.LineStartAtOrAfter(path, Math.Max(0, beforeOffset - maxBytes));
+        return start >= beforeOffset ? [] : Read(path, start, beforeOffset).Turns;
+    }
 }

@@ -19,10 +19,10 @@ public sealed class CopilotEventsReader(string platform = "copilot") : ITranscri
     private static ReadOnlySpan<byte> Abort => "\"abort\""u8;
     private static ReadOnlySpan<byte> SessionStart => "\"session.start\""u8;
 
-    public TranscriptRead Read(string path, long fromOffset)
+    public TranscriptRead Read(string path, long fromOffset, long untilOffset = long.MaxValue)
     {
         var state = new State();
-        var end = JsonlScanner.Scan(path, fromOffset, state.OnLine);
+        var end = JsonlScanner.Scan(path, fromOffset, state.OnLine, untilOffset);
         return new TranscriptRead(state.SessionId, state.Turns, fromOffset, end, state.Skipped);
     }
 

@@ -20,7 +20,7 @@ public sealed class CursorTranscriptReader : ITranscriptReader
         "The above subagent result is already visible to the user",
     ];
 
-    public TranscriptRead Read(string path, long fromOffset)
+    public TranscriptRead Read(string path, long fromOffset, long untilOffset = long.MaxValue)
     {
         var turns = new List<ConversationTurn>();
         var skipped = 0;
@@ -44,7 +44,7 @@ public sealed class CursorTranscriptReader : ITranscriptReader
             {
                 skipped++;
             }
-        });
+        }, untilOffset);
         return new TranscriptRead(Path.GetFileNameWithoutExtension(path), turns, fromOffset, end, skipped);
     }
 

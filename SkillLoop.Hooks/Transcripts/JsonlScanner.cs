@@ -8,45 +8,82 @@ public delegate void JsonlLineHandler(ReadOnlySpan<byte> line, long offset);
 
 /// <summary>
 /// Streams a JSONL file from a byte offset, handing each complete line to a callback without loading the file.
-/// Only lines ended by '\n' count: a line still being written is left for the next read.
+/// Only lines ended by '\n' count: a line still being written is left for the next read. Memory stays bounded
+/// whatever the file holds: a line longer than <see cref="MaxLineBytes"/> (a pasted image, a runaway tool output)
+/// is passed over without being buffered, and a read can stop after a window of bytes so a huge backlog is taken in
+/// parts.
 /// </summary>
 public static class JsonlScanner
 {
+    /// <summary>Longest line handed on; longer ones cannot be a person's words and are skipped, never buffered.</summary>
+    public const int MaxLineBytes = 16 << 20;
+
+    private const int InitialBuffer = 1 << 20;
+
+    /// <param name="untilOffset">No line starting at or after this offset is handed on (the read stops there).</param>
     /// <returns>The offset just past the last complete line (equal to <paramref name="fromOffset"/> if none).</returns>
-    public static long Scan(string path, long fromOffset, JsonlLineHandler onLine)
+    public static long Scan(string path, long fromOffset, JsonlLineHandler onLine, long untilOffset = long.MaxValue)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
             bufferSize: 1, FileOptions.SequentialScan);
         if (fromOffset > stream.Length)
             return fromOffset; // the file shrank (rewritten or truncated): nothing new we can trust
         stream.Position = fromOffset;
-        return Scan(stream, fromOffset, onLine);
+        return Scan(stream, fromOffset, onLine, untilOffset);
     }
 
-    public static long Scan(Stream stream, long fromOffset, JsonlLineHandler onLine)
+    public static long Scan(Stream stream, long fromOffset, JsonlLineHandler onLine, long untilOffset = long.MaxValue)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        var buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
         try
         {
+            // The buffer holds the bytes [consumedOffset, consumedOffset + filled) of the file.
             var filled = 0;
             var consumedOffset = fromOffset;
-            while (true)
+            long dropped = -1; // >= 0 while passing over a line longer than MaxLineBytes: its bytes dropped so far
+            while (consumedOffset < untilOffset)
             {
-                if (filled == buffer.Length)
+                if (dropped < 0 && filled == buffer.Length)
                 {
-                    // One line longer than the buffer (e.g. a pasted image): grow rather than split it.
-                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    buffer.AsSpan(0, filled).CopyTo(bigger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = bigger;
+                    if (buffer.Length >= MaxLineBytes)
+                    {
+                        // Too long to be anything we want: forget what we hold of it and look for its end. Its start
+                        // stays the consumed offset, so a line never finished leaves the cursor before it.
+                        dropped = filled;
+                        filled = 0;
+                    }
+                    else
+                    {
+                        // One line longer than the buffer: grow (up to the cap) rather than split it.
+                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxLineBytes));
+                        buffer.AsSpan(0, filled).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
                 }
                 var read = stream.Read(buffer, filled, buffer.Length - filled);
                 if (read == 0)
                     return consumedOffset;
-                filled += read;
+                if (dropped >= 0)
+                {
+                    var end = buffer.AsSpan(0, read).IndexOf((byte)'\n');
+                    if (end < 0)
+                    {
+                        dropped += read;
+                        continue;
+                    }
+                    consumedOffset += dropped + end + 1; // step over the whole over-long line
+                    dropped = -1;
+                    buffer.AsSpan(end + 1, read - end - 1).CopyTo(buffer);
+                    filled = read - end - 1;
+                }
+                else
+                {
+                    filled += read;
+                }
 
                 var start = 0;
-                while (true)
+                while (consumedOffset + start < untilOffset)
                 {
                     var newline = buffer.AsSpan(start, filled - start).IndexOf((byte)'\n');
                     if (newline < 0)
@@ -63,10 +100,34 @@ public static class JsonlScanner
                 buffer.AsSpan(start, filled - start).CopyTo(buffer);
                 filled -= start;
             }
+            return consumedOffset;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The offset of the first line that starts at or after <paramref name="offset"/> (0 stays 0).</summary>
+    public static long LineStartAtOrAfter(string path, long offset)
+    {
+        if (offset <= 0)
+            return 0;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+        if (offset >= stream.Length)
+            return offset;
+        stream.Position = offset - 1;
+        Span<byte> chunk = stackalloc byte[8192];
+        var position = offset - 1;
+        while (true)
+        {
+            var n = stream.Read(chunk);
+            if (n == 0)
+                return stream.Length;
+            var newline = chunk[..n].IndexOf((byte)'\n');
+            if (newline >= 0)
+                return position + newline + 1;
+            position += n;
         }
     }
 }

@@ -37,6 +37,15 @@ public static class ClineLocations
         }
     }
 
+    /// <summary>Cline 3's CLI: <c>~/.cline/data/sessions/&lt;id&gt;/&lt;id&gt;.messages.json</c>.</summary>
+    public static string? FindSession(string home, string sessionId)
+    {
+        if (sessionId.IndexOfAny(['/', '\\']) >= 0 || sessionId is "." or ".." or "")
+            return null;
+        var path = Path.Combine(home, ".cline", "data", "sessions", sessionId, sessionId + ".messages.json");
+        return File.Exists(path) ? path : null;
+    }
+
     public static string? FindTask(string home, string taskId)
     {
         if (taskId.IndexOfAny(['/', '\\']) >= 0 || taskId is "." or "..")
@@ -47,12 +56,13 @@ public static class ClineLocations
     }
 }
 
-/// <summary>Where Codex keeps rollouts: <c>~/.codex/sessions/YYYY/MM/DD/rollout-…-&lt;thread id&gt;.jsonl</c>.</summary>
+/// <summary>Where Codex keeps rollouts: <c>$CODEX_HOME/sessions/YYYY/MM/DD/rollout-…-&lt;thread id&gt;.jsonl</c>.</summary>
 public static class CodexLocations
 {
-    public static string? FindRollout(string home, string threadId)
+    /// <param name="codexHome"><c>CODEX_HOME</c>, by default <c>~/.codex</c>.</param>
+    public static string? FindRollout(string codexHome, string threadId)
     {
-        var sessions = Path.Combine(home, ".codex", "sessions");
+        var sessions = Path.Combine(codexHome, "sessions");
         if (!Directory.Exists(sessions) || threadId.IndexOfAny(['/', '\\', '*', '?']) >= 0)
             return null;
         return Directory.EnumerateFiles(sessions, $"rollout-*{threadId}.jsonl", SearchOption.AllDirectories)

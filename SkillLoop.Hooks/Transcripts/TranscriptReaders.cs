@@ -31,7 +31,9 @@ public static class TranscriptReaders
                 || text.Contains("\"producer\":\"vscode", StringComparison.Ordinal)
                 ? "vscode"
                 : "copilot";
-        if (text.TrimStart().StartsWith('['))
+        if (text.TrimStart().StartsWith('[') || path.EndsWith(".messages.json", StringComparison.Ordinal)
+            // Cline 3's messages file is one indented JSON object; every JSONL format has a whole object per line.
+            || (text.TrimStart().StartsWith("{\n", StringComparison.Ordinal) && text.Contains("\"messages\"", StringComparison.Ordinal)))
             return "cline";
         if (text.Contains("\"role\":\"user\",\"message\"", StringComparison.Ordinal)
             || text.Contains("\"role\":\"assistant\",\"message\"", StringComparison.Ordinal))

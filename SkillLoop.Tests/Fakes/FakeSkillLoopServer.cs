@@ -87,8 +87,16 @@ public sealed class FakeSkillLoopServer : IDisposable
         await stream.WriteAsync(bytes);
     }
 
+    /// <summary>Answer this many requests with 503 first, as a server that is briefly down.</summary>
+    public int UnavailableRequests { get; set; }
+
     private (int Status, string Json) Respond(string method, string path, Dictionary<string, string> headers, string body)
     {
+        if (UnavailableRequests > 0)
+        {
+            UnavailableRequests--;
+            return (503, "");
+        }
         if (!headers.TryGetValue("authorization", out var auth) || auth != $"Bearer {Token}")
             return (401, "");
         if (method == "GET" && path == "/api/v1/client/config")

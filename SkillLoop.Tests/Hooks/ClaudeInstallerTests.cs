@@ -159,7 +159,7 @@ public sealed class ClaudeInstallerTests : IDisposable
         await _client.InstallAsync("claude");
         await _client.InstallAsync("claude", "--scope", "project");
 
-        var (code, output, _) = await _client.RunAsync("status");
+        var (code, output, _) = await _client.RunAsync("status", "--offline");
 
         Assert.Equal(0, code);
         Assert.Contains($"claude\tuser\t{UserSettings}", output);

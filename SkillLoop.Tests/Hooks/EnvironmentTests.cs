@@ -27,7 +27,7 @@ public sealed class EnvironmentTests
     {
         using var home = new TempDir();
         var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "skillloop-client.exe" : "skillloop-client"),
-            ["install", "cursor", "--url", "http://127.0.0.1:9", "--token", "t"])
+            ["install", "cursor", "--url", "http://127.0.0.1:9", "--token", "t", "--offline"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
