@@ -4,7 +4,8 @@ using SkillLoop.Hooks.Contracts;
 namespace SkillLoop.Hooks.Detection;
 
 /// <summary>A correction pattern that matched one text.</summary>
-public sealed record CorrectionMatch(string PatternId, string Category, double Confidence, int Index, int Length);
+/// <param name="Force">The pattern's admin override (<see cref="CorrectionPattern.Force"/>), or null.</param>
+public sealed record CorrectionMatch(string PatternId, string Category, double Confidence, int Index, int Length, string? Force = null);
 
 /// <summary>
 /// Decides whether one human message corrects the agent. Guard patterns (category "guard") blank out look-alikes
@@ -73,9 +74,37 @@ public sealed class CorrectionDetector
             }
             if (m.Success)
                 return new CorrectionMatch(pattern.Id, pattern.Category, Confidence(pattern.Category, m.Index, text.Length),
-                    m.Index, m.Length);
+                    m.Index, m.Length, pattern.Force);
         }
         return null;
+    }
+
+    /// <summary>
+    /// Every correction pattern matching <paramref name="text"/> (after guards), in pattern order, added to
+    /// <paramref name="into"/>: the learned detector uses them all as features, and forced patterns decide outright.
+    /// </summary>
+    public void MatchAll(string text, List<CorrectionMatch> into)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+            return;
+        var prepared = Prepare(text);
+        if (prepared.Length == 0)
+            return;
+        foreach (var (pattern, regex) in _corrections)
+        {
+            Match m;
+            try
+            {
+                m = regex.Match(prepared);
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                continue;
+            }
+            if (m.Success)
+                into.Add(new CorrectionMatch(pattern.Id, pattern.Category, Confidence(pattern.Category, m.Index, text.Length),
+                    m.Index, m.Length, pattern.Force));
+        }
     }
 
     /// <summary>How sure a match is: by category, higher when it opens the message, lower in a long message.</summary>
