@@ -82,9 +82,9 @@ public sealed partial class SignalIngestor(
             var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
                 """
                 INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence,
-                                     user_hash, context_json, occurred_at, created_at)
+                                     user_hash, context_json, occurred_at, created_at, score, detector_version)
                 VALUES (@platform, @sessionId, @TurnId, @Text, @Pattern, @Skill, @SkillPath, @Confidence,
-                        @userHash, @contextJson, @Timestamp, @now)
+                        @userHash, @contextJson, @Timestamp, @now, @Score, @DetectorVersion)
                 ON CONFLICT (platform, session_id, turn_id) DO NOTHING
                 RETURNING id
                 """,
@@ -102,6 +102,8 @@ public sealed partial class SignalIngestor(
                     contextJson = JsonSerializer.Serialize(correction.Context, CoreJsonContext.Default.IReadOnlyListContextTurn),
                     correction.Timestamp,
                     now,
+                    correction.Score,
+                    correction.DetectorVersion,
                 },
                 transaction, cancellationToken: cancellationToken));
             if (id is null)
@@ -120,7 +122,8 @@ public sealed partial class SignalIngestor(
                 transaction, cancellationToken: cancellationToken));
 
             stored.Add(new SignalView(id.Value, batch.Platform, batch.SessionId, correction.TurnId, correction.Text, correction.Pattern,
-                correction.Skill, correction.SkillPath, correction.Confidence, userHash, now, null, null));
+                correction.Skill, correction.SkillPath, correction.Confidence, userHash, now, null, null,
+                correction.Score, correction.DetectorVersion));
         }
 
         await connection.ExecuteAsync(new CommandDefinition(

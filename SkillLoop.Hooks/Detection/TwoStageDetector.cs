@@ -55,7 +55,7 @@ public sealed class TwoStageDetector(CorrectionDetector patterns, DetectorModel 
         var own = split.Text;
         var matches = _scratch ??= [];
         matches.Clear();
-        patterns.MatchAll(own, matches);
+        patterns.MatchAll(PatternWindow(own), matches);
         var language = DetectorFeatures.CjkShare(own.Length > 0 ? own : text) > 0.2 ? "zh" : "en";
         var limits = model.For(language);
 
@@ -102,9 +102,16 @@ public sealed class TwoStageDetector(CorrectionDetector patterns, DetectorModel 
         text ??= "";
         var split = OwnWords.Split(text, context.Previous);
         var matches = new List<CorrectionMatch>();
-        patterns.MatchAll(split.Text, matches);
+        patterns.MatchAll(PatternWindow(split.Text), matches);
         DetectorFeatures.Extract(ref sink, bits, split.Text, split, context, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(matches));
     }
+
+    // Regexes cost per character per pattern: in a long message the person's correction is at its start or its end.
+    private const int PatternHead = 500;
+    private const int PatternTail = 250;
+
+    private static string PatternWindow(string own) =>
+        own.Length <= PatternHead + PatternTail ? own : string.Concat(own.AsSpan(0, PatternHead), "\n", own.AsSpan(own.Length - PatternTail));
 
     private struct ScoreSink(float[] weights) : IFeatureSink
     {
