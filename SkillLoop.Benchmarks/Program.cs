@@ -5,6 +5,8 @@ using SkillLoop.Hooks.Detection;
 using SkillLoop.Hooks.Transcripts;
 
 // Usage: dotnet run -c Release --project SkillLoop.Benchmarks [-- --mb 200 --runs 25 --exe path/to/skillloop-client]
+//        … -- train-detector [CORPUS_DIR…] [--out DIR]   (trains the learned detector; default benchmarks/data/corrections)
+//        … -- detector [CORPUS_DIR…]                     (its held-out test-split figures beside the regex detector)
 //        … -- knn [--knn 100000] | clustering | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
 //        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll]
 // `bash benchmarks/run` runs every mode in turn.
@@ -12,6 +14,16 @@ var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToD
 var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
 var runs = int.Parse(options.GetValueOrDefault("runs", "25"));
 var exe = options.GetValueOrDefault("exe") ?? FindPublishedClient();
+
+if (args.FirstOrDefault() == "train-detector")
+{
+    Environment.Exit(SkillLoop.Benchmarks.DetectorTraining.DetectorCommands.Train(args, FindRepositoryRoot()));
+}
+
+if (args.FirstOrDefault() == "detector")
+{
+    Environment.Exit(SkillLoop.Benchmarks.DetectorTraining.DetectorCommands.Benchmark(args, FindRepositoryRoot()));
+}
 
 if (args.Contains("knn"))
 {

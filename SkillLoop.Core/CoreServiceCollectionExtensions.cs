@@ -55,7 +55,12 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SignalStore>();
         services.AddSingleton<ActivityStats>();
         services.AddSingleton<PatternStore>();
+        // The client's detector weights (the server references the client): the tester scores with them, and their
+        // per-language band says which signals are borderline.
+        services.AddSingleton(_ => SkillLoop.Hooks.Detection.DetectorModel.Shipped);
         services.AddSingleton<PatternTester>();
+        services.AddSingleton<DetectionVerdicts>();
+        services.AddSingleton<DetectionLabels>();
         services.AddSingleton<Retention>();
 
         // Clustering

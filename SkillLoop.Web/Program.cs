@@ -27,6 +27,7 @@ app.MapClusterEndpoints();
 app.MapProposalEndpoints();
 app.MapRegistryEndpoints();
 app.MapPatternEndpoints();
+app.MapDetectionEndpoints();
 app.MapSettingsEndpoints();
 app.MapAiSettingsEndpoints();
 app.MapBackupEndpoints();

@@ -86,6 +86,16 @@ public static partial class SignalBatchValidator
                 errors[key + ".confidence"] = ["Must be between 0 and 1."];
             }
 
+            if (c.Score is { } score && (score is < 0 or > 1 || double.IsNaN(score)))
+            {
+                errors[key + ".score"] = ["Must be between 0 and 1 when given."];
+            }
+
+            if (c.DetectorVersion is { } version && (version.Length is 0 or > 64 || version.Any(char.IsControl)))
+            {
+                errors[key + ".detectorVersion"] = ["1–64 characters without control characters when given."];
+            }
+
             if (c.Skill is { Length: > 200 } || c.SkillPath is { Length: > 1000 })
             {
                 errors[key + ".skill"] = ["Skill name or path too long."];

@@ -93,9 +93,9 @@ public sealed partial class SignalIngestor(
             var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
                 """
                 INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence,
-                                     user_hash, context_json, occurred_at, created_at, credential_id, self_declared)
+                                     user_hash, context_json, occurred_at, created_at, credential_id, self_declared, score, detector_version)
                 VALUES (@platform, @sessionId, @TurnId, @Text, @Pattern, @Skill, @SkillPath, @Confidence,
-                        @userHash, @contextJson, @Timestamp, @now, @credentialId, @selfDeclared)
+                        @userHash, @contextJson, @Timestamp, @now, @credentialId, @selfDeclared, @Score, @DetectorVersion)
                 ON CONFLICT (platform, session_id, turn_id) DO NOTHING
                 RETURNING id
                 """,
@@ -115,6 +115,8 @@ public sealed partial class SignalIngestor(
                     now,
                     credentialId,
                     selfDeclared = user.SelfDeclared,
+                    correction.Score,
+                    correction.DetectorVersion,
                 },
                 transaction, cancellationToken: cancellationToken));
             if (id is null)
@@ -133,7 +135,8 @@ public sealed partial class SignalIngestor(
                 transaction, cancellationToken: cancellationToken));
 
             stored.Add(new SignalView(id.Value, batch.Platform, batch.SessionId, correction.TurnId, correction.Text, correction.Pattern,
-                correction.Skill, correction.SkillPath, correction.Confidence, userHash, now, null, null));
+                correction.Skill, correction.SkillPath, correction.Confidence, userHash, now, null, null,
+                correction.Score, correction.DetectorVersion));
         }
 
         await connection.ExecuteAsync(new CommandDefinition(

@@ -17,7 +17,8 @@ public sealed class SignalStore(SqliteDb db)
             """
             SELECT id AS Id, platform AS Platform, session_id AS SessionId, turn_id AS TurnId, text AS Text,
                    pattern AS Pattern, skill AS Skill, skill_path AS SkillPath, confidence AS Confidence,
-                   user_hash AS UserHash, created_at AS CreatedAt, cluster_id AS ClusterId
+                   user_hash AS UserHash, created_at AS CreatedAt, cluster_id AS ClusterId,
+                   score AS Score, detector_version AS DetectorVersion, verdict AS Verdict, verdict_by AS VerdictBy
             FROM signals
             WHERE (@Platform IS NULL OR platform = @Platform)
               AND (@SessionId IS NULL OR session_id = @SessionId)
@@ -48,10 +49,36 @@ public sealed class SignalStore(SqliteDb db)
         }
     }
 
+    /// <summary>The human turns a client sent for one session, in the order they arrived (for "missed correction" triage).</summary>
+    public async Task<IReadOnlyList<SessionTurn>> SessionTurnsAsync(string platform, string sessionId, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<SessionTurn>(new CommandDefinition(
+            """
+            SELECT t.turn_id AS TurnId, t.text AS Text, s.id AS SignalId, l.label AS Label
+            FROM turns t
+            LEFT JOIN signals s ON s.platform = t.platform AND s.session_id = t.session_id AND s.turn_id = t.turn_id
+            LEFT JOIN detection_labels l ON l.platform = t.platform AND l.session_id = t.session_id AND l.turn_id = t.turn_id
+            WHERE t.platform = @platform AND t.session_id = @sessionId
+            ORDER BY t.id
+            LIMIT 500
+            """, new { platform, sessionId }, cancellationToken: cancellationToken));
+        return rows.ToList();
+    }
+
     public async Task<long> CountAsync(CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         return await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM signals", cancellationToken: cancellationToken));
+    }
+
+    /// <summary>A stored human turn of a session, with its signal and triage label when it has them.</summary>
+    public sealed class SessionTurn
+    {
+        public string TurnId { get; init; } = "";
+        public string Text { get; init; } = "";
+        public long? SignalId { get; init; }
+        public string? Label { get; init; }
     }
 
     private sealed class SignalRow
@@ -68,8 +95,13 @@ public sealed class SignalStore(SqliteDb db)
         public string UserHash { get; init; } = "";
         public DateTimeOffset CreatedAt { get; init; }
         public long? ClusterId { get; init; }
+        public double? Score { get; init; }
+        public string? DetectorVersion { get; init; }
+        public string? Verdict { get; init; }
+        public string? VerdictBy { get; init; }
 
         public SignalView ToView() =>
-            new(Id, Platform, SessionId, TurnId, Text, Pattern, Skill, SkillPath, Confidence, UserHash, CreatedAt, ClusterId, null);
+            new(Id, Platform, SessionId, TurnId, Text, Pattern, Skill, SkillPath, Confidence, UserHash, CreatedAt, ClusterId, null,
+                Score, DetectorVersion, Verdict, VerdictBy);
     }
 }

@@ -2,7 +2,11 @@ using SkillLoop.Core.Extraction;
 
 namespace SkillLoop.Core.Capture;
 
-/// <summary>A stored correction as the admin API and the dashboard show it.</summary>
+/// <summary>
+/// A stored correction as the admin API and the dashboard show it. <c>Score</c> and <c>DetectorVersion</c> say which
+/// client detector produced it (null from older clients); <c>Verdict</c> (<c>confirmed</c>/<c>rejected</c>) and
+/// <c>VerdictBy</c> record a second opinion: the server's chat model on borderline scores, or an admin's triage.
+/// </summary>
 public sealed record SignalView(
     long Id,
     string Platform,
@@ -16,7 +20,11 @@ public sealed record SignalView(
     string User,
     DateTimeOffset CreatedAt,
     long? ClusterId,
-    SignalIssue? Issue);
+    SignalIssue? Issue,
+    double? Score = null,
+    string? DetectorVersion = null,
+    string? Verdict = null,
+    string? VerdictBy = null);
 
 public sealed record SignalQuery(
     string? Platform = null,

@@ -318,6 +318,33 @@ public static class Migrations
             SELECT p.id, s.user_hash FROM proposals p JOIN signals s ON s.cluster_id = p.cluster_id WHERE p.state = 'rejected';
             UPDATE proposals SET rejected_comment = review_comment, rejected_by = reviewed_by, rejected_at = reviewed_at WHERE state = 'rejected';
             """),
+        (10, "learned detector: score, version and verdict per signal, forced patterns, triage labels", """
+            -- Which detector produced a signal and how sure it was (null from clients older than the learned detector).
+            ALTER TABLE signals ADD COLUMN score REAL NULL;
+            ALTER TABLE signals ADD COLUMN detector_version TEXT NULL;
+            -- A second opinion: 'confirmed' or 'rejected' (not a correction), and who decided ('model:<name>', 'admin:<name>').
+            ALTER TABLE signals ADD COLUMN verdict TEXT NULL CHECK (verdict IN ('confirmed', 'rejected'));
+            ALTER TABLE signals ADD COLUMN verdict_by TEXT NULL;
+            ALTER TABLE signals ADD COLUMN verdict_at TEXT NULL;
+            -- An admin override of the classifier for turns a pattern matches: 'include' or 'exclude'.
+            ALTER TABLE patterns ADD COLUMN force TEXT NULL CHECK (force IN ('include', 'exclude'));
+
+            -- Triage labels for retraining the detector: 'noise' (a signal that is not a correction) and 'correction'
+            -- (a human turn the detector missed). One label per turn; the latest decision wins.
+            CREATE TABLE detection_labels (
+                id          INTEGER PRIMARY KEY,
+                platform    TEXT NOT NULL,
+                session_id  TEXT NOT NULL,
+                turn_id     TEXT NOT NULL,
+                label       TEXT NOT NULL CHECK (label IN ('noise', 'correction')),
+                text        TEXT NOT NULL,
+                previous    TEXT NOT NULL DEFAULT '',
+                signal_id   INTEGER NULL REFERENCES signals (id) ON DELETE SET NULL,
+                decided_by  TEXT NOT NULL,
+                created_at  TEXT NOT NULL,
+                UNIQUE (platform, session_id, turn_id)
+            );
+            """),
     ];
 
     public static int Latest => All[^1].Version;

@@ -32,6 +32,16 @@ public static partial class PatternRules
             throw new PatternException("category", $"One of {string.Join(", ", Categories)}.");
         }
 
+        if (pattern.Force is not (null or CorrectionPattern.ForceInclude or CorrectionPattern.ForceExclude))
+        {
+            throw new PatternException("force", $"Empty, '{CorrectionPattern.ForceInclude}' or '{CorrectionPattern.ForceExclude}'.");
+        }
+
+        if (pattern.Force is not null && pattern.Category == DefaultPatterns.Guard)
+        {
+            throw new PatternException("force", "A guard only blanks out look-alikes; it cannot force a decision.");
+        }
+
         if (TryCompile(pattern.Regex, out _) is { } error)
         {
             throw new PatternException("regex", error);

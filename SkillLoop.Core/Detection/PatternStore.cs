@@ -44,9 +44,9 @@ public sealed class PatternStore(SqliteDb db, TimeProvider time)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<PatternRow>(new CommandDefinition(
-            "SELECT id AS Id, language AS Language, category AS Category, regex AS Regex, enabled AS Enabled FROM patterns ORDER BY language, category, id",
+            "SELECT id AS Id, language AS Language, category AS Category, regex AS Regex, enabled AS Enabled, force AS Force FROM patterns ORDER BY language, category, id",
             cancellationToken: cancellationToken));
-        return rows.Select(r => new CorrectionPattern(r.Id, r.Language, r.Category, r.Regex, r.Enabled)).ToList();
+        return rows.Select(r => new CorrectionPattern(r.Id, r.Language, r.Category, r.Regex, r.Enabled, r.Force)).ToList();
     }
 
     public async Task<IReadOnlyList<StoredPattern>> ListStoredAsync(CancellationToken cancellationToken)
@@ -54,11 +54,11 @@ public sealed class PatternStore(SqliteDb db, TimeProvider time)
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<PatternRow>(new CommandDefinition(
             """
-            SELECT id AS Id, language AS Language, category AS Category, regex AS Regex, enabled AS Enabled,
+            SELECT id AS Id, language AS Language, category AS Category, regex AS Regex, enabled AS Enabled, force AS Force,
                    builtin AS Builtin, updated_at AS UpdatedAt
             FROM patterns ORDER BY language, category, id
             """, cancellationToken: cancellationToken));
-        return rows.Select(r => new StoredPattern(new CorrectionPattern(r.Id, r.Language, r.Category, r.Regex, r.Enabled), r.Builtin, r.UpdatedAt)).ToList();
+        return rows.Select(r => new StoredPattern(new CorrectionPattern(r.Id, r.Language, r.Category, r.Regex, r.Enabled, r.Force), r.Builtin, r.UpdatedAt)).ToList();
     }
 
     /// <summary>Creates a pattern; throws <see cref="PatternException"/> when it is invalid or the id is taken.</summary>
@@ -69,16 +69,16 @@ public sealed class PatternStore(SqliteDb db, TimeProvider time)
         var now = time.GetUtcNow();
         var added = await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO patterns (id, language, category, regex, enabled, builtin, updated_at)
-            VALUES (@Id, @Language, @Category, @Regex, @Enabled, 0, @now)
+            INSERT INTO patterns (id, language, category, regex, enabled, builtin, updated_at, force)
+            VALUES (@Id, @Language, @Category, @Regex, @Enabled, 0, @now, @Force)
             ON CONFLICT (id) DO NOTHING
-            """, new { pattern.Id, pattern.Language, pattern.Category, pattern.Regex, pattern.Enabled, now }, cancellationToken: cancellationToken));
+            """, new { pattern.Id, pattern.Language, pattern.Category, pattern.Regex, pattern.Enabled, now, pattern.Force }, cancellationToken: cancellationToken));
         return added == 1
             ? new StoredPattern(pattern, false, now)
             : throw new PatternException("id", $"A pattern with the id '{pattern.Id}' exists already.");
     }
 
-    /// <summary>Changes a pattern's language, category, regex or enabled flag (built-ins included).</summary>
+    /// <summary>Changes a pattern's language, category, regex, enabled flag or force override (built-ins included).</summary>
     public async Task<StoredPattern> UpdateAsync(CorrectionPattern pattern, CancellationToken cancellationToken)
     {
         PatternRules.Check(pattern);
@@ -86,10 +86,11 @@ public sealed class PatternStore(SqliteDb db, TimeProvider time)
         var now = time.GetUtcNow();
         var builtin = await connection.QuerySingleOrDefaultAsync<bool?>(new CommandDefinition(
             """
-            UPDATE patterns SET language = @Language, category = @Category, regex = @Regex, enabled = @Enabled, updated_at = @now
+            UPDATE patterns SET language = @Language, category = @Category, regex = @Regex, enabled = @Enabled, force = @Force,
+                                updated_at = @now
             WHERE id = @Id
             RETURNING builtin
-            """, new { pattern.Id, pattern.Language, pattern.Category, pattern.Regex, pattern.Enabled, now }, cancellationToken: cancellationToken));
+            """, new { pattern.Id, pattern.Language, pattern.Category, pattern.Regex, pattern.Enabled, pattern.Force, now }, cancellationToken: cancellationToken));
         return builtin is { } b
             ? new StoredPattern(pattern, b, now)
             : throw new PatternException("id", $"There is no pattern '{pattern.Id}'.", notFound: true);
@@ -146,6 +147,7 @@ public sealed class PatternStore(SqliteDb db, TimeProvider time)
         public string Category { get; init; } = "";
         public string Regex { get; init; } = "";
         public bool Enabled { get; init; }
+        public string? Force { get; init; }
         public bool Builtin { get; init; }
         public DateTimeOffset UpdatedAt { get; init; }
     }

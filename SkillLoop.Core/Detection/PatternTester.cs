@@ -8,7 +8,11 @@ namespace SkillLoop.Core.Detection;
 
 /// <param name="Matches">Whether the pattern on its own matches the text (after guards).</param>
 /// <param name="Winner">What the whole enabled set, with this pattern in it, reports for the text (the first match), or null.</param>
-public sealed record TextTestResult(bool Matches, string? MatchedText, CorrectionMatch? Winner);
+/// <param name="Classifier">
+/// What the client's two-stage detector decides with the whole enabled set (this pattern in it): the learned score,
+/// the threshold, every pattern that matched and whether a forced pattern decided.
+/// </param>
+public sealed record TextTestResult(bool Matches, string? MatchedText, CorrectionMatch? Winner, SkillLoop.Hooks.Detection.Detection? Classifier = null);
 
 /// <param name="Scanned">Stored corrections and human turns looked at (newest first, up to the limit).</param>
 /// <param name="Matched">Of those, how many the pattern matches.</param>
@@ -20,8 +24,12 @@ public sealed record HistoryTestResult(int Scanned, int Matched, int Noise, IRea
 /// ("would match N past turns, M of them marked noise"): the detected corrections, plus the plain human turns that
 /// older clients sent (current clients keep those on the laptop).
 /// </summary>
-public sealed class PatternTester(SqliteDb db, PatternStore patterns)
+public sealed class PatternTester(SqliteDb db, PatternStore patterns, DetectorModel model)
 {
+    public PatternTester(SqliteDb db, PatternStore patterns) : this(db, patterns, DetectorModel.Shipped)
+    {
+    }
+
     public const int DefaultHistoryLimit = 20_000;
 
     public async Task<TextTestResult> TestTextAsync(CorrectionPattern candidate, string text, CancellationToken cancellationToken)
@@ -30,10 +38,13 @@ public sealed class PatternTester(SqliteDb db, PatternStore patterns)
         var withCandidate = all.Where(p => p.Id != candidate.Id).Append(candidate with { Enabled = true }).ToList();
         var guards = all.Where(p => p.Enabled && p.Category == DefaultPatterns.Guard && p.Id != candidate.Id);
         var alone = new CorrectionDetector(guards.Append(candidate with { Enabled = true })).Match(text);
-        var winner = new CorrectionDetector(OrderLikeClients(withCandidate)).Match(text);
+        var enabled = new CorrectionDetector(OrderLikeClients(withCandidate));
+        var winner = enabled.Match(text);
+        // The typed message has no conversation around it: scored as a turn somewhere inside a session.
+        var classifier = new TwoStageDetector(enabled, model).Detect(text, TurnContext.Unknown);
         return new TextTestResult(alone is not null && candidate.Category != DefaultPatterns.Guard,
             alone is null ? null : text.Substring(Math.Min(alone.Index, text.Length), Math.Min(alone.Length, Math.Max(0, text.Length - alone.Index))),
-            winner);
+            winner, classifier);
     }
 
     /// <summary>Runs the candidate's regex over stored corrections and turns, newest first; stops early after a time budget.</summary>

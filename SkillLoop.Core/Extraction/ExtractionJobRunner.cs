@@ -40,7 +40,8 @@ public sealed partial class ExtractionJobRunner(
     TimeProvider time,
     IOptions<ExtractionOptions> options,
     ILogger<ExtractionJobRunner> logger,
-    Telemetry.SkillLoopMetrics? metrics = null) : BackgroundService
+    Telemetry.SkillLoopMetrics? metrics = null,
+    Detection.DetectionVerdicts? verdicts = null) : BackgroundService
 {
     private TaskCompletionSource _wake = NewWake();
     private readonly ExtractionOptions _options = options.Value;
@@ -122,6 +123,20 @@ public sealed partial class ExtractionJobRunner(
         {
             extractor = extractors.GetExtractor();
             var request = job.Request.Redacted();
+            // Borderline scores get a second opinion when a chat model is available; a rejected signal gets no issue.
+            if (verdicts is not null && extractor is Detection.ICorrectionConfirmer confirmer
+                && await verdicts.IsBorderlineAsync(job.SignalId, cancellationToken)
+                && await confirmer.ConfirmAsync(request, cancellationToken) is { } verdict)
+            {
+                await verdicts.RecordAsync(job.SignalId, verdict, cancellationToken);
+                LogVerdict(logger, job.SignalId, verdict.Value, verdict.DecidedBy);
+                if (!verdict.IsCorrection)
+                {
+                    await store.SkipAsync(job.SignalId, $"not a correction ({verdict.DecidedBy}): {verdict.Reason}", cancellationToken);
+                    return;
+                }
+            }
+
             var issue = Sanitize(await extractor.ExtractAsync(request, cancellationToken), request);
             var stored = await store.CompleteAsync(job.SignalId, issue, cancellationToken);
             LogExtracted(logger, job.SignalId, issue.ExtractedBy, stored);
@@ -172,6 +187,9 @@ public sealed partial class ExtractionJobRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Signal {SignalId}: extraction by {ExtractedBy} failed (attempt {Attempt}): {Error}")]
     private static partial void LogFailed(ILogger logger, long signalId, string extractedBy, int attempt, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Signal {SignalId}: borderline score {Verdict} by {DecidedBy}")]
+    private static partial void LogVerdict(ILogger logger, long signalId, string verdict, string decidedBy);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Extraction: {Count} job(s) interrupted by the last stop were recovered")]
     private static partial void LogRecovered(ILogger logger, int count);

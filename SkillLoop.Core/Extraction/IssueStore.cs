@@ -233,6 +233,20 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
             """, new { signalId, error, retryAt, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
     }
 
+    /// <summary>
+    /// Ends a job without an issue: the signal was judged not to be a correction, so it is never clustered. The job is
+    /// done (not failed): nothing went wrong.
+    /// </summary>
+    public async Task SkipAsync(long signalId, string reason, CancellationToken cancellationToken)
+    {
+        using var writeTurn = await db.EnterWriteAsync(cancellationToken);
+        await writeTurn.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE extraction_jobs SET state = 'done', last_error = @reason, not_before = NULL, updated_at = @now
+            WHERE signal_id = @signalId
+            """, new { signalId, reason, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
     /// <summary>Gives a claimed job back untouched (the server is stopping): the attempt does not count.</summary>
     public async Task ReleaseAsync(long signalId, CancellationToken cancellationToken)
     {

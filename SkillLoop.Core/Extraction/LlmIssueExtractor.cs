@@ -11,8 +11,15 @@ namespace SkillLoop.Core.Extraction;
 /// with the reason, and a second invalid answer fails with <see cref="IssueExtractionException"/>: a half-parsed
 /// issue is never returned. Everything sent is redacted first, and so is everything returned.
 /// </summary>
-public sealed partial class LlmIssueExtractor(IChatClient client, string modelName, ILogger<LlmIssueExtractor>? logger = null, int maxOutputTokens = 700) : IIssueExtractor
+public sealed partial class LlmIssueExtractor(IChatClient client, string modelName, ILogger<LlmIssueExtractor>? logger = null, int maxOutputTokens = 700)
+    : IIssueExtractor, Detection.ICorrectionConfirmer
 {
+    private readonly Detection.ChatCorrectionConfirmer _confirmer = new(client, modelName);
+
+    /// <summary>The same model confirms borderline detections (recorded as "model:&lt;name&gt;").</summary>
+    public Task<Detection.CorrectionVerdict?> ConfirmAsync(ExtractionRequest request, CancellationToken cancellationToken) =>
+        _confirmer.ConfirmAsync(request, cancellationToken);
+
     /// <summary>The JSON schema of the model's answer, shared with the client's agent-CLI path.</summary>
     public static JsonElement Schema { get; } = JsonDocument.Parse(IssuePrompt.SchemaJson).RootElement.Clone();
 

@@ -3,13 +3,23 @@ namespace SkillLoop.Hooks.Contracts;
 // The client ↔ server wire contracts. The server references this project, so both sides share one definition.
 // JSON is camelCase on the wire (see HooksJsonContext and the server's JSON options).
 
-/// <summary>A correction pattern as the server serves it. <c>Category</c> "guard" marks a look-alike that suppresses a match.</summary>
+/// <summary>
+/// A correction pattern as the server serves it. <c>Category</c> "guard" marks a look-alike that suppresses a match.
+/// Every other pattern is a feature of the learned detector unless <c>Force</c> says otherwise: <c>include</c> makes a
+/// matching turn a correction whatever its score, <c>exclude</c> makes it never one (exclude wins over include).
+/// Older clients ignore <c>Force</c>; older servers do not send it (null: the classifier decides).
+/// </summary>
 public sealed record CorrectionPattern(
     string Id,
     string Language,
     string Category,
     string Regex,
-    bool Enabled = true);
+    bool Enabled = true,
+    string? Force = null)
+{
+    public const string ForceInclude = "include";
+    public const string ForceExclude = "exclude";
+}
 
 /// <summary>Settings the client reads from <c>GET /api/v1/client/config</c>.</summary>
 public sealed record ClientSettings(
@@ -44,7 +54,11 @@ public sealed record ContextTurn(
     string Role,
     string Text);
 
-/// <summary>One detected correction.</summary>
+/// <summary>
+/// One detected correction. <c>Pattern</c> is the first pattern that matched, or <c>classifier</c> when the learned
+/// detector found it without any pattern. <c>Score</c> (0–1) and <c>DetectorVersion</c> say which detector decided
+/// and how sure it was; both are null from clients older than the learned detector.
+/// </summary>
 public sealed record DetectedCorrection(
     string TurnId,
     string Text,
@@ -53,7 +67,9 @@ public sealed record DetectedCorrection(
     string? SkillPath,
     double Confidence,
     DateTimeOffset? Timestamp,
-    IReadOnlyList<ContextTurn> Context);
+    IReadOnlyList<ContextTurn> Context,
+    double? Score = null,
+    string? DetectorVersion = null);
 
 /// <summary>
 /// Body of <c>POST /api/v1/signals</c>: what is new in one session since <c>FromOffset</c>.

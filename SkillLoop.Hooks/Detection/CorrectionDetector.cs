@@ -4,7 +4,8 @@ using SkillLoop.Hooks.Contracts;
 namespace SkillLoop.Hooks.Detection;
 
 /// <summary>A correction pattern that matched one text.</summary>
-public sealed record CorrectionMatch(string PatternId, string Category, double Confidence, int Index, int Length);
+/// <param name="Force">The pattern's admin override (<see cref="CorrectionPattern.Force"/>), or null.</param>
+public sealed record CorrectionMatch(string PatternId, string Category, double Confidence, int Index, int Length, string? Force = null);
 
 /// <summary>
 /// Decides whether one human message corrects the agent. Guard patterns (category "guard") blank out look-alikes
@@ -46,11 +47,46 @@ public sealed class CorrectionDetector
         }
         _guards = [.. guards];
         _corrections = [.. corrections];
+        _chunks = Chunk(corrections);
     }
 
-    public int PatternCount => _corrections.Length;
+    // Linear-time passes over the text for a dozen correction patterns at a time: most turns match none of them, and
+    // running ~90 backtracking regexes one by one over every turn costs far more than the learned model. (All of them
+    // in one automaton exceeds the engine's size limit.)
+    private const int ChunkSize = 12;
+    private readonly Regex?[] _chunks;
 
-    public int GuardCount => _guards.Length;
+    private static Regex?[] Chunk(List<(CorrectionPattern Pattern, Regex Regex)> corrections)
+    {
+        var chunks = new Regex?[(corrections.Count + ChunkSize - 1) / ChunkSize];
+        for (var i = 0; i < chunks.Length; i++)
+        {
+            var members = corrections.Skip(i * ChunkSize).Take(ChunkSize).Select(c => "(?:" + c.Pattern.Regex + ")");
+            try
+            {
+                chunks[i] = new Regex(string.Join("|", members), Options | RegexOptions.NonBacktracking | RegexOptions.ExplicitCapture, MatchTimeout);
+            }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException)
+            {
+                chunks[i] = null; // a construct the linear engine lacks (look-arounds, back-references): run them one by one
+            }
+        }
+        return chunks;
+    }
+
+    private bool ChunkMayMatch(int chunk, string text)
+    {
+        if (_chunks[chunk] is not { } regex)
+            return true;
+        try
+        {
+            return regex.IsMatch(text);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return true;
+        }
+    }
 
     /// <summary>The first correction pattern (in pattern order) matching <paramref name="text"/>, or null.</summary>
     public CorrectionMatch? Match(string text)
@@ -73,9 +109,48 @@ public sealed class CorrectionDetector
             }
             if (m.Success)
                 return new CorrectionMatch(pattern.Id, pattern.Category, Confidence(pattern.Category, m.Index, text.Length),
-                    m.Index, m.Length);
+                    m.Index, m.Length, pattern.Force);
         }
         return null;
+    }
+
+    /// <summary>
+    /// Every correction pattern matching <paramref name="text"/> (after guards), in pattern order, added to
+    /// <paramref name="into"/>: the learned detector uses them all as features, and forced patterns decide outright.
+    /// </summary>
+    public void MatchAll(string text, List<CorrectionMatch> into)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+            return;
+        // Guards and quote stripping only blank text out, so a pattern that does not match the text as given does not
+        // match it after them either: the chunk passes decide which patterns are worth running.
+        Span<bool> candidates = stackalloc bool[_chunks.Length];
+        var any = false;
+        for (var i = 0; i < _chunks.Length; i++)
+            any |= candidates[i] = ChunkMayMatch(i, text);
+        if (!any)
+            return;
+        var prepared = Prepare(text);
+        if (prepared.Length == 0)
+            return;
+        for (var index = 0; index < _corrections.Length; index++)
+        {
+            if (!candidates[index / ChunkSize])
+                continue;
+            var (pattern, regex) = _corrections[index];
+            Match m;
+            try
+            {
+                m = regex.Match(prepared);
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                continue;
+            }
+            if (m.Success)
+                into.Add(new CorrectionMatch(pattern.Id, pattern.Category, Confidence(pattern.Category, m.Index, text.Length),
+                    m.Index, m.Length, pattern.Force));
+        }
     }
 
     /// <summary>How sure a match is: by category, higher when it opens the message, lower in a long message.</summary>

@@ -17,16 +17,25 @@ public sealed record SessionAnalysis(
 
 /// <summary>
 /// Walks a read's turns in order: keeps track of the active skill (the nearest preceding skill use in the main
-/// conversation), collects the human turns, and runs the detector over each of them.
+/// conversation) and of the agent's last words, collects the human turns, and runs the two-stage detector over each
+/// of them with its conversation context.
 /// </summary>
-public sealed class SessionAnalyzer(CorrectionDetector detector, int contextTurns = 4)
+public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns = 4)
 {
     public const int MaxCorrectionChars = 2000;
     public const int MaxContextChars = 500;
     public const int MaxTurnChars = 4000;
 
+    /// <summary>How much of the agent's previous turn the detector looks at (as in the corpus it was trained on).</summary>
+    public const int MaxPreviousChars = 1500;
+
     // A correction typed right after the user interrupted the agent is more likely a real one.
     private const double AfterInterruptionBoost = 0.1;
+
+    /// <summary>The patterns with the shipped learned weights.</summary>
+    public SessionAnalyzer(CorrectionDetector patterns, int contextTurns = 4) : this(new TwoStageDetector(patterns), contextTurns)
+    {
+    }
 
     /// <param name="conversationStarted">
     /// True when the agent has already answered before these turns (a read that starts past the beginning). A message
@@ -35,10 +44,12 @@ public sealed class SessionAnalyzer(CorrectionDetector detector, int contextTurn
     /// </param>
     /// <param name="before">
     /// Turns read earlier (just before these), read back from the transcript: they give the first corrections here
-    /// their context (the agent answer being corrected is usually in the previous read), and nothing else.
+    /// their context (the agent answer being corrected is usually in the previous read) and the agent's last prose,
+    /// and nothing else.
     /// </param>
+    /// <param name="previousAssistant">The agent's last prose before these turns, when the caller knows it (a read past the beginning).</param>
     public SessionAnalysis Analyze(IReadOnlyList<ConversationTurn> turns, ActiveSkill skillAtStart, bool conversationStarted = false,
-        IReadOnlyList<ConversationTurn>? before = null)
+        IReadOnlyList<ConversationTurn>? before = null, string? previousAssistant = null)
     {
         var skill = skillAtStart;
         var agentHasAnswered = conversationStarted;
@@ -47,11 +58,17 @@ public sealed class SessionAnalyzer(CorrectionDetector detector, int contextTurn
         var corrections = new List<DetectedCorrection>();
         var context = new List<ContextTurn>();
         var interrupted = false;
+        // Mid-session reads do not know how many human turns came before: "a few" is closer than "none".
+        var humanIndex = conversationStarted ? 3 : 0;
+        var lastAssistant = previousAssistant;
 
         foreach (var turn in before ?? [])
         {
-            if (!turn.IsSidechain && !turn.IsMeta && !turn.IsInterruption && turn.Text.Length > 0)
-                context.Add(new ContextTurn(turn.Role == TurnRole.User ? "user" : "assistant", Truncate(turn.Text, MaxContextChars)));
+            if (turn.IsSidechain || turn.IsMeta || turn.IsInterruption || turn.Text.Length == 0)
+                continue;
+            context.Add(new ContextTurn(turn.Role == TurnRole.User ? "user" : "assistant", Truncate(turn.Text, MaxContextChars)));
+            if (turn.Role != TurnRole.User && previousAssistant is null)
+                lastAssistant = turn.Text.Length <= MaxPreviousChars ? turn.Text : turn.Text[^MaxPreviousChars..];
         }
         if (context.Count > contextTurns)
             context.RemoveRange(0, context.Count - contextTurns);
@@ -75,20 +92,27 @@ public sealed class SessionAnalyzer(CorrectionDetector detector, int contextTurn
             if (turn.IsHuman)
             {
                 userTurns.Add(new UserTurn(turn.Id, Truncate(turn.Text, MaxTurnChars), turn.Timestamp));
-                if (agentHasAnswered && detector.Match(turn.Text) is { } match)
+                if (agentHasAnswered)
                 {
-                    var confidence = interrupted
-                        ? Math.Round(Math.Min(0.99, match.Confidence + AfterInterruptionBoost), 2)
-                        : match.Confidence;
-                    corrections.Add(new DetectedCorrection(turn.Id, Truncate(turn.Text, MaxCorrectionChars),
-                        match.PatternId, skill.Name, skill.Path, confidence, turn.Timestamp,
-                        [.. context.TakeLast(contextTurns)]));
+                    var detection = detector.Detect(turn.Text, new TurnContext(lastAssistant ?? (conversationStarted ? null : ""), humanIndex, interrupted));
+                    if (detection.IsCorrection)
+                    {
+                        var confidence = detection.Match?.Confidence ?? detection.Score;
+                        if (interrupted)
+                            confidence = Math.Min(0.99, confidence + AfterInterruptionBoost);
+                        corrections.Add(new DetectedCorrection(turn.Id, Truncate(turn.Text, MaxCorrectionChars),
+                            detection.PatternId, skill.Name, skill.Path, Math.Round(confidence, 2), turn.Timestamp,
+                            [.. context.TakeLast(contextTurns)], detection.Score, detection.DetectorVersion));
+                    }
                 }
+                humanIndex++;
                 interrupted = false;
             }
 
             if (turn.Role == TurnRole.Assistant && (turn.Text.Length > 0 || turn.ToolCalls.Count > 0))
                 agentHasAnswered = true;
+            if (turn.Role == TurnRole.Assistant && turn.Text.Length > 0)
+                lastAssistant = turn.Text.Length <= MaxPreviousChars ? turn.Text : turn.Text[^MaxPreviousChars..];
             if (!turn.IsMeta && turn.Text.Length > 0)
                 context.Add(new ContextTurn(turn.Role == TurnRole.User ? "user" : "assistant",
                     Truncate(turn.Text, MaxContextChars)));

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+using SkillLoop.Hooks.Detection;
+
+namespace SkillLoop.Benchmarks.DetectorTraining;
+
+/// <summary>
+/// <c>train-detector [DIR…] [--out DIR]</c>: trains the learned detector on the corpus (default
+/// benchmarks/data/corrections; several directories may be named, e.g. the corpus plus a triage export) and writes
+/// the weights where SkillLoop.Hooks embeds them, with the dev-split figures beside them.
+/// <c>detector [DIR…]</c>: the held-out test-split figures of the shipped detector and of today's regex detector,
+/// and the cost per human turn.
+/// </summary>
+public static class DetectorCommands
+{
+    public const string ModelDirectory = "SkillLoop.Hooks/Detection/Model";
+    public const string ModelFile = "detector-model.bin";
+    public const string ReportFile = "detector-model.json";
+
+    // The published client at the commit before the learned detector (ab28929, linux-x64, Release, stripped).
+    private const long ClientBytesBefore = 8_335_864;
+
+    public static int Train(string[] args, string root)
+    {
+        var clock = Stopwatch.StartNew();
+        var directories = CorrectionsCorpus.Directories(args, root);
+        var rows = CorrectionsCorpus.Load(directories, Console.Out);
+        var result = DetectorTrainer.Train(rows);
+        var outIndex = Array.IndexOf(args, "--out");
+        var output = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine(root, ModelDirectory);
+        Directory.CreateDirectory(output);
+        File.WriteAllBytes(Path.Combine(output, ModelFile), result.Model);
+        File.WriteAllText(Path.Combine(output, ReportFile), result.ReportJson());
+        Console.WriteLine($"corpus: {string.Join(", ", directories)}: {rows.Count} turns ({result.TrainRows} train, {result.DevRows} dev; test not read)");
+        Console.WriteLine($"model {result.Version}: {result.Model.Length / 1024.0:F0} KiB -> {Path.Combine(output, ModelFile)}");
+        foreach (var f in result.Dev)
+            Console.WriteLine($"  dev {f.Lang}: threshold {f.Threshold:F3}, precision {f.Precision:F2}, recall {f.Recall:F2}, clear-only recall {f.ClearRecall:F2} ({f.Turns} turns, {f.Positives} corrections)");
+        Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s; rebuild SkillLoop.Hooks to ship it");
+        return 0;
+    }
+
+    public static int Benchmark(string[] args, string root)
+    {
+        var directories = CorrectionsCorpus.Directories(args, root);
+        IReadOnlyList<CorpusRow> rows;
+        try
+        {
+            rows = CorrectionsCorpus.Load(directories, Console.Out);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            Console.WriteLine($"detector: {e.Message}");
+            return 1;
+        }
+        var patterns = new CorrectionDetector(DefaultPatterns.All);
+        var detector = new TwoStageDetector(patterns, DetectorModel.Shipped);
+        var test = rows.Where(r => r.Split == "test").ToList();
+        Console.WriteLine($"corpus: {string.Join(", ", directories)}: {rows.Count} turns, held-out test split {test.Count} ({test.Count(r => r.IsPositive)} corrections)");
+        Console.WriteLine($"learned detector {DetectorModel.Shipped.Version}; a session's opening message is never a correction for either detector (as in the client)");
+        var learned = DetectorTrainer.Evaluate(detector, test);
+        var regex = DetectorTrainer.EvaluateRegex(patterns, test);
+        var goals = new Dictionary<string, (double P, double R)> { ["en"] = (0.90, 0.80), ["zh"] = (0.90, 0.70) };
+        foreach (var lang in (string[])["en", "zh"])
+        {
+            var n = learned.FirstOrDefault(f => f.Lang == lang);
+            var o = regex.FirstOrDefault(f => f.Lang == lang);
+            if (n is null || o is null)
+            {
+                Console.WriteLine($"  {lang}: no test turns");
+                continue;
+            }
+            var goal = goals[lang];
+            var met = n.Precision >= goal.P && n.Recall >= goal.R ? "met" : "MISSED";
+            Console.WriteLine($"  {lang} ({n.Turns} turns, {n.Positives} corrections, {n.Clear} clear):");
+            Console.WriteLine($"    learned: precision {n.Precision:F2}, recall {n.Recall:F2}, clear-only recall {n.ClearRecall:F2} (TP {n.TruePositives}, FP {n.FalsePositives}, FN {n.FalseNegatives}; threshold {n.Threshold:F3}; goal P >= {goal.P:F2}, R >= {goal.R:F2}: {met})");
+            Console.WriteLine($"    regex:   precision {o.Precision:F2}, recall {o.Recall:F2}, clear-only recall {o.ClearRecall:F2} (TP {o.TruePositives}, FP {o.FalsePositives}, FN {o.FalseNegatives})");
+        }
+
+        // Cost per human turn: every corpus turn (any split: timing tunes nothing), with its previous agent turn.
+        var turns = rows.Select(r => (r.Text, Context: DetectorTrainer.Context(r))).ToArray();
+        var learnedCost = PerTurn(turns, t => detector.Detect(t.Text, t.Context).IsCorrection);
+        var regexCost = PerTurn(turns, t => patterns.Match(t.Text) is not null);
+        Console.WriteLine($"  cost per human turn ({turns.Length} corpus turns, mean {turns.Average(t => t.Text.Length):F0} chars, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}): learned {learnedCost.Wall:F1} µs wall, {learnedCost.Cpu:F1} µs CPU; regex detector {regexCost.Wall:F1} µs wall, {regexCost.Cpu:F1} µs CPU (goal <= 50 µs)");
+
+        var model = Path.Combine(root, ModelDirectory, ModelFile);
+        var client = Path.Combine(root, "SkillLoop.Hooks", "bin", "Release", "net10.0", "linux-x64", "publish", "skillloop-client");
+        var modelBytes = File.Exists(model) ? new FileInfo(model).Length : 0;
+        if (File.Exists(client))
+        {
+            var size = new FileInfo(client).Length;
+            Console.WriteLine($"  client binary: {size / 1e6:F2} MB, {(size - ClientBytesBefore) / 1e6:+0.00;-0.00} MB against the client before the learned detector ({ClientBytesBefore / 1e6:F2} MB); weights {modelBytes / 1024.0:F0} KiB (goal growth <= 3 MB, weights <= 2 MB)");
+        }
+        else
+        {
+            Console.WriteLine($"  client binary: not published here; weights {modelBytes / 1024.0:F0} KiB");
+        }
+        return 0;
+    }
+
+    /// <summary>Mean wall-clock and CPU time per item: on a shared machine CPU time is the steadier figure.</summary>
+    private static (double Wall, double Cpu) PerTurn<T>(T[] items, Func<T, bool> run)
+    {
+        if (items.Length == 0)
+            return (double.NaN, double.NaN);
+        foreach (var item in items)
+            run(item); // warm up
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        var count = 0;
+        var sink = 0;
+        while (clock.Elapsed < TimeSpan.FromSeconds(2) || count < items.Length)
+        {
+            foreach (var item in items)
+                sink += run(item) ? 1 : 0;
+            count += items.Length;
+        }
+        GC.KeepAlive(sink);
+        var wall = clock.Elapsed.TotalMicroseconds / count;
+        process.Refresh();
+        return (wall, (process.TotalProcessorTime - cpu).TotalMicroseconds / count);
+    }
+
+    public static string Invariant(double value) => value.ToString("F2", CultureInfo.InvariantCulture);
+}

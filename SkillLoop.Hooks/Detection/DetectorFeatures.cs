@@ -1,0 +1,265 @@
+namespace SkillLoop.Hooks.Detection;
+
+/// <summary>Where a human turn sits in its conversation: what the agent said just before it, and how far in it is.</summary>
+/// <param name="Previous">The agent's prose just before the turn ("" or null when there is none).</param>
+/// <param name="HumanTurnIndex">0-based index of the turn among the session's human turns.</param>
+/// <param name="AfterInterruption">The person had just stopped the agent.</param>
+public readonly record struct TurnContext(string? Previous, int HumanTurnIndex, bool AfterInterruption = false)
+{
+    public static TurnContext Unknown => new(null, 1);
+}
+
+/// <summary>Receives hashed features (index into the weight table, value).</summary>
+public interface IFeatureSink
+{
+    void Add(int index, float value);
+}
+
+/// <summary>
+/// Turns (own words, context, regex matches) into hashed features: character n-grams 1–4 (they suit Chinese, which
+/// has no spaces, and informal spellings such as "didnt"), word uni- and bigrams, the first words, the patterns and
+/// categories that matched, and conversation cues (did the agent just ask something or claim to be done?). The same
+/// code runs in the client and in the trainer, so what is trained is what is scored.
+/// </summary>
+public static class DetectorFeatures
+{
+    public const int MaxNgramChars = 1000;
+
+    // Namespaces keep a word "no" and a character gram "no" apart.
+    private const uint CharSeed = 2166136261u;
+    private const uint WordSeed = 0x01000193u ^ 0x5bd1e995u;
+    private const uint CueSeed = 0x9747b28cu;
+
+    public static void Extract<TSink>(ref TSink sink, int bits, ReadOnlySpan<char> own, in OwnWordsSplit split, in TurnContext context,
+        ReadOnlySpan<CorrectionMatch> matches) where TSink : struct, IFeatureSink
+    {
+        Span<char> buffer = stackalloc char[MaxNgramChars + 2];
+        var normal = Normalise(own, buffer);
+        CharNgrams(ref sink, bits, normal);
+        Words(ref sink, bits, normal);
+        Cues(ref sink, bits, normal, split, context, matches);
+    }
+
+    /// <summary>Lower-case, digits as '0', whitespace runs as one space, padded with spaces; long text keeps head and tail.</summary>
+    private static ReadOnlySpan<char> Normalise(ReadOnlySpan<char> own, Span<char> buffer)
+    {
+        const int tail = MaxNgramChars / 3;
+        var n = 0;
+        buffer[n++] = ' ';
+        var space = true;
+        for (var i = 0; i < own.Length && n < buffer.Length - 1; i++)
+        {
+            if (own.Length > MaxNgramChars && i == MaxNgramChars - tail - 2)
+                i = own.Length - tail;
+            var c = own[i];
+            if (char.IsWhiteSpace(c))
+            {
+                if (space)
+                    continue;
+                buffer[n++] = ' ';
+                space = true;
+                continue;
+            }
+            space = false;
+            c = c switch
+            {
+                '\u2019' or '\u2018' or '\u02bc' or '`' => '\'',
+                '\u201c' or '\u201d' => '"',
+                '\uff1f' => '?',
+                '\uff01' => '!',
+                '\uff0c' => ',',
+                _ when char.IsAsciiDigit(c) => '0',
+                _ => char.ToLowerInvariant(c),
+            };
+            buffer[n++] = c;
+        }
+        if (!space)
+            buffer[n++] = ' ';
+        return buffer[..n];
+    }
+
+    private static void CharNgrams<TSink>(ref TSink sink, int bits, ReadOnlySpan<char> text) where TSink : struct, IFeatureSink
+    {
+        if (text.Length <= 2)
+            return;
+        var count = 0;
+        for (var i = 0; i < text.Length; i++)
+            count += Math.Min(4, text.Length - i);
+        var value = 1f / MathF.Sqrt(count);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var h = CharSeed;
+            var max = Math.Min(4, text.Length - i);
+            for (var n = 0; n < max; n++)
+            {
+                h = (h ^ text[i + n]) * 16777619u;
+                sink.Add(Index(h, bits), value);
+            }
+        }
+    }
+
+    private static void Words<TSink>(ref TSink sink, int bits, ReadOnlySpan<char> text) where TSink : struct, IFeatureSink
+    {
+        // Two passes: count first, so every word feature gets the same 1/sqrt(n) weight without a list.
+        var count = 0;
+        ForEachWord(text, ref count, static (ref int c, uint _, uint _, int _) => c += 2);
+        if (count == 0)
+            return;
+        var state = (Sink: sink, Bits: bits, Value: 1f / MathF.Sqrt(count + 3));
+        ForEachWord(text, ref state, static (ref (TSink Sink, int Bits, float Value) s, uint word, uint previous, int position) =>
+        {
+            s.Sink.Add(Index(word, s.Bits), s.Value);
+            s.Sink.Add(Index(Mix(previous, word), s.Bits), s.Value);
+            if (position == 0)
+                s.Sink.Add(Index(Mix(word, 0x51u), s.Bits), 1f); // the opening word: "no", "still", "why", "不对"
+            else if (position == 1)
+                s.Sink.Add(Index(Mix(Mix(previous, word), 0x52u), s.Bits), 1f);
+        });
+        sink = state.Sink;
+    }
+
+    private delegate void WordAction<TState>(ref TState state, uint word, uint previous, int position);
+
+    private static void ForEachWord<TState>(ReadOnlySpan<char> text, ref TState state, WordAction<TState> action)
+    {
+        var previous = WordSeed;
+        var position = 0;
+        var i = 0;
+        while (i < text.Length)
+        {
+            var c = text[i];
+            if (!char.IsLetterOrDigit(c))
+            {
+                // Sentence punctuation ends a bigram chain: "ok. no" is not the bigram "ok no".
+                if (c is '.' or '!' or '?' or ',' or '。' or '，' or '！' or ';' or '；' or ':' or '：' or '\n')
+                    previous = WordSeed;
+                i++;
+                continue;
+            }
+            var cjk = c >= '\u2E80';
+            var h = WordSeed;
+            var length = 0;
+            while (i < text.Length && (char.IsLetterOrDigit(text[i]) || (text[i] == '\'' && !cjk)) && (text[i] >= '\u2E80') == cjk)
+            {
+                if (text[i] != '\'' && length < 24)
+                {
+                    h = (h ^ text[i]) * 16777619u;
+                    length++;
+                }
+                i++;
+            }
+            action(ref state, h, previous, position);
+            previous = h;
+            position++;
+        }
+    }
+
+    private static void Cues<TSink>(ref TSink sink, int bits, ReadOnlySpan<char> normal, in OwnWordsSplit split, in TurnContext context,
+        ReadOnlySpan<CorrectionMatch> matches) where TSink : struct, IFeatureSink
+    {
+        var previous = context.Previous.AsSpan();
+        var asked = AskedQuestion(previous);
+        var done = ClaimedDone(previous);
+        var first = previous.IsEmpty;
+        var question = normal.TrimEnd().EndsWith("?") || normal.Contains("吗", StringComparison.Ordinal) || normal.Contains("呢", StringComparison.Ordinal);
+        var length = normal.Length;
+        var lengthBucket = length switch { <= 2 => 0, <= 12 => 1, <= 30 => 2, <= 80 => 3, <= 200 => 4, <= 500 => 5, _ => 6 };
+        var position = context.HumanTurnIndex switch { 0 => 0, 1 => 1, 2 => 2, <= 5 => 3, <= 10 => 4, _ => 5 };
+        var paste = !split.HasPaste ? 0 : split.PastedFraction switch { < 0.3 => 1, < 0.7 => 2, _ => 3 };
+        var cjk = CjkShare(normal) > 0.2;
+
+        Cue(ref sink, bits, 1, 0); // always on: a per-feature-space bias
+        Cue(ref sink, bits, 2, asked ? 1u : 0u);
+        Cue(ref sink, bits, 3, done ? 1u : 0u);
+        Cue(ref sink, bits, 4, first ? 1u : 0u);
+        Cue(ref sink, bits, 5, (uint)position);
+        Cue(ref sink, bits, 6, (uint)lengthBucket);
+        Cue(ref sink, bits, 7, (uint)paste);
+        Cue(ref sink, bits, 8, question ? 1u : 0u);
+        Cue(ref sink, bits, 9, context.AfterInterruption ? 1u : 0u);
+        Cue(ref sink, bits, 10, cjk ? 1u : 0u);
+        Cue(ref sink, bits, 11, (asked ? 2u : 0u) | (done ? 1u : 0u) | (question ? 4u : 0u));
+        Cue(ref sink, bits, 12, (uint)(lengthBucket * 4 + paste));
+        Cue(ref sink, bits, 13, (asked ? 1u : 0u) | (uint)lengthBucket << 1);
+        Cue(ref sink, bits, 14, (done ? 1u : 0u) | (uint)lengthBucket << 1);
+
+        Cue(ref sink, bits, 20, matches.Length == 0 ? 0u : matches.Length == 1 ? 1u : 2u);
+        foreach (var match in matches)
+        {
+            var id = Hash(match.PatternId);
+            var category = Hash(match.Category);
+            Cue(ref sink, bits, 21, id);
+            Cue(ref sink, bits, 22, category);
+            // The same words mean different things after a question ("No.") and after "done" ("did you push?").
+            Cue(ref sink, bits, 23, category ^ (asked ? 0x1000u : 0u) ^ (done ? 0x2000u : 0u) ^ (first ? 0x4000u : 0u));
+            Cue(ref sink, bits, 24, category ^ (uint)paste << 8 ^ (match.Index <= 2 ? 0x10000u : 0u));
+        }
+    }
+
+    private static void Cue<TSink>(ref TSink sink, int bits, uint kind, uint value) where TSink : struct, IFeatureSink =>
+        sink.Add(Index(Mix(Mix(CueSeed, kind), value), bits), 1f);
+
+    /// <summary>Did the agent's last words ask the person something ("Shall I …?", "要我…吗？")?</summary>
+    public static bool AskedQuestion(ReadOnlySpan<char> previous)
+    {
+        if (previous.IsEmpty)
+            return false;
+        var tail = previous.TrimEnd();
+        tail = tail[Math.Max(0, tail.Length - 400)..];
+        if (tail.EndsWith("?") || tail.EndsWith("？") || tail.EndsWith("?**") || tail.EndsWith("吗"))
+            return true;
+        var last = tail[Math.Max(0, tail.Length - 200)..];
+        return last.Contains('?') || last.Contains('？')
+            || ContainsAny(last, ["would you like", "do you want", "should i ", "shall i ", "let me know", "which option", "which one", "要不要", "是否需要", "需要我", "请确认"]);
+    }
+
+    /// <summary>Did the agent's last words claim the work is done ("All tests pass", "已完成")?</summary>
+    public static bool ClaimedDone(ReadOnlySpan<char> previous)
+    {
+        if (previous.IsEmpty)
+            return false;
+        var tail = previous[Math.Max(0, previous.Length - 600)..];
+        return ContainsAny(tail, DoneWords);
+    }
+
+    private static readonly string[] DoneWords =
+    [
+        "done", "complete", "finished", "implemented", "fixed", "i've ", "i have ", "successfully", "now works", "should now",
+        "is now", "are now", "all tests pass", "tests pass", "ready", "updated", "added", "created", "resolved", "✅", "🎉",
+        "已完成", "完成了", "已经", "修复了", "已修复", "已更新", "已添加", "现在可以", "搞定", "成功",
+    ];
+
+    private static bool ContainsAny(ReadOnlySpan<char> text, string[] words)
+    {
+        foreach (var word in words)
+            if (text.Contains(word, StringComparison.OrdinalIgnoreCase))
+                return true;
+        return false;
+    }
+
+    public static double CjkShare(ReadOnlySpan<char> text)
+    {
+        int letters = 0, cjk = 0;
+        foreach (var c in text)
+        {
+            if (!char.IsLetter(c))
+                continue;
+            letters++;
+            if (c is >= '\u3400' and <= '\u9FFF' or >= '\uF900' and <= '\uFAFF')
+                cjk++;
+        }
+        return letters == 0 ? 0 : (double)cjk / letters;
+    }
+
+    private static uint Hash(string s)
+    {
+        var h = CueSeed;
+        foreach (var c in s)
+            h = (h ^ c) * 16777619u;
+        return h;
+    }
+
+    private static uint Mix(uint a, uint b) => (a ^ (b + 0x9E3779B9u + (a << 6) + (a >> 2))) * 0x85EBCA6Bu;
+
+    private static int Index(uint h, int bits) => (int)((h * 0x9E3779B1u) >> (32 - bits));
+}
