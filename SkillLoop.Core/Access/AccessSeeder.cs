@@ -9,15 +9,20 @@ public sealed partial class AccessSeeder(AccessStore store, IOptions<SkillLoopOp
     public async Task SeedAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        if (await store.CountUsersAsync(cancellationToken) == 0)
+        if (settings.AdminPassword is { } adminPassword)
         {
-            var password = settings.AdminPassword;
-            await store.CreateUserAsync("admin", password ?? GeneratePassword(out password), Roles.Admin, cancellationToken);
-            if (settings.AdminPassword is null)
+            // Given on any start, it is the admin's password: the way back in for whoever runs the server.
+            var change = await store.EnsureAdminPasswordAsync("admin", adminPassword, cancellationToken);
+            if (change == AdminPasswordChange.Reset)
             {
-                // Logged once, on the first start only: it is the only way to learn it.
-                LogGeneratedPassword(logger, password);
+                LogAdminPasswordReset(logger);
             }
+        }
+        else if (await store.CountUsersAsync(cancellationToken) == 0)
+        {
+            await store.CreateUserAsync("admin", GeneratePassword(out var password), Roles.Admin, cancellationToken);
+            // Logged once, on the first start only: it is the only way to learn it.
+            LogGeneratedPassword(logger, password);
         }
 
         if (settings.AdminApiKey is { } apiKey)
@@ -34,6 +39,9 @@ public sealed partial class AccessSeeder(AccessStore store, IOptions<SkillLoopOp
 
     private static string GeneratePassword(out string password) => password = Secrets.NewToken("pw")[3..];
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Created the dashboard user 'admin' with the generated password {Password} (set SKILLLOOP_ADMIN_PASSWORD to choose one; this is shown once)")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Created the dashboard user 'admin' with the generated password {Password} (shown once; start the server with SKILLLOOP_ADMIN_PASSWORD to set another at any time)")]
     private static partial void LogGeneratedPassword(ILogger logger, string password);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Set the password of the dashboard user 'admin' from SKILLLOOP_ADMIN_PASSWORD (its role is admin; its sessions were ended)")]
+    private static partial void LogAdminPasswordReset(ILogger logger);
 }

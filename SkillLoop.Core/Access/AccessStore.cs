@@ -17,6 +17,9 @@ public static class Roles
 }
 
 /// <param name="Shared">An ingest token handed to a whole team: its clients' reported identities are trusted only as self-declared.</param>
+/// <summary>What <see cref="AccessStore.EnsureAdminPasswordAsync"/> did.</summary>
+public enum AdminPasswordChange { Unchanged, Created, Reset }
+
 public sealed record ApiKeyIdentity(long Id, string Kind, string Name, bool Shared = false);
 
 /// <param name="SecurityStamp">Changes whenever the user's role or password changes: sessions signed in before it end.</param>
@@ -95,6 +98,38 @@ public sealed class AccessStore(SqliteDb db, TimeProvider time)
             "INSERT INTO users (name, password_hash, role, security_stamp, created_at) VALUES (@name, @hash, @role, @stamp, @now)",
             new { name, hash = Secrets.HashPassword(password), role, stamp = NewSecurityStamp(), now = time.GetUtcNow() },
             cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// Makes <paramref name="name"/> an admin with <paramref name="password"/>: created when missing; when the stored
+    /// password differs, it is replaced, the role set to admin, lockouts lifted and sessions ended (a new security
+    /// stamp). Returns what it did, so a restart with the same password changes nothing and signs nobody out.
+    /// </summary>
+    public async Task<AdminPasswordChange> EnsureAdminPasswordAsync(string name, string password, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(
+            "SELECT id AS Id, name AS Name, role AS Role, password_hash AS PasswordHash, security_stamp AS SecurityStamp FROM users WHERE name = @name",
+            new { name }, cancellationToken: cancellationToken));
+        if (row is null)
+        {
+            await CreateUserAsync(name, password, Roles.Admin, cancellationToken);
+            return AdminPasswordChange.Created;
+        }
+
+        if (row.Role == Roles.Admin && Secrets.VerifyPassword(password, row.PasswordHash))
+        {
+            return AdminPasswordChange.Unchanged;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE users SET password_hash = @hash, role = @role, failed_logins = 0, locked_until = NULL, security_stamp = @stamp
+            WHERE id = @id
+            """,
+            new { id = row.Id, hash = Secrets.HashPassword(password), role = Roles.Admin, stamp = NewSecurityStamp() }, cancellationToken: cancellationToken));
+        ForgetFailedLogins(name);
+        return AdminPasswordChange.Reset;
     }
 
     /// <summary>Checks a password without a client address (start-up checks, tools): all such callers share one address.</summary>

@@ -26,6 +26,51 @@ public sealed class AccessStoreTests
     }
 
     [Fact]
+    public async Task An_admin_password_given_on_a_later_start_replaces_the_old_one_and_a_restart_with_it_changes_nothing()
+    {
+        await using var core = await TestCore.StartAsync(); // first start: a generated password, logged once
+        var access = core.Get<AccessStore>();
+        var admin = await AdminAsync(core);
+
+        await SeedAsync(core, "chosen-later-1");
+        var reset = await AdminAsync(core);
+        await SeedAsync(core, "chosen-later-1");
+
+        Assert.Equal(LoginOutcome.Succeeded, (await access.CheckPasswordAsync("admin", "chosen-later-1", CancellationToken.None)).Outcome);
+        Assert.NotEqual(admin.SecurityStamp, reset.SecurityStamp); // sessions signed in with the old password end
+        Assert.Equal(reset.SecurityStamp, (await AdminAsync(core)).SecurityStamp);
+        Assert.Equal(1, await access.CountUsersAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task An_admin_password_given_later_restores_a_demoted_or_deleted_admin()
+    {
+        await using var core = await TestCore.StartAsync(new Dictionary<string, string?> { ["SKILLLOOP_ADMIN_PASSWORD"] = "first-pass" });
+        var access = core.Get<AccessStore>();
+        var admin = await AdminAsync(core);
+        await core.Get<AccessAdmin>().CreateUserAsync("other", "other-password-1", Roles.Admin, CancellationToken.None);
+        await core.Get<AccessAdmin>().SetRoleAsync(admin.Id, Roles.Reviewer, CancellationToken.None);
+
+        await SeedAsync(core, "first-pass");
+
+        Assert.Equal(Roles.Admin, (await AdminAsync(core)).Role);
+        await core.Get<AccessAdmin>().DeleteUserAsync(admin.Id, CancellationToken.None);
+        await SeedAsync(core, "second-pass");
+        Assert.Equal(LoginOutcome.Succeeded, (await access.CheckPasswordAsync("admin", "second-pass", CancellationToken.None)).Outcome);
+    }
+
+    private static async Task<UserAccount> AdminAsync(TestCore core)
+    {
+        await using var connection = await core.Get<SkillLoop.Core.Data.SqliteDb>().OpenAsync(CancellationToken.None);
+        var id = await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "SELECT id FROM users WHERE name = 'admin'");
+        return (await core.Get<AccessStore>().FindUserAsync(id, CancellationToken.None))!;
+    }
+
+    private static Task SeedAsync(TestCore core, string adminPassword) =>
+        new AccessSeeder(core.Get<AccessStore>(), Microsoft.Extensions.Options.Options.Create(new SkillLoop.Core.SkillLoopOptions { AdminPassword = adminPassword }),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<AccessSeeder>.Instance).SeedAsync(CancellationToken.None);
+
+    [Fact]
     public async Task Five_wrong_passwords_pause_that_address_until_the_lockout_ends()
     {
         var clock = new ManualTimeProvider(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
