@@ -54,6 +54,8 @@ public static partial class ProposalFindings
         }
 
         var sources = evidence?.Sources ?? [];
+        // Each signal's words once, not once per added line: a busy cluster has thousands of signals.
+        var sourceWords = sources.Select(source => (source, Words(string.Join(' ', source.ProblemPattern, source.RootCause, source.ExpectedBehavior, source.Quote, source.Correction)))).ToList();
         var inCode = false;
         string? fenceLanguage = null;
         var added = LineDiff.Compute(original ?? "", proposed)
@@ -92,7 +94,7 @@ public static partial class ProposalFindings
                 warnings.Add($"Line {number} adds a shell command: `{Fragment(command)}`");
             }
 
-            var traced = Trace(line, sources, evidence);
+            var traced = Trace(line, sourceWords, evidence);
             provenance.Add(traced with { Line = number });
             if (traced.SignalIds.Count > 0 && traced.Basis == "issue"
                 && traced.SignalIds.All(id => sources.FirstOrDefault(s => s.SignalId == id)?.ClientSupplied == true))
@@ -163,13 +165,14 @@ public static partial class ProposalFindings
         return first == "./" || ShellWords.Contains(first);
     }
 
-    private static LineProvenance Trace(string line, IReadOnlyList<EvidenceSource> sources, ProposalEvidence? evidence)
+    private const int MaxTracedSignals = 100;
+
+    private static LineProvenance Trace(string line, IReadOnlyList<(EvidenceSource Source, HashSet<string> Words)> sources, ProposalEvidence? evidence)
     {
         var words = Words(line);
         var matched = new List<EvidenceSource>();
-        foreach (var source in sources)
+        foreach (var (source, theirs) in sources)
         {
-            var theirs = Words(string.Join(' ', source.ProblemPattern, source.RootCause, source.ExpectedBehavior, source.Quote, source.Correction));
             var shared = words.Count(theirs.Contains);
             if (shared >= 3 || (words.Count > 0 && shared * 2 >= words.Count && shared >= 1))
             {
@@ -178,7 +181,7 @@ public static partial class ProposalFindings
         }
 
         var basis = matched.Count > 0 ? "issue" : "cluster";
-        var from = matched.Count > 0 ? matched : sources.ToList();
+        var from = matched.Count > 0 ? matched : sources.Select(s => s.Source).ToList();
         var described = from.Select(s => (s.ExtractedBy ?? "no issue yet") + (s.SelfDeclared ? " (self-declared user)" : ""))
             .Distinct().Order(StringComparer.Ordinal).ToList();
         if (from.Count == 0 && evidence is not null)
@@ -186,7 +189,15 @@ public static partial class ProposalFindings
             described = [$"cluster #{evidence.ClusterId}"];
         }
 
-        return new LineProvenance(0, line, from.Select(s => s.SignalId).Distinct().Order().ToList(), described, basis);
+        var ids = from.Select(s => s.SignalId).Distinct().Order().ToList();
+        if (ids.Count > MaxTracedSignals)
+        {
+            // The first ones name the evidence; the count says how much more there is.
+            described.Add(string.Create(CultureInfo.InvariantCulture, $"and {ids.Count - MaxTracedSignals} more signals"));
+            ids = ids[..MaxTracedSignals];
+        }
+
+        return new LineProvenance(0, line, ids, described, basis);
     }
 
     private static HashSet<string> Words(string text) =>

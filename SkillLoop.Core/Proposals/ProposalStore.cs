@@ -348,7 +348,7 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
             .Where(q => q.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase).Take(3)
             .Select(q => q.Length <= 240 ? q : q[..239] + "…").ToList();
         return new ProposalEvidence(
-            cluster.Id, cluster.Skill, cluster.Title, (int)cluster.Signals, (int)cluster.Users, cluster.FirstSeen, cluster.LastSeen,
+            cluster.Id, cluster.Skill, InvisibleCharacters.Strip(cluster.Title, out _), (int)cluster.Signals, (int)cluster.Users, cluster.FirstSeen, cluster.LastSeen,
             Prevailing(i => i.ProblemPattern, InvisibleCharacters.Strip(cluster.Title, out _)),
             Prevailing(i => i.RootCause, "Not determined."),
             Prevailing(i => i.ExpectedBehavior, "Follow the users' corrections quoted below."),

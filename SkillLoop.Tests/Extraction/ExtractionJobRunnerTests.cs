@@ -151,7 +151,7 @@ public sealed class ExtractionJobRunnerTests
     }
 
     [Fact]
-    public async Task A_signal_that_already_has_an_issue_is_not_queued()
+    public async Task A_signal_that_already_has_an_issue_is_not_queued_and_only_the_servers_issue_replaces_a_clients()
     {
         await using var database = await TestDatabase.CreateAsync();
         var id = await database.AddSignalAsync("No.");
@@ -159,8 +159,11 @@ public sealed class ExtractionJobRunnerTests
         await store.CompleteAsync(id, new SignalIssue("p", "r", "e", "low", 0.9, "client:claude"), CancellationToken.None);
 
         Assert.Equal(0, await store.EnqueueNewAsync(CancellationToken.None));
-        Assert.False(await store.CompleteAsync(id, new SignalIssue("other", "r", "e", "low", 0.9, "heuristic"), CancellationToken.None));
-        Assert.Equal("client:claude", (await store.GetAsync(id, CancellationToken.None))!.ExtractedBy);
+        // A client's issue does not outrank the server's own extraction: the server's replaces it, never the reverse.
+        Assert.True(await store.CompleteAsync(id, new SignalIssue("other", "r", "e", "low", 0.9, "heuristic"), CancellationToken.None));
+        Assert.False(await store.CompleteAsync(id, new SignalIssue("third", "r", "e", "low", 0.9, "client:copilot"), CancellationToken.None));
+        Assert.False(await store.CompleteAsync(id, new SignalIssue("fourth", "r", "e", "low", 0.9, "model:x"), CancellationToken.None));
+        Assert.Equal(("heuristic", "other"), ((await store.GetAsync(id, CancellationToken.None))!.ExtractedBy, (await store.GetAsync(id, CancellationToken.None))!.ProblemPattern));
     }
 
     private sealed class Source(IIssueExtractor extractor) : IIssueExtractorSource
