@@ -65,6 +65,8 @@ public sealed partial class TrustApiTests(SkillLoopServer server)
         (await admin.PostAsJsonAsync("/api/v1/users", new { name, password = "long-enough-password", role = "reviewer" })).EnsureSuccessStatusCode();
         using var reviewer = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = server.BaseAddress };
         await SignInAsync(reviewer, name, "long-enough-password");
+        // As the dashboard does: cookie-authenticated API posts carry the custom header (a cross-site form cannot).
+        reviewer.DefaultRequestHeaders.Add(SkillLoop.Web.Protection.CookieRequestGuard.HeaderName, "1");
         var proposal = await SeedProposalAsync();
 
         // Cluster curation and admin settings are the admins' in the dashboard: the API refuses them too.
