@@ -94,25 +94,34 @@ static void Detection(string dir, int megabytes)
     Console.WriteLine($"detection: {bytes / 1e6:F0} MB generated Claude transcript, {humanTurns} human turns, {corrections} corrections");
     Console.WriteLine($"  read + detect, one core: median {rates[rates.Count / 2]:F0} MB/s (best {rates[^1]:F0}, worst {rates[0]:F0}; goal >= 100 MB/s)");
 
-    // What the worker adds before posting: the secret redactor over every free-text field of what is sent.
+    // What the worker adds before posting: the secret redactor over every free-text field of what is sent. The
+    // redactor alone is timed over every turn's text (what the server redacts at most: an old client's whole session).
     var withRedaction = new List<double>();
-    var redactedChars = 0L;
-    var redactorSeconds = 0.0;
+    var texts = reader.Read(path, 0).Turns.Select(t => t.Text).Where(t => t.Length > 0).ToList();
+    var textBytes = texts.Sum(t => (long)System.Text.Encoding.UTF8.GetByteCount(t));
+    var redactor = new List<double>();
     for (var run = 0; run < 5; run++)
     {
         var clock = Stopwatch.StartNew();
         var read = reader.Read(path, 0);
         var analysis = new SessionAnalyzer(detector).Analyze(read.Turns, ActiveSkill.None);
-        var redactStart = clock.Elapsed;
-        var batch = SkillLoop.Hooks.Extraction.BatchRedaction.Redact(new SkillLoop.Hooks.Contracts.SignalBatch(
+        SkillLoop.Hooks.Extraction.BatchRedaction.Redact(new SkillLoop.Hooks.Contracts.SignalBatch(
             "claude", "bench", "bench@example.com", 0, new SkillLoop.Hooks.Contracts.SessionCursor("claude", "bench", bytes, null, null), [], analysis.Corrections));
         clock.Stop();
-        redactorSeconds += (clock.Elapsed - redactStart).TotalSeconds;
-        redactedChars = batch.Corrections.Sum(c => (long)c.Text.Length + c.Context.Sum(t => t.Text.Length));
         withRedaction.Add(bytes / 1e6 / clock.Elapsed.TotalSeconds);
+
+        clock.Restart();
+        foreach (var text in texts)
+        {
+            SkillLoop.Hooks.Extraction.SecretRedactor.Redact(text);
+        }
+
+        redactor.Add(textBytes / 1e6 / clock.Elapsed.TotalSeconds);
     }
     withRedaction.Sort();
-    Console.WriteLine($"  read + detect + redact what is sent, one core: median {withRedaction[withRedaction.Count / 2]:F0} MB/s; the redactor alone: {redactedChars * 5 / 1e6 / redactorSeconds:F0} M chars/s over the {redactedChars / 1e6:F1} M chars of corrections and their context");
+    redactor.Sort();
+    Console.WriteLine($"  read + detect + redact what is sent, one core: median {withRedaction[withRedaction.Count / 2]:F0} MB/s");
+    Console.WriteLine($"  the redactor alone over every turn's text ({textBytes / 1e6:F0} MB): median {redactor[redactor.Count / 2]:F1} MB/s (best {redactor[^1]:F1})");
 }
 
 static void HookStartup(string dir, string? exe, int runs)

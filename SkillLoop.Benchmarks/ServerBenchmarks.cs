@@ -102,7 +102,7 @@ internal static class ServerBenchmarks
             var results = await Task.WhenAll(floods);
 
             var ratio = Percentile(flooded, 0.5) / Percentile(alone, 0.5);
-            Console.WriteLine(Invariant($"flood: one token posts {big.Length / 1e6:F1} MB batches from 4 connections ({results.Sum(r => r.Accepted)} accepted, {results.Sum(r => r.Refused)} answered 429) while another token posts one-correction batches, {options.Duration.TotalSeconds:F0} s each"));
+            Console.WriteLine(Invariant($"flood: one token posts {big.Length / 1e6:F1} MB batches from 4 connections ({results.Sum(r => r.Accepted)} accepted, {results.Sum(r => r.Refused)} answered 429, {results.Sum(r => r.Failed)} failed{string.Concat(results.Select(r => r.LastFailure).Where(f => f is not null).Take(1).Select(f => ": " + (f!.Length > 200 ? f[..200] : f)))}) while another token posts one-correction batches, {options.Duration.TotalSeconds:F0} s each"));
             Console.WriteLine(Invariant($"  other client's latency alone: p50 {Percentile(alone, 0.5):F1} ms, p95 {Percentile(alone, 0.95):F1} ms ({alone.Count} posts); during the flood: p50 {Percentile(flooded, 0.5):F1} ms, p95 {Percentile(flooded, 0.95):F1} ms ({flooded.Count} posts)"));
             Console.WriteLine(Invariant($"  slow-down: p50 {ratio:F2}x, p95 {Percentile(flooded, 0.95) / Percentile(alone, 0.95):F2}x — goal: p50 <= 2x: {Verdict(ratio <= 2)}"));
         }
@@ -123,9 +123,10 @@ internal static class ServerBenchmarks
         return JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch);
     }
 
-    private static async Task<(long Accepted, long Refused)> FloodClientAsync(HttpClient http, byte[] template, int index, CancellationToken stop)
+    private static async Task<(long Accepted, long Refused, long Failed, string? LastFailure)> FloodClientAsync(HttpClient http, byte[] template, int index, CancellationToken stop)
     {
-        long accepted = 0, refused = 0;
+        long accepted = 0, refused = 0, failed = 0;
+        string? lastFailure = null;
         var placeholder = Encoding.UTF8.GetBytes("flood-template");
         for (var round = 0; !stop.IsCancellationRequested; round++)
         {
@@ -151,17 +152,24 @@ internal static class ServerBenchmarks
                 {
                     accepted++;
                 }
+                else
+                {
+                    failed++;
+                    lastFailure = Invariant($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(stop)}");
+                }
             }
             catch (OperationCanceledException)
             {
                 break;
             }
-            catch (HttpRequestException)
+            catch (HttpRequestException ex)
             {
+                failed++;
+                lastFailure = ex.Message;
             }
         }
 
-        return (accepted, refused);
+        return (accepted, refused, failed, lastFailure);
     }
 
     /// <summary>One client posting one-correction batches in a row; returns its latencies, sorted.</summary>

@@ -57,7 +57,9 @@ public static partial class SecretRedactor
         text = PrivateKey().Replace(text, _ => Found(kinds, "private-key"));
         text = PuttyKey().Replace(text, _ => Found(kinds, "private-key"));
         text = AwsCsvSecret().Replace(text, m => m.Groups["id"].Value + "," + Found(kinds, "aws-secret"));
-        text = UrlPassword().Replace(text, m => m.Groups["pw"].Value.StartsWith(Marker, StringComparison.Ordinal)
+        // Cheap checks first where a pattern can only match around a literal: searching from every letter is what
+        // made the e-mail and URL patterns slow (about 1-3 M chars/s on plain prose).
+        text = !text.Contains("://", StringComparison.Ordinal) ? text : UrlPassword().Replace(text, m => m.Groups["pw"].Value.StartsWith(Marker, StringComparison.Ordinal)
             ? m.Value
             : m.Groups["prefix"].Value + Found(kinds, "password") + "@");
         text = AwsSecret().Replace(text, m => m.Groups["key"].Value + Found(kinds, "aws-secret"));
@@ -79,11 +81,51 @@ public static partial class SecretRedactor
         text = HomeDirectory().Replace(text, m => m.Groups["user"].Value.StartsWith(Marker, StringComparison.Ordinal)
             ? m.Value
             : m.Groups["prefix"].Value + Found(kinds, "user"));
-        text = Email().Replace(text, m => m.Groups["local"].Value.Equals("git", StringComparison.Ordinal)
-            ? m.Value // git@github.com:org/repo is an SSH remote, not a person
-            : Found(kinds, "email"));
+        text = RedactEmails(text, kinds);
         return new(text, kinds);
     }
+
+    /// <summary>
+    /// E-mail addresses, found from their '@' outwards: the local part is the run of address characters before it,
+    /// the domain is matched right after it (anchored). Linear in the text, unlike a pattern that starts at every word.
+    /// </summary>
+    private static string RedactEmails(string text, List<string> kinds)
+    {
+        var at = text.IndexOf('@', StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return text;
+        }
+
+        System.Text.StringBuilder? result = null;
+        var copied = 0;
+        while (at >= 0)
+        {
+            var start = at;
+            while (start > copied && IsLocalPartChar(text[start - 1]))
+            {
+                start--;
+            }
+
+            var domain = EmailDomain().Match(text, at + 1);
+            var local = text.AsSpan(start, at - start);
+            // git@github.com:org/repo is an SSH remote, not a person.
+            if (local.Length == 0 || !domain.Success || local.SequenceEqual("git"))
+            {
+                at = text.IndexOf('@', at + 1);
+                continue;
+            }
+
+            result ??= new System.Text.StringBuilder(text.Length);
+            result.Append(text, copied, start - copied).Append(Found(kinds, "email"));
+            copied = domain.Index + domain.Length;
+            at = text.IndexOf('@', copied);
+        }
+
+        return result is null ? text : result.Append(text, copied, text.Length - copied).ToString();
+    }
+
+    private static bool IsLocalPartChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '%' or '+' or '-';
 
     private static string KeepKey(Match m, List<string> kinds, string kind)
     {
@@ -198,6 +240,7 @@ public static partial class SecretRedactor
     [GeneratedRegex(@"(?<prefix>(?<![A-Za-z0-9_.-])/(?:home|Users)/|(?<=(?<![A-Za-z0-9])[A-Za-z]):(?:\\{1,2}|/)(?i:Users)(?:\\{1,2}|/))(?<user>(?!\[REDACTED)[^/\\\s""'<>:|*?]+)")]
     private static partial Regex HomeDirectory();
 
-    [GeneratedRegex(@"(?<![A-Za-z0-9._%+-])(?<local>[A-Za-z0-9._%+-]+)@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])")]
-    private static partial Regex Email();
+    // The domain of an e-mail address, right after its '@' (see RedactEmails).
+    [GeneratedRegex(@"\G[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])")]
+    private static partial Regex EmailDomain();
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using SkillLoop.Hooks.Contracts;
 using SkillLoop.Tests.Support;
 using Xunit.Abstractions;
@@ -76,9 +77,9 @@ public sealed class ClaudeStopHookTests(SkillLoopServer server, ITestOutputHelpe
         await WaitForCursorAsync(new FileInfo(transcript).Length);
 
         Assert.Single(await ListSignalsAsync());
-        using var admin = server.CreateAdminClient();
-        var status = await admin.GetFromJsonAsync<JsonElement>("/api/v1/status");
-        Assert.True(status.GetProperty("counts").GetProperty("turns").GetInt64() >= 3);
+        // Only the correction travelled: the session's other human turns stayed on the laptop.
+        await using var connection = await server.Services.GetRequiredService<SkillLoop.Core.Data.SqliteDb>().OpenAsync(CancellationToken.None);
+        Assert.Equal(0, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "SELECT count(*) FROM turns WHERE session_id = @SessionId", new { SessionId }));
     }
 
     [Fact]
