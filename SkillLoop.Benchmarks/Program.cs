@@ -7,7 +7,7 @@ using SkillLoop.Hooks.Transcripts;
 // Usage: dotnet run -c Release --project SkillLoop.Benchmarks [-- --mb 200 --runs 25 --exe path/to/skillloop-client]
 //        … -- train-detector [CORPUS_DIR…] [--out DIR]   (trains the learned detector; default benchmarks/data/corrections)
 //        … -- detector [CORPUS_DIR…]                     (its held-out test-split figures beside the regex detector)
-//        … -- knn [--knn 100000] | clustering | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
+//        … -- knn [--knn 100000] | clustering | backlog [--mb 250] | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
 //        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll]
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
@@ -39,6 +39,12 @@ if (args.Contains("server"))
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture)),
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("drain", "10"), CultureInfo.InvariantCulture)),
         int.Parse(options.GetValueOrDefault("proposals", "3"), CultureInfo.InvariantCulture)));
+    return;
+}
+
+if (args.Contains("backlog"))
+{
+    await BacklogBenchmark.RunAsync(int.Parse(options.GetValueOrDefault("mb", "250"), CultureInfo.InvariantCulture));
     return;
 }
 

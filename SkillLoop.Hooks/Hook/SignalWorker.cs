@@ -44,7 +44,10 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
     public const string Version = "0.1.0";
 
     /// <summary>Bytes of a transcript read into one batch at first; a backlog is sent in several (bounded memory).</summary>
-    public const long ReadWindowBytes = 16L << 20;
+    public const long ReadWindowBytes = 1L << 20;
+
+    /// <summary>Corrections aimed at per batch: below the server's limit, so a window sized from the last one fits.</summary>
+    private const int TargetCorrections = SignalBatchLimits.MaxCorrections * 9 / 10;
 
     /// <summary>Bytes before the cursor read back for the context of the first corrections of a read.</summary>
     public const int ContextBytes = 256 * 1024;
@@ -98,13 +101,15 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
         }
 
         var config = await configTask;
+        // Built once per run: the detector compiles its patterns, far too costly to repeat for every batch.
+        var analyzer = new SessionAnalyzer(new CorrectionDetector(config.Patterns), Math.Max(0, config.Settings.ContextTurns));
         var outcome = WorkerOutcome.NothingNew;
         var window = ReadWindowBytes;
         // A backlog goes in batches, each from where the last one left the cursor.
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (Prepare(reader, hookEvent, cursor, config, ref window) is not { } prepared)
+            if (Prepare(reader, analyzer, hookEvent, cursor, config, ref window) is not { } prepared)
                 return outcome;
             var (batch, body, local) = prepared;
             try
@@ -142,7 +147,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
     /// moves past a correction that was not sent. Null when nothing new is complete.
     /// </summary>
     private (SignalBatch Batch, byte[] Body, LocalIssueExtractor? Local)? Prepare(
-        ITranscriptReader reader, HookEvent hookEvent, SessionCursor cursor, ClientConfig config, ref long window)
+        ITranscriptReader reader, SessionAnalyzer analyzer, HookEvent hookEvent, SessionCursor cursor, ClientConfig config, ref long window)
     {
         var from = Math.Max(0, cursor.Offset);
         while (true)
@@ -153,9 +158,15 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
                 return null;
 
             var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
-            var analyzer = new SessionAnalyzer(new CorrectionDetector(config.Patterns), Math.Max(0, config.Settings.ContextTurns));
             var skill = new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath);
             var analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: from > 0);
+            var bytesRead = read.EndOffset - from;
+            if (analysis.Corrections.Count > SignalBatchLimits.MaxCorrections && bytesRead > 1)
+            {
+                // More than one batch can carry: read less, sized from what this read held.
+                window = Math.Max(1, bytesRead * TargetCorrections / analysis.Corrections.Count);
+                continue;
+            }
             if (analysis.Corrections.Count > 0 && from > 0)
             {
                 // The answer being corrected is usually in an earlier read: take it back from the transcript.
@@ -165,15 +176,17 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             var batch = ForServer(hookEvent, user, cursor.Offset, read.EndOffset, analysis, clientVersion,
                 local is not null && analysis.Corrections.Count > 0 ? local.Cli : null);
 
-            var read_ = read.EndOffset - from;
             var body = Fit(ref batch, out var dropped);
-            if (!dropped || read_ <= 1)
+            if (dropped && bytesRead > 1)
             {
-                // Room to spare: the next batch may read more again.
-                window = Math.Min(ReadWindowBytes, Math.Max(window, read_) * 2);
-                return (batch, body, local);
+                window = Math.Max(1, bytesRead / 2); // over the byte limit even without context: read less
+                continue;
             }
-            window = Math.Max(1, read_ / 2);
+            // The next window: as many bytes as should hold about TargetCorrections, never more than the maximum.
+            window = analysis.Corrections.Count == 0
+                ? ReadWindowBytes
+                : Math.Clamp(bytesRead * TargetCorrections / analysis.Corrections.Count, 1, ReadWindowBytes);
+            return (batch, body, local);
         }
     }
 
