@@ -35,7 +35,7 @@ public sealed partial class Clusterer(
     /// SQL for the problem pattern worth embedding (issues aliased <c>i</c>): a model's pattern names the problem,
     /// the heuristic extractor's is one of a few fixed templates that would pull unrelated problems together.
     /// </summary>
-    public const string ProblemText = "CASE WHEN i.extracted_by = 'heuristic' THEN NULL ELSE i.problem_pattern END";
+    public const string ProblemText = "CASE WHEN " + Extraction.HeuristicIssueExtractor.IsHeuristicSql + " THEN NULL ELSE i.problem_pattern END";
 
     /// <summary>The text that represents a signal's problem: the extracted problem pattern and the correction.</summary>
     public static string TextFor(string correction, string? problemPattern) =>

@@ -49,6 +49,20 @@ public sealed partial class HeuristicIssueExtractor : IIssueExtractor
 
     public string ExtractedBy => Name;
 
+    /// <summary>Whether an issue's <see cref="SignalIssue.ExtractedBy"/> names this extractor (alone or as a fallback).</summary>
+    public static bool IsHeuristic(string? extractedBy) =>
+        extractedBy is not null && (extractedBy == Name || extractedBy.StartsWith(Name + " (", StringComparison.Ordinal));
+
+    /// <summary>SQL: the issue aliased <c>i</c> was made by this extractor (alone or as a fallback).</summary>
+    public const string IsHeuristicSql = "(i.extracted_by = 'heuristic' OR i.extracted_by LIKE 'heuristic (%')";
+
+    /// <summary><c>heuristic (server:qwen failed: The prompt needs …)</c>: what made the issue, and why not the model.</summary>
+    public static string FallbackName(string failedExtractor, string error)
+    {
+        var reason = Whitespace().Replace(error, " ").Trim();
+        return $"{Name} ({failedExtractor} failed: {Cut(reason, 200)})";
+    }
+
     public Task<SignalIssue> ExtractAsync(ExtractionRequest request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

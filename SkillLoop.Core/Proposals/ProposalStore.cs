@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
 using SkillLoop.Core.Data;
+using SkillLoop.Core.Extraction;
 
 namespace SkillLoop.Core.Proposals;
 
@@ -235,9 +236,9 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
         }
 
         var issues = (await connection.QueryAsync<IssueRow>(new CommandDefinition(
-            """
+            $"""
             SELECT i.problem_pattern AS ProblemPattern, i.root_cause AS RootCause, i.expected_behavior AS ExpectedBehavior,
-                   i.evidence_quote AS Quote, i.confidence AS Confidence, i.extracted_by = 'heuristic' AS Heuristic, s.text AS Correction
+                   i.evidence_quote AS Quote, i.confidence AS Confidence, {HeuristicIssueExtractor.IsHeuristicSql} AS Heuristic, s.text AS Correction
             FROM signals s LEFT JOIN issues i ON i.signal_id = s.id
             WHERE s.cluster_id = @clusterId ORDER BY s.id
             """, new { clusterId }, transaction, cancellationToken: cancellationToken))).ToList();

@@ -146,10 +146,65 @@ public sealed class LlmIssueExtractorTests
         Assert.Equal("token [REDACTED:github-token]", issue.EvidenceQuote);
     }
 
+    [Fact]
+    public async Task A_prompt_longer_than_the_models_context_is_fitted_by_shortening_the_oldest_turns_first()
+    {
+        // One token per character; six 800-character turns do not fit beside the instructions in 3000 tokens.
+        var turns = Enumerable.Range(1, 8).Select(i => new ContextTurn(i % 2 == 0 ? "assistant" : "user", $"turn{i} " + new string((char)('a' + i), 790))).ToList();
+        var chat = new ScriptedChatClient(Valid) { ContextLength = 3000 };
+
+        var issue = await new LlmIssueExtractor(chat, "small", maxOutputTokens: 700).ExtractAsync(
+            new ExtractionRequest("No, use pnpm instead of npm.", "node-setup", null, turns), CancellationToken.None);
+
+        Assert.Equal("server:small", issue.ExtractedBy);
+        var (messages, options) = chat.Calls.Single();
+        var promptTokens = chat.CountPromptTokens(messages);
+        Assert.InRange(promptTokens, 1, 3000 - 700);
+        Assert.Equal(Math.Min(700, 3000 - promptTokens), options!.MaxOutputTokens);
+        var sent = messages[1].Text;
+        Assert.Contains("No, use pnpm instead of npm.", sent);
+        Assert.Contains("turn8 ", sent); // the turn just before the correction is whole
+        Assert.Contains(new string('i', 790), sent);
+        Assert.DoesNotContain("turn3 ", sent); // the oldest shown turns went first
+        Assert.DoesNotContain("turn1 ", sent); // beyond the six latest: never shown
+    }
+
+    [Fact]
+    public async Task A_model_whose_context_cannot_hold_the_instructions_fails_at_once_with_the_sizes()
+    {
+        var chat = new ScriptedChatClient(Valid) { ContextLength = 256 };
+
+        var error = await Assert.ThrowsAsync<IssueExtractionException>(() => new LlmIssueExtractor(chat, "tiny").ExtractAsync(Request, CancellationToken.None));
+
+        Assert.Contains("The prompt needs", error.Message);
+        Assert.Contains("holds 256", error.Message);
+        Assert.Empty(chat.Calls);
+    }
+
+    [Fact]
+    public async Task Without_a_known_context_the_prompt_is_sent_whole()
+    {
+        var chat = new ScriptedChatClient(Valid);
+        var turns = Enumerable.Range(1, 6).Select(i => new ContextTurn("user", $"turn{i} " + new string('x', 790))).ToList();
+
+        await new LlmIssueExtractor(chat, "endpoint").ExtractAsync(new ExtractionRequest("No.", null, null, turns), CancellationToken.None);
+
+        Assert.Contains("turn1 ", chat.Calls.Single().Messages[1].Text);
+    }
+
     /// <summary>A chat client that answers from a script and records what it was asked.</summary>
-    private sealed class ScriptedChatClient(params string[] answers) : IChatClient
+    private sealed class ScriptedChatClient(params string[] answers) : IChatClient, SkillLoop.Core.Llama.IPromptTokenCounter
     {
         private int _next;
+
+        /// <summary>When set, the client offers a token counter (one token per character) for this context.</summary>
+        public int? ContextLength { get; init; }
+
+        int SkillLoop.Core.Llama.IPromptTokenCounter.ContextLength => ContextLength!.Value;
+
+        public int CountPromptTokens(IEnumerable<ChatMessage> messages) => messages.Sum(m => m.Text.Length + 10);
+
+        public int CountTokens(string text) => text.Length;
 
         public List<(List<ChatMessage> Messages, ChatOptions? Options)> Calls { get; } = [];
 
@@ -162,7 +217,8 @@ public sealed class LlmIssueExtractorTests
         public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
             throw new NotSupportedException();
 
-        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+        public object? GetService(Type serviceType, object? serviceKey = null) =>
+            ContextLength is not null && serviceType.IsInstanceOfType(this) ? this : null;
 
         public void Dispose()
         {
