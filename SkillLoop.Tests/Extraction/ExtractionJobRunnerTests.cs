@@ -47,8 +47,8 @@ public sealed class ExtractionJobRunnerTests
         var issues = await store.GetManyAsync([first, second, third], CancellationToken.None);
         Assert.Equal("heuristic", issues[first].ExtractedBy);
         Assert.Equal("deploy", issues[first].Skill);
-        Assert.Contains("wrong tool", issues[first].ProblemPattern);
-        Assert.Contains("skipped a step", issues[second].ProblemPattern);
+        Assert.Equal("Wrong tool or approach: use pnpm instead of npm.", issues[first].ProblemPattern);
+        Assert.Equal("Skipped a step: You forgot to run the tests.", issues[second].ProblemPattern);
         Assert.Equal(new ExtractionCounts(0, 0, 3, 0), await store.CountsAsync(CancellationToken.None));
     }
 

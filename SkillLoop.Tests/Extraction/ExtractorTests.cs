@@ -15,7 +15,7 @@ public sealed class HeuristicIssueExtractorTests
     {
         var issue = Extract("No, use pnpm instead of npm in this repo.");
 
-        Assert.Equal("The agent chose the wrong tool, command or approach for the task while using the deploy-app skill.", issue.ProblemPattern);
+        Assert.Equal("Wrong tool or approach: use pnpm instead of npm in this repo.", issue.ProblemPattern);
         Assert.Equal("The agent should use pnpm instead of npm in this repo.", issue.ExpectedBehavior);
         Assert.Equal("No, use pnpm instead of npm in this repo.", issue.EvidenceQuote);
         Assert.Equal("heuristic", issue.ExtractedBy);
@@ -25,19 +25,49 @@ public sealed class HeuristicIssueExtractorTests
     }
 
     [Theory]
-    [InlineData("I already told you to run the tests before committing.", "ignored an instruction", "medium")]
-    [InlineData("Don't force-push to main!", "action the user did not want", "high")]
-    [InlineData("You forgot to update the changelog.", "skipped a step", "medium")]
-    [InlineData("I only asked you to fix the typo, not refactor the module.", "more than was asked", "low")]
-    [InlineData("That's wrong, the build fails now.", "incorrect or broken", "medium")]
-    [InlineData("Hmm, let's think about this differently.", "did not match what the user expected", "medium")]
-    [InlineData("不对，应该用 pnpm 而不是 npm", "wrong tool", "medium")]
-    [InlineData("You deleted the production database", "action the user did not want", "high")]
+    [InlineData("I already told you to run the tests before committing.", "Ignored an earlier instruction: I already told you to run the tests before committing.", "medium")]
+    [InlineData("Don't force-push to main!", "Unwanted action: Don't force-push to main!", "high")]
+    [InlineData("You forgot to update the changelog.", "Skipped a step: You forgot to update the changelog.", "medium")]
+    [InlineData("I only asked you to fix the typo, not refactor the module.", "Beyond the request: I only asked you to fix the typo", "low")]
+    [InlineData("That's wrong, the build fails now.", "Incorrect result: the build fails now.", "medium")]
+    [InlineData("Hmm, let's think about this differently.", "Unexpected result: let's think about this differently.", "medium")]
+    [InlineData("不对，应该用 pnpm 而不是 npm", "Wrong tool or approach: 应该用 pnpm 而不是 npm", "medium")]
+    [InlineData("You deleted the production database", "Unwanted action: You deleted the production database", "high")]
     public void Corrections_are_classified_by_kind_and_severity(string correction, string problemPart, string severity)
     {
         var issue = Extract(correction);
         Assert.Contains(problemPart, issue.ProblemPattern);
         Assert.Equal(severity, issue.Severity);
+    }
+
+    [Theory]
+    [InlineData("No, read the config from the .env file. It has the keys.", "read the config from the .env file.")]
+    [InlineData("no, that's wrong — set queue.url from config.yaml, version 1.2.3 needs it. Then restart.", "set queue.url from config.yaml, version 1.2.3 needs it.")]
+    [InlineData("Wrong again: see https://docs.example.com/a.b?x=1 for the steps. Really.", "see https://docs.example.com/a.b?x=1 for the steps.")]
+    [InlineData("不对，配置在 .env 文件里。别改 config.json", "配置在 .env 文件里。")]
+    [InlineData("No. Use pnpm, e.g. pnpm install, not npm. Thanks", "Use pnpm, e.g. pnpm install, not npm.")]
+    public void The_problem_is_the_persons_own_first_sentence_without_its_lead_in(string correction, string ownWords)
+    {
+        var issue = Extract(correction);
+
+        Assert.EndsWith(": " + ownWords, issue.ProblemPattern);
+        Assert.Equal(ownWords, CorrectionText.OwnWords(correction));
+    }
+
+    [Theory]
+    [InlineData("No, read the config from the .env file.", "The agent should read the config from the .env file.")]
+    [InlineData("You should put the key in queue.url, not in app.json.", "The agent should put the key in queue.url, not in app.json.")]
+    [InlineData("Don't touch package-lock.json. It is generated.", "The agent should not touch package-lock.json.")]
+    public void The_expected_behaviour_is_never_cut_inside_a_file_name(string correction, string expected) =>
+        Assert.Equal(expected, Extract(correction).ExpectedBehavior);
+
+    [Fact]
+    public void Sentences_end_only_where_sentences_end()
+    {
+        Assert.Equal(
+            ["Read the .env file first.", "Then run v2.1.0 of tool.py!", "好的。", "Done"],
+            CorrectionText.Sentences("Read the .env file first. Then run v2.1.0 of tool.py! 好的。Done"));
+        Assert.Equal("Read the config from the .env file.", CorrectionText.Title("no, that's wrong — read the config from the .env file. Then go."));
     }
 
     [Fact]
@@ -63,7 +93,7 @@ public sealed class HeuristicIssueExtractorTests
             "Stop " + string.Join(" ", Enumerable.Repeat("rewriting everything", 40)), null, "/home/u/.claude/skills/release-notes/SKILL.md", []));
         Assert.True(issue.EvidenceQuote.Length <= 160);
         Assert.Equal("release-notes", issue.Skill);
-        Assert.Contains("release-notes skill", issue.ProblemPattern);
+        Assert.True(issue.ProblemPattern.Length <= 240);
     }
 }
 
