@@ -63,6 +63,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<ClusteringSettings>();
         services.AddSingleton<Clusterer>();
         services.AddSingleton<ClusterStore>();
+        services.AddSingleton<ClusterConsolidator>();
         services.AddSingleton<ClusteringJobRunner>();
         services.AddSingleton<Reembedder>();
 

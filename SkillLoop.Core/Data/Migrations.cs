@@ -263,6 +263,17 @@ public static class Migrations
             CREATE INDEX ix_signals_cluster_user ON signals (cluster_id, user_hash);
             DROP INDEX ix_signals_cluster;
             """),
+        (7, "an admin's split stands against consolidation", """
+            -- A signal an admin moved out of its cluster: consolidation never moves it again.
+            ALTER TABLE signals ADD COLUMN cluster_pinned INTEGER NOT NULL DEFAULT 0;
+            -- Two clusters an admin separated (by moving a signal out): consolidation never merges them or trades
+            -- members between them. Stored both ways round; a merge carries the pairs over to the surviving cluster.
+            CREATE TABLE cluster_separations (
+                cluster_id INTEGER NOT NULL REFERENCES clusters (id),
+                other_id   INTEGER NOT NULL REFERENCES clusters (id),
+                PRIMARY KEY (cluster_id, other_id)
+            ) WITHOUT ROWID;
+            """),
     ];
 
     public static int Latest => All[^1].Version;
