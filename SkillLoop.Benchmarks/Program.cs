@@ -58,6 +58,7 @@ if (args.Contains("flood"))
 
 if (args.Contains("clustering"))
 {
+    // --knn 0: the quality figures only (threshold sweep, arrival order), without the KNN and throughput runs.
     await ClusteringBenchmarks.RunAsync(FindRepositoryRoot(), int.Parse(options.GetValueOrDefault("knn", "100000")), int.Parse(options.GetValueOrDefault("issues", "10000")));
     return;
 }

@@ -67,6 +67,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<ClusteringSettings>();
         services.AddSingleton<Clusterer>();
         services.AddSingleton<ClusterStore>();
+        services.AddSingleton<ClusterConsolidator>();
         services.AddSingleton<ClusteringJobRunner>();
         services.AddSingleton<Reembedder>();
 

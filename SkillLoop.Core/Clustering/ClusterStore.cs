@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.Data.Sqlite;
 using SkillLoop.Core.Capture;
 using SkillLoop.Core.Data;
+using SkillLoop.Core.Proposals;
 
 namespace SkillLoop.Core.Clustering;
 
@@ -21,6 +22,9 @@ public sealed record ClusterSummary(
 
 /// <summary>A cluster (<c>cluster</c>) with its members (<c>signals</c>, each with its <c>text</c>).</summary>
 public sealed record ClusterDetail(ClusterSummary Cluster, IReadOnlyList<SignalView> Signals);
+
+/// <summary>Two open clusters of one skill, in different languages, whose centroids are close: perhaps one problem.</summary>
+public sealed record MergeSuggestion(ClusterSummary Cluster, ClusterSummary Other, float Similarity);
 
 /// <summary>A triage action that cannot be carried out; <see cref="NotFound"/> when what it names does not exist.</summary>
 public sealed class ClusterActionException(string message, bool notFound = false) : Exception(message)
@@ -66,8 +70,54 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         return new ClusterDetail(row.ToSummary(), members);
     }
 
-    /// <summary>Moves every signal of <paramref name="sourceId"/> into <paramref name="targetId"/> (same skill).</summary>
-    public async Task<ClusterSummary> MergeAsync(long sourceId, long targetId, CancellationToken cancellationToken)
+    /// <summary>How far below the assignment threshold two clusters in different languages are still suggested for a merge.</summary>
+    public const float SuggestionMargin = 0.15f;
+
+    /// <summary>
+    /// Pairs of open clusters of the same skill, one titled in Chinese and one not, whose centroids are within
+    /// <see cref="SuggestionMargin"/> of the assignment threshold: a problem reported in two languages can stay split
+    /// when the embedding model is weaker across languages, so an admin is asked. Most similar first; pairs an admin
+    /// separated are left out.
+    /// </summary>
+    public async Task<IReadOnlyList<MergeSuggestion>> SuggestMergesAsync(int limit, CancellationToken cancellationToken)
+    {
+        var thresholds = await settings.GetAsync(cancellationToken);
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = (await connection.QueryAsync<CentroidRow>(new CommandDefinition(
+            $"SELECT {SummaryColumns}, centroid_sum AS CentroidSum FROM clusters WHERE state = 'open' AND signal_count > 0",
+            cancellationToken: cancellationToken))).ToList();
+        var separated = (await connection.QueryAsync<(long, long)>(new CommandDefinition(
+            "SELECT cluster_id, other_id FROM cluster_separations", cancellationToken: cancellationToken))).ToHashSet();
+        var suggestions = new List<MergeSuggestion>();
+        foreach (var skill in rows.GroupBy(r => r.Skill ?? ""))
+        {
+            var clusters = skill.Select(r => (Row: r, Chinese: Embeddings.ChineseGloss.ContainsHan(r.Title), Centroid: Vectors.Normalize(Vectors.FromBlob(r.CentroidSum)))).ToList();
+            for (var i = 0; i < clusters.Count; i++)
+            {
+                for (var j = i + 1; j < clusters.Count; j++)
+                {
+                    var (a, b) = (clusters[i], clusters[j]);
+                    if (a.Chinese == b.Chinese || a.Centroid.Length != b.Centroid.Length || separated.Contains((a.Row.Id, b.Row.Id)))
+                    {
+                        continue;
+                    }
+
+                    var similarity = System.Numerics.Tensors.TensorPrimitives.Dot(a.Centroid, b.Centroid);
+                    if (similarity >= thresholds.Similarity - SuggestionMargin)
+                    {
+                        // The larger cluster first: the merge takes the other into it.
+                        var (first, second) = b.Row.SignalCount > a.Row.SignalCount ? (b.Row, a.Row) : (a.Row, b.Row);
+                        suggestions.Add(new MergeSuggestion(first.ToSummary(), second.ToSummary(), similarity));
+                    }
+                }
+            }
+        }
+
+        return suggestions.OrderByDescending(s => s.Similarity).Take(Math.Clamp(limit, 1, 100)).ToList();
+    }
+
+    /// <summary>Moves every signal of <paramref name="sourceId"/> into <paramref name="targetId"/> (same skill); audited.</summary>
+    public async Task<ClusterSummary> MergeAsync(long sourceId, long targetId, CancellationToken cancellationToken, string actor = "admin")
     {
         if (sourceId == targetId)
         {
@@ -93,14 +143,20 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
             await connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE clusters SET state = 'merged', merged_into = @targetId, updated_at = @now WHERE id = @sourceId",
                 new { sourceId, targetId, now }, transaction, cancellationToken: cancellationToken));
+            await CarrySeparationsAsync(connection, transaction, sourceId, targetId, cancellationToken);
             await clusterer.RefreshAsync(connection, transaction, sourceId, thresholds, now, cancellationToken);
             await clusterer.RefreshAsync(connection, transaction, targetId, thresholds, now, cancellationToken);
+            await ProposalStore.WriteAuditAsync(connection, transaction, actor, "cluster.merge", null, null,
+                $"Merged cluster #{sourceId} into #{targetId}.", now, cancellationToken);
             return targetId;
         }, cancellationToken);
     }
 
-    /// <summary>Takes one signal out of its cluster into a new cluster of its own.</summary>
-    public async Task<ClusterSummary> MoveOutAsync(long signalId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes one signal out of its cluster into a new cluster of its own; audited. The signal is pinned there and the
+    /// two clusters are kept apart, so consolidation never undoes the split.
+    /// </summary>
+    public async Task<ClusterSummary> MoveOutAsync(long signalId, CancellationToken cancellationToken, string actor = "admin")
     {
         return await InTransactionAsync(async (connection, transaction, thresholds, now) =>
         {
@@ -128,15 +184,20 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
                 VALUES (@skill, @title, @vector, @now, @now, @now, @now) RETURNING id
                 """, new { skill = signal.Skill, title = Clusterer.Title(signal.Text, null), vector, now }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE signals SET cluster_id = @newId WHERE id = @signalId", new { newId, signalId }, transaction, cancellationToken: cancellationToken));
+                "UPDATE signals SET cluster_id = @newId, cluster_pinned = 1 WHERE id = @signalId", new { newId, signalId }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT OR IGNORE INTO cluster_separations (cluster_id, other_id) VALUES (@from, @newId), (@newId, @from)",
+                new { from, newId }, transaction, cancellationToken: cancellationToken));
             await clusterer.RefreshAsync(connection, transaction, from, thresholds, now, cancellationToken);
             await clusterer.RefreshAsync(connection, transaction, newId, thresholds, now, cancellationToken);
+            await ProposalStore.WriteAuditAsync(connection, transaction, actor, "cluster.move-out", null, null,
+                $"Moved signal #{signalId} out of cluster #{from} into new cluster #{newId}.", now, cancellationToken);
             return newId;
         }, cancellationToken);
     }
 
     /// <summary>Marks a cluster as noise (or open again). Noise never reaches a proposal; its signals count against their patterns' precision.</summary>
-    public async Task<ClusterSummary> SetNoiseAsync(long clusterId, bool noise, CancellationToken cancellationToken)
+    public async Task<ClusterSummary> SetNoiseAsync(long clusterId, bool noise, CancellationToken cancellationToken, string actor = "admin")
     {
         return await InTransactionAsync(async (connection, transaction, _, now) =>
         {
@@ -149,9 +210,21 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
             await connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE clusters SET state = @state, updated_at = @now WHERE id = @clusterId",
                 new { clusterId, state = noise ? "noise" : "open", now }, transaction, cancellationToken: cancellationToken));
+            await ProposalStore.WriteAuditAsync(connection, transaction, actor, "cluster.noise", null, null,
+                noise ? $"Marked cluster #{clusterId} as noise." : $"Opened cluster #{clusterId} again (not noise).", now, cancellationToken);
             return clusterId;
         }, cancellationToken);
     }
+
+    /// <summary>After <paramref name="sourceId"/> is merged into <paramref name="targetId"/>, the clusters kept apart from it are kept apart from the target.</summary>
+    internal static Task CarrySeparationsAsync(SqliteConnection connection, SqliteTransaction transaction, long sourceId, long targetId, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT OR IGNORE INTO cluster_separations (cluster_id, other_id)
+            SELECT @targetId, other_id FROM cluster_separations WHERE cluster_id = @sourceId AND other_id <> @targetId
+            UNION ALL
+            SELECT cluster_id, @targetId FROM cluster_separations WHERE other_id = @sourceId AND cluster_id <> @targetId
+            """, new { sourceId, targetId }, transaction, cancellationToken: cancellationToken));
 
     private async Task<ClusterSummary> InTransactionAsync(
         Func<SqliteConnection, SqliteTransaction, ClusteringThresholds, DateTimeOffset, Task<long>> action, CancellationToken cancellationToken)
@@ -178,7 +251,12 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         public string Skill { get; init; } = "";
     }
 
-    private sealed class SummaryRow
+    private sealed class CentroidRow : SummaryRow
+    {
+        public byte[] CentroidSum { get; init; } = [];
+    }
+
+    private class SummaryRow
     {
         public long Id { get; init; }
         public string? Skill { get; init; }

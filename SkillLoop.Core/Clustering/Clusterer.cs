@@ -36,7 +36,7 @@ public sealed partial class Clusterer(
     /// SQL for the problem pattern worth embedding (issues aliased <c>i</c>): a model's pattern names the problem,
     /// the heuristic extractor's is one of a few fixed templates that would pull unrelated problems together.
     /// </summary>
-    public const string ProblemText = "CASE WHEN i.extracted_by = 'heuristic' THEN NULL ELSE i.problem_pattern END";
+    public const string ProblemText = "CASE WHEN " + Extraction.HeuristicIssueExtractor.IsHeuristicSql + " THEN NULL ELSE i.problem_pattern END";
 
     /// <summary>The text that represents a signal's problem: the extracted problem pattern and the correction.</summary>
     public static string TextFor(string correction, string? problemPattern) =>
@@ -149,10 +149,15 @@ public sealed partial class Clusterer(
         SqliteConnection connection, SqliteTransaction transaction, long clusterId, long signalId, string userHash, float[] unitVector, ClusteringThresholds thresholds, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var cluster = await connection.QuerySingleAsync<ClusterStateRow>(new CommandDefinition(
-            "SELECT skill AS Skill, state AS State, threshold_reached_at AS ThresholdReachedAt, centroid_sum AS CentroidSum, user_count AS UserCount FROM clusters WHERE id = @clusterId",
+            "SELECT skill AS Skill, state AS State, threshold_reached_at AS ThresholdReachedAt, centroid_sum AS CentroidSum, user_count AS UserCount, signal_count AS SignalCount, title AS Title FROM clusters WHERE id = @clusterId",
             new { clusterId }, transaction, cancellationToken: cancellationToken));
         var sum = Vectors.FromBlob(cluster.CentroidSum);
         System.Numerics.Tensors.TensorPrimitives.Add(sum, unitVector, sum);
+        // While a cluster is young its centroid still moves: its title follows the member nearest to it (reading the
+        // members is cheap then). A large cluster keeps its title; a merge, move or consolidation recomputes it.
+        var title = cluster.SignalCount < RetitleLimit
+            ? NearestTitle(await MembersAsync(connection, transaction, clusterId, cancellationToken), sum) ?? cluster.Title
+            : cluster.Title;
         // One more distinct user unless this user is there already: an index lookup, not a count over every member
         // (which made a cluster of n members cost O(n) per join).
         var known = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
@@ -164,9 +169,9 @@ public sealed partial class Clusterer(
             """
             UPDATE clusters SET
                 centroid_sum = @sum, signal_count = signal_count + 1, user_count = @users, last_seen = @now, updated_at = @now,
-                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END
+                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END, title = @title
             WHERE id = @clusterId
-            """, new { clusterId, sum = Vectors.ToBlob(sum), users, now, crossing }, transaction, cancellationToken: cancellationToken));
+            """, new { clusterId, sum = Vectors.ToBlob(sum), users, now, crossing, title }, transaction, cancellationToken: cancellationToken));
         await _clusterVectors.UpsertAsync(connection, transaction, clusterId, cluster.Skill, sum, cancellationToken);
         return crossing;
     }
@@ -178,12 +183,7 @@ public sealed partial class Clusterer(
     internal async Task<bool> RefreshAsync(
         SqliteConnection connection, SqliteTransaction transaction, long clusterId, ClusteringThresholds thresholds, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var members = (await connection.QueryAsync<MemberRow>(new CommandDefinition(
-            """
-            SELECT s.user_hash AS UserHash, s.created_at AS CreatedAt, v.vector AS Vector
-            FROM signals s JOIN vectors v ON v.kind = 'signals' AND v.id = s.id
-            WHERE s.cluster_id = @clusterId
-            """, new { clusterId }, transaction, cancellationToken: cancellationToken))).ToList();
+        var members = await MembersAsync(connection, transaction, clusterId, cancellationToken);
         var cluster = await connection.QuerySingleAsync<ClusterStateRow>(new CommandDefinition(
             "SELECT skill AS Skill, state AS State, threshold_reached_at AS ThresholdReachedAt FROM clusters WHERE id = @clusterId",
             new { clusterId }, transaction, cancellationToken: cancellationToken));
@@ -209,12 +209,14 @@ public sealed partial class Clusterer(
             UPDATE clusters SET
                 centroid_sum = @sum, signal_count = @count, user_count = @users,
                 first_seen = @firstSeen, last_seen = @lastSeen, updated_at = @now,
-                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END
+                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END,
+                title = coalesce(@title, title)
             WHERE id = @clusterId
             """,
             new
             {
                 clusterId,
+                title = NearestTitle(members, sum),
                 sum = Vectors.ToBlob(sum),
                 count = members.Count,
                 users,
@@ -232,19 +234,50 @@ public sealed partial class Clusterer(
         return crossing;
     }
 
-    /// <summary>A short title until a model writes a better one: the problem pattern, else the correction's first sentence.</summary>
-    public static string Title(string correction, string? problemPattern)
+    /// <summary>Members up to this count are read on each join to keep the cluster's title on the member nearest its centroid.</summary>
+    internal const int RetitleLimit = 64;
+
+    /// <summary>
+    /// A short title: the problem pattern's first sentence, else the correction in the person's own words (lead-in
+    /// dropped, cut only where a sentence ends, never inside ".env" or "queue.url").
+    /// </summary>
+    public static string Title(string correction, string? problemPattern) =>
+        string.IsNullOrWhiteSpace(problemPattern)
+            ? Extraction.CorrectionText.Title(correction)
+            : Extraction.CorrectionText.Cut(Extraction.CorrectionText.FirstSentence(problemPattern.Trim()), 90);
+
+    /// <summary>The title of the member nearest the centroid (ties: the earliest), so no single arrival order names the cluster.</summary>
+    private static string? NearestTitle(IReadOnlyList<MemberRow> members, float[] centroidSum)
     {
-        var source = string.IsNullOrWhiteSpace(problemPattern) ? correction : problemPattern;
-        var line = source.Trim().Split('\n')[0];
-        var end = line.IndexOfAny(['.', '!', '?', '。', '！', '？']);
-        if (end > 12)
+        MemberRow? best = null;
+        var bestScore = float.NegativeInfinity;
+        foreach (var member in members)
         {
-            line = line[..(end + 1)];
+            var vector = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(member.Vector);
+            if (vector.Length != centroidSum.Length)
+            {
+                continue;
+            }
+
+            var score = System.Numerics.Tensors.TensorPrimitives.Dot(vector, centroidSum);
+            if (score > bestScore + 1e-6f)
+            {
+                (best, bestScore) = (member, score);
+            }
         }
 
-        return line.Length <= 90 ? line : line[..87].TrimEnd() + "…";
+        return best is null ? null : Title(best.Text, best.ProblemPattern);
     }
+
+    private static async Task<IReadOnlyList<MemberRow>> MembersAsync(SqliteConnection connection, SqliteTransaction transaction, long clusterId, CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<MemberRow>(new CommandDefinition(
+            $"""
+            SELECT s.user_hash AS UserHash, s.created_at AS CreatedAt, v.vector AS Vector, s.text AS Text, {ProblemText} AS ProblemPattern
+            FROM signals s JOIN vectors v ON v.kind = 'signals' AND v.id = s.id
+            LEFT JOIN issues i ON i.signal_id = s.id
+            WHERE s.cluster_id = @clusterId
+            ORDER BY s.id
+            """, new { clusterId }, transaction, cancellationToken: cancellationToken))).ToList();
 
     private static async Task<SignalRow?> ReadSignalAsync(SqliteConnection connection, SqliteTransaction? transaction, long signalId, CancellationToken cancellationToken) =>
         await connection.QuerySingleOrDefaultAsync<SignalRow>(new CommandDefinition(
@@ -262,6 +295,8 @@ public sealed partial class Clusterer(
     private sealed class MemberRow
     {
         public string UserHash { get; init; } = "";
+        public string Text { get; init; } = "";
+        public string? ProblemPattern { get; init; }
         public DateTimeOffset CreatedAt { get; init; }
         public byte[] Vector { get; init; } = [];
     }
@@ -273,6 +308,8 @@ public sealed partial class Clusterer(
         public DateTimeOffset? ThresholdReachedAt { get; init; }
         public byte[] CentroidSum { get; init; } = [];
         public int UserCount { get; init; }
+        public int SignalCount { get; init; }
+        public string Title { get; init; } = "";
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Signal {SignalId} → cluster {ClusterId} (new: {Created}, similarity {Similarity:F3})")]

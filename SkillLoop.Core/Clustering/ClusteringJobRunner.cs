@@ -16,6 +16,7 @@ public sealed partial class ClusteringJobRunner(
     SqliteDb db,
     DatabaseState state,
     Clusterer clusterer,
+    ClusterConsolidator consolidator,
     Capture.IngestActivity ingest,
     TimeProvider time,
     ILogger<ClusteringJobRunner> logger) : BackgroundService
@@ -23,6 +24,9 @@ public sealed partial class ClusteringJobRunner(
     private const int BatchSize = 32;
     private static readonly TimeSpan Idle = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    /// <summary>Under steady ingest (never idle), consolidation still runs this often.</summary>
+    private static readonly TimeSpan ConsolidateAtLeastEvery = TimeSpan.FromMinutes(1);
 
     private volatile string? _lastError;
 
@@ -115,12 +119,25 @@ public sealed partial class ClusteringJobRunner(
         await state.WhenReadyAsync(stoppingToken);
 
         var backoff = TimeSpan.Zero;
+        // New assignments since the last consolidation; true at start so clusters made before an upgrade are consolidated once.
+        var unconsolidated = true;
+        var lastConsolidated = time.GetUtcNow();
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 await ingest.GiveWayAsync(stoppingToken);
                 var assigned = await DrainAsync(stoppingToken);
+                unconsolidated |= assigned > 0;
+                // Once the queue is empty (or at least every minute under steady ingest), clusters are consolidated so
+                // they do not depend on the order signals arrived in.
+                if (unconsolidated && (assigned == 0 || time.GetUtcNow() - lastConsolidated >= ConsolidateAtLeastEvery))
+                {
+                    await consolidator.RunAsync(stoppingToken);
+                    unconsolidated = false;
+                    lastConsolidated = time.GetUtcNow();
+                }
+
                 _lastError = null;
                 backoff = TimeSpan.Zero;
                 if (assigned == 0)

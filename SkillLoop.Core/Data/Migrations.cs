@@ -345,6 +345,17 @@ public static class Migrations
                 UNIQUE (platform, session_id, turn_id)
             );
             """),
+        (11, "an admin's split stands against consolidation", """
+            -- A signal an admin moved out of its cluster: consolidation never moves it again.
+            ALTER TABLE signals ADD COLUMN cluster_pinned INTEGER NOT NULL DEFAULT 0;
+            -- Two clusters an admin separated (by moving a signal out): consolidation never merges them or trades
+            -- members between them. Stored both ways round; a merge carries the pairs over to the surviving cluster.
+            CREATE TABLE cluster_separations (
+                cluster_id INTEGER NOT NULL REFERENCES clusters (id),
+                other_id   INTEGER NOT NULL REFERENCES clusters (id),
+                PRIMARY KEY (cluster_id, other_id)
+            ) WITHOUT ROWID;
+            """),
     ];
 
     public static int Latest => All[^1].Version;

@@ -21,11 +21,14 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 {
     public const string ProviderName = "minilm";
 
-    /// <summary>The model as this generator runs it; stored with the vectors, so a change of precision re-embeds.</summary>
-    public const string ModelName = "all-MiniLM-L6-v2-int8";
+    /// <summary>
+    /// The model as this generator runs it; stored with the vectors, so a change of precision or of what is embedded
+    /// re-embeds (<c>zh-gloss</c>: Chinese is glossed in English first, see <see cref="ChineseGloss"/>).
+    /// </summary>
+    public const string ModelName = "all-MiniLM-L6-v2-int8+zh-gloss";
 
     /// <summary>The unquantised model (reference and comparison only).</summary>
-    public const string FloatModelName = "all-MiniLM-L6-v2";
+    public const string FloatModelName = "all-MiniLM-L6-v2+zh-gloss";
 
     public const int Dimensions = 384;
 
@@ -135,7 +138,8 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     private static void EncodeBatch(Model model, string[] inputs, int[] batch, float[][] vectors, CancellationToken cancellationToken)
     {
-        var encoded = model.Tokenizer.Encode([.. batch.Select(i => inputs[i])]);
+        // MiniLM knows English only: Chinese is glossed in English first (its tokenizer would make each Han run one [UNK]).
+        var encoded = model.Tokenizer.Encode([.. batch.Select(i => ChineseGloss.Prepare(inputs[i]))]);
         using var runOptions = new RunOptions();
         using var stop = cancellationToken.Register(() => runOptions.Terminate = true);
         float[][] embedded;

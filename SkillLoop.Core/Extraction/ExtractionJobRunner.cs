@@ -118,6 +118,13 @@ public sealed partial class ExtractionJobRunner(
 
     private async Task ProcessAsync(ExtractionJob job, CancellationToken cancellationToken)
     {
+        if (job.Attempts > _options.MaxAttempts)
+        {
+            // Interrupted by a stop or crash on every attempt: the model is not tried again (it may be what crashes).
+            await FallBackAsync(job, "server", job.LastError ?? "interrupted", cancellationToken);
+            return;
+        }
+
         IIssueExtractor? extractor = null;
         try
         {
@@ -148,19 +155,48 @@ public sealed partial class ExtractionJobRunner(
         }
         catch (IssueExtractionException ex)
         {
-            await store.FailAsync(job.SignalId, ex.Message, null, CancellationToken.None);
+            // Not retried (the same prompt gets the same answer): the signal is extracted by the heuristic now.
             metrics?.ExtractionFailed(extractor?.ExtractedBy ?? "unknown");
             LogFailed(logger, job.SignalId, extractor?.ExtractedBy ?? "?", job.Attempts, ex.Message);
+            await FallBackAsync(job, extractor?.ExtractedBy ?? "server", ex.Message, cancellationToken);
         }
         catch (Exception ex)
         {
             var error = $"{ex.GetType().Name}: {ex.Message}";
-            DateTimeOffset? retryAt = job.Attempts < _options.MaxAttempts
-                ? time.GetUtcNow() + _options.RetryDelay * Math.Pow(2, job.Attempts - 1)
-                : null;
-            await store.FailAsync(job.SignalId, error, retryAt, CancellationToken.None);
             metrics?.ExtractionFailed(extractor?.ExtractedBy ?? "unknown");
             LogFailed(logger, job.SignalId, extractor?.ExtractedBy ?? "?", job.Attempts, error);
+            if (job.Attempts < _options.MaxAttempts)
+            {
+                await store.FailAsync(job.SignalId, error, time.GetUtcNow() + _options.RetryDelay * Math.Pow(2, job.Attempts - 1), CancellationToken.None);
+            }
+            else
+            {
+                await FallBackAsync(job, extractor?.ExtractedBy ?? "server", error, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// After the model's last failed attempt the heuristic extractor makes the issue, so the signal still clusters
+    /// and can reach a proposal; the issue says so and why (<see cref="HeuristicIssueExtractor.FallbackName"/>), and
+    /// the job keeps the model's error for the overview.
+    /// </summary>
+    private async Task FallBackAsync(ExtractionJob job, string failedExtractor, string error, CancellationToken cancellationToken)
+    {
+        var request = job.Request.Redacted();
+        var issue = Sanitize(HeuristicIssueExtractor.Extract(request), request) with
+        {
+            ExtractedBy = HeuristicIssueExtractor.FallbackName(failedExtractor, SecretRedactor.Redact(error)),
+        };
+        try
+        {
+            var stored = await store.CompleteAsync(job.SignalId, issue, cancellationToken, modelError: SecretRedactor.Redact(error));
+            LogFellBack(logger, job.SignalId, failedExtractor, stored);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await store.FailAsync(job.SignalId, error, time.GetUtcNow(), CancellationToken.None);
+            throw;
         }
     }
 
@@ -190,6 +226,9 @@ public sealed partial class ExtractionJobRunner(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Signal {SignalId}: borderline score {Verdict} by {DecidedBy}")]
     private static partial void LogVerdict(ILogger logger, long signalId, string verdict, string decidedBy);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Signal {SignalId}: {FailedExtractor} gave up; the heuristic extractor made the issue (stored: {Stored})")]
+    private static partial void LogFellBack(ILogger logger, long signalId, string failedExtractor, bool stored);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Extraction: {Count} job(s) interrupted by the last stop were recovered")]
     private static partial void LogRecovered(ILogger logger, int count);

@@ -6,7 +6,8 @@ using SkillLoop.Hooks.Contracts;
 namespace SkillLoop.Core.Extraction;
 
 /// <summary>A claimed extraction job with what the extractor needs from its signal.</summary>
-public sealed record ExtractionJob(long SignalId, int Attempts, ExtractionRequest Request);
+/// <param name="LastError">The error of the previous attempt, if any.</param>
+public sealed record ExtractionJob(long SignalId, int Attempts, ExtractionRequest Request, string? LastError = null);
 
 /// <summary>How many extraction jobs are in each state (for status and the dashboard).</summary>
 public sealed record ExtractionCounts(long Pending, long Running, long Done, long Failed);
@@ -17,6 +18,12 @@ public enum ClientIssueOutcome
     AlreadyExtracted,
     UnknownSignal,
 }
+
+/// <summary>
+/// Signals the chat model could not extract (the heuristic extractor made their issues instead), with the latest
+/// model error.
+/// </summary>
+public sealed record ModelFailures(long Count, string? LastError, DateTimeOffset? LastAt);
 
 /// <summary>A job that failed for good, with the error.</summary>
 public sealed record ExtractionFailure(long SignalId, int Attempts, string Error, DateTimeOffset UpdatedAt);
@@ -73,8 +80,9 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
 
     /// <summary>
     /// Jobs left <c>running</c> by a process that died go back to <c>pending</c> (their attempt stays counted);
-    /// those that have used up <paramref name="maxAttempts"/> fail instead, so a job that crashes the process
-    /// cannot crash it forever.
+    /// those that have used up <paramref name="maxAttempts"/> are noted as interrupted, and the runner gives them to
+    /// the heuristic extractor instead of the model, so a job that crashes the process cannot crash it forever and
+    /// its signal is not stranded.
     /// </summary>
     public async Task<int> RecoverInterruptedAsync(int maxAttempts, CancellationToken cancellationToken)
     {
@@ -82,7 +90,7 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         return await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE extraction_jobs
-            SET state = CASE WHEN attempts >= @maxAttempts THEN 'failed' ELSE 'pending' END,
+            SET state = 'pending',
                 last_error = CASE WHEN attempts >= @maxAttempts
                                   THEN 'interrupted ' || attempts || ' time(s) (the server stopped during extraction)'
                                   ELSE last_error END,
@@ -117,7 +125,7 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
                  WHERE state = 'pending' AND (not_before IS NULL OR not_before <= @now)
                  ORDER BY credential_id, signal_id
                  LIMIT 1))
-            RETURNING signal_id AS SignalId, attempts AS Attempts, credential_id AS CredentialId
+            RETURNING signal_id AS SignalId, attempts AS Attempts, credential_id AS CredentialId, last_error AS LastError
             """, new { now, last = Interlocked.Read(ref _lastCredential) }, cancellationToken: cancellationToken));
         if (claimed is null)
         {
@@ -137,14 +145,15 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         }
 
         return new ExtractionJob(claimed.SignalId, claimed.Attempts,
-            new ExtractionRequest(signal.Text, signal.Skill, signal.SkillPath, ReadContext(signal.ContextJson)));
+            new ExtractionRequest(signal.Text, signal.Skill, signal.SkillPath, ReadContext(signal.ContextJson)), claimed.LastError);
     }
 
     /// <summary>
     /// Stores the issue and marks the job done, together. False when the signal already had an issue — unless that
     /// one came from a client and this one from the server, which replaces it.
     /// </summary>
-    public async Task<bool> CompleteAsync(long signalId, SignalIssue issue, CancellationToken cancellationToken)
+    /// <param name="modelError">Kept on the job when the heuristic extractor stood in for a failed model.</param>
+    public async Task<bool> CompleteAsync(long signalId, SignalIssue issue, CancellationToken cancellationToken, string? modelError = null)
     {
         var now = time.GetUtcNow();
         using var writeTurn = await db.EnterWriteAsync(cancellationToken);
@@ -179,9 +188,9 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE extraction_jobs
-            SET state = 'done', extractor = @ExtractedBy, last_error = NULL, not_before = NULL, updated_at = @now
+            SET state = 'done', extractor = @ExtractedBy, last_error = @modelError, not_before = NULL, updated_at = @now
             WHERE signal_id = @signalId
-            """, new { signalId, issue.ExtractedBy, now }, transaction, cancellationToken: cancellationToken));
+            """, new { signalId, issue.ExtractedBy, modelError, now }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return inserted == 1;
     }
@@ -300,6 +309,22 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         return new(rows.GetValueOrDefault("pending"), rows.GetValueOrDefault("running"), rows.GetValueOrDefault("done"), rows.GetValueOrDefault("failed"));
     }
 
+    /// <summary>How many signals the heuristic extracted because the model failed on them, and the latest error.</summary>
+    public async Task<ModelFailures> ModelFailuresAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var row = await connection.QuerySingleAsync<ModelFailureRow>(new CommandDefinition(
+            """
+            SELECT (SELECT count(*) FROM extraction_jobs WHERE state = 'done' AND extractor LIKE 'heuristic (%') AS Count,
+                   last_error AS LastError, updated_at AS LastAt
+            FROM (SELECT 1) LEFT JOIN (
+                SELECT last_error, updated_at FROM extraction_jobs
+                WHERE state = 'done' AND extractor LIKE 'heuristic (%'
+                ORDER BY updated_at DESC LIMIT 1)
+            """, cancellationToken: cancellationToken));
+        return new ModelFailures(row.Count, row.LastError, row.LastAt);
+    }
+
     public async Task<IReadOnlyList<ExtractionFailure>> FailuresAsync(int limit, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
@@ -340,6 +365,14 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         public long SignalId { get; init; }
         public long CredentialId { get; init; }
         public int Attempts { get; init; }
+        public string? LastError { get; init; }
+    }
+
+    private sealed class ModelFailureRow
+    {
+        public long Count { get; init; }
+        public string? LastError { get; init; }
+        public DateTimeOffset? LastAt { get; init; }
     }
 
     private sealed class SignalRow

@@ -28,7 +28,8 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
     public async Task<SignalIssue> ExtractAsync(ExtractionRequest request, CancellationToken cancellationToken)
     {
         var redacted = request.Redacted();
-        List<ChatMessage> messages = [new(ChatRole.System, IssuePrompt.SystemPrompt), new(ChatRole.User, FormatRequest(redacted))];
+        var system = IssuePrompt.SystemPrompt;
+        List<ChatMessage> retries = [];
         var options = new ChatOptions
         {
             ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, "signal_issue", "The issue behind one user correction."),
@@ -39,6 +40,7 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
         string? reason = null;
         for (var attempt = 1; attempt <= 2; attempt++)
         {
+            var messages = Fit(redacted, system, retries, options);
             ChatResponse response;
             try
             {
@@ -49,7 +51,8 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
                 // Some OpenAI-compatible servers know only {"type":"json_object"}: ask for plain JSON, keep the schema in the prompt.
                 LogSchemaUnsupported(logger ?? NullLogger<LlmIssueExtractor>.Instance, ExtractedBy);
                 options.ResponseFormat = ChatResponseFormat.Json;
-                messages[0] = new(ChatRole.System, IssuePrompt.SystemPrompt + "\nJSON schema of the answer:\n" + IssuePrompt.SchemaJson);
+                system = IssuePrompt.SystemPrompt + "\nJSON schema of the answer:\n" + IssuePrompt.SchemaJson;
+                messages = Fit(redacted, system, retries, options);
                 response = await client.GetResponseAsync(messages, options, cancellationToken);
             }
 
@@ -61,11 +64,100 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
 
             LogInvalidAnswer(logger ?? NullLogger<LlmIssueExtractor>.Instance, ExtractedBy, attempt, reason);
             // The rejected answer is shown cut short: a runaway answer must not push the retry out of the context.
-            messages.Add(new(ChatRole.Assistant, Cut(answer, 600)));
-            messages.Add(new(ChatRole.User, $"That answer was not valid ({reason}). Reply again with only the JSON object, following the schema exactly."));
+            retries.Add(new(ChatRole.Assistant, Cut(answer, 600)));
+            retries.Add(new(ChatRole.User, $"That answer was not valid ({reason}). Reply again with only the JSON object, following the schema exactly."));
         }
 
         throw new IssueExtractionException($"{ExtractedBy} answered with an invalid issue twice: {reason}");
+    }
+
+    /// <summary>
+    /// The messages of one attempt, fitted to the model's context when the client knows it (a local model): the
+    /// turns before the correction are shortened first, oldest first (they are a help, the correction is the
+    /// subject), then the correction itself; room for the answer is kept. A prompt that cannot fit even then fails
+    /// at once with the sizes, instead of failing the same way on every retry.
+    /// </summary>
+    private List<ChatMessage> Fit(ExtractionRequest request, string system, List<ChatMessage> retries, ChatOptions options)
+    {
+        List<ChatMessage> Build(ExtractionRequest r) => [new(ChatRole.System, system), new(ChatRole.User, FormatRequest(r)), .. retries];
+
+        if (client.GetService(typeof(Llama.IPromptTokenCounter)) is not Llama.IPromptTokenCounter counter)
+        {
+            return Build(request);
+        }
+
+        var context = counter.ContextLength;
+        // The answer needs room; on a small context a third of it is kept for the answer, which is still enough for the JSON.
+        var reserve = Math.Min(maxOutputTokens, Math.Max(64, context / 3));
+        var budget = context - reserve;
+        // Cut as the prompt will cut them, so the token counts below are those of what is sent.
+        var fitted = request with
+        {
+            Correction = IssuePrompt.Cut(request.Correction, IssuePrompt.MaxCorrectionChars),
+            Context = request.Context.Skip(Math.Max(0, request.Context.Count - IssuePrompt.MaxContextTurns))
+                .Select(t => t with { Text = IssuePrompt.Cut(t.Text, IssuePrompt.MaxTurnChars) }).ToList(),
+        };
+        var messages = Build(fitted);
+        var tokens = counter.CountPromptTokens(messages);
+        var trimmed = false;
+        while (tokens > budget)
+        {
+            var over = tokens - budget;
+            if (fitted.Context.Count > 0)
+            {
+                var oldest = fitted.Context[0];
+                var shorter = Shorten(oldest.Text, over, counter, keepEnd: true);
+                fitted = fitted with
+                {
+                    Context = shorter is null ? fitted.Context.Skip(1).ToList() : [oldest with { Text = shorter }, .. fitted.Context.Skip(1)],
+                };
+            }
+            else if (Shorten(fitted.Correction, over, counter, keepEnd: false) is { } correction)
+            {
+                fitted = fitted with { Correction = correction };
+            }
+            else
+            {
+                throw new IssueExtractionException(
+                    $"The prompt needs {tokens} tokens even without the turns before the correction; the context of {ExtractedBy} holds {context} ({reserve} kept for the answer).");
+            }
+
+            trimmed = true;
+            messages = Build(fitted);
+            tokens = counter.CountPromptTokens(messages);
+        }
+
+        if (trimmed)
+        {
+            LogTrimmed(logger ?? NullLogger<LlmIssueExtractor>.Instance, ExtractedBy, tokens, context, fitted.Context.Count, request.Context.Count);
+        }
+
+        options.MaxOutputTokens = Math.Min(maxOutputTokens, context - tokens);
+        return messages;
+    }
+
+    /// <summary>
+    /// The text cut by about <paramref name="over"/> tokens (plus a margin for the cut mark), keeping its end (a turn:
+    /// the part nearest the correction) or its start (the correction); null when too little would be left.
+    /// </summary>
+    private static string? Shorten(string text, int over, Llama.IPromptTokenCounter counter, bool keepEnd)
+    {
+        const int MinimumChars = 80;
+        var tokens = counter.CountTokens(text);
+        var keepTokens = tokens - over - 8;
+        if (tokens == 0 || keepTokens <= 0)
+        {
+            return null;
+        }
+
+        // At least 16 characters go each time, so the fitting loop always ends.
+        var keep = Math.Min(text.Length - 16, (int)((long)text.Length * keepTokens / tokens));
+        if (keep < MinimumChars)
+        {
+            return null;
+        }
+
+        return keepEnd ? "…" + text[^keep..].TrimStart() : text[..keep].TrimEnd() + "…";
     }
 
     internal static string FormatRequest(ExtractionRequest request) =>
@@ -88,6 +180,9 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{ExtractedBy} rejected response_format json_schema; asking for plain JSON with the schema in the prompt")]
     private static partial void LogSchemaUnsupported(ILogger logger, string extractedBy);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{ExtractedBy}: prompt shortened to {Tokens} tokens for a context of {Context} ({Kept} of {Turns} earlier turns kept)")]
+    private static partial void LogTrimmed(ILogger logger, string extractedBy, int tokens, int context, int kept, int turns);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{ExtractedBy} gave an invalid issue (attempt {Attempt}): {Reason}")]
     private static partial void LogInvalidAnswer(ILogger logger, string extractedBy, int attempt, string reason);

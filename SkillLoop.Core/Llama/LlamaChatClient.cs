@@ -34,7 +34,7 @@ public sealed record LlamaClientOptions
 /// <c>AdditionalProperties["gbnf"]</c> constrain the output. One context is shared: requests queue on a semaphore,
 /// so any number of callers is safe; cancellation is honoured while queued, during the prompt and between tokens.
 /// </summary>
-public sealed partial class LlamaChatClient : IChatClient
+public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
 {
     /// <summary>Key of a raw GBNF grammar (root rule <c>root</c>) in <see cref="ChatOptions.AdditionalProperties"/>.</summary>
     public const string GrammarKey = "gbnf";
@@ -59,6 +59,31 @@ public sealed partial class LlamaChatClient : IChatClient
     public ChatClientMetadata Metadata { get; }
 
     public LlamaModel Model => _model;
+
+    /// <summary>The context a request gets: the configured length, capped at what the model was trained for.</summary>
+    public int ContextLength => Math.Min(_options.ContextLength, _model.TrainContextLength > 0 ? _model.TrainContextLength : _options.ContextLength);
+
+    public int CountPromptTokens(IEnumerable<ChatMessage> messages)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var turns = messages.Select(m => (Role: m.Role.Value, Content: m.Text)).ToList();
+        return PromptTokens(_model.ApplyChatTemplate(turns, addAssistant: true)).Length;
+    }
+
+    public int CountTokens(string text)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _model.Tokenize(text, addSpecial: false, parseSpecial: false).Length;
+    }
+
+    /// <summary>The tokens a formatted prompt is decoded as (tokenizing only reads the vocabulary: safe beside a running generation).</summary>
+    private int[] PromptTokens(string prompt)
+    {
+        var tokens = _model.Tokenize(prompt, addSpecial: true, parseSpecial: true);
+        return tokens.Length > 1 && tokens[0] == tokens[1] && tokens[0] == LlamaNative.VocabBos(_model.Vocab)
+            ? tokens[1..] // the template already starts with BOS
+            : tokens;
+    }
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
         await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
@@ -186,17 +211,13 @@ public sealed partial class LlamaChatClient : IChatClient
         try
         {
             _context ??= new LlamaContext(_model, new LlamaContextSettings(
-                (uint)Math.Min(_options.ContextLength, _model.TrainContextLength > 0 ? _model.TrainContextLength : _options.ContextLength),
+                (uint)ContextLength,
                 _options.Threads,
                 _options.BatchThreads));
             var context = _context;
             context.Clear();
 
-            var prompt = _model.Tokenize(request.Prompt, addSpecial: true, parseSpecial: true);
-            if (prompt.Length > 1 && prompt[0] == prompt[1] && prompt[0] == LlamaNative.VocabBos(_model.Vocab))
-            {
-                prompt = prompt[1..]; // the template already starts with BOS
-            }
+            var prompt = PromptTokens(request.Prompt);
 
             if (prompt.Length >= context.ContextLength)
             {

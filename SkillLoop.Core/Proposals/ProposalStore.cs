@@ -3,6 +3,7 @@ using Dapper;
 using Microsoft.Data.Sqlite;
 using SkillLoop.Core.Capture;
 using SkillLoop.Core.Data;
+using SkillLoop.Core.Extraction;
 
 namespace SkillLoop.Core.Proposals;
 
@@ -320,10 +321,11 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
         }
 
         var issues = (await connection.QueryAsync<IssueRow>(new CommandDefinition(
-            """
+            $"""
             SELECT s.id AS SignalId, s.user_hash AS UserHash, s.self_declared AS SelfDeclared, s.text AS Correction,
                    i.problem_pattern AS ProblemPattern, i.root_cause AS RootCause, i.expected_behavior AS ExpectedBehavior,
-                   i.evidence_quote AS Quote, i.confidence AS Confidence, i.extracted_by AS ExtractedBy
+                   i.evidence_quote AS Quote, i.confidence AS Confidence, i.extracted_by AS ExtractedBy,
+                   {HeuristicIssueExtractor.IsHeuristicSql} AS Heuristic
             FROM signals s LEFT JOIN issues i ON i.signal_id = s.id
             WHERE s.cluster_id = @clusterId ORDER BY s.id
             """, new { clusterId }, transaction, cancellationToken: cancellationToken))).ToList();
@@ -463,7 +465,8 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
         public string? ExtractedBy { get; init; }
         public string Correction { get; set; } = "";
 
-        public bool Heuristic => ExtractedBy == "heuristic";
+        /// <summary>Made by the heuristic extractor, on its own or standing in for a failed model.</summary>
+        public bool Heuristic { get; init; }
 
         public bool ClientSupplied => ExtractedBy?.StartsWith("client:", StringComparison.Ordinal) == true;
 

@@ -94,11 +94,17 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
         return WritePitfall(original, evidence);
     }
 
-    /// <summary>The deterministic proposal: one bullet per cluster in the file's "Known pitfalls" section (added at the end when missing).</summary>
+    /// <summary>
+    /// The deterministic proposal: one bullet per cluster in the file's "Known pitfalls" section (added at the end when
+    /// missing), written as the instruction a skill author would add ("Use pnpm, not npm, in this repo."), with how
+    /// many users reported it.
+    /// </summary>
     public static ProposedChange WritePitfall(string original, ProposalEvidence evidence)
     {
         var marker = $"<!-- skillloop:cluster-{evidence.ClusterId} -->";
-        var bullet = $"- **{OneLine(evidence.ProblemPattern)}** {OneLine(evidence.ExpectedBehavior)} {marker}";
+        var instruction = Instruction(evidence);
+        var reported = evidence.DistinctUsers == 1 ? "reported by 1 user" : $"reported by {evidence.DistinctUsers.ToString(CultureInfo.InvariantCulture)} users";
+        var bullet = $"- {instruction} ({reported}) {marker}";
         var newline = original.Contains("\r\n", StringComparison.Ordinal) ? "\r\n" : "\n";
         var lines = original.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd('\n').Split('\n').ToList();
         if (lines is [""])
@@ -136,7 +142,7 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
         }
 
         var text = string.Join(newline, lines) + newline;
-        var summary = $"Adds \"{Cut(OneLine(evidence.ProblemPattern), 120)}\" to the {PitfallsHeading[3..]} section with the expected behaviour.";
+        var summary = $"Adds \"{Cut(instruction, 120)}\" to the {PitfallsHeading[3..]} section (written without a model).";
         return new ProposedChange(text, summary, Pitfalls, Math.Round(Math.Min(evidence.Confidence, 0.6), 2));
     }
 
@@ -252,6 +258,35 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
             : null;
     }
 
+    /// <summary>
+    /// The expected behaviour as an instruction: "The agent should not touch the lockfile." → "Do not touch the
+    /// lockfile."; without a stated expectation, the users' own words to follow.
+    /// </summary>
+    internal static string Instruction(ProposalEvidence evidence)
+    {
+        const string Should = "The agent should ";
+        const string Follow = "follow the user's correction:";
+        var expected = OneLine(evidence.ExpectedBehavior);
+        if (expected.StartsWith(Should, StringComparison.OrdinalIgnoreCase))
+        {
+            expected = expected[Should.Length..].Trim();
+            if (expected.StartsWith(Follow, StringComparison.OrdinalIgnoreCase))
+            {
+                var quote = expected[Follow.Length..].Trim().Trim('"', '“', '”').Trim();
+                return quote.Length == 0 ? "Follow the users' corrections quoted in the proposal." : $"Users corrected the agent here: “{Extraction.CorrectionText.Capitalize(quote)}” Do what they asked.";
+            }
+
+            if (expected.StartsWith("not ", StringComparison.OrdinalIgnoreCase))
+            {
+                expected = "Do " + expected;
+            }
+        }
+
+        expected = Extraction.CorrectionText.Capitalize(expected);
+        return expected.Length == 0 || ".!?。！？…".Contains(expected[^1], StringComparison.Ordinal) ? expected : expected + ".";
+    }
+
+
     private static string OneLine(string text) => InvisibleCharacters.Strip(string.Join(' ', text.Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim())).Trim(), out _);
 
     private static string Cut(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
@@ -264,7 +299,7 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
         body.Append("## Root cause\n\n").Append(evidence.RootCause).Append("\n\n");
         body.Append("## Proposed change\n\n").Append(change.Summary).Append("\n\n");
         body.Append(change.GeneratedBy == Pitfalls
-            ? "_Deterministic \"Known pitfalls\" entry (no chat model was available): it records the problem and the expected behaviour._\n\n"
+            ? "_Written without a model: a deterministic \"Known pitfalls\" entry made from the users' own words (no chat model was configured, or it failed). Check the wording before approving._\n\n"
             : $"_Written by {change.GeneratedBy["model:".Length..]}._\n\n");
         body.Append("**Expected behaviour:** ").Append(evidence.ExpectedBehavior).Append("\n\n");
         body.Append("## Evidence\n\n");

@@ -11,9 +11,10 @@ namespace SkillLoop.Hooks.Extraction;
 /// </summary>
 public static partial class IssuePrompt
 {
-    private const int MaxCorrectionChars = 2000;
-    private const int MaxTurnChars = 800;
-    private const int MaxContextTurns = 6;
+    public const int MaxCorrectionChars = 2000;
+    public const int MaxTurnChars = 800;
+    /// <summary>How many turns before the correction the prompt shows (the latest ones).</summary>
+    public const int MaxContextTurns = 6;
 
     /// <summary>The JSON schema of the answer (the skill comes from the signal, not the model).</summary>
     public const string SchemaJson = """

@@ -90,10 +90,28 @@ public sealed class ClustererTests
     }
 
     [Theory]
-    [InlineData("No, that's wrong: the totals row must stay at the bottom. Also use bold.", null, "No, that's wrong: the totals row must stay at the bottom.")]
+    [InlineData("No, that's wrong: the totals row must stay at the bottom. Also use bold.", null, "The totals row must stay at the bottom.")]
+    [InlineData("no, read the config from the .env file. Also use bold.", null, "Read the config from the .env file.")]
     [InlineData("whatever", "Totals row is placed first instead of last", "Totals row is placed first instead of last")]
-    public void A_cluster_title_is_the_problem_pattern_or_the_first_sentence(string correction, string? pattern, string expected) =>
+    [InlineData("whatever", "The agent read settings.json instead of .env. Again.", "The agent read settings.json instead of .env.")]
+    public void A_cluster_title_is_the_problem_pattern_or_the_persons_first_sentence(string correction, string? pattern, string expected) =>
         Assert.Equal(expected, Clusterer.Title(correction, pattern));
+
+    [Fact]
+    public async Task A_cluster_is_titled_by_the_correction_nearest_its_centroid_not_by_the_first_arrival()
+    {
+        await using var core = await StartAsync(sqliteVec: true);
+        var clusterer = core.Get<Clusterer>();
+
+        // The first arrival carries extra words; the later ones are the common core of the problem.
+        var first = await clusterer.AssignAsync(await StoreAsync(core, "alice", "pdf-report", "no, " + TotalsAtBottom + " and also the header colour is off today"), null, CancellationToken.None);
+        var second = await clusterer.AssignAsync(await StoreAsync(core, "bob", "pdf-report", "wrong: " + TotalsAtBottom), null, CancellationToken.None);
+        var third = await clusterer.AssignAsync(await StoreAsync(core, "carol", "pdf-report", "wrong again: " + TotalsAtBottom), null, CancellationToken.None);
+
+        Assert.Equal(first.ClusterId, second.ClusterId);
+        Assert.Equal(first.ClusterId, third.ClusterId);
+        Assert.Equal("The totals row must stay at the bottom of the report table", (await ReadClusterAsync(core, first.ClusterId)).Title);
+    }
 
     /// <summary>Core services with the word-overlap embedder, whose geometry these tests' threshold is chosen for.</summary>
     internal static async Task<TestCore> StartAsync(bool sqliteVec, IEmbeddingGenerator<string, Embedding<float>>? embedder = null)
@@ -119,12 +137,13 @@ public sealed class ClustererTests
     {
         await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
         return await connection.QuerySingleAsync<ClusterRow>(
-            "SELECT skill AS Skill, signal_count AS SignalCount, user_count AS UserCount, threshold_reached_at AS ThresholdReachedAt FROM clusters WHERE id = @id", new { id });
+            "SELECT skill AS Skill, title AS Title, signal_count AS SignalCount, user_count AS UserCount, threshold_reached_at AS ThresholdReachedAt FROM clusters WHERE id = @id", new { id });
     }
 
     private sealed class ClusterRow
     {
         public string Skill { get; init; } = "";
+        public string Title { get; init; } = "";
         public long SignalCount { get; init; }
         public long UserCount { get; init; }
         public DateTimeOffset? ThresholdReachedAt { get; init; }

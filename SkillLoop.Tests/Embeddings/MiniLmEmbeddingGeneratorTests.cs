@@ -21,8 +21,36 @@ public sealed class MiniLmEmbeddingGeneratorTests(MiniLmFixture fixture) : IClas
         Assert.Equal(MiniLmEmbeddingGenerator.Dimensions, vector.Length);
         Assert.Equal(1.0, Math.Sqrt(vector.Sum(x => (double)x * x)), 3);
         Assert.Equal("minilm", fixture.Generator.Metadata.ProviderName);
-        Assert.Equal("all-MiniLM-L6-v2-int8", fixture.Generator.Metadata.DefaultModelId);
-        Assert.Equal("all-MiniLM-L6-v2-int8", Assert.Single(embeddings).ModelId);
+        Assert.Equal("all-MiniLM-L6-v2-int8+zh-gloss", fixture.Generator.Metadata.DefaultModelId);
+        Assert.Equal("all-MiniLM-L6-v2-int8+zh-gloss", Assert.Single(embeddings).ModelId);
+    }
+
+    [Fact]
+    public async Task A_chinese_correction_is_closer_to_its_english_translation_than_to_another_problem()
+    {
+        // Without the gloss every Han run is one [UNK]: both English sentences score the same against it.
+        var e = await fixture.Generator.GenerateAsync([
+            "合计行必须放在表格的最后一行",
+            "The totals row must be the last row of the table.",
+            "Use pnpm instead of npm to install packages.",
+        ]);
+
+        var translation = Cosine(e[0], e[1]);
+        var other = Cosine(e[0], e[2]);
+        Assert.True(translation > other + 0.15, $"translation {translation:F3}, other problem {other:F3}");
+    }
+
+    [Fact]
+    public void Chinese_is_glossed_in_english_words_and_other_text_is_left_alone()
+    {
+        var glossed = ChineseGloss.Prepare("不对，合计行必须放在表格最后一行。用 pnpm");
+
+        Assert.Contains("incorrect", glossed, StringComparison.Ordinal);
+        Assert.Contains("add up the total", glossed, StringComparison.Ordinal);
+        Assert.EndsWith(" pnpm", glossed, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"\p{IsCJKUnifiedIdeographs}{2}", glossed); // no run of Han characters is left whole
+        Assert.Equal("Use pnpm, not npm. (v1.2)", ChineseGloss.Prepare("Use pnpm, not npm. (v1.2)"));
+        Assert.Equal(" 䶵 ", ChineseGloss.Prepare("䶵")); // no gloss: split alone, as BERT's basic tokenizer does
     }
 
     [Fact]
@@ -90,7 +118,7 @@ public sealed class MiniLmEmbeddingGeneratorTests(MiniLmFixture fixture) : IClas
         var int8 = await fixture.Generator.GenerateAsync(sentences);
         var floats = await reference.GenerateAsync(sentences);
 
-        Assert.Equal("all-MiniLM-L6-v2", reference.Metadata.DefaultModelId);
+        Assert.Equal("all-MiniLM-L6-v2+zh-gloss", reference.Metadata.DefaultModelId);
         var cosines = int8.Zip(floats, Cosine).ToList();
         Assert.All(cosines, c => Assert.True(c > 0.97, $"cosine {c:F4}"));
         Assert.True(cosines.Average() > 0.985, $"mean cosine {cosines.Average():F4}");

@@ -47,8 +47,8 @@ public sealed class ExtractionJobRunnerTests
         var issues = await store.GetManyAsync([first, second, third], CancellationToken.None);
         Assert.Equal("heuristic", issues[first].ExtractedBy);
         Assert.Equal("deploy", issues[first].Skill);
-        Assert.Contains("wrong tool", issues[first].ProblemPattern);
-        Assert.Contains("skipped a step", issues[second].ProblemPattern);
+        Assert.Equal("Wrong tool or approach: use pnpm instead of npm.", issues[first].ProblemPattern);
+        Assert.Equal("Skipped a step: You forgot to run the tests.", issues[second].ProblemPattern);
         Assert.Equal(new ExtractionCounts(0, 0, 3, 0), await store.CountsAsync(CancellationToken.None));
     }
 
@@ -72,10 +72,10 @@ public sealed class ExtractionJobRunnerTests
     }
 
     [Fact]
-    public async Task A_job_that_keeps_crashing_the_server_fails_instead_of_looping()
+    public async Task A_job_that_keeps_crashing_the_server_is_extracted_by_the_heuristic_instead_of_looping()
     {
         await using var database = await TestDatabase.CreateAsync();
-        var id = await database.AddSignalAsync("x");
+        var id = await database.AddSignalAsync("Don't touch the lockfile.");
         var store = new IssueStore(database.Db, _time);
         await store.EnqueueNewAsync(CancellationToken.None);
         for (var crash = 0; crash < 3; crash++)
@@ -84,42 +84,52 @@ public sealed class ExtractionJobRunnerTests
             await store.RecoverInterruptedAsync(3, CancellationToken.None);
         }
 
-        var failure = Assert.Single(await store.FailuresAsync(10, CancellationToken.None));
-        Assert.Equal(id, failure.SignalId);
-        Assert.Contains("interrupted 3 time(s)", failure.Error);
+        var model = new ThrowingExtractor(new InvalidOperationException("must not be called again"));
+        Assert.Equal(1, await Runner(database, model, store).RunOnceAsync(CancellationToken.None));
+
+        var issue = (await store.GetAsync(id, CancellationToken.None))!;
+        Assert.StartsWith("heuristic (server failed: interrupted 3 time(s)", issue.ExtractedBy);
+        Assert.Equal(0, model.Calls);
+        Assert.Empty(await store.FailuresAsync(10, CancellationToken.None));
     }
 
     [Fact]
-    public async Task Invalid_model_output_fails_the_job_visibly_and_stores_nothing()
+    public async Task Invalid_model_output_is_not_retried_and_the_heuristic_makes_the_issue_saying_why()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var id = await database.AddSignalAsync("No, use pnpm instead of npm.");
+        var store = new IssueStore(database.Db, _time);
+        var model = new ThrowingExtractor(new IssueExtractionException("server:m answered with an invalid issue twice: not JSON"));
+        var runner = Runner(database, model, store);
+
+        Assert.Equal(1, await runner.RunOnceAsync(CancellationToken.None));
+
+        var issue = (await store.GetAsync(id, CancellationToken.None))!;
+        Assert.Equal("heuristic (server:m failed: server:m answered with an invalid issue twice: not JSON)", issue.ExtractedBy);
+        Assert.True(HeuristicIssueExtractor.IsHeuristic(issue.ExtractedBy));
+        Assert.Contains("use pnpm instead of npm", issue.ExpectedBehavior);
+        Assert.Equal("deploy", issue.Skill);
+        Assert.Equal(1, model.Calls);
+        Assert.Empty(await store.FailuresAsync(10, CancellationToken.None));
+        Assert.Equal(new ExtractionCounts(0, 0, 1, 0), await store.CountsAsync(CancellationToken.None));
+        var failures = await store.ModelFailuresAsync(CancellationToken.None);
+        Assert.Equal(1, failures.Count);
+        Assert.Equal("server:m answered with an invalid issue twice: not JSON", failures.LastError);
+        Assert.Equal(_time.GetUtcNow(), failures.LastAt);
+        Assert.Equal(0, await runner.RunOnceAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Endpoint_errors_are_retried_later_with_backoff_then_the_heuristic_makes_the_issue()
     {
         await using var database = await TestDatabase.CreateAsync();
         var id = await database.AddSignalAsync("No.");
-        var store = new IssueStore(database.Db, _time);
-        var runner = Runner(database, new ThrowingExtractor(new IssueExtractionException("server:m answered with an invalid issue twice: not JSON")), store);
-
-        await runner.RunOnceAsync(CancellationToken.None);
-
-        Assert.Null(await store.GetAsync(id, CancellationToken.None));
-        var failure = Assert.Single(await store.FailuresAsync(10, CancellationToken.None));
-        Assert.Equal(1, failure.Attempts);
-        Assert.Contains("invalid issue twice", failure.Error);
-        Assert.Equal(0, await runner.RunOnceAsync(CancellationToken.None)); // failed jobs are not picked again
-
-        Assert.Equal(1, await store.RetryFailedAsync(CancellationToken.None));
-        Assert.Equal(1, await Runner(database, new HeuristicIssueExtractor(), store).RunOnceAsync(CancellationToken.None));
-        Assert.NotNull(await store.GetAsync(id, CancellationToken.None));
-    }
-
-    [Fact]
-    public async Task Endpoint_errors_are_retried_later_with_backoff_then_fail_with_the_error()
-    {
-        await using var database = await TestDatabase.CreateAsync();
-        await database.AddSignalAsync("No.");
         var store = new IssueStore(database.Db, _time);
         var runner = Runner(database, new ThrowingExtractor(new HttpRequestException("connection refused")), store);
 
         Assert.Equal(1, await runner.RunOnceAsync(CancellationToken.None));
         Assert.Equal(0, await runner.RunOnceAsync(CancellationToken.None)); // not due yet
+        Assert.Null(await store.GetAsync(id, CancellationToken.None));
         _time.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal(1, await runner.RunOnceAsync(CancellationToken.None));
         _time.Advance(TimeSpan.FromMinutes(1));
@@ -127,9 +137,9 @@ public sealed class ExtractionJobRunnerTests
         _time.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal(1, await runner.RunOnceAsync(CancellationToken.None));
 
-        var failure = Assert.Single(await store.FailuresAsync(10, CancellationToken.None));
-        Assert.Equal(3, failure.Attempts);
-        Assert.Equal("HttpRequestException: connection refused", failure.Error);
+        Assert.Equal("heuristic (server:m failed: HttpRequestException: connection refused)", (await store.GetAsync(id, CancellationToken.None))!.ExtractedBy);
+        Assert.Equal(3, await database.ScalarAsync<long>("SELECT attempts FROM extraction_jobs WHERE signal_id = @id", new { id }));
+        Assert.Equal(1, (await store.ModelFailuresAsync(CancellationToken.None)).Count);
     }
 
     [Fact]
@@ -173,9 +183,15 @@ public sealed class ExtractionJobRunnerTests
 
     private sealed class ThrowingExtractor(Exception error) : IIssueExtractor
     {
+        public int Calls { get; private set; }
+
         public string ExtractedBy => "server:m";
 
-        public Task<SignalIssue> ExtractAsync(ExtractionRequest request, CancellationToken cancellationToken) => Task.FromException<SignalIssue>(error);
+        public Task<SignalIssue> ExtractAsync(ExtractionRequest request, CancellationToken cancellationToken)
+        {
+            Calls++;
+            return Task.FromException<SignalIssue>(error);
+        }
     }
 
     private sealed class FixedExtractor(SignalIssue issue) : IIssueExtractor

@@ -15,7 +15,7 @@ public sealed class HeuristicIssueExtractorTests
     {
         var issue = Extract("No, use pnpm instead of npm in this repo.");
 
-        Assert.Equal("The agent chose the wrong tool, command or approach for the task while using the deploy-app skill.", issue.ProblemPattern);
+        Assert.Equal("Wrong tool or approach: use pnpm instead of npm in this repo.", issue.ProblemPattern);
         Assert.Equal("The agent should use pnpm instead of npm in this repo.", issue.ExpectedBehavior);
         Assert.Equal("No, use pnpm instead of npm in this repo.", issue.EvidenceQuote);
         Assert.Equal("heuristic", issue.ExtractedBy);
@@ -25,19 +25,49 @@ public sealed class HeuristicIssueExtractorTests
     }
 
     [Theory]
-    [InlineData("I already told you to run the tests before committing.", "ignored an instruction", "medium")]
-    [InlineData("Don't force-push to main!", "action the user did not want", "high")]
-    [InlineData("You forgot to update the changelog.", "skipped a step", "medium")]
-    [InlineData("I only asked you to fix the typo, not refactor the module.", "more than was asked", "low")]
-    [InlineData("That's wrong, the build fails now.", "incorrect or broken", "medium")]
-    [InlineData("Hmm, let's think about this differently.", "did not match what the user expected", "medium")]
-    [InlineData("不对，应该用 pnpm 而不是 npm", "wrong tool", "medium")]
-    [InlineData("You deleted the production database", "action the user did not want", "high")]
+    [InlineData("I already told you to run the tests before committing.", "Ignored an earlier instruction: I already told you to run the tests before committing.", "medium")]
+    [InlineData("Don't force-push to main!", "Unwanted action: Don't force-push to main!", "high")]
+    [InlineData("You forgot to update the changelog.", "Skipped a step: You forgot to update the changelog.", "medium")]
+    [InlineData("I only asked you to fix the typo, not refactor the module.", "Beyond the request: I only asked you to fix the typo", "low")]
+    [InlineData("That's wrong, the build fails now.", "Incorrect result: the build fails now.", "medium")]
+    [InlineData("Hmm, let's think about this differently.", "Unexpected result: let's think about this differently.", "medium")]
+    [InlineData("不对，应该用 pnpm 而不是 npm", "Wrong tool or approach: 应该用 pnpm 而不是 npm", "medium")]
+    [InlineData("You deleted the production database", "Unwanted action: You deleted the production database", "high")]
     public void Corrections_are_classified_by_kind_and_severity(string correction, string problemPart, string severity)
     {
         var issue = Extract(correction);
         Assert.Contains(problemPart, issue.ProblemPattern);
         Assert.Equal(severity, issue.Severity);
+    }
+
+    [Theory]
+    [InlineData("No, read the config from the .env file. It has the keys.", "read the config from the .env file.")]
+    [InlineData("no, that's wrong — set queue.url from config.yaml, version 1.2.3 needs it. Then restart.", "set queue.url from config.yaml, version 1.2.3 needs it.")]
+    [InlineData("Wrong again: see https://docs.example.com/a.b?x=1 for the steps. Really.", "see https://docs.example.com/a.b?x=1 for the steps.")]
+    [InlineData("不对，配置在 .env 文件里。别改 config.json", "配置在 .env 文件里。")]
+    [InlineData("No. Use pnpm, e.g. pnpm install, not npm. Thanks", "Use pnpm, e.g. pnpm install, not npm.")]
+    public void The_problem_is_the_persons_own_first_sentence_without_its_lead_in(string correction, string ownWords)
+    {
+        var issue = Extract(correction);
+
+        Assert.EndsWith(": " + ownWords, issue.ProblemPattern);
+        Assert.Equal(ownWords, CorrectionText.OwnWords(correction));
+    }
+
+    [Theory]
+    [InlineData("No, read the config from the .env file.", "The agent should read the config from the .env file.")]
+    [InlineData("You should put the key in queue.url, not in app.json.", "The agent should put the key in queue.url, not in app.json.")]
+    [InlineData("Don't touch package-lock.json. It is generated.", "The agent should not touch package-lock.json.")]
+    public void The_expected_behaviour_is_never_cut_inside_a_file_name(string correction, string expected) =>
+        Assert.Equal(expected, Extract(correction).ExpectedBehavior);
+
+    [Fact]
+    public void Sentences_end_only_where_sentences_end()
+    {
+        Assert.Equal(
+            ["Read the .env file first.", "Then run v2.1.0 of tool.py!", "好的。", "Done"],
+            CorrectionText.Sentences("Read the .env file first. Then run v2.1.0 of tool.py! 好的。Done"));
+        Assert.Equal("Read the config from the .env file.", CorrectionText.Title("no, that's wrong — read the config from the .env file. Then go."));
     }
 
     [Fact]
@@ -63,7 +93,7 @@ public sealed class HeuristicIssueExtractorTests
             "Stop " + string.Join(" ", Enumerable.Repeat("rewriting everything", 40)), null, "/home/u/.claude/skills/release-notes/SKILL.md", []));
         Assert.True(issue.EvidenceQuote.Length <= 160);
         Assert.Equal("release-notes", issue.Skill);
-        Assert.Contains("release-notes skill", issue.ProblemPattern);
+        Assert.True(issue.ProblemPattern.Length <= 240);
     }
 }
 
@@ -146,10 +176,65 @@ public sealed class LlmIssueExtractorTests
         Assert.Equal("token [REDACTED:github-token]", issue.EvidenceQuote);
     }
 
+    [Fact]
+    public async Task A_prompt_longer_than_the_models_context_is_fitted_by_shortening_the_oldest_turns_first()
+    {
+        // One token per character; six 800-character turns do not fit beside the instructions in 3000 tokens.
+        var turns = Enumerable.Range(1, 8).Select(i => new ContextTurn(i % 2 == 0 ? "assistant" : "user", $"turn{i} " + new string((char)('a' + i), 790))).ToList();
+        var chat = new ScriptedChatClient(Valid) { ContextLength = 3000 };
+
+        var issue = await new LlmIssueExtractor(chat, "small", maxOutputTokens: 700).ExtractAsync(
+            new ExtractionRequest("No, use pnpm instead of npm.", "node-setup", null, turns), CancellationToken.None);
+
+        Assert.Equal("server:small", issue.ExtractedBy);
+        var (messages, options) = chat.Calls.Single();
+        var promptTokens = chat.CountPromptTokens(messages);
+        Assert.InRange(promptTokens, 1, 3000 - 700);
+        Assert.Equal(Math.Min(700, 3000 - promptTokens), options!.MaxOutputTokens);
+        var sent = messages[1].Text;
+        Assert.Contains("No, use pnpm instead of npm.", sent);
+        Assert.Contains("turn8 ", sent); // the turn just before the correction is whole
+        Assert.Contains(new string('i', 790), sent);
+        Assert.DoesNotContain("turn3 ", sent); // the oldest shown turns went first
+        Assert.DoesNotContain("turn1 ", sent); // beyond the six latest: never shown
+    }
+
+    [Fact]
+    public async Task A_model_whose_context_cannot_hold_the_instructions_fails_at_once_with_the_sizes()
+    {
+        var chat = new ScriptedChatClient(Valid) { ContextLength = 256 };
+
+        var error = await Assert.ThrowsAsync<IssueExtractionException>(() => new LlmIssueExtractor(chat, "tiny").ExtractAsync(Request, CancellationToken.None));
+
+        Assert.Contains("The prompt needs", error.Message);
+        Assert.Contains("holds 256", error.Message);
+        Assert.Empty(chat.Calls);
+    }
+
+    [Fact]
+    public async Task Without_a_known_context_the_prompt_is_sent_whole()
+    {
+        var chat = new ScriptedChatClient(Valid);
+        var turns = Enumerable.Range(1, 6).Select(i => new ContextTurn("user", $"turn{i} " + new string('x', 790))).ToList();
+
+        await new LlmIssueExtractor(chat, "endpoint").ExtractAsync(new ExtractionRequest("No.", null, null, turns), CancellationToken.None);
+
+        Assert.Contains("turn1 ", chat.Calls.Single().Messages[1].Text);
+    }
+
     /// <summary>A chat client that answers from a script and records what it was asked.</summary>
-    private sealed class ScriptedChatClient(params string[] answers) : IChatClient
+    private sealed class ScriptedChatClient(params string[] answers) : IChatClient, SkillLoop.Core.Llama.IPromptTokenCounter
     {
         private int _next;
+
+        /// <summary>When set, the client offers a token counter (one token per character) for this context.</summary>
+        public int? ContextLength { get; init; }
+
+        int SkillLoop.Core.Llama.IPromptTokenCounter.ContextLength => ContextLength!.Value;
+
+        public int CountPromptTokens(IEnumerable<ChatMessage> messages) => messages.Sum(m => m.Text.Length + 10);
+
+        public int CountTokens(string text) => text.Length;
 
         public List<(List<ChatMessage> Messages, ChatOptions? Options)> Calls { get; } = [];
 
@@ -162,7 +247,8 @@ public sealed class LlmIssueExtractorTests
         public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
             throw new NotSupportedException();
 
-        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+        public object? GetService(Type serviceType, object? serviceKey = null) =>
+            ContextLength is not null && serviceType.IsInstanceOfType(this) ? this : null;
 
         public void Dispose()
         {

@@ -21,7 +21,8 @@ public static class TinyGguf
         "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
     /// <summary>Writes the model to <paramref name="path"/> and returns the path.</summary>
-    public static string Write(string path, string? chatTemplate = ChatMlTemplate, int seed = 1234)
+    /// <param name="contextLength">The context the model says it was trained for (a small one shows prompts that do not fit).</param>
+    public static string Write(string path, string? chatTemplate = ChatMlTemplate, int seed = 1234, int contextLength = ContextLength)
     {
         var random = new Random(seed);
         var tensors = new List<(string Name, long[] Shape)>
@@ -60,7 +61,7 @@ public static class TinyGguf
         {
             () => { Key("general.architecture"); Str("llama"); },
             () => { Key("general.name"); Str("tiny-test"); },
-            () => { Key("llama.context_length"); U32(ContextLength); },
+            () => { Key("llama.context_length"); U32((uint)contextLength); },
             () => { Key("llama.embedding_length"); U32(EmbeddingLength); },
             () => { Key("llama.block_count"); U32(Blocks); },
             () => { Key("llama.feed_forward_length"); U32(FeedForward); },

@@ -20,12 +20,29 @@ public sealed class ProposalWriterTests
         var again = ProposalWriter.WritePitfall(first.Text, Evidence with { ExpectedBehavior = "Totals go last." });
 
         Assert.Equal(
-            "---\nname: pdf\n---\n# PDF\n\n## Known pitfalls\n\n- **Old** problem.\n- **The totals row is rendered above the table.** Render the totals row as the table's last row. <!-- skillloop:cluster-7 -->\n\n## Usage\n\nRun it.\n",
+            "---\nname: pdf\n---\n# PDF\n\n## Known pitfalls\n\n- **Old** problem.\n- Render the totals row as the table's last row. (reported by 3 users) <!-- skillloop:cluster-7 -->\n\n## Usage\n\nRun it.\n",
             first.Text);
         Assert.Single(again.Text.Split('\n'), l => l.Contains("skillloop:cluster-7", StringComparison.Ordinal));
         Assert.Contains("Totals go last.", again.Text, StringComparison.Ordinal);
         Assert.Equal(ProposalWriter.Pitfalls, first.GeneratedBy);
         Assert.True(first.Confidence <= 0.6);
+    }
+
+    [Theory]
+    [InlineData("The agent should use pnpm instead of npm in this repo.", 3, "- Use pnpm instead of npm in this repo. (reported by 3 users)")]
+    [InlineData("The agent should not touch package-lock.json.", 2, "- Do not touch package-lock.json. (reported by 2 users)")]
+    [InlineData("The agent should follow the user's correction: \"the config lives in .env\"", 1, "- Users corrected the agent here: “The config lives in .env” Do what they asked. (reported by 1 user)")]
+    [InlineData("Keep the totals row last", 4, "- Keep the totals row last. (reported by 4 users)")]
+    public void The_model_free_entry_is_an_instruction_with_how_many_users_reported_it(string expected, int users, string bullet)
+    {
+        var evidence = Evidence with { ProblemPattern = "Wrong tool or approach: use pnpm instead of npm in this repo.", ExpectedBehavior = expected, DistinctUsers = users };
+
+        var change = ProposalWriter.WritePitfall("# Node\n", evidence);
+
+        Assert.Equal("# Node\n\n## Known pitfalls\n\n" + bullet + " <!-- skillloop:cluster-7 -->\n", change.Text);
+        Assert.Contains("written without a model", change.Summary, StringComparison.Ordinal);
+        Assert.DoesNotContain("Wrong tool or approach", change.Text, StringComparison.Ordinal);
+        Assert.Contains("_Written without a model", ProposalWriter.Body(evidence, change, null), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -71,6 +88,6 @@ public sealed class ProposalWriterTests
         Assert.Equal(ProposalWriter.Pitfalls, invalid.GeneratedBy);
         Assert.Equal(ProposalWriter.Pitfalls, down.GeneratedBy);
         Assert.Contains(ProposalWriter.PitfallsHeading, down.Text, StringComparison.Ordinal);
-        Assert.Contains("Deterministic \"Known pitfalls\" entry", ProposalWriter.Body(Evidence, down, null), StringComparison.Ordinal);
+        Assert.Contains("Written without a model", ProposalWriter.Body(Evidence, down, null), StringComparison.Ordinal);
     }
 }

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using SkillLoop.Core.Clustering;
 using SkillLoop.Web.Auth;
@@ -36,14 +37,17 @@ public static class ClusterEndpoints
             : TypedResults.Ok(detail with { Signals = await SignalEndpoints.WithIssuesAsync(detail.Signals, issues, cancellationToken) });
     }
 
-    public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> MergeCluster(long id, MergeRequest request, ClusterStore store, CancellationToken cancellationToken) =>
-        ActAsync(() => store.MergeAsync(id, request.Into, cancellationToken));
+    public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> MergeCluster(long id, MergeRequest request, ClusterStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        ActAsync(() => store.MergeAsync(id, request.Into, cancellationToken, Actor(user)));
 
-    public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> SetNoise(long id, NoiseRequest request, ClusterStore store, CancellationToken cancellationToken) =>
-        ActAsync(() => store.SetNoiseAsync(id, request.Noise, cancellationToken));
+    public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> SetNoise(long id, NoiseRequest request, ClusterStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        ActAsync(() => store.SetNoiseAsync(id, request.Noise, cancellationToken, Actor(user)));
 
-    public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> MoveSignalOut(long id, ClusterStore store, CancellationToken cancellationToken) =>
-        ActAsync(() => store.MoveOutAsync(id, cancellationToken));
+    public static Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> MoveSignalOut(long id, ClusterStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        ActAsync(() => store.MoveOutAsync(id, cancellationToken, Actor(user)));
+
+    /// <summary>Who the audit log names for a triage action.</summary>
+    private static string Actor(ClaimsPrincipal user) => user.Identity?.Name is { Length: > 0 } name ? name : "admin";
 
     private static async Task<Results<Ok<ClusterSummary>, ProblemHttpResult>> ActAsync(Func<Task<ClusterSummary>> action)
     {

@@ -28,7 +28,8 @@ public sealed record PipelineStatus(
     long ExtractionFailed,
     long ClusteringPending,
     string? ClusteringError,
-    ReembedProgress Reembedding);
+    ReembedProgress Reembedding,
+    ModelFailures ModelFailures);
 
 public sealed record StatusCounts(long Signals, long Sessions, long Turns);
 
@@ -66,6 +67,7 @@ public sealed class ServerStatusReader(
         var models = ai.Status;
         var extraction = await issues.CountsAsync(cancellationToken);
         var queue = await clustering.QueueAsync(cancellationToken);
+        var modelFailures = await issues.ModelFailuresAsync(cancellationToken);
         return new ServerStatus(
             Version,
             state.SchemaVersion,
@@ -74,7 +76,7 @@ public sealed class ServerStatusReader(
             new ModelInUse(models.Embeddings.Provider, models.Embeddings.Model, models.Embeddings.Dimensions, models.Embeddings.Error),
             db.Vec.Description,
             db.Vec.Error,
-            new PipelineStatus(extraction.Pending, extraction.Running, extraction.Failed, queue.Pending, queue.LastError, reembedder.Progress));
+            new PipelineStatus(extraction.Pending, extraction.Running, extraction.Failed, queue.Pending, queue.LastError, reembedder.Progress, modelFailures));
     }
 
     private sealed class CountsRow

@@ -54,6 +54,7 @@ public sealed class ReviewComponentTests : IAsyncLifetime
         Assert.Equal(["Render the table, totals last."], page.FindAll("[data-testid=side-by-side] td.add").Select(td => td.TextContent));
         Assert.Equal(["Render the table."], page.FindAll("[data-testid=side-by-side] td.del").Select(td => td.TextContent));
         Assert.Contains("Known pitfalls (no model)", page.Markup);
+        Assert.Contains("Written without a model", page.Find("[data-testid=written-without-model]").TextContent);
 
         var comment = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == "Comment (optional)");
         await page.InvokeAsync(() => comment.Instance.ValueChanged.InvokeAsync("Not a skill problem."));
