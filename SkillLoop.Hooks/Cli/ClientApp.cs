@@ -9,6 +9,7 @@ public static class ClientApp
     public const string Usage = """
         usage:
           skillloop-client install <platform> --url <server> --token <ingest token> [--scope user|project] [--dir DIR]
+          skillloop-client install --all | --agents claude,copilot,... --url <server> --token <ingest token>
           skillloop-client uninstall <platform> [--scope user|project] [--dir DIR]
           skillloop-client status [--dir DIR]
           skillloop-client hook <platform>

@@ -13,6 +13,8 @@ public static class InstallCommand
         {
             if (verb == "status")
                 return Status(args, stdout, env);
+            if (verb == "install" && (args.Flag("all") || args.Option("agents") is not null))
+                return InstallAll.Run(args, stdout, stderr, env);
 
             var platform = args.At(1);
             var installer = platform is null ? null : Installers.For(platform, args.Flag("notify"));
@@ -124,6 +126,7 @@ public static class InstallCommand
         }
         if (shown.Count == 0)
             stdout.WriteLine("no SkillLoop hooks installed");
+        ClientStatus.Write(stdout, env, stored);
         return 0;
     }
 }

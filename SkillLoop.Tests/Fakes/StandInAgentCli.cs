@@ -25,6 +25,7 @@ public sealed class StandInAgentCli : IDisposable
             pwd > "$dir/cwd.$n"
             if [ -f "$dir/sleep" ]; then sleep "$(cat "$dir/sleep")"; fi
             if [ -f "$dir/answer.$n" ]; then cat "$dir/answer.$n"; else cat "$dir/answer"; fi
+            if [ -f "$dir/exit" ]; then exit "$(cat "$dir/exit")"; fi
             """.ReplaceLineEndings("\n"));
         File.SetUnixFileMode(Executable, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Answer = name == "claude" ? ClaudeEnvelope(ValidIssueJson) : ValidIssueJson;
@@ -47,8 +48,12 @@ public sealed class StandInAgentCli : IDisposable
 
     public int Calls => File.Exists(Path.Combine(Directory, "calls")) ? int.Parse(File.ReadAllText(Path.Combine(Directory, "calls")).Trim()) : 0;
 
+    /// <summary>The arguments of one call, empty ones included (each was written followed by a separator line).</summary>
     public IReadOnlyList<string> Arguments(int call) =>
-        File.ReadAllText(Path.Combine(Directory, $"args.{call}")).Split("\n--\n", StringSplitOptions.RemoveEmptyEntries);
+        File.ReadAllText(Path.Combine(Directory, $"args.{call}")).Split("\n--\n")[..^1];
+
+    /// <summary>Every call exits with this code (after printing its answer).</summary>
+    public int ExitCode { set => File.WriteAllText(Path.Combine(Directory, "exit"), value.ToString(System.Globalization.CultureInfo.InvariantCulture)); }
 
     public string Stdin(int call) => File.ReadAllText(Path.Combine(Directory, $"stdin.{call}"));
 
