@@ -89,7 +89,7 @@ public sealed class AgentCli(string name, string executable)
     public async Task<string> AskAsync(string prompt, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var workDir = Directory.CreateTempSubdirectory("skillloop-extract-");
-        var copilotSession = Guid.NewGuid().ToString();
+        var copilotHome = Name == "copilot" ? TemporaryCopilotHome() : null;
         try
         {
             var start = new ProcessStartInfo(Executable)
@@ -103,7 +103,9 @@ public sealed class AgentCli(string name, string executable)
                 WorkingDirectory = workDir.FullName,
             };
             start.Environment["SKILLLOOP_INTERNAL"] = "1";
-            foreach (var arg in Arguments(prompt, copilotSession))
+            if (copilotHome is not null)
+                start.Environment["COPILOT_HOME"] = copilotHome.FullName;
+            foreach (var arg in Arguments(prompt))
                 start.ArgumentList.Add(arg);
 
             using var process = Process.Start(start) ?? throw new AgentCliException($"{Name} did not start");
@@ -143,40 +145,52 @@ public sealed class AgentCli(string name, string executable)
         }
         finally
         {
-            try { workDir.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            if (Name == "copilot")
-                ForgetCopilotSession(copilotSession);
+            foreach (var dir in new[] { workDir, copilotHome })
+            {
+                try { dir?.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
         }
     }
 
     /// <summary>
     /// The command line of one run. The prompt carries transcript text, so the model gets no tools at all (it could
     /// otherwise be talked into running commands or reading files), and the run leaves no session in the user's
-    /// history: <c>claude</c> has <c>--tools ""</c> and <c>--no-session-persistence</c>; <c>copilot</c> has
-    /// <c>--available-tools=</c> (none), no built-in MCP servers, no custom instructions, and a session id of ours
-    /// whose folder is deleted afterwards (it has no switch to not save one).
+    /// history: <c>claude</c> has <c>--tools ""</c> and <c>--no-session-persistence</c>. <c>copilot</c> has neither:
+    /// <c>--available-tools</c> naming no real tool leaves the model none (an empty list means "all", checked with
+    /// Copilot CLI 1.0.102), built-in MCP servers and custom instructions are off, and the run gets a temporary
+    /// <c>COPILOT_HOME</c> (see <see cref="TemporaryCopilotHome"/>), since copilot saves every <c>-p</c> run in its
+    /// session folder and session database.
     /// </summary>
-    internal string[] Arguments(string prompt, string copilotSession) => Name == "claude"
+    internal string[] Arguments(string prompt) => Name == "claude"
         ? ["-p", "--output-format", "json", "--max-turns", "1", "--tools", "", "--no-session-persistence"]
-        : ["-p", prompt, "-s", "--no-ask-user", "--available-tools=", "--disable-builtin-mcps", "--no-custom-instructions",
-            "--no-auto-update", "--session-id", copilotSession];
+        : ["-p", prompt, "-s", "--no-ask-user", "--available-tools=" + NoTool, "--disable-builtin-mcps", "--no-custom-instructions", "--no-auto-update"];
 
-    /// <summary>Removes the session <c>copilot -p</c> saved for our run (<c>session-state/&lt;id&gt;</c>), so it is not in the user's history.</summary>
-    private void ForgetCopilotSession(string session)
+    /// <summary>A tool name no CLI has: an allow-list of it offers the model nothing.</summary>
+    internal const string NoTool = "skillloop-no-tools";
+
+    /// <summary>
+    /// A private copilot home for one run, with a copy of the user's <c>config.json</c> (where copilot records who is
+    /// signed in) and <c>settings.json</c>, so the run signs in as the user does but its session is saved here and
+    /// deleted with the folder. Not the user's hooks: our own run must not start hooks.
+    /// </summary>
+    private DirectoryInfo TemporaryCopilotHome()
     {
+        var home = Directory.CreateTempSubdirectory("skillloop-copilot-home-");
         if (CopilotHome is null)
-            return;
-        foreach (var dir in new[] { Path.Combine(CopilotHome, "session-state", session), Path.Combine(CopilotHome, "history-session-state", session) })
+            return home;
+        foreach (var name in new[] { "config.json", "settings.json" })
         {
             try
             {
-                if (Directory.Exists(dir))
-                    Directory.Delete(dir, recursive: true);
+                var source = Path.Combine(CopilotHome, name);
+                if (File.Exists(source))
+                    File.Copy(source, Path.Combine(home.FullName, name));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
             }
         }
+        return home;
     }
 
     /// <summary>

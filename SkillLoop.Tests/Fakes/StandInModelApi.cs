@@ -32,6 +32,11 @@ public sealed class StandInModelApi : IAsyncDisposable
     /// <summary>For Codex, which reads skills with a shell command: the SKILL.md to <c>cat</c>.</summary>
     public string? SkillFile { get; set; }
 
+    /// <summary>A prompt containing this is SkillLoop's own extraction run: it is answered <see cref="ExtractionAnswer"/>.</summary>
+    public string? ExtractionMarker { get; set; }
+
+    public string ExtractionAnswer { get; set; } = "";
+
     /// <summary>Every request: path and body (bodies of failed parses are null).</summary>
     public ConcurrentQueue<(string Path, JsonNode? Body)> Requests { get; } = new();
 
@@ -55,11 +60,11 @@ public sealed class StandInModelApi : IAsyncDisposable
         return api;
     }
 
-    /// <summary>Tool names the CLIs offered the model in their requests.</summary>
-    public IEnumerable<string> OfferedTools(string path) => Requests
-        .Where(r => r.Path == path && r.Body?["tools"] is JsonArray)
-        .SelectMany(r => r.Body!["tools"]!.AsArray().Select(t => t?["name"]?.GetValue<string>() ?? t?["type"]?.GetValue<string>() ?? ""))
-        .Distinct();
+    /// <summary>The requests whose body contains <paramref name="text"/>, with the tool names each offered the model.</summary>
+    public IReadOnlyList<IReadOnlyList<string>> ToolsOfferedWith(string text) => Requests
+        .Where(r => r.Body is not null && r.Body.ToJsonString().Contains(JsonEncodedText.Encode(text).Value, StringComparison.Ordinal))
+        .Select(r => (IReadOnlyList<string>)(r.Body!["tools"] as JsonArray ?? []).Select(t => t?["name"]?.GetValue<string>() ?? t?["type"]?.GetValue<string>() ?? "").ToList())
+        .ToList();
 
     public async ValueTask DisposeAsync()
     {
@@ -95,6 +100,11 @@ public sealed class StandInModelApi : IAsyncDisposable
     /// <summary>What the model does next: a tool call (name, JSON input) or a text.</summary>
     private (string? Tool, JsonObject? Input, string Text) Decide(IReadOnlyList<string> tools, bool afterToolResult, string lastUserText)
     {
+        if (ExtractionMarker is not null && lastUserText.Contains(ExtractionMarker, StringComparison.Ordinal))
+        {
+            return (null, null, ExtractionAnswer);
+        }
+
         if (afterToolResult)
         {
             return (null, null, FirstAnswer);
@@ -128,14 +138,15 @@ public sealed class StandInModelApi : IAsyncDisposable
     {
         var body = await ReadAsync(context);
         var tools = (body?["tools"] as JsonArray ?? []).Select(t => t?["name"]?.GetValue<string>() ?? "").ToList();
-        var last = (body?["messages"] as JsonArray)?.LastOrDefault();
+        // The person's last turn (Claude Code puts a "system" message after it).
+        var last = (body?["messages"] as JsonArray)?.LastOrDefault(m => m?["role"]?.GetValue<string>() == "user");
         var blocks = last?["content"] switch
         {
             JsonArray array => array.OfType<JsonObject>().ToList(),
             JsonValue plain => [new JsonObject { ["type"] = "text", ["text"] = plain.GetValue<string>() }],
             _ => [],
         };
-        var afterTool = last?["role"]?.GetValue<string>() == "user" && blocks.Any(b => b["type"]?.GetValue<string>() == "tool_result");
+        var afterTool = blocks.Any(b => b["type"]?.GetValue<string>() == "tool_result");
         var userText = string.Join("\n", blocks.Where(b => b["type"]?.GetValue<string>() == "text").Select(b => b["text"]?.GetValue<string>() ?? ""));
         var (tool, input, text) = Decide(tools, afterTool, userText);
         var model = body?["model"]?.GetValue<string>() ?? "claude-stand-in";
@@ -192,7 +203,7 @@ public sealed class StandInModelApi : IAsyncDisposable
         var body = await ReadAsync(context);
         var tools = (body?["tools"] as JsonArray ?? []).Select(t => t?["name"]?.GetValue<string>() ?? "").ToList();
         var input = body?["input"] as JsonArray ?? [];
-        var last = input.LastOrDefault();
+        var last = input.LastOrDefault(i => i?["role"]?.GetValue<string>() == "user" || i?["type"]?.GetValue<string>() is "function_call_output" or "custom_tool_call_output");
         var afterTool = last?["type"]?.GetValue<string>() is "function_call_output" or "custom_tool_call_output";
         var lastUser = input.LastOrDefault(i => i?["role"]?.GetValue<string>() == "user");
         var userText = lastUser?["content"] switch

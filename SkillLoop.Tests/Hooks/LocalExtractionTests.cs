@@ -70,8 +70,22 @@ public sealed class LocalExtractionTests : IDisposable
     {
         using var copilot = new StandInAgentCli("copilot");
         copilot.Answer = "Here is the issue:\n```json\n" + StandInAgentCli.ValidIssueJson + "\n```\n";
+        var userHome = _dir.File("user-copilot-home");
+        Directory.CreateDirectory(Path.Combine(userHome, "session-state"));
+        File.WriteAllText(Path.Combine(userHome, "config.json"), """{"logged_in_users":[{"host":"https://github.com","login":"dev"}]}""");
 
-        await RunAsync(copilot);
+        using (var http = SignalWorker.CreateHttpClient(_server.Url, _server.Token, TimeSpan.FromSeconds(30)))
+        {
+            var local = new LocalIssueExtractor(new AgentCli("copilot", copilot.Executable) { CopilotHome = userHome }, TimeSpan.FromSeconds(20));
+            await new SignalWorker(http, "dev@example.com", localExtractor: local).RunAsync(new HookEvent("claude", Session, _transcript), CancellationToken.None);
+        }
+
+        // Copilot saves every -p run as a session: ours run in a private home (with the user's sign-in), then removed.
+        var (runHome, files) = copilot.CopilotHome(1)!.Value;
+        Assert.NotEqual(userHome, runHome);
+        Assert.Equal(["config.json"], files);
+        Assert.False(Directory.Exists(runHome));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(userHome, "session-state")));
 
         var batch = Assert.Single(_server.Batches);
         Assert.Equal("copilot", batch.LocalExtractor);
@@ -79,9 +93,7 @@ public sealed class LocalExtractionTests : IDisposable
         Assert.Equal("-p", args[0]);
         var first = batch.Corrections[0];
         Assert.Equal(IssuePrompt.ForAgentCli(first.Text, first.Skill, first.SkillPath, first.Context), args[1]);
-        Assert.Equal(["-s", "--no-ask-user", "--available-tools=", "--disable-builtin-mcps", "--no-custom-instructions", "--no-auto-update", "--session-id"], args.Skip(2).Take(7));
-        Assert.True(Guid.TryParse(args[9], out _), args[9]);
-        Assert.Equal(10, args.Count);
+        Assert.Equal(["-s", "--no-ask-user", "--available-tools=skillloop-no-tools", "--disable-builtin-mcps", "--no-custom-instructions", "--no-auto-update"], args.Skip(2));
         Assert.All(_server.Issues, i => Assert.Equal("client:copilot", i.ExtractedBy));
         Assert.Equal(batch.Corrections.Count, _server.Issues.Count);
     }
