@@ -52,6 +52,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Extraction.ExtractionSettings>();
         services.AddSingleton<UserIdentityHasher>();
         services.AddSingleton<SignalIngestor>();
+        services.AddSingleton<ClientDownloads>();
         services.AddSingleton<SignalStore>();
         services.AddSingleton<ActivityStats>();
         services.AddSingleton<PatternStore>();

@@ -17,6 +17,12 @@ public sealed class SkillLoopOptions
     /// <summary>Password of the <c>admin</c> user created on first start; unset: a random one is generated and logged once.</summary>
     public string? AdminPassword { get; set; }
 
+    /// <summary>
+    /// Where the client binaries and their <c>manifest.json</c> are (<c>--clients</c> or <c>SKILLLOOP_CLIENTS</c>,
+    /// made by <c>build/clients.sh</c>); default <c>clients</c> beside the server, where the image has them.
+    /// </summary>
+    public string? ClientsDirectory { get; set; }
+
     public string? AdminApiKey { get; set; }
 
     public string? IngestToken { get; set; }
@@ -53,6 +59,7 @@ public sealed class SkillLoopOptions
     {
         options.DataDirectory = config["data"] ?? config["SKILLLOOP_DATA"] ?? options.DataDirectory;
         options.ModelsDirectory = config["models"] ?? config["SKILLLOOP_MODELS"] ?? options.ModelsDirectory;
+        options.ClientsDirectory = NullIfEmpty(config["clients"] ?? config["SKILLLOOP_CLIENTS"]);
         options.AdminPassword = NullIfEmpty(config["SKILLLOOP_ADMIN_PASSWORD"]);
         options.AdminApiKey = NullIfEmpty(config["SKILLLOOP_ADMIN_API_KEY"]);
         options.IngestToken = NullIfEmpty(config["SKILLLOOP_INGEST_TOKEN"]);

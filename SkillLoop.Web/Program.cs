@@ -22,6 +22,7 @@ app.MapOpenApi();
 app.MapHealthEndpoints();
 app.MapStatusEndpoints();
 app.MapClientEndpoints();
+app.MapInstallEndpoints();
 app.MapSignalEndpoints();
 app.MapClusterEndpoints();
 app.MapProposalEndpoints();

@@ -12,9 +12,14 @@ if [ -d "$out/app/runtimes" ]; then
   find "$out/app/runtimes" -mindepth 1 -maxdepth 1 -type d ! -name linux-x64 ! -name linux ! -name unix -exec rm -rf {} +
 fi
 
+# The client binaries GET /install.sh hands out (app/clients, the server's default clients folder): Native AOT for
+# linux-x64, self-contained single files for the rest. SKILLLOOP_CLIENT_RIDS limits the platforms (the test suite
+# builds two of them, to keep CI within its time).
+bash build/clients.sh "$out/app/clients"
+
 # The image is useless without these: fail the build, not the first start.
 missing=0
-for required in SkillLoop.Web.dll native/vec0.so native/llama/libllama.v0.5.0.so runtimes/linux-x64/native/libonnxruntime.so runtimes/linux-x64/native/libe_sqlite3.so; do
+for required in SkillLoop.Web.dll clients/manifest.json clients/linux-x64/skillloop-client native/vec0.so native/llama/libllama.v0.5.0.so runtimes/linux-x64/native/libonnxruntime.so runtimes/linux-x64/native/libe_sqlite3.so; do
   if [ ! -e "$out/app/$required" ]; then echo "build/image.sh: $required is missing from the image" >&2; missing=1; fi
 done
 if ! ls "$out/app"/runtimes/linux-x64/native/libgit2-*.so >/dev/null 2>&1; then echo "build/image.sh: libgit2 is missing from the image" >&2; missing=1; fi

@@ -112,7 +112,8 @@ public sealed partial class ExtractionJobRunner(
         }
     }
 
-    private void Wake() => Volatile.Read(ref _wake).TrySetResult();
+    /// <summary>Starts a pass now (jobs became due outside ingest, e.g. a client gave its local extraction back).</summary>
+    public void Wake() => Volatile.Read(ref _wake).TrySetResult();
 
     private static TaskCompletionSource NewWake() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

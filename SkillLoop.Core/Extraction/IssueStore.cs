@@ -228,6 +228,23 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         return stored ? ClientIssueOutcome.Stored : ClientIssueOutcome.AlreadyExtracted;
     }
 
+    /// <summary>
+    /// A client that announced local extraction could not do it: its corrections' jobs, still waiting out the grace
+    /// period for it, become due now (the reason kept as the job's last error). Jobs already done or running are
+    /// untouched. Returns how many were released.
+    /// </summary>
+    public async Task<int> ReleaseClientWaitAsync(string platform, string sessionId, IReadOnlyList<string> turnIds, string reason, CancellationToken cancellationToken)
+    {
+        using var writeTurn = await db.EnterWriteAsync(cancellationToken);
+        return await writeTurn.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE extraction_jobs
+            SET not_before = NULL, last_error = @reason, updated_at = @now
+            WHERE state = 'pending' AND extractor LIKE 'client:%' AND not_before IS NOT NULL
+              AND signal_id IN (SELECT id FROM signals WHERE platform = @platform AND session_id = @sessionId AND turn_id IN @turnIds)
+            """, new { platform, sessionId, turnIds, reason, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
+    }
+
     /// <summary>Records a failed attempt: back to pending from <paramref name="retryAt"/>, or failed for good when null.</summary>
     public async Task FailAsync(long signalId, string error, DateTimeOffset? retryAt, CancellationToken cancellationToken)
     {

@@ -10,6 +10,7 @@ public static class ClientApp
         usage:
           skillloop-client install <platform> --url <server> --token <ingest token> [--scope user|project] [--dir DIR] [--offline]
           skillloop-client install codex --notify ...   (Codex: the notify program in config.toml instead of a hook)
+          skillloop-client install --all | --agents claude,copilot,... --url <server> --token <ingest token> [--offline]
           skillloop-client uninstall <platform> [--scope user|project] [--dir DIR]
           skillloop-client status [--dir DIR] [--offline]
           skillloop-client hook <platform>

@@ -14,6 +14,7 @@ public sealed record DetectOutput(string Platform, string? SessionId, string Tur
     PropertyNameCaseInsensitive = true)]
 [JsonSerializable(typeof(List<DetectOutput>))]
 [JsonSerializable(typeof(ClientConfigFile))]
+[JsonSerializable(typeof(SkillLoop.Hooks.Extraction.LocalExtractionResult))]
 [JsonSerializable(typeof(List<string>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(List<SkillLoop.Hooks.Install.InstalledHook>))]

@@ -13,4 +13,7 @@ namespace SkillLoop.Hooks.Contracts;
 [JsonSerializable(typeof(ExtractedIssue))]
 [JsonSerializable(typeof(ClientIssue))]
 [JsonSerializable(typeof(ClientIssueResult))]
+[JsonSerializable(typeof(LocalExtractionDeclined))]
+[JsonSerializable(typeof(LocalExtractionDeclinedResult))]
+[JsonSerializable(typeof(ClientManifest))]
 public sealed partial class HooksJsonContext : JsonSerializerContext;

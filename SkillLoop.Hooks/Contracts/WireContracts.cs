@@ -131,3 +131,36 @@ public static class SignalBatchLimits
     public const int MaxCorrections = 1_000;
     public const int MaxContextTurns = 20;
 }
+
+/// <summary>
+/// Body of <c>POST /api/v1/issues/declined</c>: the client announced local extraction of these corrections
+/// (<see cref="SignalBatch.LocalExtractor"/>) but its agent CLI could not do it (not signed in, no answer, invalid
+/// answers), so the server extracts them now instead of waiting out its grace period.
+/// </summary>
+public sealed record LocalExtractionDeclined(
+    string Platform,
+    string SessionId,
+    IReadOnlyList<string> TurnIds,
+    string Reason);
+
+/// <summary>Answer to <c>POST /api/v1/issues/declined</c>: how many waiting extractions the server took back.</summary>
+public sealed record LocalExtractionDeclinedResult(int Released);
+
+/// <summary>
+/// <c>GET /client/manifest.json</c>: the client binaries this server hands out (made by <c>build/clients.sh</c>).
+/// <c>Version</c> is the client version they were built from; <c>status</c> compares it with its own.
+/// </summary>
+public sealed record ClientManifest(
+    string Version,
+    IReadOnlyList<ClientBinary> Files);
+
+/// <summary>
+/// One binary: <c>Platform</c> a .NET runtime id (<c>linux-x64</c>, <c>osx-arm64</c>, …), <c>File</c> its path
+/// under the clients folder (<c>linux-x64/skillloop-client</c>), <c>Build</c> <c>native-aot</c> or <c>single-file</c>.
+/// </summary>
+public sealed record ClientBinary(
+    string Platform,
+    string File,
+    string Build,
+    long Size,
+    string Sha256);

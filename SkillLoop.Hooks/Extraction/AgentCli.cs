@@ -24,18 +24,44 @@ public sealed class AgentCli(string name, string executable)
     /// The CLI to use for a session of <paramref name="platform"/>: that product's own CLI first (the user is signed
     /// in to it), else any of the two; null when none is on PATH or <c>SKILLLOOP_LOCAL_EXTRACTION=0</c>.
     /// </summary>
-    public static AgentCli? Find(ClientEnvironment env, string platform)
+    public static AgentCli? Find(ClientEnvironment env, string platform) => Find(env, platform, out _);
+
+    /// <summary>
+    /// As <see cref="Find(ClientEnvironment, string)"/>, with why none is used. A <c>copilot</c> that has no way to
+    /// reach a model from a hook is passed over: Copilot CLI gives hooks an environment without
+    /// <c>COPILOT_PROVIDER_*</c>, <c>GITHUB_TOKEN</c> and the like, so a user who runs it with their own model (BYOK)
+    /// or a token variable gets only "/login" from <c>copilot -p</c>. Then the next CLI is tried, and with none the
+    /// batch announces no local extraction, so the server extracts at once instead of waiting for the client.
+    /// </summary>
+    public static AgentCli? Find(ClientEnvironment env, string platform, out string? unavailable)
     {
+        unavailable = null;
         if (env.Variable(DisableVariable) is "0" or "false" or "off")
+        {
+            unavailable = $"turned off ({DisableVariable}={env.Variable(DisableVariable)})";
             return null;
+        }
         string[] order = platform is "copilot" or "vscode" ? ["copilot", "claude"] : ["claude", "copilot"];
         foreach (var name in order)
         {
-            if (OnPath(env, name) is { } path)
-                return new AgentCli(name, path);
+            if (OnPath(env, name) is not { } path)
+                continue;
+            if (name == "copilot" && CopilotSignIn.Missing(env) is { } missing)
+            {
+                unavailable = missing;
+                continue;
+            }
+            return new AgentCli(name, path) { CopilotHome = CopilotSignIn.Home(env), Home = env.Home };
         }
+        unavailable ??= "no claude or copilot on PATH";
         return null;
     }
+
+    /// <summary>The user's home, where the last result is kept for <c>status</c> (none in tests that make their own).</summary>
+    public string? Home { get; init; }
+
+    /// <summary>Copilot's home (<c>COPILOT_HOME</c>, else <c>~/.copilot</c>), where it keeps sessions.</summary>
+    public string? CopilotHome { get; init; }
 
     private static string? OnPath(ClientEnvironment env, string name)
     {
@@ -63,6 +89,7 @@ public sealed class AgentCli(string name, string executable)
     public async Task<string> AskAsync(string prompt, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var workDir = Directory.CreateTempSubdirectory("skillloop-extract-");
+        var copilotHome = Name == "copilot" ? TemporaryCopilotHome() : null;
         try
         {
             var start = new ProcessStartInfo(Executable)
@@ -76,16 +103,10 @@ public sealed class AgentCli(string name, string executable)
                 WorkingDirectory = workDir.FullName,
             };
             start.Environment["SKILLLOOP_INTERNAL"] = "1";
-            if (Name == "claude")
-            {
-                foreach (var arg in (string[])["-p", "--output-format", "json", "--max-turns", "1"])
-                    start.ArgumentList.Add(arg);
-            }
-            else
-            {
-                foreach (var arg in (string[])["-p", prompt, "-s", "--no-ask-user"])
-                    start.ArgumentList.Add(arg);
-            }
+            if (copilotHome is not null)
+                start.Environment["COPILOT_HOME"] = copilotHome.FullName;
+            foreach (var arg in Arguments(prompt))
+                start.ArgumentList.Add(arg);
 
             using var process = Process.Start(start) ?? throw new AgentCliException($"{Name} did not start");
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -100,7 +121,10 @@ public sealed class AgentCli(string name, string executable)
                 await process.WaitForExitAsync(deadline.Token);
                 var output = await stdout;
                 if (process.ExitCode != 0)
-                    throw new AgentCliException($"{Name} exited with {process.ExitCode}: {IssuePrompt.Cut((await stderr).Trim(), 300)}");
+                {
+                    var said = (await stderr).Trim();
+                    throw new AgentCliException($"{Name} exited with {process.ExitCode}: {IssuePrompt.Cut(said.Length > 0 ? said : output.Trim(), 300)}");
+                }
                 return Name == "claude" ? ClaudeAnswer(output) : output;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -121,8 +145,52 @@ public sealed class AgentCli(string name, string executable)
         }
         finally
         {
-            try { workDir.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            foreach (var dir in new[] { workDir, copilotHome })
+            {
+                try { dir?.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
         }
+    }
+
+    /// <summary>
+    /// The command line of one run. The prompt carries transcript text, so the model gets no tools at all (it could
+    /// otherwise be talked into running commands or reading files), and the run leaves no session in the user's
+    /// history: <c>claude</c> has <c>--tools ""</c> and <c>--no-session-persistence</c>. <c>copilot</c> has neither:
+    /// <c>--available-tools</c> naming no real tool leaves the model none (an empty list means "all", checked with
+    /// Copilot CLI 1.0.102), built-in MCP servers and custom instructions are off, and the run gets a temporary
+    /// <c>COPILOT_HOME</c> (see <see cref="TemporaryCopilotHome"/>), since copilot saves every <c>-p</c> run in its
+    /// session folder and session database.
+    /// </summary>
+    internal string[] Arguments(string prompt) => Name == "claude"
+        ? ["-p", "--output-format", "json", "--max-turns", "1", "--tools", "", "--no-session-persistence"]
+        : ["-p", prompt, "-s", "--no-ask-user", "--available-tools=" + NoTool, "--disable-builtin-mcps", "--no-custom-instructions", "--no-auto-update"];
+
+    /// <summary>A tool name no CLI has: an allow-list of it offers the model nothing.</summary>
+    internal const string NoTool = "skillloop-no-tools";
+
+    /// <summary>
+    /// A private copilot home for one run, with a copy of the user's <c>config.json</c> (where copilot records who is
+    /// signed in) and <c>settings.json</c>, so the run signs in as the user does but its session is saved here and
+    /// deleted with the folder. Not the user's hooks: our own run must not start hooks.
+    /// </summary>
+    private DirectoryInfo TemporaryCopilotHome()
+    {
+        var home = Directory.CreateTempSubdirectory("skillloop-copilot-home-");
+        if (CopilotHome is null)
+            return home;
+        foreach (var name in new[] { "config.json", "settings.json" })
+        {
+            try
+            {
+                var source = Path.Combine(CopilotHome, name);
+                if (File.Exists(source))
+                    File.Copy(source, Path.Combine(home.FullName, name));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return home;
     }
 
     /// <summary>
@@ -151,3 +219,57 @@ public sealed class AgentCli(string name, string executable)
 }
 
 public sealed class AgentCliException(string message) : Exception(message);
+
+/// <summary>Whether a <c>copilot</c> started from a hook can reach a model.</summary>
+public static class CopilotSignIn
+{
+    /// <summary>Variables that let copilot answer without a stored sign-in (when the hook's environment still has them).</summary>
+    private static readonly string[] CredentialVariables = ["COPILOT_PROVIDER_BASE_URL", "COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"];
+
+    public static string Home(ClientEnvironment env) =>
+        env.Variable("COPILOT_HOME") is { Length: > 0 } home ? home : Path.Combine(env.Home, ".copilot");
+
+    /// <summary>Null when copilot has something to sign in with; else why local extraction with it would fail.</summary>
+    public static string? Missing(ClientEnvironment env)
+    {
+        if (CredentialVariables.Any(v => !string.IsNullOrEmpty(env.Variable(v))))
+            return null;
+        if (HasStoredUser(Path.Combine(Home(env), "config.json")))
+            return null;
+        // Copilot also signs in with the GitHub CLI's stored login.
+        var gh = env.Variable("GH_CONFIG_DIR") is { Length: > 0 } ghDir ? ghDir : Path.Combine(env.Home, ".config", "gh");
+        if (File.Exists(Path.Combine(gh, "hosts.yml")) || File.Exists(Path.Combine(env.Home, "AppData", "Roaming", "GitHub CLI", "hosts.yml")))
+            return null;
+        return "copilot is not signed in for hooks: no /login is stored and Copilot CLI gives hooks no COPILOT_PROVIDER_* or "
+            + "GITHUB_TOKEN variables (run 'copilot login' to extract locally; until then the server extracts)";
+    }
+
+    /// <summary>Copilot's config.json (JSON with comments) records signed-in users; any non-empty user entry counts.</summary>
+    private static bool HasStoredUser(string path)
+    {
+        try
+        {
+            if (!File.Exists(path))
+                return false;
+            using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path),
+                new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (document.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object)
+                return false;
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                var name = property.Name.Replace("_", "", StringComparison.Ordinal);
+                if (!name.Contains("loggedinuser", StringComparison.OrdinalIgnoreCase))
+                    continue;
+                if (property.Value.ValueKind == System.Text.Json.JsonValueKind.Array && property.Value.GetArrayLength() > 0)
+                    return true;
+                if (property.Value.ValueKind == System.Text.Json.JsonValueKind.Object && property.Value.EnumerateObject().Any())
+                    return true;
+            }
+            return false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+}

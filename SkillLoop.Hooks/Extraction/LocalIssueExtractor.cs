@@ -5,7 +5,7 @@ namespace SkillLoop.Hooks.Extraction;
 /// <summary>
 /// Extracts issues on the user's machine with an agent CLI, using the server's prompt and schema
 /// (<see cref="IssuePrompt"/>). An invalid answer is asked again once with the reason; a second one gives up
-/// (the server then extracts the signal itself after its grace period).
+/// (the worker then hands it back to the server, which extracts it at once).
 /// </summary>
 public sealed class LocalIssueExtractor(AgentCli cli, TimeSpan timeout)
 {
@@ -19,8 +19,18 @@ public sealed class LocalIssueExtractor(AgentCli cli, TimeSpan timeout)
 
     public string Cli => cli.Name;
 
-    /// <summary>The checked issue, or null with the reason when none could be made.</summary>
-    public async Task<(ExtractedIssue? Issue, string? Error)> ExtractAsync(DetectedCorrection correction, CancellationToken cancellationToken)
+    /// <summary>Keeps the run's result for <c>status</c>.</summary>
+    public void Record(LocalExtractionResult result)
+    {
+        if (cli.Home is { } home)
+            LocalExtractionLog.Write(home, result);
+    }
+
+    /// <summary>
+    /// The checked issue, or null with the reason when none could be made. <c>CliFailed</c>: the CLI itself failed
+    /// (exit code, no answer in time, not signed in), so asking it about the next correction is pointless.
+    /// </summary>
+    public async Task<(ExtractedIssue? Issue, string? Error, bool CliFailed)> ExtractAsync(DetectedCorrection correction, CancellationToken cancellationToken)
     {
         var prompt = IssuePrompt.ForAgentCli(correction.Text, correction.Skill, correction.SkillPath, correction.Context);
         string? reason = null;
@@ -33,13 +43,13 @@ public sealed class LocalIssueExtractor(AgentCli cli, TimeSpan timeout)
             }
             catch (AgentCliException ex)
             {
-                return (null, ex.Message); // a CLI that failed or hung will not do better at once
+                return (null, ex.Message, true); // a CLI that failed or hung will not do better at once
             }
 
             if (IssuePrompt.TryParseAnswer(answer, out var issue, out reason))
-                return (issue, null);
+                return (issue, null, false);
             prompt += $"\n\nYour previous answer was not valid ({reason}). Reply again with only the JSON object, following the schema exactly.";
         }
-        return (null, $"{cli.Name} answered with an invalid issue twice: {reason}");
+        return (null, $"{cli.Name} answered with an invalid issue twice: {reason}", false);
     }
 }

@@ -281,22 +281,80 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
     }
 
     /// <summary>
-    /// Extracts and sends the batch's issues one by one. Any failure just stops: the server extracts what it did
-    /// not receive once its grace period is over.
+    /// Extracts and sends the batch's issues one by one. What it cannot do is handed back to the server at once
+    /// (<c>POST /api/v1/issues/declined</c>), so the server extracts it without waiting out its grace period: an
+    /// invalid answer hands back that correction; a failing CLI (not signed in, no answer) every one still left, as
+    /// do corrections over <see cref="LocalIssueExtractor.MaxPerRun"/>. The result is kept for <c>status</c>.
     /// </summary>
     private async Task ExtractLocallyAsync(LocalIssueExtractor local, SignalBatch batch, CancellationToken cancellationToken)
     {
-        foreach (var correction in batch.Corrections.Take(LocalIssueExtractor.MaxPerRun))
+        var extracted = 0;
+        var handedBack = new List<string>();
+        string? failure = null;
+        string? lastError = null;
+        for (var i = 0; i < batch.Corrections.Count; i++)
         {
-            var (issue, _) = await local.ExtractAsync(correction, cancellationToken);
-            if (issue is null)
+            var correction = batch.Corrections[i];
+            if (failure is not null || i >= LocalIssueExtractor.MaxPerRun)
+            {
+                handedBack.Add(correction.TurnId);
                 continue;
+            }
+
+            var (issue, error, cliFailed) = await local.ExtractAsync(correction, cancellationToken);
+            if (issue is null)
+            {
+                lastError = error;
+                if (cliFailed)
+                    failure = error;
+                handedBack.Add(correction.TurnId);
+                continue;
+            }
             var body = new ClientIssue(batch.Platform, batch.SessionId, correction.TurnId, local.ExtractedBy, issue);
             using var content = new StringContent(JsonSerializer.Serialize(body, HooksJsonContext.Default.ClientIssue),
                 Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
             using var response = await http.PostAsync("api/v1/issues", content, cancellationToken);
             if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            {
+                // The server turned local extraction off (or the token) meanwhile: it extracts these itself.
+                local.Record(new LocalExtractionResult(DateTimeOffset.UtcNow, local.Cli, "failed", extracted, 0,
+                    $"the server refused the extracted issue ({(int)response.StatusCode})"));
                 return;
+            }
+            if (response.IsSuccessStatusCode)
+                extracted++;
+            else
+                handedBack.Add(correction.TurnId);
+        }
+
+        var reason = failure ?? (lastError is not null ? lastError : handedBack.Count > 0 ? $"over the client's limit of {LocalIssueExtractor.MaxPerRun} per run" : null);
+        // The reason goes to the server and into status: an agent's error output may quote what it was given.
+        reason = reason is null ? null : SecretRedactor.Redact(reason);
+        var released = handedBack.Count > 0 && await DeclineAsync(batch, handedBack, reason!, cancellationToken);
+        local.Record(new LocalExtractionResult(
+            DateTimeOffset.UtcNow,
+            local.Cli,
+            failure is not null ? "failed" : handedBack.Count > 0 && extracted == 0 ? "failed" : "extracted",
+            extracted,
+            handedBack.Count,
+            handedBack.Count == 0
+                ? $"{extracted} issue(s) extracted"
+                : $"{extracted} extracted, {handedBack.Count} handed back to the server{(released ? "" : " (the server could not be told; it extracts them after its grace period)")}: {reason}"));
+    }
+
+    private async Task<bool> DeclineAsync(SignalBatch batch, IReadOnlyList<string> turnIds, string reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var body = new LocalExtractionDeclined(batch.Platform, batch.SessionId, turnIds, reason);
+            using var content = new StringContent(JsonSerializer.Serialize(body, HooksJsonContext.Default.LocalExtractionDeclined),
+                Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+            using var response = await http.PostAsync("api/v1/issues/declined", content, cancellationToken);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
         }
     }
 

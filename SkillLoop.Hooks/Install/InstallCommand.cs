@@ -16,6 +16,8 @@ public static class InstallCommand
         {
             if (verb == "status")
                 return await StatusAsync(args, stdout, stderr, env);
+            if (verb == "install" && (args.Flag("all") || args.Option("agents") is not null))
+                return await InstallAll.RunAsync(args, stdout, stderr, env);
 
             var platform = args.At(1);
             var installer = platform is null ? null : Installers.For(platform, args.Flag("notify"));
@@ -148,6 +150,8 @@ public static class InstallCommand
         }
         if (shown.Count == 0)
             stdout.WriteLine("no SkillLoop hooks installed");
+
+        ClientStatus.Write(stdout, env, stored);
 
         if (stored is null)
             return shown.Count == 0 ? 0 : Fail(stderr, $"hooks are installed but the server is not configured: run `skillloop-client install <platform> --url <server> --token <ingest token>`");

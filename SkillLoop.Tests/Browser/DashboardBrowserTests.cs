@@ -148,7 +148,7 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
         var command = await page.GetByTestId("install-command").InnerTextAsync();
         await ShotAsync(page, "settings-token");
 
-        Assert.Matches(@"^skillloop-client install claude --url http://127\.0\.0\.1:\d+ --token sli_\S+$", command.Trim());
+        Assert.Matches(@"^curl -fsSL http://127\.0\.0\.1:\d+/install\.sh \| sh -s -- --token sli_\S+$", command.Trim());
         using var client = server.CreateClientWith(command.Trim().Split(' ')[^1]);
         Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("/api/v1/client/config")).StatusCode);
     }

@@ -43,7 +43,9 @@ public sealed class ImageContentTests
     public async Task The_image_content_starts_from_its_environment_serves_health_and_reports_its_native_parts()
     {
         using var image = new TempDirectory("skillloop-image");
-        var build = await RunAsync("bash", [Path.Combine(Root, "build", "image.sh"), image.Path], Root, new Dictionary<string, string>(), TimeSpan.FromMinutes(15));
+        // Two client platforms of five: the Native AOT one and one self-contained single file (CI has 2 cores).
+        var build = await RunAsync("bash", [Path.Combine(Root, "build", "image.sh"), image.Path], Root,
+            new Dictionary<string, string> { ["SKILLLOOP_CLIENT_RIDS"] = "linux-x64 win-x64" }, TimeSpan.FromMinutes(25));
         Assert.True(build.ExitCode == 0, build.Output);
         var app = Path.Combine(image.Path, "app");
         Assert.False(Directory.Exists(Path.Combine(app, "runtimes", "win-x64")), "other platforms' native libraries are pruned");
@@ -88,6 +90,22 @@ public sealed class ImageContentTests
             var css = System.Text.RegularExpressions.Regex.Match(login, "href=\"(/?_content/MudBlazor/[^\"]+\\.css)\"").Groups[1].Value;
             Assert.NotEmpty(css);
             Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/" + css.TrimStart('/'))).StatusCode);
+            // The client binaries, as listed in the manifest (checksums of the files as built) and served to the installer.
+            var manifest = await admin.GetFromJsonAsync<SkillLoop.Hooks.Contracts.ClientManifest>("/client/manifest.json");
+            Assert.Equal(SkillLoop.Hooks.Hook.SignalWorker.Version, manifest!.Version);
+            Assert.Equal([("linux-x64", "native-aot"), ("win-x64", "single-file")], manifest.Files.Select(f => (f.Platform, f.Build)));
+            foreach (var file in manifest.Files)
+            {
+                var bytes = await admin.GetByteArrayAsync($"/client/{file.File}");
+                Assert.Equal((file.Size, file.Sha256), (bytes.LongLength, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))));
+            }
+
+            var version = await RunAsync(Path.Combine(app, "clients", "linux-x64", "skillloop-client"), ["--version"], image.Path, new Dictionary<string, string>(), TimeSpan.FromSeconds(30));
+            Assert.Equal(SkillLoop.Hooks.Hook.SignalWorker.Version, version.Output.Trim());
+            Assert.Equal([0x4D, 0x5A], (await File.ReadAllBytesAsync(Path.Combine(app, "clients", "win-x64", "skillloop-client.exe")))[..2]); // a Windows executable
+            var script = await admin.GetStringAsync("/install.sh");
+            Assert.Contains($"linux-x64) file='linux-x64/skillloop-client'; sha256='{manifest.Files[0].Sha256}' ;;", script);
+
             // The published layout's libgit2 took the git timeouts (set at start, read back from libgit2).
             while (!log.Any(l => l.Contains("libgit2 network timeouts: 15 s to connect, 60 s", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
             {

@@ -46,6 +46,28 @@ public sealed class LocalExtractionServerTests
     }
 
     [Fact]
+    public async Task Corrections_a_client_hands_back_are_extracted_at_once_and_the_others_still_wait_for_it()
+    {
+        await using var core = await StartAsync();
+        var batch = SignalIngestorTests.Batch("local-declined", 0, 100, corrections: ["no, the totals row goes at the bottom", "wrong, keep the header"]) with { LocalExtractor = "copilot" };
+        await core.Get<SignalIngestor>().IngestAsync(batch, CancellationToken.None);
+        var runner = core.Get<ExtractionJobRunner>();
+        var store = core.Get<IssueStore>();
+        Assert.Equal(0, await runner.RunOnceAsync(CancellationToken.None));
+
+        var released = await store.ReleaseClientWaitAsync("claude", "local-declined", [batch.Corrections[0].TurnId, "no-such-turn"], "local extraction failed: copilot exited with 1", CancellationToken.None);
+
+        Assert.Equal(1, released);
+        Assert.Equal(1, await runner.RunOnceAsync(CancellationToken.None)); // no time has passed: the grace period is 300 s
+        Assert.Equal(0, await store.ReleaseClientWaitAsync("claude", "local-declined", [batch.Corrections[0].TurnId], "again", CancellationToken.None));
+        Assert.Equal(0, await store.ReleaseClientWaitAsync("copilot", "local-declined", [batch.Corrections[1].TurnId], "another platform's session", CancellationToken.None));
+        var signals = await core.Get<SignalStore>().QueryAsync(new SignalQuery(SessionId: "local-declined"), CancellationToken.None);
+        var issues = await store.GetManyAsync(signals.Select(s => s.Id).ToList(), CancellationToken.None);
+        Assert.Equal([batch.Corrections[0].TurnId], signals.Where(s => issues.ContainsKey(s.Id)).Select(s => s.TurnId));
+        Assert.Equal(new ExtractionCounts(1, 0, 1, 0), await store.CountsAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task The_first_issue_of_a_signal_wins_whichever_path_made_it()
     {
         await using var core = await StartAsync();

@@ -41,6 +41,7 @@ public sealed class FakeSkillLoopServer : IDisposable
 
     public ConcurrentQueue<SignalBatch> Batches { get; } = new();
     public ConcurrentQueue<ClientIssue> Issues { get; } = new();
+    public ConcurrentQueue<LocalExtractionDeclined> Declined { get; } = new();
     public ConcurrentQueue<string> Requests { get; } = new();
 
     public Task<SignalBatch> FirstBatch => _firstBatch.Task;
@@ -122,6 +123,12 @@ public sealed class FakeSkillLoopServer : IDisposable
         {
             Issues.Enqueue(JsonSerializer.Deserialize(body, HooksJsonContext.Default.ClientIssue)!);
             return (200, JsonSerializer.Serialize(new ClientIssueResult(true), HooksJsonContext.Default.ClientIssueResult));
+        }
+        if (method == "POST" && path == "/api/v1/issues/declined")
+        {
+            var declined = JsonSerializer.Deserialize(body, HooksJsonContext.Default.LocalExtractionDeclined)!;
+            Declined.Enqueue(declined);
+            return (200, JsonSerializer.Serialize(new LocalExtractionDeclinedResult(declined.TurnIds.Count), HooksJsonContext.Default.LocalExtractionDeclinedResult));
         }
         return (404, "");
     }

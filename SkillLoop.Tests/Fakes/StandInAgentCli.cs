@@ -23,8 +23,10 @@ public sealed class StandInAgentCli : IDisposable
             cat > "$dir/stdin.$n"
             printf '%s' "$SKILLLOOP_INTERNAL" > "$dir/internal.$n"
             pwd > "$dir/cwd.$n"
+            if [ -n "$COPILOT_HOME" ]; then printf '%s' "$COPILOT_HOME" > "$dir/copilothome.$n"; ls -A "$COPILOT_HOME" > "$dir/copilotfiles.$n"; fi
             if [ -f "$dir/sleep" ]; then sleep "$(cat "$dir/sleep")"; fi
             if [ -f "$dir/answer.$n" ]; then cat "$dir/answer.$n"; else cat "$dir/answer"; fi
+            if [ -f "$dir/exit" ]; then exit "$(cat "$dir/exit")"; fi
             """.ReplaceLineEndings("\n"));
         File.SetUnixFileMode(Executable, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Answer = name == "claude" ? ClaudeEnvelope(ValidIssueJson) : ValidIssueJson;
@@ -47,12 +49,21 @@ public sealed class StandInAgentCli : IDisposable
 
     public int Calls => File.Exists(Path.Combine(Directory, "calls")) ? int.Parse(File.ReadAllText(Path.Combine(Directory, "calls")).Trim()) : 0;
 
+    /// <summary>The arguments of one call, empty ones included (each was written followed by a separator line).</summary>
     public IReadOnlyList<string> Arguments(int call) =>
-        File.ReadAllText(Path.Combine(Directory, $"args.{call}")).Split("\n--\n", StringSplitOptions.RemoveEmptyEntries);
+        File.ReadAllText(Path.Combine(Directory, $"args.{call}")).Split("\n--\n")[..^1];
+
+    /// <summary>Every call exits with this code (after printing its answer).</summary>
+    public int ExitCode { set => File.WriteAllText(Path.Combine(Directory, "exit"), value.ToString(System.Globalization.CultureInfo.InvariantCulture)); }
 
     public string Stdin(int call) => File.ReadAllText(Path.Combine(Directory, $"stdin.{call}"));
 
     public string Internal(int call) => File.ReadAllText(Path.Combine(Directory, $"internal.{call}"));
+
+    /// <summary>The <c>COPILOT_HOME</c> a call ran with and the files in it then (null when none was set).</summary>
+    public (string Home, string[] Files)? CopilotHome(int call) => File.Exists(Path.Combine(Directory, $"copilothome.{call}"))
+        ? (File.ReadAllText(Path.Combine(Directory, $"copilothome.{call}")), File.ReadAllLines(Path.Combine(Directory, $"copilotfiles.{call}")))
+        : null;
 
     public string WorkingDirectory(int call) => File.ReadAllText(Path.Combine(Directory, $"cwd.{call}")).Trim();
 

@@ -54,7 +54,8 @@ public sealed class LocalExtractionTests : IDisposable
         Assert.Equal("The agent moved the totals row to the top of a generated table.", issue.Issue.ProblemPattern);
         Assert.Equal(("medium", 0.8), (issue.Issue.Severity, issue.Issue.Confidence));
 
-        Assert.Equal(["-p", "--output-format", "json", "--max-turns", "1"], claude.Arguments(1));
+        // No tools for a prompt that carries transcript text, and no session left in the user's history.
+        Assert.Equal(["-p", "--output-format", "json", "--max-turns", "1", "--tools", "", "--no-session-persistence"], claude.Arguments(1));
         var first = batch.Corrections[0];
         Assert.Equal(IssuePrompt.ForAgentCli(first.Text, first.Skill, first.SkillPath, first.Context), claude.Stdin(1));
         Assert.Contains(IssuePrompt.SystemPrompt, claude.Stdin(1));
@@ -69,8 +70,22 @@ public sealed class LocalExtractionTests : IDisposable
     {
         using var copilot = new StandInAgentCli("copilot");
         copilot.Answer = "Here is the issue:\n```json\n" + StandInAgentCli.ValidIssueJson + "\n```\n";
+        var userHome = _dir.File("user-copilot-home");
+        Directory.CreateDirectory(Path.Combine(userHome, "session-state"));
+        File.WriteAllText(Path.Combine(userHome, "config.json"), """{"logged_in_users":[{"host":"https://github.com","login":"dev"}]}""");
 
-        await RunAsync(copilot);
+        using (var http = SignalWorker.CreateHttpClient(_server.Url, _server.Token, TimeSpan.FromSeconds(30)))
+        {
+            var local = new LocalIssueExtractor(new AgentCli("copilot", copilot.Executable) { CopilotHome = userHome }, TimeSpan.FromSeconds(20));
+            await new SignalWorker(http, "dev@example.com", localExtractor: local).RunAsync(new HookEvent("claude", Session, _transcript), CancellationToken.None);
+        }
+
+        // Copilot saves every -p run as a session: ours run in a private home (with the user's sign-in), then removed.
+        var (runHome, files) = copilot.CopilotHome(1)!.Value;
+        Assert.NotEqual(userHome, runHome);
+        Assert.Equal(["config.json"], files);
+        Assert.False(Directory.Exists(runHome));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(userHome, "session-state")));
 
         var batch = Assert.Single(_server.Batches);
         Assert.Equal("copilot", batch.LocalExtractor);
@@ -78,7 +93,7 @@ public sealed class LocalExtractionTests : IDisposable
         Assert.Equal("-p", args[0]);
         var first = batch.Corrections[0];
         Assert.Equal(IssuePrompt.ForAgentCli(first.Text, first.Skill, first.SkillPath, first.Context), args[1]);
-        Assert.Equal(["-s", "--no-ask-user"], args.Skip(2));
+        Assert.Equal(["-s", "--no-ask-user", "--available-tools=skillloop-no-tools", "--disable-builtin-mcps", "--no-custom-instructions", "--no-auto-update"], args.Skip(2));
         Assert.All(_server.Issues, i => Assert.Equal("client:copilot", i.ExtractedBy));
         Assert.Equal(batch.Corrections.Count, _server.Issues.Count);
     }
@@ -109,7 +124,7 @@ public sealed class LocalExtractionTests : IDisposable
     }
 
     [Fact]
-    public async Task Two_invalid_answers_or_an_error_send_nothing_for_that_correction_and_the_server_extracts_it_later()
+    public async Task Two_invalid_answers_hand_that_correction_back_and_a_failing_cli_hands_back_every_one_left_at_once()
     {
         using var claude = new StandInAgentCli("claude");
         claude.AnswerFor(1, StandInAgentCli.ClaudeEnvelope("not json"));
@@ -120,7 +135,70 @@ public sealed class LocalExtractionTests : IDisposable
 
         var batch = Assert.Single(_server.Batches);
         Assert.Equal("claude", batch.LocalExtractor);
-        Assert.Equal(batch.Corrections.Skip(2).Select(c => c.TurnId), _server.Issues.Select(i => i.TurnId));
+        Assert.True(batch.Corrections.Count >= 3, "the fixture has corrections after the failing one");
+        // The failing CLI is not asked again: the server is told at once to extract all of them itself.
+        Assert.Equal(3, claude.Calls);
+        Assert.Empty(_server.Issues);
+        var declined = Assert.Single(_server.Declined);
+        Assert.Equal((Session, "claude"), (declined.SessionId, declined.Platform));
+        Assert.Equal(batch.Corrections.Select(c => c.TurnId), declined.TurnIds);
+        Assert.Contains("rate limited", declined.Reason);
+    }
+
+    [Fact]
+    public async Task A_copilot_that_asks_for_login_hands_every_correction_back_at_once_and_status_shows_why()
+    {
+        using var copilot = new StandInAgentCli("copilot");
+        copilot.Answer = "Error: No authentication information found.\nTo authenticate, run /login or set COPILOT_GITHUB_TOKEN.\n";
+        copilot.ExitCode = 1;
+        var home = _dir.File("home");
+        Directory.CreateDirectory(home);
+
+        using var http = SignalWorker.CreateHttpClient(_server.Url, _server.Token, TimeSpan.FromSeconds(30));
+        var local = new LocalIssueExtractor(new AgentCli("copilot", copilot.Executable) { Home = home }, TimeSpan.FromSeconds(20));
+        Assert.Equal(WorkerOutcome.Posted, await new SignalWorker(http, "dev@example.com", localExtractor: local).RunAsync(new HookEvent("claude", Session, _transcript), CancellationToken.None));
+
+        var batch = Assert.Single(_server.Batches);
+        Assert.Equal("copilot", batch.LocalExtractor);
+        Assert.Equal(1, copilot.Calls);
+        var declined = Assert.Single(_server.Declined);
+        Assert.Equal(batch.Corrections.Select(c => c.TurnId), declined.TurnIds);
+        Assert.Contains("copilot exited with 1", declined.Reason);
+        Assert.Contains("/login", declined.Reason);
+        var last = LocalExtractionLog.Read(home)!;
+        Assert.Equal(("copilot", "failed", 0, batch.Corrections.Count), (last.Cli, last.Outcome, last.Extracted, last.HandedBack));
+
+        var status = new StringWriter();
+        Assert.Equal(0, await ClientApp.RunAsync(["status"], TextReader.Null, status, TextWriter.Null, new ClientEnvironment(home, home, "/x/skillloop-client", new Dictionary<string, string>())));
+        Assert.Contains("local extraction, last run: ", status.ToString());
+        Assert.Contains("with copilot: failed: 0 extracted, " + batch.Corrections.Count + " handed back to the server: copilot exited with 1", status.ToString());
+    }
+
+    [Fact]
+    public async Task Corrections_over_the_per_run_limit_are_handed_back_instead_of_waiting_out_the_grace_period()
+    {
+        using var claude = new StandInAgentCli("claude");
+        var lines = new List<string>
+        {
+            $$$"""{"type":"user","uuid":"p0","sessionId":"{{{Session}}}","timestamp":"2026-11-20T10:00:00Z","message":{"role":"user","content":"Set up the project."}}""",
+        };
+        for (var i = 1; i <= LocalIssueExtractor.MaxPerRun + 2; i++)
+        {
+            lines.Add($$$"""{"type":"assistant","uuid":"a{{{i}}}","sessionId":"{{{Session}}}","timestamp":"2026-11-20T10:{{{i:00}}}:00Z","message":{"role":"assistant","content":[{"type":"text","text":"Installed it with npm ({{{i}}})."}]}}""");
+            lines.Add($$$"""{"type":"user","uuid":"u{{{i}}}","sessionId":"{{{Session}}}","timestamp":"2026-11-20T10:{{{i:00}}}:30Z","message":{"role":"user","content":"No, that's wrong: use pnpm, not npm ({{{i}}})."}}""");
+        }
+
+        var many = string.Join("\n", lines) + "\n";
+        File.WriteAllText(_transcript, many);
+
+        await RunAsync(claude);
+
+        var batch = Assert.Single(_server.Batches);
+        Assert.Equal(LocalIssueExtractor.MaxPerRun + 2, batch.Corrections.Count);
+        Assert.Equal(LocalIssueExtractor.MaxPerRun, _server.Issues.Count);
+        var declined = Assert.Single(_server.Declined);
+        Assert.Equal(batch.Corrections.Skip(LocalIssueExtractor.MaxPerRun).Select(c => c.TurnId), declined.TurnIds);
+        Assert.Contains($"limit of {LocalIssueExtractor.MaxPerRun} per run", declined.Reason);
     }
 
     [Fact]
@@ -147,8 +225,8 @@ public sealed class LocalExtractionTests : IDisposable
             new(_dir.Root, _dir.Root, "/x/skillloop-client", new Dictionary<string, string>(vars.Select(v => KeyValuePair.Create(v.Item1, v.Item2))));
 
         Assert.Equal((string?)claude.Executable, AgentCli.Find(Env(("PATH", path)), "claude")?.Executable);
-        Assert.Equal((string?)copilot.Executable, AgentCli.Find(Env(("PATH", path)), "copilot")?.Executable);
-        Assert.Equal((string?)copilot.Executable, AgentCli.Find(Env(("PATH", copilot.Directory)), "codex")?.Executable);
+        Assert.Equal((string?)copilot.Executable, AgentCli.Find(Env(("PATH", path), ("GH_TOKEN", "gho_x")), "copilot")?.Executable);
+        Assert.Equal((string?)copilot.Executable, AgentCli.Find(Env(("PATH", copilot.Directory), ("GH_TOKEN", "gho_x")), "codex")?.Executable);
         Assert.Null(AgentCli.Find(Env(("PATH", path), (AgentCli.DisableVariable, "0")), "claude"));
         Assert.Null(AgentCli.Find(Env(("PATH", "/nonexistent")), "claude"));
         Assert.Null(AgentCli.Find(Env(), "claude"));
@@ -162,5 +240,38 @@ public sealed class LocalExtractionTests : IDisposable
         var env = new ClientEnvironment(_dir.Root, _dir.Root, "/x/skillloop-client", new Dictionary<string, string> { ["PATH"] = claude.Directory });
 
         Assert.Null(AgentCli.Find(env, "claude"));
+    }
+
+    [Fact]
+    public void A_copilot_without_a_sign_in_a_hook_can_use_is_passed_over_for_claude_or_the_server()
+    {
+        using var claude = new StandInAgentCli("claude");
+        using var copilot = new StandInAgentCli("copilot");
+        var home = _dir.File("copilot-home");
+        Directory.CreateDirectory(Path.Combine(home, ".copilot"));
+        ClientEnvironment Env(string path, params (string, string)[] vars) =>
+            new(home, home, "/x/skillloop-client", new Dictionary<string, string>(vars.Select(v => KeyValuePair.Create(v.Item1, v.Item2)).Append(KeyValuePair.Create("PATH", path))));
+
+        // BYOK users: Copilot CLI 1.0.102 gives hooks none of COPILOT_PROVIDER_*, GITHUB_TOKEN…, and nothing is stored.
+        File.WriteAllText(Path.Combine(home, ".copilot", "config.json"), """{ "banner": "never", "trusted_folders": [] }""");
+        Assert.Null(AgentCli.Find(Env(copilot.Directory), "copilot", out var why));
+        Assert.Contains("copilot is not signed in for hooks", why);
+        Assert.Equal((string?)claude.Executable, AgentCli.Find(Env(copilot.Directory + Path.PathSeparator + claude.Directory), "copilot")?.Executable);
+
+        // Signed in with /login (config.json, with comments as copilot writes it), a token variable, or the GitHub CLI.
+        File.WriteAllText(Path.Combine(home, ".copilot", "config.json"), """
+            // User settings
+            { "logged_in_users": [ { "host": "https://github.com", "login": "dev" } ], }
+            """);
+        Assert.Equal((string?)copilot.Executable, AgentCli.Find(Env(copilot.Directory), "copilot")?.Executable);
+        File.Delete(Path.Combine(home, ".copilot", "config.json"));
+        Assert.Equal((string?)copilot.Executable, AgentCli.Find(Env(copilot.Directory, ("COPILOT_GITHUB_TOKEN", "github_pat_x")), "copilot")?.Executable);
+        var custom = Path.Combine(home, "elsewhere");
+        Directory.CreateDirectory(custom);
+        File.WriteAllText(Path.Combine(custom, "config.json"), """{"last_logged_in_user":{"host":"https://github.com","login":"dev"}}""");
+        Assert.Equal((string?)copilot.Executable, AgentCli.Find(Env(copilot.Directory, ("COPILOT_HOME", custom)), "copilot")?.Executable);
+        Directory.CreateDirectory(Path.Combine(home, ".config", "gh"));
+        File.WriteAllText(Path.Combine(home, ".config", "gh", "hosts.yml"), "github.com:\n    user: dev\n");
+        Assert.Equal((string?)copilot.Executable, AgentCli.Find(Env(copilot.Directory), "copilot")?.Executable);
     }
 }

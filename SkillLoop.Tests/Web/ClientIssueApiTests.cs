@@ -42,6 +42,36 @@ public sealed class ClientIssueApiTests(SkillLoopServer server)
     }
 
     [Fact]
+    public async Task A_client_whose_local_extraction_failed_hands_its_corrections_back_and_the_server_extracts_them_without_waiting()
+    {
+        var batch = await PostBatchAsync("client-declined-1");
+        using var ingest = server.CreateIngestClient();
+
+        var response = await ingest.PostAsJsonAsync("/api/v1/issues/declined",
+            new LocalExtractionDeclined("claude", "client-declined-1", [batch.Corrections[0].TurnId], "copilot exited with 1: run /login"));
+        var invalid = await ingest.PostAsJsonAsync("/api/v1/issues/declined", new LocalExtractionDeclined("claude", "../x", [], "x"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, (await response.Content.ReadFromJsonAsync<LocalExtractionDeclinedResult>())!.Released);
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        var errors = (await invalid.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.True(errors.TryGetProperty("sessionId", out _) && errors.TryGetProperty("turnIds", out _), errors.ToString());
+        // The grace period is 300 s: an issue within seconds was extracted because the client said so.
+        using var admin = server.CreateAdminClient();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        JsonElement issue = default;
+        while (DateTime.UtcNow < deadline && issue.ValueKind != JsonValueKind.Object)
+        {
+            var signal = Assert.Single((await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/signals?sessionId=client-declined-1"))!);
+            issue = signal.GetProperty("issue");
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(JsonValueKind.Object, issue.ValueKind);
+        Assert.DoesNotContain("client:", issue.GetProperty("extractedBy").GetString());
+    }
+
+    [Fact]
     public async Task Invalid_issues_get_400_problem_details_and_store_nothing()
     {
         var batch = await PostBatchAsync("client-issue-2");

@@ -20,6 +20,7 @@ public static class ClientEndpoints
         api.MapPost("/signals", PostSignals).WithMaxBodySize(RequestLimits.SignalsMaxBodyBytes)
             .RequireRateLimiting(RateLimits.LargeBatches); // one large batch at a time per credential
         api.MapPost("/issues", PostIssue);
+        api.MapPost("/issues/declined", PostDeclined);
         return app;
     }
 
@@ -98,5 +99,51 @@ public static class ClientEndpoints
                 title: "Unknown signal"),
             var outcome => TypedResults.Ok(new ClientIssueResult(outcome == ClientIssueOutcome.Stored)),
         };
+    }
+
+    /// <summary>
+    /// The client's agent CLI could not extract corrections it announced (not signed in, no answer): the server
+    /// extracts them at once instead of waiting out its grace period.
+    /// </summary>
+    public static async Task<Results<Ok<LocalExtractionDeclinedResult>, ValidationProblem>> PostDeclined(
+        LocalExtractionDeclined? body, IssueStore issues, ExtractionJobRunner runner, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (body is null)
+        {
+            errors["body"] = ["A JSON body is required."];
+        }
+        else
+        {
+            if (!SignalBatchValidator.IsValidPlatform(body.Platform))
+            {
+                errors["platform"] = ["Unknown platform."];
+            }
+
+            if (!SignalBatchValidator.IsValidSessionId(body.SessionId))
+            {
+                errors["sessionId"] = ["1–128 characters of letters, digits, '.', '_', ':' or '-'."];
+            }
+
+            if (body.TurnIds is not { Count: > 0 and <= SignalBatchLimits.MaxCorrections } || body.TurnIds.Any(t => string.IsNullOrEmpty(t) || t.Length > 256))
+            {
+                errors["turnIds"] = [$"1 to {SignalBatchLimits.MaxCorrections} turn ids of at most 256 characters."];
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The declined extraction is invalid; nothing changed.");
+        }
+
+        var reason = "local extraction failed: " + (string.IsNullOrWhiteSpace(body!.Reason) ? "no reason given" : body.Reason.Trim());
+        var released = await issues.ReleaseClientWaitAsync(body.Platform, body.SessionId, body.TurnIds.Distinct().ToList(),
+            reason.Length <= 500 ? reason : reason[..500], cancellationToken);
+        if (released > 0)
+        {
+            runner.Wake();
+        }
+
+        return TypedResults.Ok(new LocalExtractionDeclinedResult(released));
     }
 }

@@ -50,7 +50,9 @@ public sealed class DashboardComponentTests : IAsyncLifetime
         await keys.InvokeAsync(() => name.Instance.ValueChanged.InvokeAsync("bunit team"));
         keys.Find("[data-testid=key-create-ingest]").Click();
 
-        keys.WaitForAssertion(() => Assert.Matches(@"skillloop-client install claude --url http://localhost --token sli_\S+", keys.Find("[data-testid=install-command]").TextContent));
+        keys.WaitForAssertion(() => Assert.Matches(@"^curl -fsSL http://localhost/install\.sh \| sh -s -- --token sli_\S+$", keys.Find("[data-testid=install-command]").TextContent));
+        Assert.Matches(@"^& \(\[scriptblock\]::Create\(\(irm http://localhost/install\.ps1\)\)\) -Token sli_\S+$", keys.Find("[data-testid=install-command-windows]").TextContent);
+        Assert.Matches(@"^skillloop-client install --all --url http://localhost --token sli_\S+$", keys.Find("[data-testid=install-command-client]").TextContent);
         Assert.Contains("bunit team", keys.Markup);
         // Personal by default: one developer, one user.
         var created = (await _dashboard.Get<AccessAdmin>().ListKeysAsync(CancellationToken.None)).Single(k => k.Name == "bunit team");

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the skillloop-client binaries the server hands out (GET /install.sh, GET /client/...) into OUT_DIR, with
+# OUT_DIR/manifest.json (file, platform, SHA-256, size, client version). build/image.sh runs it into the image's
+# app/clients; a server run from source serves them with SKILLLOOP_CLIENTS=OUT_DIR.
+#
+# linux-x64 is Native AOT (the supported way to build it: on a linux-x64 host). Native AOT cannot cross-compile to
+# macOS or Windows from Linux, and this image has no arm64 cross toolchain (clang + an arm64 sysroot), so the other
+# platforms are self-contained, trimmed single-file builds: no .NET needed on the laptop either way.
+#
+# usage: build/clients.sh OUT_DIR [RID...]   (default: every platform below; SKILLLOOP_CLIENT_RIDS overrides it)
+set -euo pipefail
+out=${1:?usage: build/clients.sh OUT_DIR [RID...]}
+shift
+cd "$(dirname "$0")/.."
+all="linux-x64 linux-arm64 osx-arm64 osx-x64 win-x64"
+if [ $# -gt 0 ]; then rids="$*"; else rids=${SKILLLOOP_CLIENT_RIDS:-$all}; fi
+version=$(sed -n 's/.*public const string Version = "\([^"]*\)";.*/\1/p' SkillLoop.Hooks/Hook/SignalWorker.cs)
+[ -n "$version" ] || { echo "build/clients.sh: client version not found in SignalWorker.cs" >&2; exit 1; }
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+entries=()
+for rid in $rids; do
+  case "$rid" in
+    linux-x64) build=native-aot; props=(-p:PublishAot=true) ;;
+    linux-arm64|osx-arm64|osx-x64|win-x64)
+      build=single-file
+      props=(-p:PublishAot=false --self-contained -p:PublishSingleFile=true -p:PublishTrimmed=true
+             -p:EnableCompressionInSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true) ;;
+    *) echo "build/clients.sh: unknown platform $rid (known: $all)" >&2; exit 1 ;;
+  esac
+  name=skillloop-client
+  [ "${rid%%-*}" = win ] && name=skillloop-client.exe
+  rm -rf "${out:?}/$rid"
+  dotnet publish SkillLoop.Hooks -c Release -r "$rid" -o "$out/$rid" --nologo -v quiet -p:DebugType=none "${props[@]}"
+  # Only the executable is handed out: anything else beside it (symbols, a stray .dbg) is dead weight.
+  find "$out/$rid" -mindepth 1 ! -name "$name" -exec rm -rf {} +
+  [ -f "$out/$rid/$name" ] || { echo "build/clients.sh: $rid/$name was not built" >&2; exit 1; }
+  sha=$(sha256sum "$out/$rid/$name" | cut -d' ' -f1)
+  size=$(wc -c < "$out/$rid/$name" | tr -d ' ')
+  entries+=("    {\"platform\": \"$rid\", \"file\": \"$rid/$name\", \"build\": \"$build\", \"size\": $size, \"sha256\": \"$sha\"}")
+  echo "build/clients.sh: $rid/$name ($build, $size bytes, sha256 $sha)"
+done
+
+{
+  printf '{\n  "version": "%s",\n  "files": [\n' "$version"
+  for i in "${!entries[@]}"; do
+    if [ "$i" -lt $((${#entries[@]} - 1)) ]; then printf '%s,\n' "${entries[$i]}"; else printf '%s\n' "${entries[$i]}"; fi
+  done
+  printf '  ]\n}\n'
+} > "$out/manifest.json.tmp"
+mv "$out/manifest.json.tmp" "$out/manifest.json"
