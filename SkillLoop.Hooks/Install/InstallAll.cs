@@ -86,15 +86,16 @@ public static class AgentDetection
     public static IEnumerable<Marker> Markers(ClientEnvironment env)
     {
         var home = env.Home;
-        yield return new("claude", Override(env, "CLAUDE_CONFIG_DIR") ?? Path.Combine(home, ".claude"));
-        yield return new("copilot", Override(env, "COPILOT_HOME") ?? Path.Combine(home, ".copilot"));
+        var agents = AgentHomes.Of(env); // CLAUDE_CONFIG_DIR, COPILOT_HOME and CODEX_HOME, as install and the readers see them
+        yield return new("claude", agents.Claude);
+        yield return new("copilot", agents.Copilot);
         // VS Code's user folder on Linux, macOS and Windows, and its extensions folder.
         yield return new("vscode", Path.Combine(home, ".vscode"));
         yield return new("vscode", Path.Combine(home, ".config", "Code"));
         yield return new("vscode", Path.Combine(home, "Library", "Application Support", "Code"));
         yield return new("vscode", Path.Combine(home, "AppData", "Roaming", "Code"));
         yield return new("cursor", Path.Combine(home, ".cursor"));
-        yield return new("codex", Override(env, "CODEX_HOME") ?? Path.Combine(home, ".codex"));
+        yield return new("codex", agents.Codex);
         yield return new("cline", Path.Combine(home, ".cline"));
         yield return new("cline", Path.Combine(home, "Documents", "Cline"));
     }
@@ -105,7 +106,4 @@ public static class AgentDetection
         var found = Markers(env).Where(m => Directory.Exists(m.Path)).Select(m => m.Platform).ToHashSet();
         return Installers.All.Select(i => i.Platform).Where(found.Contains);
     }
-
-    private static string? Override(ClientEnvironment env, string variable) =>
-        env.Variable(variable) is { Length: > 0 } value ? value : null;
 }
