@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.RegularExpressions;
 
 namespace SkillLoop.Hooks.Extraction;
@@ -71,14 +72,16 @@ public static partial class SecretRedactor
         text = Bearer().Replace(text, m => m.Groups["value"].Value.StartsWith(Marker, StringComparison.Ordinal)
             ? m.Value
             : m.Groups["scheme"].Value + Found(kinds, "token"));
-        text = AuthorizationHeader().Replace(text, m => KeepKey(m, kinds, "credentials"));
-        text = CookieHeader().Replace(text, m => KeepKey(m, kinds, "cookie"));
+        // The broad patterns below run only where one of their words occurs (one vectorised scan each): most text
+        // has none, and these patterns start at nearly every word.
+        text = !Has(text, AuthorizationWords) ? text : AuthorizationHeader().Replace(text, m => KeepKey(m, kinds, "credentials"));
+        text = !Has(text, CookieWords) ? text : CookieHeader().Replace(text, m => KeepKey(m, kinds, "cookie"));
         text = CurlUser().Replace(text, m => KeepKey(m, kinds, "password"));
         text = CliPassword().Replace(text, m => KeepKey(m, kinds, "password"));
-        text = KeyValueSecret().Replace(text, m => KeepKey(m, kinds, "secret"));
-        text = EnvironmentSecret().Replace(text, m => KeepKey(m, kinds, "secret"));
-        text = ProsePassword().Replace(text, m => KeepKey(m, kinds, "password"));
-        text = HomeDirectory().Replace(text, m => m.Groups["user"].Value.StartsWith(Marker, StringComparison.Ordinal)
+        text = !Has(text, KeyWords) ? text : KeyValueSecret().Replace(text, m => KeepKey(m, kinds, "secret"));
+        text = !Has(text, EnvironmentWords) ? text : EnvironmentSecret().Replace(text, m => KeepKey(m, kinds, "secret"));
+        text = !Has(text, PasswordWords) ? text : ProsePassword().Replace(text, m => KeepKey(m, kinds, "password"));
+        text = !Has(text, HomeWords) ? text : HomeDirectory().Replace(text, m => m.Groups["user"].Value.StartsWith(Marker, StringComparison.Ordinal)
             ? m.Value
             : m.Groups["prefix"].Value + Found(kinds, "user"));
         text = RedactEmails(text, kinds);
@@ -127,6 +130,18 @@ public static partial class SecretRedactor
 
     private static bool IsLocalPartChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '%' or '+' or '-';
 
+    // Words each broad pattern needs (a superset: a hit only means the pattern runs).
+    private static readonly SearchValues<string> AuthorizationWords = SearchValues.Create(["authorization"], StringComparison.OrdinalIgnoreCase);
+    private static readonly SearchValues<string> CookieWords = SearchValues.Create(["cookie", "-b"], StringComparison.OrdinalIgnoreCase);
+    private static readonly SearchValues<string> KeyWords = SearchValues.Create(
+        ["pass", "pwd", "secret", "api", "token", "access", "auth", "private", "account", "shared", "sig", "x-amz"], StringComparison.OrdinalIgnoreCase);
+    private static readonly SearchValues<string> EnvironmentWords = SearchValues.Create(
+        ["TOKEN", "SECRET", "_KEY", "PASSWORD", "PASSWD", "_PASS", "PGPASS", "SSHPASS", "PWD", "CREDENTIALS", "_AUTH"], StringComparison.Ordinal);
+    private static readonly SearchValues<string> PasswordWords = SearchValues.Create(["pass", "pwd", "pin", "密码", "口令"], StringComparison.OrdinalIgnoreCase);
+    private static readonly SearchValues<string> HomeWords = SearchValues.Create(["/home/", "/Users/", ":\\", ":/"], StringComparison.Ordinal);
+
+    private static bool Has(string text, SearchValues<string> words) => text.AsSpan().IndexOfAny(words) >= 0;
+
     private static string KeepKey(Match m, List<string> kinds, string kind)
     {
         var value = m.Groups["value"].Value.Trim('"', '\'');
@@ -148,7 +163,8 @@ public static partial class SecretRedactor
     [GeneratedRegex(@"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=:\s,-]*)")]
     private static partial Regex PrivateKey();
 
-    [GeneratedRegex(@"(?<prefix>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]+:)(?<pw>[^@/?#\s]+)@")]
+    // The match starts at "://" (a literal the search finds fast); the scheme before it is a lookbehind.
+    [GeneratedRegex(@"(?<prefix>(?<=\b[a-zA-Z][a-zA-Z0-9+.-]*)://[^:/?#@\s]+:)(?<pw>[^@/?#\s]+)@")]
     private static partial Regex UrlPassword();
 
     [GeneratedRegex(@"(?<key>(?i:aws_?secret_?access_?key|aws_?secret)[""']?\s*[:=]\s*[""']?)[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")]
