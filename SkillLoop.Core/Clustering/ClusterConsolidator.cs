@@ -15,8 +15,8 @@ public sealed record ConsolidationResult(int Merged, int Moved);
 /// <summary>
 /// Makes clusters independent of the order signals arrived in. Assignment is greedy (each signal joins the nearest
 /// centroid of the moment), so one problem can end up split when its paraphrases arrive in an unlucky order. A pass:
-/// (1) merges open clusters of the same skill whose centroids are at least as similar as the assignment threshold,
-/// most similar pair first; (2) re-homes members that sit closer to another cluster's centroid than to their own
+/// (1) merges open clusters of the same skill whose centroids are at least as similar as the assignment threshold
+/// and whose smaller side's members would each have joined the other, most similar pair first; (2) re-homes members that sit closer to another cluster's centroid than to their own
 /// (leaving themselves out of their own), until nothing moves. Every change is written to the audit log as an
 /// admin's would be. An admin's decisions stand: noise clusters and their signals are never touched, a signal an
 /// admin moved out stays where it was put, two clusters an admin separated are never merged again, and a cluster
@@ -117,45 +117,64 @@ public sealed partial class ClusterConsolidator(SqliteDb db, Clusterer clusterer
         return new ConsolidationResult(merges.Count, moves.Count);
     }
 
-    /// <summary>Merges the most similar pair at or above the threshold, again and again (each merge moves a centroid).</summary>
+    /// <summary>
+    /// Merges pairs, most similar centroids first, when every member of the smaller cluster is at least as similar
+    /// to the other's centroid as the assignment threshold: exactly the signals that would have joined it had they
+    /// arrived after it formed. (Comparing the two centroids alone over-merges: averages are more alike than the
+    /// signals they average; measured on the labelled set, English F1 0.889 fell to 0.833.)
+    /// </summary>
     private static void Merge(PartitionState state, Dictionary<long, ClusterRow> clusters, HashSet<(long, long)> separations, float threshold, List<(long, long, float)> merges)
     {
+        var refused = new HashSet<(long, long)>();
         while (true)
         {
-            (long A, long B, float Similarity)? best = null;
             var ids = state.Sums.Keys.Order().ToList();
             var centroids = ids.Select(state.Centroid).ToList();
+            var candidates = new List<(long A, long B, float Similarity)>();
             for (var i = 0; i < ids.Count; i++)
             {
                 for (var j = i + 1; j < ids.Count; j++)
                 {
                     var similarity = TensorPrimitives.Dot(centroids[i], centroids[j]);
-                    if (similarity >= threshold && (best is null || similarity > best.Value.Similarity + 1e-6f)
+                    if (similarity >= threshold && !refused.Contains((ids[i], ids[j]))
                         && !separations.Contains((ids[i], ids[j])) && !separations.Contains((ids[j], ids[i]))
                         && !(clusters[ids[i]].HasProposal && clusters[ids[j]].HasProposal))
                     {
-                        best = (ids[i], ids[j], similarity);
+                        candidates.Add((ids[i], ids[j], similarity));
                     }
                 }
             }
 
-            if (best is not { } pair)
+            var merged = false;
+            foreach (var pair in candidates.OrderByDescending(c => c.Similarity).ThenBy(c => c.A).ThenBy(c => c.B))
+            {
+                // The cluster with a proposal survives, else the larger, else the older.
+                var (source, target) = clusters[pair.A].HasProposal ? (pair.B, pair.A)
+                    : clusters[pair.B].HasProposal ? (pair.A, pair.B)
+                    : state.Count(pair.B) > state.Count(pair.A) ? (pair.A, pair.B)
+                    : (pair.B, pair.A);
+                var targetCentroid = state.Centroid(target);
+                if (!state.Members.Where(m => m.ClusterId == source).All(m => TensorPrimitives.Dot(m.Vector, targetCentroid) >= threshold))
+                {
+                    refused.Add((pair.A, pair.B));
+                    continue;
+                }
+
+                state.MergeInto(source, target);
+                foreach (var (a, b) in separations.Where(s => s.Item1 == source || s.Item2 == source).ToList())
+                {
+                    separations.Add((a == source ? target : a, b == source ? target : b));
+                }
+
+                merges.Add((source, target, pair.Similarity));
+                merged = true;
+                break; // the target's centroid moved: look again
+            }
+
+            if (!merged)
             {
                 return;
             }
-
-            // The cluster with a proposal survives, else the larger, else the older.
-            var (source, target) = clusters[pair.A].HasProposal ? (pair.B, pair.A)
-                : clusters[pair.B].HasProposal ? (pair.A, pair.B)
-                : state.Count(pair.B) > state.Count(pair.A) ? (pair.A, pair.B)
-                : (pair.B, pair.A);
-            state.MergeInto(source, target);
-            foreach (var (a, b) in separations.Where(s => s.Item1 == source || s.Item2 == source).ToList())
-            {
-                separations.Add((a == source ? target : a, b == source ? target : b));
-            }
-
-            merges.Add((source, target, pair.Similarity));
         }
     }
 
