@@ -71,7 +71,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
         var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
         // The agent turn a new message answers usually lies before the cursor (the last read ended with it).
         var previous = PrecedingContext.LastAssistantProse(reader, hookEvent.TranscriptPath, cursor.Offset, read.Turns.Count);
-        var analysis = new SessionAnalyzer(new CorrectionDetector(config.Patterns), Math.Max(0, config.Settings.ContextTurns))
+        var analysis = new SessionAnalyzer(new TwoStageDetector(new CorrectionDetector(config.Patterns)), Math.Max(0, config.Settings.ContextTurns))
             .Analyze(read.Turns, new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath), conversationStarted: cursor.Offset > 0,
                 previousAssistant: previous);
         var batch = new SignalBatch(

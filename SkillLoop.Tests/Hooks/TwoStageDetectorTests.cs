@@ -112,10 +112,10 @@ public sealed class TwoStageDetectorTests
         var both = detector.Detect("[bot] pnpm", TurnContext.Unknown);
 
         Assert.True(included.IsCorrection);
-        Assert.Equal(Detection.ByIncludePattern, included.Decision);
+        Assert.Equal(global::SkillLoop.Hooks.Detection.Detection.ByIncludePattern, included.Decision);
         Assert.Equal("en.custom.pnpm", included.PatternId);
         Assert.False(excluded.IsCorrection);
-        Assert.Equal(Detection.ByExcludePattern, excluded.Decision);
+        Assert.Equal(global::SkillLoop.Hooks.Detection.Detection.ByExcludePattern, excluded.Decision);
         Assert.False(both.IsCorrection);
         Assert.Equal("en.custom.bot", both.PatternId);
     }
