@@ -91,7 +91,7 @@ static void Detection(string dir, int megabytes)
     {
         var clock = Stopwatch.StartNew();
         var read = reader.Read(path, 0);
-        var analysis = new SessionAnalyzer(detector).Analyze(read.Turns, ActiveSkill.None);
+        var analysis = new SessionAnalyzer(new TwoStageDetector(detector)).Analyze(read.Turns, ActiveSkill.None);
         clock.Stop();
         corrections = analysis.Corrections.Count;
         humanTurns = analysis.Turns.Count;

@@ -25,6 +25,8 @@ public static class DetectorCommands
         var clock = Stopwatch.StartNew();
         var directories = CorrectionsCorpus.Directories(args, root);
         var rows = CorrectionsCorpus.Load(directories, Console.Out);
+        if (args.Contains("--sweep"))
+            return Sweep(rows);
         var result = DetectorTrainer.Train(rows);
         var outIndex = Array.IndexOf(args, "--out");
         var output = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine(root, ModelDirectory);
@@ -36,6 +38,21 @@ public static class DetectorCommands
         foreach (var f in result.Dev)
             Console.WriteLine($"  dev {f.Lang}: threshold {f.Threshold:F3}, precision {f.Precision:F2}, recall {f.Recall:F2}, clear-only recall {f.ClearRecall:F2} ({f.Turns} turns, {f.Positives} corrections)");
         Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s; rebuild SkillLoop.Hooks to ship it");
+        return 0;
+    }
+
+    /// <summary>Dev-split figures for a grid of settings (the test split is not read).</summary>
+    private static int Sweep(IReadOnlyList<CorpusRow> rows)
+    {
+        foreach (var bits in (int[])[16])
+        foreach (var epochs in (int[])[1, 2, 3])
+        foreach (var rate in (double[])[0.02, 0.05])
+        foreach (var l2 in (double[])[1e-4])
+        {
+            var result = DetectorTrainer.Train(rows, new DetectorTrainer.Settings(bits, epochs, rate, l2));
+            Console.WriteLine($"bits {bits} epochs {epochs} rate {rate} l2 {l2}: " + string.Join("; ", result.Dev.Select(f =>
+                $"{f.Lang} P {f.Precision:F2} R {f.Recall:F2} (t {f.Threshold:F2})")));
+        }
         return 0;
     }
 

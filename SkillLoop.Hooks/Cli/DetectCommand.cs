@@ -15,7 +15,7 @@ public static class DetectCommand
         var path = args.At(1);
         if (path is null)
         {
-            stderr.WriteLine("usage: skillloop-client detect <transcript> [--platform auto|claude|copilot|vscode|codex|cursor|cline] [--json]");
+            stderr.WriteLine("usage: skillloop-client detect <transcript> [--platform auto|claude|copilot|vscode|codex|cursor|cline] [--json] [--learned]");
             return 64;
         }
         if (!File.Exists(path))
@@ -34,7 +34,10 @@ public static class DetectCommand
         }
 
         var read = reader.Read(path, 0);
-        var analysis = new SessionAnalyzer(new CorrectionDetector(DefaultPatterns.All)).Analyze(read.Turns, ActiveSkill.None);
+        // --learned: the two-stage detector the hook uses; without it, the built-in patterns alone (the documented dry run).
+        var patterns = new CorrectionDetector(DefaultPatterns.All);
+        var analysis = (args.Flag("learned") ? new SessionAnalyzer(new TwoStageDetector(patterns)) : new SessionAnalyzer(patterns))
+            .Analyze(read.Turns, ActiveSkill.None);
         var sessionId = read.SessionId ?? Path.GetFileNameWithoutExtension(path);
         var output = analysis.Corrections
             .Select(c => new DetectOutput(platform, sessionId, c.TurnId, c.Text, c.Pattern, c.Skill))

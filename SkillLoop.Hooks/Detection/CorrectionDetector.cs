@@ -91,6 +91,10 @@ public sealed class CorrectionDetector
         }
     }
 
+    public int PatternCount => _corrections.Length;
+
+    public int GuardCount => _guards.Length;
+
     /// <summary>The first correction pattern (in pattern order) matching <paramref name="text"/>, or null.</summary>
     public CorrectionMatch? Match(string text)
     {

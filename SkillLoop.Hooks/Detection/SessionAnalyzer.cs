@@ -32,8 +32,8 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
     // A correction typed right after the user interrupted the agent is more likely a real one.
     private const double AfterInterruptionBoost = 0.1;
 
-    /// <summary>The patterns with the shipped learned weights.</summary>
-    public SessionAnalyzer(CorrectionDetector patterns, int contextTurns = 4) : this(new TwoStageDetector(patterns), contextTurns)
+    /// <summary>The patterns alone (the detector before the learned one): the first match decides.</summary>
+    public SessionAnalyzer(CorrectionDetector patterns, int contextTurns = 4) : this(new TwoStageDetector(patterns, DetectorModel.RegexOnly), contextTurns)
     {
     }
 

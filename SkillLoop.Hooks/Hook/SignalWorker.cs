@@ -102,7 +102,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
 
         var config = await configTask;
         // Built once per run: the detector compiles its patterns, far too costly to repeat for every batch.
-        var analyzer = new SessionAnalyzer(new CorrectionDetector(config.Patterns), Math.Max(0, config.Settings.ContextTurns));
+        var analyzer = new SessionAnalyzer(new TwoStageDetector(new CorrectionDetector(config.Patterns)), Math.Max(0, config.Settings.ContextTurns));
         var outcome = WorkerOutcome.NothingNew;
         var window = ReadWindowBytes;
         // A backlog goes in batches, each from where the last one left the cursor.
@@ -159,7 +159,9 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
 
             var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
             var skill = new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath);
-            var analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: from > 0);
+            // The agent turn a new message answers usually lies before the cursor (the last read ended with it).
+            var previous = from > 0 ? PrecedingContext.LastAssistantProse(reader, hookEvent.TranscriptPath, from, read.Turns.Count) : null;
+            var analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: from > 0, previousAssistant: previous);
             var bytesRead = read.EndOffset - from;
             if (analysis.Corrections.Count > SignalBatchLimits.MaxCorrections && bytesRead > 1)
             {
@@ -171,7 +173,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             {
                 // The answer being corrected is usually in an earlier read: take it back from the transcript.
                 var before = ReadBefore(reader, hookEvent.TranscriptPath, from, Math.Max(1, config.Settings.ContextTurns));
-                analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: true, before);
+                analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: true, before, previous);
             }
             var batch = ForServer(hookEvent, user, cursor.Offset, read.EndOffset, analysis, clientVersion,
                 local is not null && analysis.Corrections.Count > 0 ? local.Cli : null);
