@@ -50,9 +50,6 @@ public sealed class CorrectionDetector
         _chunks = Chunk(corrections);
     }
 
-    /// <summary>How many correction patterns compiled (invalid and disabled ones are left out).</summary>
-    public int PatternCount => _corrections.Length;
-
     // Linear-time passes over the text for a dozen correction patterns at a time: most turns match none of them, and
     // running ~90 backtracking regexes one by one over every turn costs far more than the learned model. (All of them
     // in one automaton exceeds the engine's size limit.)

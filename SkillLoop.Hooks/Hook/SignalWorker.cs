@@ -39,7 +39,13 @@ public sealed record RetryPolicy(TimeSpan FirstDelay, TimeSpan MaxDelay, TimeSpa
     public static RetryPolicy Default { get; } = new(TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(10));
 }
 
-public sealed class SignalWorker(HttpClient http, string user, string clientVersion = SignalWorker.Version, LocalIssueExtractor? localExtractor = null)
+/// <param name="detector">
+/// What decides a correction: the patterns alone (<see cref="DetectorModel.RegexOnly"/>, the default) or the learned
+/// detector's weights (<see cref="DetectorModel.Shipped"/>, chosen with <c>SKILLLOOP_DETECTOR=learned</c>; see
+/// <see cref="DetectorChoice"/>).
+/// </param>
+public sealed class SignalWorker(HttpClient http, string user, string clientVersion = SignalWorker.Version, LocalIssueExtractor? localExtractor = null,
+    DetectorModel? detector = null)
 {
     public const string Version = "0.1.0";
 
@@ -102,7 +108,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
 
         var config = await configTask;
         // Built once per run: the detector compiles its patterns, far too costly to repeat for every batch.
-        var analyzer = new SessionAnalyzer(new TwoStageDetector(new CorrectionDetector(config.Patterns)), Math.Max(0, config.Settings.ContextTurns));
+        var analyzer = new SessionAnalyzer(new TwoStageDetector(new CorrectionDetector(config.Patterns), detector ?? DetectorModel.RegexOnly), Math.Max(0, config.Settings.ContextTurns));
         var outcome = WorkerOutcome.NothingNew;
         var window = ReadWindowBytes;
         // A backlog goes in batches, each from where the last one left the cursor.

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using SkillLoop.Hooks.Cli;
+using SkillLoop.Hooks.Detection;
 using SkillLoop.Hooks.Extraction;
 
 namespace SkillLoop.Hooks.Hook;
@@ -42,7 +43,7 @@ public static class WorkerCommand
             if (string.IsNullOrEmpty(url) || string.IsNullOrEmpty(token))
                 return 0;
             using var http = SignalWorker.CreateHttpClient(url, token, Budget);
-            await new SignalWorker(http, Identity.Resolve(env), localExtractor: local).RunWithRetriesAsync(hookEvent, RetryPolicy.Default, budget.Token);
+            await new SignalWorker(http, Identity.Resolve(env), localExtractor: local, detector: DetectorChoice.For(env)).RunWithRetriesAsync(hookEvent, RetryPolicy.Default, budget.Token);
         }
         catch
         {

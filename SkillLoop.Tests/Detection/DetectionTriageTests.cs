@@ -53,7 +53,7 @@ public sealed class DetectionTriageTests
         _time,
         Options.Create(new ExtractionOptions()),
         NullLogger<ExtractionJobRunner>.Instance,
-        new DetectionVerdicts(database.Db, Model, _time));
+        verdicts: new DetectionVerdicts(database.Db, Model, _time));
 
     private sealed class Source(IIssueExtractor extractor) : IIssueExtractorSource
     {
