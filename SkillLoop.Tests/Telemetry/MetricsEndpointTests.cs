@@ -94,7 +94,8 @@ public sealed class MetricsEndpointTests(SkillLoopServer server)
             if (line.Length == 0 || line.StartsWith('#'))
                 continue;
             var parts = line.Split(' ');
-            series[parts[0]] = double.Parse(parts[1], CultureInfo.InvariantCulture);
+            // Each series once: a second host's meter in this process (another test server) must not be exported here.
+            Assert.True(series.TryAdd(parts[0], double.Parse(parts[1], CultureInfo.InvariantCulture)), $"series {parts[0]} repeated");
         }
 
         return series;
