@@ -20,6 +20,12 @@ public static class ClientApp
 
     public static async Task<int> RunAsync(string[] argv, TextReader stdin, TextWriter stdout, TextWriter stderr, ClientEnvironment env)
     {
+        // "--version" alone parses as an option, not a command: answer it before the command switch.
+        if (argv is ["--version"] or ["version"])
+        {
+            stdout.WriteLine(SignalWorker.Version);
+            return 0;
+        }
         var args = new Arguments(argv);
         switch (args.At(0))
         {
@@ -33,9 +39,6 @@ public static class ClientApp
             case "uninstall":
             case "status":
                 return await InstallCommand.RunAsync(args, stdout, stderr, env);
-            case "--version":
-                stdout.WriteLine(SignalWorker.Version);
-                return 0;
             default:
                 stderr.WriteLine(Usage);
                 return args.At(0) is null or "help" or "--help" ? 0 : 64;
