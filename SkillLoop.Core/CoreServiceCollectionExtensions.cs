@@ -27,6 +27,7 @@ public static class CoreServiceCollectionExtensions
 
         services.AddSingleton(TimeProvider.System);
         services.AddMetrics();
+        services.AddSingleton(new Telemetry.SkillLoopMetrics.OwnMeter());
         services.AddSingleton<Telemetry.SkillLoopMetrics>();
 
         // Sign-in cookies and stored secrets (registry tokens, AI endpoint keys) stay readable across restarts: the key

@@ -22,10 +22,11 @@ public sealed class SkillLoopMetrics
     private readonly SqliteDb _db;
     private volatile Snapshot _snapshot = new([], []);
 
-    public SkillLoopMetrics(IMeterFactory meters, SqliteDb db)
+    public SkillLoopMetrics(IMeterFactory meters, SqliteDb db, OwnMeter own)
     {
         _db = db;
         var meter = meters.Create(MeterName);
+        own.Meter = meter; // before any instrument exists, so the exporter's view knows them as this host's
         _signalsIngested = meter.CreateCounter<long>("skillloop.signals.ingested", "{signal}", "Corrections stored from client posts.");
         _postsRefused = meter.CreateCounter<long>("skillloop.posts.refused", "{post}", "Client posts refused, by reason.");
         _extractionFailures = meter.CreateCounter<long>("skillloop.extraction.failures", "{failure}", "Failed extraction attempts, by provider.");
@@ -67,6 +68,15 @@ public sealed class SkillLoopMetrics
     }
 
     private static Measurement<long> Measure(long value, string tag, string tagValue) => new(value, new KeyValuePair<string, object?>(tag, tagValue));
+
+    /// <summary>
+    /// This host's meter, once made. The metrics SDK listens to meters by name across the whole process, so an exporter
+    /// keeps only the instruments of this one and drops those of another host in the same process (a test server).
+    /// </summary>
+    public sealed class OwnMeter
+    {
+        public Meter? Meter { get; set; }
+    }
 
     private sealed record Snapshot(Measurement<long>[] Backlog, Measurement<long>[] Proposals);
 }

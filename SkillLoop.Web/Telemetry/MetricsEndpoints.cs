@@ -12,17 +12,15 @@ public static class MetricsEndpoints
 
     public static IServiceCollection AddSkillLoopMetrics(this IServiceCollection services)
     {
+        // Registered by AddSkillLoopCore, one per host.
+        var own = (SkillLoopMetrics.OwnMeter)services.Single(d => d.ServiceType == typeof(SkillLoopMetrics.OwnMeter)).ImplementationInstance!;
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(SkillLoopMetrics.MeterName)
             // The SDK listens to meters by name across the process: only this host's own meter is exported, not another
             // host's in the same process (a test server, a second app), which would repeat every series.
-            .ConfigureBuilder((provider, builder) =>
-            {
-                var own = provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-                builder.AddView(instrument => instrument.Meter.Name == SkillLoopMetrics.MeterName && !ReferenceEquals(instrument.Meter.Scope, own)
-                    ? MetricStreamConfiguration.Drop
-                    : null);
-            })
+            .AddView(instrument => instrument.Meter.Name == SkillLoopMetrics.MeterName && !ReferenceEquals(instrument.Meter, own.Meter)
+                ? MetricStreamConfiguration.Drop
+                : null)
             // Gauges are read from the database right before each scrape; a cached answer would show the previous read.
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         return services;
