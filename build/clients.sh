@@ -19,6 +19,10 @@ version=$(sed -n 's/.*public const string Version = "\([^"]*\)";.*/\1/p' SkillLo
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# Its own intermediate folders: a publish of the same project and platform elsewhere (the test suite's client, a
+# developer's build) must not share obj/ with this one; two ILC runs on one obj/ folder crash each other.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 entries=()
 for rid in $rids; do
   case "$rid" in
@@ -32,7 +36,7 @@ for rid in $rids; do
   name=skillloop-client
   [ "${rid%%-*}" = win ] && name=skillloop-client.exe
   rm -rf "${out:?}/$rid"
-  dotnet publish SkillLoop.Hooks -c Release -r "$rid" -o "$out/$rid" --nologo -v quiet -p:DebugType=none "${props[@]}"
+  dotnet publish SkillLoop.Hooks -c Release -r "$rid" -o "$out/$rid" --artifacts-path "$work" --nologo -v quiet -p:DebugType=none "${props[@]}"
   # Only the executable is handed out: anything else beside it (symbols, a stray .dbg) is dead weight.
   find "$out/$rid" -mindepth 1 ! -name "$name" -exec rm -rf {} +
   [ -f "$out/$rid/$name" ] || { echo "build/clients.sh: $rid/$name was not built" >&2; exit 1; }

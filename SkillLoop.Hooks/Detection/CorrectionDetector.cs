@@ -100,20 +100,10 @@ public sealed class CorrectionDetector
         var prepared = Prepare(text);
         if (prepared.Length == 0)
             return null;
-        foreach (var (pattern, regex) in _corrections)
+        for (var index = 0; index < _corrections.Length; index++)
         {
-            Match m;
-            try
-            {
-                m = regex.Match(prepared);
-            }
-            catch (RegexMatchTimeoutException)
-            {
-                continue;
-            }
-            if (m.Success)
-                return new CorrectionMatch(pattern.Id, pattern.Category, Confidence(pattern.Category, m.Index, text.Length),
-                    m.Index, m.Length, pattern.Force);
+            if (TryMatch(index, prepared, text.Length) is { } match)
+                return match;
         }
         return null;
     }
@@ -139,22 +129,27 @@ public sealed class CorrectionDetector
             return;
         for (var index = 0; index < _corrections.Length; index++)
         {
-            if (!candidates[index / ChunkSize])
-                continue;
-            var (pattern, regex) = _corrections[index];
-            Match m;
-            try
-            {
-                m = regex.Match(prepared);
-            }
-            catch (RegexMatchTimeoutException)
-            {
-                continue;
-            }
-            if (m.Success)
-                into.Add(new CorrectionMatch(pattern.Id, pattern.Category, Confidence(pattern.Category, m.Index, text.Length),
-                    m.Index, m.Length, pattern.Force));
+            if (candidates[index / ChunkSize] && TryMatch(index, prepared, text.Length) is { } match)
+                into.Add(match);
         }
+    }
+
+    /// <summary>Pattern <paramref name="index"/> run over the prepared text; a pattern that times out does not match.</summary>
+    private CorrectionMatch? TryMatch(int index, string prepared, int textLength)
+    {
+        var (pattern, regex) = _corrections[index];
+        Match m;
+        try
+        {
+            m = regex.Match(prepared);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return null;
+        }
+        return m.Success
+            ? new CorrectionMatch(pattern.Id, pattern.Category, Confidence(pattern.Category, m.Index, textLength), m.Index, m.Length, pattern.Force)
+            : null;
     }
 
     /// <summary>How sure a match is: by category, higher when it opens the message, lower in a long message.</summary>
