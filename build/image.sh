@@ -5,8 +5,8 @@ set -euo pipefail
 out=${1:?usage: build/image.sh OUT_DIR}
 cd "$(dirname "$0")/.."
 rm -rf "$out/app"
-# PublishAot=false: the server references the client project for its contracts, not as a native executable.
-dotnet publish SkillLoop.Web -c Release -o "$out/app" --nologo -v quiet -p:PublishAot=false
+# The plain publish the deployment doc gives (the server references SkillLoop.Shared, never the client executable).
+dotnet publish SkillLoop.Web -c Release -o "$out/app" --nologo -v quiet
 # The image runs on linux-x64 only: native libraries for other platforms are dead weight.
 if [ -d "$out/app/runtimes" ]; then
   find "$out/app/runtimes" -mindepth 1 -maxdepth 1 -type d ! -name linux-x64 ! -name linux ! -name unix -exec rm -rf {} +

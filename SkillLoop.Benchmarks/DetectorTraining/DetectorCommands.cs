@@ -13,7 +13,7 @@ namespace SkillLoop.Benchmarks.DetectorTraining;
 /// </summary>
 public static class DetectorCommands
 {
-    public const string ModelDirectory = "SkillLoop.Hooks/Detection/Model";
+    public const string ModelDirectory = "SkillLoop.Shared/Detection/Model";
     public const string ModelFile = "detector-model.bin";
     public const string ReportFile = "detector-model.json";
 

@@ -40,6 +40,63 @@ public sealed class ImageContentTests
     }
 
     [Fact]
+    public void The_server_references_only_libraries_so_a_plain_publish_works_as_documented()
+    {
+        // NETSDK1151: a project that references a self-contained executable (the Native AOT client) cannot be
+        // published plainly. Every project the server pulls in, however indirectly, must be a library.
+        var web = Path.Combine(Root, "SkillLoop.Web", "SkillLoop.Web.csproj");
+        var closure = ProjectClosure(web).Where(p => p != web).ToList();
+        Assert.Contains(Path.Combine(Root, "SkillLoop.Shared", "SkillLoop.Shared.csproj"), closure);
+        foreach (var project in closure)
+        {
+            var properties = System.Xml.Linq.XDocument.Load(project).Descendants().Where(e => e.Parent?.Name.LocalName == "PropertyGroup").ToList();
+            Assert.False(properties.Any(e => e.Name.LocalName == "OutputType" && e.Value.Trim() != "Library"), $"the server references an executable: {project}");
+            Assert.False(properties.Any(e => e.Name.LocalName == "PublishAot" && e.Value.Trim() == "true"), $"the server references a Native AOT project: {project}");
+        }
+
+        // The image and the documentation publish the server the same plain way, with no property to hide a problem.
+        const string plain = "dotnet publish SkillLoop.Web -c Release -o";
+        var publish = File.ReadAllLines(Path.Combine(Root, "build", "image.sh")).Single(l => l.StartsWith("dotnet publish SkillLoop.Web", StringComparison.Ordinal));
+        Assert.StartsWith(plain, publish, StringComparison.Ordinal);
+        Assert.DoesNotContain("-p:", publish, StringComparison.Ordinal);
+        Assert.Contains(plain + " DIR\n", File.ReadAllText(Path.Combine(Root, "docs", "deployment.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_library_the_client_shares_with_the_server_is_bcl_only_and_safe_for_native_aot()
+    {
+        var shared = System.Xml.Linq.XDocument.Load(Path.Combine(Root, "SkillLoop.Shared", "SkillLoop.Shared.csproj"));
+        Assert.DoesNotContain(shared.Descendants(), e => e.Name.LocalName is "PackageReference" or "FrameworkReference" or "ProjectReference");
+        Assert.Equal("true", shared.Descendants().Single(e => e.Name.LocalName == "IsAotCompatible").Value);
+
+        // The client compiles the shared library into its one native file and carries nothing else but the BCL.
+        var client = Path.Combine(Root, "SkillLoop.Hooks", "SkillLoop.Hooks.csproj");
+        Assert.DoesNotContain(System.Xml.Linq.XDocument.Load(client).Descendants(), e => e.Name.LocalName is "PackageReference" or "FrameworkReference");
+        Assert.Equal([Path.Combine(Root, "SkillLoop.Shared", "SkillLoop.Shared.csproj")], ProjectClosure(client).Where(p => p != client));
+    }
+
+    private static IEnumerable<string> ProjectClosure(string project)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([Path.GetFullPath(project)]);
+        while (pending.TryPop(out var next))
+        {
+            if (!seen.Add(next))
+            {
+                continue;
+            }
+
+            foreach (var reference in System.Xml.Linq.XDocument.Load(next).Descendants().Where(e => e.Name.LocalName == "ProjectReference"))
+            {
+                var include = reference.Attribute("Include")!.Value.Replace('\\', Path.DirectorySeparatorChar);
+                pending.Push(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(next)!, include)));
+            }
+        }
+
+        return seen;
+    }
+
+    [Fact]
     public async Task The_image_content_starts_from_its_environment_serves_health_and_reports_its_native_parts()
     {
         using var image = new TempDirectory("skillloop-image");
