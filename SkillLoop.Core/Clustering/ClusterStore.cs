@@ -91,7 +91,7 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         var suggestions = new List<MergeSuggestion>();
         foreach (var skill in rows.GroupBy(r => r.Skill ?? ""))
         {
-            var clusters = skill.Select(r => (Row: r, Chinese: Embeddings.ChineseGloss.ContainsHan(r.Title), Centroid: Vectors.Normalize(Vectors.FromBlob(r.CentroidSum)))).ToList();
+            var clusters = skill.Select(r => (Row: r, Chinese: Ai.MiniLm.ChineseGloss.ContainsHan(r.Title), Centroid: Vectors.Normalize(Vectors.FromBlob(r.CentroidSum)))).ToList();
             for (var i = 0; i < clusters.Count; i++)
             {
                 for (var j = i + 1; j < clusters.Count; j++)

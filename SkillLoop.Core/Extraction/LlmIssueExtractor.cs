@@ -46,7 +46,7 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
             {
                 response = await client.GetResponseAsync(messages, options, cancellationToken);
             }
-            catch (Llama.AiEndpointException ex) when (ex.StatusCode == 400 && options.ResponseFormat is ChatResponseFormatJson { Schema: not null })
+            catch (Ai.OpenAi.AiEndpointException ex) when (ex.StatusCode == 400 && options.ResponseFormat is ChatResponseFormatJson { Schema: not null })
             {
                 // Some OpenAI-compatible servers know only {"type":"json_object"}: ask for plain JSON, keep the schema in the prompt.
                 LogSchemaUnsupported(logger ?? NullLogger<LlmIssueExtractor>.Instance, ExtractedBy);
@@ -81,7 +81,7 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
     {
         List<ChatMessage> Build(ExtractionRequest r) => [new(ChatRole.System, system), new(ChatRole.User, FormatRequest(r)), .. retries];
 
-        if (client.GetService(typeof(Llama.IPromptTokenCounter)) is not Llama.IPromptTokenCounter counter)
+        if (client.GetService(typeof(Ai.IPromptTokenCounter)) is not Ai.IPromptTokenCounter counter)
         {
             return Build(request);
         }
@@ -140,7 +140,7 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
     /// The text cut by about <paramref name="over"/> tokens (plus a margin for the cut mark), keeping its end (a turn:
     /// the part nearest the correction) or its start (the correction); null when too little would be left.
     /// </summary>
-    private static string? Shorten(string text, int over, Llama.IPromptTokenCounter counter, bool keepEnd)
+    private static string? Shorten(string text, int over, Ai.IPromptTokenCounter counter, bool keepEnd)
     {
         const int MinimumChars = 80;
         var tokens = counter.CountTokens(text);

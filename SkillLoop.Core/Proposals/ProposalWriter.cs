@@ -3,8 +3,8 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
+using SkillLoop.Core.Ai;
 using SkillLoop.Core.Capture;
-using SkillLoop.Core.Llama;
 using SkillLoop.Core.Registry;
 
 namespace SkillLoop.Core.Proposals;

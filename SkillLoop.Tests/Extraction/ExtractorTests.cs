@@ -223,14 +223,14 @@ public sealed class LlmIssueExtractorTests
     }
 
     /// <summary>A chat client that answers from a script and records what it was asked.</summary>
-    private sealed class ScriptedChatClient(params string[] answers) : IChatClient, SkillLoop.Core.Llama.IPromptTokenCounter
+    private sealed class ScriptedChatClient(params string[] answers) : IChatClient, SkillLoop.Core.Ai.IPromptTokenCounter
     {
         private int _next;
 
         /// <summary>When set, the client offers a token counter (one token per character) for this context.</summary>
         public int? ContextLength { get; init; }
 
-        int SkillLoop.Core.Llama.IPromptTokenCounter.ContextLength => ContextLength!.Value;
+        int SkillLoop.Core.Ai.IPromptTokenCounter.ContextLength => ContextLength!.Value;
 
         public int CountPromptTokens(IEnumerable<ChatMessage> messages) => messages.Sum(m => m.Text.Length + 10);
 

@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using SkillLoop.Core.Llama;
+using SkillLoop.Core.Ai;
 using SkillLoop.Web.Auth;
 
 namespace SkillLoop.Web.Endpoints;

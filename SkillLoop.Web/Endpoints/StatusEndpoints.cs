@@ -1,9 +1,9 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Http.HttpResults;
+using SkillLoop.Core.Ai;
 using SkillLoop.Core.Clustering;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Extraction;
-using SkillLoop.Core.Llama;
 using SkillLoop.Web.Auth;
 
 namespace SkillLoop.Web.Endpoints;

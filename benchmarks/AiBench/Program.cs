@@ -2,10 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Numerics.Tensors;
 using Microsoft.Extensions.AI;
-using SkillLoop.Core.Embeddings;
+using SkillLoop.Core.Ai;
+using SkillLoop.Core.Ai.Llama;
+using SkillLoop.Core.Ai.MiniLm;
 using SkillLoop.Core.Extraction;
-using SkillLoop.Core.Llama;
-using SkillLoop.Tests.Llama;
+using SkillLoop.Tests.Ai.Llama;
 
 // Prints figures for the AI layer; no assertions (speed is not a test). Run in Release:
 //   dotnet run -c Release --project benchmarks/AiBench [-- --quick] [--redactor]

@@ -1,0 +1,331 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SkillLoop.Core.Ai;
+using SkillLoop.Core.Ai.Llama.Native;
+
+namespace SkillLoop.Core.Ai.Llama;
+
+/// <summary>Settings of the local llama.cpp chat and embedding clients.</summary>
+public sealed record LlamaClientOptions
+{
+    /// <summary>Context (prompt + answer) in tokens; capped at what the model was trained for.</summary>
+    public int ContextLength { get; init; } = 4096;
+
+    public int EmbeddingContextLength { get; init; } = 512;
+
+    /// <summary>
+    /// Threads per generated token. llama.cpp's threads spin while waiting for each other, which collapses (measured:
+    /// 40x slower) when another process wants the same cores, so one core is left free by default.
+    /// </summary>
+    public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount - 1);
+
+    /// <summary>Threads for prompt processing and embeddings (larger batches, where the spinning matters less).</summary>
+    public int BatchThreads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+
+    public int DefaultMaxOutputTokens { get; init; } = 1024;
+}
+
+/// <summary>
+/// <see cref="IChatClient"/> over a local GGUF model. Prompts are formatted with the model's own chat template;
+/// <see cref="ChatOptions.ResponseFormat"/> JSON (with or without a schema) or a raw GBNF grammar in
+/// <c>AdditionalProperties["gbnf"]</c> constrain the output. One context is shared: requests queue on a semaphore,
+/// so any number of callers is safe; cancellation is honoured while queued, during the prompt and between tokens.
+/// </summary>
+public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
+{
+    /// <summary>Key of a raw GBNF grammar (root rule <c>root</c>) in <see cref="ChatOptions.AdditionalProperties"/>.</summary>
+    public const string GrammarKey = "gbnf";
+
+    private readonly LlamaModel _model;
+    private readonly bool _ownsModel;
+    private readonly LlamaClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private LlamaContext? _context;
+    private bool _disposed;
+
+    public LlamaChatClient(LlamaModel model, LlamaClientOptions? options = null, ILogger<LlamaChatClient>? logger = null, bool ownsModel = false)
+    {
+        _model = model;
+        _ownsModel = ownsModel;
+        _options = options ?? new LlamaClientOptions();
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        Metadata = new ChatClientMetadata("llama.cpp", null, model.Name);
+    }
+
+    public ChatClientMetadata Metadata { get; }
+
+    public LlamaModel Model => _model;
+
+    /// <summary>The context a request gets: the configured length, capped at what the model was trained for.</summary>
+    public int ContextLength => Math.Min(_options.ContextLength, _model.TrainContextLength > 0 ? _model.TrainContextLength : _options.ContextLength);
+
+    public int CountPromptTokens(IEnumerable<ChatMessage> messages)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var turns = messages.Select(m => (Role: m.Role.Value, Content: m.Text)).ToList();
+        return PromptTokens(_model.ApplyChatTemplate(turns, addAssistant: true)).Length;
+    }
+
+    public int CountTokens(string text)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _model.Tokenize(text, addSpecial: false, parseSpecial: false).Length;
+    }
+
+    /// <summary>The tokens a formatted prompt is decoded as (tokenizing only reads the vocabulary: safe beside a running generation).</summary>
+    private int[] PromptTokens(string prompt)
+    {
+        var tokens = _model.Tokenize(prompt, addSpecial: true, parseSpecial: true);
+        return tokens.Length > 1 && tokens[0] == tokens[1] && tokens[0] == LlamaNative.VocabBos(_model.Vocab)
+            ? tokens[1..] // the template already starts with BOS
+            : tokens;
+    }
+
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages,
+        ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var request = Prepare(messages, options);
+        var responseId = Guid.NewGuid().ToString("N");
+        var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var generation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+
+        await _gate.WaitAsync(cancellationToken);
+        Task<GenerationResult> producer;
+        try
+        {
+            // A dedicated thread: decoding is long, blocking native work that must not starve the thread pool.
+            producer = Task.Factory.StartNew(() => Generate(request, channel.Writer, generation.Token),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        catch
+        {
+            _gate.Release();
+            throw;
+        }
+
+        _ = producer.ContinueWith(t =>
+        {
+            _ = t.Exception; // surfaced to the caller through the channel; observed here so it is not reported twice
+            _gate.Release();
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        try
+        {
+            await foreach (var piece in channel.Reader.ReadAllAsync(CancellationToken.None))
+            {
+                yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ResponseId = responseId, ModelId = _model.Name };
+            }
+
+            var result = await producer;
+            LogGenerated(_logger, _model.Name, result.PromptTokens, result.OutputTokens, result.FinishReason.Value);
+            yield return new ChatResponseUpdate
+            {
+                Role = ChatRole.Assistant,
+                ResponseId = responseId,
+                ModelId = _model.Name,
+                FinishReason = result.FinishReason,
+                Contents = [new UsageContent(new UsageDetails
+                {
+                    InputTokenCount = result.PromptTokens,
+                    OutputTokenCount = result.OutputTokens,
+                    TotalTokenCount = result.PromptTokens + result.OutputTokens,
+                })],
+            };
+        }
+        finally
+        {
+            // The caller stopped reading (or failed): stop generating so the next request gets the model.
+            await generation.CancelAsync();
+        }
+    }
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null ? null
+        : serviceType == typeof(ChatClientMetadata) ? Metadata
+        : serviceType == typeof(LlamaModel) ? _model
+        : serviceType.IsInstanceOfType(this) ? this
+        : null;
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        // Wait for a running generation: freeing the context under it would crash the process.
+        _gate.Wait();
+        _context?.Dispose();
+        if (_ownsModel)
+        {
+            _model.Dispose();
+        }
+
+        _gate.Dispose();
+    }
+
+    private GenerationRequest Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        var turns = messages
+            .Select(m => (Role: m.Role.Value, Content: m.Text))
+            .ToList();
+        if (turns.Count == 0)
+        {
+            throw new ArgumentException("At least one message is needed.", nameof(messages));
+        }
+
+        string? grammar = null;
+        if (options?.AdditionalProperties?.TryGetValue(GrammarKey, out var raw) == true && raw is string gbnf)
+        {
+            grammar = gbnf;
+        }
+        else if (options?.ResponseFormat is ChatResponseFormatJson json)
+        {
+            grammar = json.Schema is { } schema ? JsonSchemaGbnf.FromSchema(schema) : JsonSchemaGbnf.AnyObject;
+        }
+
+        return new GenerationRequest(
+            _model.ApplyChatTemplate(turns, addAssistant: true),
+            grammar,
+            options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens,
+            options?.Temperature ?? 0.7f,
+            options?.TopK ?? 40,
+            options?.TopP ?? 0.95f,
+            options?.Seed is { } seed ? (uint)seed : 0xFFFFFFFF,
+            options?.StopSequences ?? []);
+    }
+
+    private GenerationResult Generate(GenerationRequest request, ChannelWriter<string> writer, CancellationToken cancellationToken)
+    {
+        Exception? failure = null;
+        try
+        {
+            _context ??= new LlamaContext(_model, new LlamaContextSettings(
+                (uint)ContextLength,
+                _options.Threads,
+                _options.BatchThreads));
+            var context = _context;
+            context.Clear();
+
+            var prompt = PromptTokens(request.Prompt);
+
+            if (prompt.Length >= context.ContextLength)
+            {
+                throw new InvalidOperationException(
+                    $"The prompt has {prompt.Length} tokens; the context of {_model.Name} holds {context.ContextLength}.");
+            }
+
+            var maxTokens = Math.Min(request.MaxOutputTokens, context.ContextLength - prompt.Length);
+            var sampler = CreateSampler(request);
+            try
+            {
+                context.Decode(prompt, cancellationToken);
+                var decoder = Encoding.UTF8.GetDecoder();
+                var text = new StringBuilder();
+                var chars = new char[64];
+                var finish = ChatFinishReason.Length;
+                var produced = 0;
+                Span<int> next = stackalloc int[1];
+                while (produced < maxTokens)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var token = context.Sample(sampler);
+                    if (_model.IsEndOfGeneration(token))
+                    {
+                        finish = ChatFinishReason.Stop;
+                        break;
+                    }
+
+                    produced++;
+                    var bytes = _model.TokenToBytes(token);
+                    var count = decoder.GetChars(bytes, chars, flush: false);
+                    if (count > 0)
+                    {
+                        var piece = new string(chars, 0, count);
+                        text.Append(piece);
+                        writer.TryWrite(piece);
+                        if (request.StopSequences.Any(s => s.Length > 0 && text.ToString().EndsWith(s, StringComparison.Ordinal)))
+                        {
+                            finish = ChatFinishReason.Stop;
+                            break;
+                        }
+                    }
+
+                    next[0] = token;
+                    context.Decode(next, cancellationToken);
+                }
+
+                return new GenerationResult(prompt.Length, produced, finish);
+            }
+            finally
+            {
+                LlamaNative.SamplerFree(sampler);
+            }
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+            throw;
+        }
+        finally
+        {
+            writer.TryComplete(failure);
+        }
+    }
+
+    private nint CreateSampler(GenerationRequest request)
+    {
+        var chain = LlamaNative.SamplerChainInit(new LlamaSamplerChainParams { NoPerf = 1 });
+        if (request.Grammar is not null)
+        {
+            var grammar = LlamaNative.SamplerInitGrammar(_model.Vocab, request.Grammar, "root");
+            if (grammar == 0)
+            {
+                LlamaNative.SamplerFree(chain);
+                throw new ArgumentException("llama.cpp rejected the grammar (GBNF parse error; see the log).");
+            }
+
+            LlamaNative.SamplerChainAdd(chain, grammar);
+        }
+
+        if (request.Temperature <= 0)
+        {
+            LlamaNative.SamplerChainAdd(chain, LlamaNative.SamplerInitGreedy());
+        }
+        else
+        {
+            LlamaNative.SamplerChainAdd(chain, LlamaNative.SamplerInitTopK(request.TopK));
+            LlamaNative.SamplerChainAdd(chain, LlamaNative.SamplerInitTopP(request.TopP, 1));
+            LlamaNative.SamplerChainAdd(chain, LlamaNative.SamplerInitTemp(request.Temperature));
+            LlamaNative.SamplerChainAdd(chain, LlamaNative.SamplerInitDist(request.Seed));
+        }
+
+        return chain;
+    }
+
+    private sealed record GenerationRequest(
+        string Prompt,
+        string? Grammar,
+        int MaxOutputTokens,
+        float Temperature,
+        int TopK,
+        float TopP,
+        uint Seed,
+        IList<string> StopSequences);
+
+    private sealed record GenerationResult(int PromptTokens, int OutputTokens, ChatFinishReason FinishReason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "llama.cpp {Model}: {PromptTokens} prompt tokens, {OutputTokens} generated ({FinishReason})")]
+    private static partial void LogGenerated(ILogger logger, string model, int promptTokens, int outputTokens, string finishReason);
+}
