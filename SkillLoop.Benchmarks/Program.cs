@@ -9,6 +9,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- detector [CORPUS_DIR…]                     (its held-out test-split figures beside the regex detector)
 //        … -- knn [--knn 100000] | clustering | backlog [--mb 250] | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
 //        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll]
+//        … -- replay [--corrections 8 --proposals 50]          (replay before review: cost per correction, tiny GGUF and no model)
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
 var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
@@ -53,6 +54,13 @@ if (args.Contains("flood"))
     await ServerBenchmarks.FloodAsync(new ServerBenchmarks.Options(
         options.GetValueOrDefault("web") ?? FindWebDll(), [],
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture)), TimeSpan.Zero, 0));
+    return;
+}
+
+if (args.FirstOrDefault() == "replay")
+{
+    await ReplayBenchmark.RunAsync(int.Parse(options.GetValueOrDefault("corrections", "8"), CultureInfo.InvariantCulture),
+        int.Parse(options.GetValueOrDefault("proposals", "50"), CultureInfo.InvariantCulture));
     return;
 }
 

@@ -8,6 +8,7 @@ using SkillLoop.Core.Clustering;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Detection;
 using SkillLoop.Core.Proposals;
+using SkillLoop.Core.Proposals.Replay;
 using SkillLoop.Core.Registry;
 
 namespace SkillLoop.Core;
@@ -92,6 +93,7 @@ public static class CoreServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Retention>());
         services.AddHostedService(sp => sp.GetRequiredService<RegistryScans>());
         services.AddHostedService(sp => sp.GetRequiredService<ProposalRunner>());
+        services.AddProposalReplay(configuration);
         return services;
     }
 

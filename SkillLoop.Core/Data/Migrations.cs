@@ -356,6 +356,46 @@ public static class Migrations
                 PRIMARY KEY (cluster_id, other_id)
             ) WITHOUT ROWID;
             """),
+        (13, "replay before review: would the proposed text have prevented each correction?", """
+            -- One row per proposal: which version and texts (SHA-256 of the current and the proposed text) the replay
+            -- covers, and how far it got: 'no-model' (none configured: nothing to score), 'off', 'running' or 'done'.
+            CREATE TABLE proposal_replay_runs (
+                proposal_id   INTEGER PRIMARY KEY REFERENCES proposals (id) ON DELETE CASCADE,
+                version       INTEGER NOT NULL,
+                original_hash TEXT NOT NULL,
+                proposed_hash TEXT NOT NULL,
+                status        TEXT NOT NULL CHECK (status IN ('no-model', 'off', 'running', 'done')),
+                model         TEXT NULL,
+                corrections   INTEGER NOT NULL,
+                selected      INTEGER NOT NULL,
+                updated_at    TEXT NOT NULL
+            );
+
+            -- The model's verdict per correction and text pair: against the current and the proposed text. Keyed by the
+            -- texts, so a version that changes neither (new evidence, a state change) reuses them, and an edit of the
+            -- proposed text replays only that side. A failure is kept with its reason and blocks nothing.
+            CREATE TABLE proposal_replay_results (
+                proposal_id         INTEGER NOT NULL REFERENCES proposals (id) ON DELETE CASCADE,
+                original_hash       TEXT NOT NULL,
+                proposed_hash       TEXT NOT NULL,
+                signal_id           INTEGER NOT NULL REFERENCES signals (id) ON DELETE CASCADE,
+                version             INTEGER NOT NULL,
+                model               TEXT NOT NULL,
+                state               TEXT NOT NULL CHECK (state IN ('done', 'failed')),
+                current_prevented   INTEGER NULL,
+                current_confidence  REAL NULL,
+                current_reason      TEXT NULL,
+                proposed_prevented  INTEGER NULL,
+                proposed_confidence REAL NULL,
+                proposed_reason     TEXT NULL,
+                error               TEXT NULL,
+                elapsed_ms          REAL NOT NULL,
+                tokens              INTEGER NULL,
+                created_at          TEXT NOT NULL,
+                PRIMARY KEY (proposal_id, original_hash, proposed_hash, signal_id)
+            );
+            CREATE INDEX ix_proposal_replay_results_signal ON proposal_replay_results (signal_id);
+            """),
     ];
 
     public static int Latest => All[^1].Version;

@@ -333,7 +333,8 @@ public sealed partial class ProposalRunner(
             """, new
             {
                 id, signals = evidence.Signals, users = evidence.DistinctUsers, verified = evidence.VerifiedUsers, warningsJson, provenanceJson, evidenceJson,
-                body = ProposalWriter.Body(evidence, Change(proposal), proposal.ReviewedBy, proposal.Edited, findings.Warnings), now,
+                body = Replay.ProposalReplay.AddToBody(ProposalWriter.Body(evidence, Change(proposal), proposal.ReviewedBy, proposal.Edited, findings.Warnings),
+                    await Replay.ReplayStore.ReadAsync(connection, id, proposal.OriginalText, proposal.ProposedText, cancellationToken, transaction)), now,
             },
             transaction, cancellationToken: cancellationToken));
         await ProposalStore.WriteAuditAsync(connection, transaction, Actor, "evidence-updated", id, proposal.RegistryId,
@@ -371,6 +372,7 @@ public sealed partial class ProposalRunner(
                 var evidence = (await ProposalStore.EvidenceAsync(connection, null, proposal.ClusterId, cancellationToken))!;
                 body = ProposalWriter.Body(evidence, Change(proposal), proposal.ReviewedBy, proposal.Edited,
                     ProposalFindings.Review(proposal.OriginalText, proposal.ProposedText, evidence).Warnings);
+                body = Replay.ProposalReplay.AddToBody(body, await Replay.ReplayStore.ReadAsync(connection, id, proposal.OriginalText, proposal.ProposedText, cancellationToken));
                 await connection.ExecuteAsync(new CommandDefinition("UPDATE proposals SET body = @body WHERE id = @id", new { id, body }, cancellationToken: cancellationToken));
             }
 

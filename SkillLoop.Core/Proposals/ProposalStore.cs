@@ -51,7 +51,11 @@ public sealed record ProposalDetail(
     int Version,
     IReadOnlyList<string> Warnings,
     IReadOnlyList<LineProvenance> Provenance,
-    ProposalRejection? PreviousRejection);
+    ProposalRejection? PreviousRejection)
+{
+    /// <summary>Replay before review of the current texts (null while drafting); its flag is also in <see cref="Warnings"/>.</summary>
+    public Replay.ProposalReplay? Replay { get; init; }
+}
 
 /// <summary>The last rejection of a proposal that came back to review because new users reported the problem again.</summary>
 public sealed record ProposalRejection(string? Comment, string By, DateTimeOffset At);
@@ -116,13 +120,17 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
         var evidence = ReadJson(row.EvidenceJson, CoreJsonContext.Default.ProposalEvidence)
             ?? await EvidenceAsync(connection, null, summary.ClusterId, cancellationToken);
         var diff = row.OriginalText is null || row.ProposedText is null ? "" : LineDiff.Unified(row.OriginalText, row.ProposedText, summary.SkillPath ?? "SKILL.md");
+        var replay = await Replay.ReplayStore.ReadAsync(connection, id, row.OriginalText, row.ProposedText, cancellationToken);
         return new ProposalDetail(summary, row.Summary, diff, row.OriginalText, row.ProposedText, row.Edited, row.Body, evidence,
             row.BaseCommit, row.CommitSha, row.PrNumber, row.ReviewComment, row.ReviewedBy, row.ReviewedAt, row.Attempts,
             await AuditAsync(connection, id, cancellationToken),
             row.Version,
-            ReadJson(row.WarningsJson, CoreJsonContext.Default.IReadOnlyListString) ?? [],
+            [.. ReadJson(row.WarningsJson, CoreJsonContext.Default.IReadOnlyListString) ?? [], .. replay?.Warning is { } flag ? [flag] : Array.Empty<string>()],
             ReadJson(row.ProvenanceJson, CoreJsonContext.Default.IReadOnlyListLineProvenance) ?? [],
-            row is { RejectedBy: { } by, RejectedAt: { } at } ? new ProposalRejection(row.RejectedComment, by, at) : null);
+            row is { RejectedBy: { } by, RejectedAt: { } at } ? new ProposalRejection(row.RejectedComment, by, at) : null)
+        {
+            Replay = replay,
+        };
     }
 
     private static T? ReadJson<T>(string? json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
