@@ -36,18 +36,20 @@ public static class DetectorCommands
         Console.WriteLine($"corpus: {string.Join(", ", directories)}: {rows.Count} turns ({result.TrainRows} train, {result.DevRows} dev; test not read)");
         Console.WriteLine($"model {result.Version}: {result.Model.Length / 1024.0:F0} KiB -> {Path.Combine(output, ModelFile)}");
         foreach (var f in result.Dev)
-            Console.WriteLine($"  dev {f.Lang}: threshold {f.Threshold:F3}, precision {f.Precision:F2}, recall {f.Recall:F2}, clear-only recall {f.ClearRecall:F2} ({f.Turns} turns, {f.Positives} corrections)");
+            Console.WriteLine($"  dev {f.Lang}: threshold {f.Threshold:F3}{(Model(result).For(f.Lang).OrPatterns ? " or a pattern" : "")}, precision {f.Precision:F2}, recall {f.Recall:F2}, clear-only recall {f.ClearRecall:F2} ({f.Turns} turns, {f.Positives} corrections)");
         Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s; rebuild SkillLoop.Hooks to ship it");
         return 0;
     }
 
+    private static DetectorModel Model(TrainingResult result) => DetectorModel.TryRead(result.Model, out var model) ? model : DetectorModel.RegexOnly;
+
     /// <summary>Dev-split figures for a grid of settings (the test split is not read).</summary>
     private static int Sweep(IReadOnlyList<CorpusRow> rows)
     {
-        foreach (var bits in (int[])[16])
-        foreach (var epochs in (int[])[1, 2, 3])
-        foreach (var rate in (double[])[0.02, 0.05])
-        foreach (var l2 in (double[])[1e-4])
+        foreach (var bits in (int[])[16, 18])
+        foreach (var epochs in (int[])[2, 3])
+        foreach (var rate in (double[])[0.05, 0.1])
+        foreach (var l2 in (double[])[1e-5, 1e-4])
         {
             var result = DetectorTrainer.Train(rows, new DetectorTrainer.Settings(bits, epochs, rate, l2));
             Console.WriteLine($"bits {bits} epochs {epochs} rate {rate} l2 {l2}: " + string.Join("; ", result.Dev.Select(f =>
@@ -89,7 +91,8 @@ public static class DetectorCommands
             var goal = goals[lang];
             var met = n.Precision >= goal.P && n.Recall >= goal.R ? "met" : "MISSED";
             Console.WriteLine($"  {lang} ({n.Turns} turns, {n.Positives} corrections, {n.Clear} clear):");
-            Console.WriteLine($"    learned: precision {n.Precision:F2}, recall {n.Recall:F2}, clear-only recall {n.ClearRecall:F2} (TP {n.TruePositives}, FP {n.FalsePositives}, FN {n.FalseNegatives}; threshold {n.Threshold:F3}; goal P >= {goal.P:F2}, R >= {goal.R:F2}: {met})");
+            var rule = DetectorModel.Shipped.For(lang).OrPatterns ? " or a pattern matches" : "";
+            Console.WriteLine($"    learned: precision {n.Precision:F2}, recall {n.Recall:F2}, clear-only recall {n.ClearRecall:F2} (TP {n.TruePositives}, FP {n.FalsePositives}, FN {n.FalseNegatives}; score >= {n.Threshold:F3}{rule}; goal P >= {goal.P:F2}, R >= {goal.R:F2}: {met})");
             Console.WriteLine($"    regex:   precision {o.Precision:F2}, recall {o.Recall:F2}, clear-only recall {o.ClearRecall:F2} (TP {o.TruePositives}, FP {o.FalsePositives}, FN {o.FalseNegatives})");
         }
 
@@ -97,6 +100,32 @@ public static class DetectorCommands
         var turns = rows.Select(r => (r.Text, Context: DetectorTrainer.Context(r))).ToArray();
         var learnedCost = PerTurn(turns, t => detector.Detect(t.Text, t.Context).IsCorrection);
         var regexCost = PerTurn(turns, t => patterns.Match(t.Text) is not null);
+        // Where the learned detector's time goes: the own-words split, then the patterns over the own words; the rest is features.
+        var splitCost = PerTurn(turns, t => OwnWords.Split(t.Text, t.Context.Previous).PastedChars > 0);
+        var matches = new List<CorrectionMatch>();
+        var split = turns.Select(t => OwnWords.Split(t.Text, t.Context.Previous).Text).ToArray();
+        var patternCost = PerTurn(split, s =>
+        {
+            matches.Clear();
+            patterns.MatchAll(s.Length <= 750 ? s : string.Concat(s.AsSpan(0, 500), "\n", s.AsSpan(s.Length - 250)), matches);
+            return matches.Count > 0;
+        });
+        var prepared = turns.Select((t, i) =>
+        {
+            var s = OwnWords.Split(t.Text, t.Context.Previous);
+            var m = new List<CorrectionMatch>();
+            patterns.MatchAll(s.Text.Length <= 750 ? s.Text : string.Concat(s.Text.AsSpan(0, 500), "\n", s.Text.AsSpan(s.Text.Length - 250)), m);
+            return (Split: s, t.Context, Matches: m.ToArray());
+        }).ToArray();
+        var weights = DetectorModel.Shipped.Weights;
+        var featureCost = PerTurn(prepared, p =>
+        {
+            var sink = new SumSink(weights);
+            DetectorFeatures.Extract(ref sink, DetectorModel.Shipped.Bits, p.Split.Text, p.Split, p.Context, p.Matches);
+            return sink.Sum > 0;
+        });
+        var contextCost = PerTurn(turns, t => DetectorFeatures.AskedQuestion(t.Context.Previous) | DetectorFeatures.ClaimedDone(t.Context.Previous));
+        Console.WriteLine($"  learned detector's parts (µs CPU per turn): own-words split {splitCost.Cpu:F1}, patterns over the own words {patternCost.Cpu:F1}, features and score {featureCost.Cpu:F1} (of which reading the agent's previous turn {contextCost.Cpu:F1})");
         Console.WriteLine($"  cost per human turn ({turns.Length} corpus turns, mean {turns.Average(t => t.Text.Length):F0} chars, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}): learned {learnedCost.Wall:F1} µs wall, {learnedCost.Cpu:F1} µs CPU; regex detector {regexCost.Wall:F1} µs wall, {regexCost.Cpu:F1} µs CPU (goal <= 50 µs)");
 
         var model = Path.Combine(root, ModelDirectory, ModelFile);
@@ -112,6 +141,13 @@ public static class DetectorCommands
             Console.WriteLine($"  client binary: not published here; weights {modelBytes / 1024.0:F0} KiB");
         }
         return 0;
+    }
+
+    private struct SumSink(float[] weights) : IFeatureSink
+    {
+        public float Sum;
+
+        public void Add(int index, float value) => Sum += weights[index] * value;
     }
 
     /// <summary>Mean wall-clock and CPU time per item: on a shared machine CPU time is the steadier figure.</summary>

@@ -62,7 +62,7 @@ public static class DetectorTrainer
     private const ulong Seed = 0x5EED_0015UL;
 
     /// <summary>The training settings (chosen by <c>train-detector --sweep</c> on the dev split, never on test).</summary>
-    public sealed record Settings(int Bits = 16, int Epochs = 3, double LearningRate = 0.05, double L2 = 1e-4);
+    public sealed record Settings(int Bits = 16, int Epochs = 2, double LearningRate = 0.05, double L2 = 1e-4);
 
     public static TrainingResult Train(IReadOnlyList<CorpusRow> rows) => Train(rows, new Settings());
 
@@ -121,9 +121,15 @@ public static class DetectorTrainer
         var thresholds = new Dictionary<string, LanguageThresholds>();
         foreach (var lang in (string[])["en", "zh"])
         {
-            var scored = dev.Where(r => r.Lang == lang && !r.Gated).Select(r => (Score: scorer.Detect(r.Text, Context(r)).Score, r.IsPositive)).ToList();
+            var detections = dev.Where(r => r.Lang == lang && !r.Gated).Select(r => (Detection: scorer.Detect(r.Text, Context(r)), r.IsPositive)).ToList();
+            var scored = detections.Select(d => (d.Detection.Score, d.IsPositive)).ToList();
+            // The same choice with "a matching pattern is enough": a hit scores above every threshold.
+            var orScored = detections.Select(d => (d.Detection.Matches.Count > 0 ? 1.0 : d.Detection.Score, d.IsPositive)).ToList();
             var threshold = ChooseThreshold(scored, TargetPrecision);
-            thresholds[lang] = new((float)threshold, (float)BandTop(threshold));
+            var orThreshold = ChooseThreshold(orScored, TargetPrecision);
+            var orPatterns = Better(At(orScored, orThreshold), At(scored, threshold), TargetPrecision);
+            var chosen = orPatterns ? orThreshold : threshold;
+            thresholds[lang] = new((float)chosen, (float)BandTop(chosen), orPatterns);
         }
         var bytes = DetectorModel.Write(Bits, (float)bias, weights, thresholds["en"], thresholds["zh"]);
         DetectorModel.TryRead(bytes, out var model);
@@ -193,6 +199,34 @@ public static class DetectorTrainer
                 (bestF1, atF1) = (f1, cut);
         }
         return Math.Clamp(bestRecall >= 0 ? atRecall : atF1, 0.01, 0.99);
+    }
+
+    /// <summary>Precision and recall of a cut over scored rows.</summary>
+    public static (double Precision, double Recall) At(IReadOnlyList<(double Score, bool Positive)> scored, double threshold)
+    {
+        int tp = 0, fp = 0, positives = 0;
+        foreach (var (score, positive) in scored)
+        {
+            positives += positive ? 1 : 0;
+            if (score < threshold)
+                continue;
+            tp += positive ? 1 : 0;
+            fp += positive ? 0 : 1;
+        }
+        return (tp + fp == 0 ? 0 : (double)tp / (tp + fp), positives == 0 ? 0 : (double)tp / positives);
+    }
+
+    /// <summary>Whether decision a beats b: reaching the target precision first, then recall; below it, F1.</summary>
+    public static bool Better((double Precision, double Recall) a, (double Precision, double Recall) b, double targetPrecision)
+    {
+        var aMeets = a.Precision >= targetPrecision;
+        var bMeets = b.Precision >= targetPrecision;
+        if (aMeets != bMeets)
+            return aMeets;
+        if (aMeets)
+            return a.Recall > b.Recall;
+        static double F1((double P, double R) x) => x.P + x.R == 0 ? 0 : 2 * x.P * x.R / (x.P + x.R);
+        return F1(a) > F1(b);
     }
 
     /// <summary>The borderline band: from the threshold to one logit above it.</summary>

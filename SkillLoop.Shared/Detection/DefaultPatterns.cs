@@ -42,6 +42,11 @@ public static class DefaultPatterns
         En("reject.made-up", Rejection, @"\b(you\s+)?(hallucinat\w*|made (that|it|this) up|invented (that|it|this))\b"),
         En("reject.thats-not-how", Rejection, @"\bthat'?s not (how|what|why|where|the (right|correct))\b"),
         En("reject.bad", Rejection, @"\b(that|this)\s+is\s+(bad|terrible|awful|nonsense|garbage|useless)\b"),
+        En("reject.why-didnt-you", Rejection, @"\bwhy\s+(didn'?t|did not|dont|don'?t|haven'?t|havent|aren'?t|arent|wasn'?t|isn'?t|would)\s+(you|it)\b"),
+        En("reject.why-are-you", Rejection, @"\bwhy\s+(are|r)\s+(you|u)\s+(still\s+)?\w+ing\b"),
+        En("reject.not-true", Rejection, @"\b(that'?s|thats|that is|this is|it'?s|its|it is)\s+not\s+(true|accurate|the case)\b"),
+        En("reject.disagree", Rejection, @"\bi\s+(disagree|don'?t agree|do not agree)\b"),
+        En("reject.wrong-place", Rejection, @"\byou('re| are|re)\s+(editing|changing|working (in|on)|modifying|writing to|looking at)\s+the\s+(wrong|main|old|other)\b"),
         // ── English: redirections ──
         En("redirect.i-said", Redirection, @"\bi\s+(said|told you|asked (you )?(to|for)|meant|specifically (said|asked))\b"),
         En("redirect.should-be", Redirection, @"\bshould\s+(be|have been|have used|use|return|call)\b"),
@@ -54,6 +59,7 @@ public static class DefaultPatterns
         En("redirect.not-x-but-y", Redirection, @"\bnot\s+\S+\s*,\s*but\b"),
         En("redirect.no-need", Redirection, @"\b(no need to|you don'?t need to|there'?s no need|unnecessary)\b"),
         En("redirect.please-use", Redirection, @"\bplease\s+(just\s+)?(use|keep|follow|stick to)\b"),
+        En("redirect.dont-want", Redirection, @"\bi\s+(don'?t|dont|do not)\s+(want|need|like)\b"),
         // ── English: omissions ──
         En("omit.forgot", Omission, @"\byou\s+(forgot|forget|missed|skipped|left out|ignored|overlooked|dropped)\b"),
         En("omit.didnt", Omission, @"\byou\s+(didn'?t|did not|haven'?t|have not|never)\s+(update|add|include|handle|run|test|fix|change|implement|follow|read|check|remove|commit|call|use|finish|do)\b"),
@@ -61,10 +67,12 @@ public static class DefaultPatterns
         En("omit.also-need", Omission, @"\byou\s+(also need|need to also|should also)\b"),
         En("omit.not-done", Omission, @"\b(isn'?t|is not|wasn'?t|was not|aren'?t|are not|not)\s+(done|finished|complete|completed|fixed)(\s+yet)?\b"),
         En("omit.what-about", Omission, @"^\W*what about\b"),
+        En("omit.did-you", Omission, @"^\W*(and\s+)?(did|have|has)\s+(you|u)\s+(actually\s+|really\s+|even\s+)?(push|pushed|commit|committed|run|ran|test|tested|implement|implemented|update|updated|check|checked|deploy|deployed|build|built|save|saved|restart|restarted|verify|verified|read)\b"),
         // ── English: repeats ──
         En("repeat.again", Repeat, @"\b(failing|broken|wrong|happen(ed|ing|s)?|fails?|error)\s+again\b"),
         En("repeat.same-problem", Repeat, @"\b(same|identical)\s+(error|issue|problem|mistake|bug|result|thing|failure)\b"),
         En("repeat.still", Repeat, @"\b(still|keeps?)\s+(fails?|failing|getting|showing|happening|broken|wrong|doing|the same|there)\b"),
+        En("repeat.still-object", Repeat, @"(^|[.!?]\s*)\W*(it'?s\s+|its\s+|it\s+is\s+|i'?m\s+|im\s+)?still\s+(\d{3}\b|not\b|no\b|nothing\b|empty\b|blank\b|null\b|undefined\b|crash|error|seeing\b|see\b|get\b|getting\b|have\b|having\b|shows?\b|showing\b|same\b)"),
         En("repeat.how-many-times", Repeat, @"\bhow many times\b"),
         En("repeat.already-told", Repeat, @"\b(i('ve| have)?\s+already\s+(told|said|asked)|as i (said|told you|mentioned)|like i said)\b"),
         En("repeat.you-keep", Repeat, @"\byou\s+keep\s+\w+ing\b"),
@@ -106,6 +114,9 @@ public static class DefaultPatterns
         Zh("reject.bufuhe", Rejection, @"不(符合|满足)(要求|需求|预期)"),
         Zh("reject.ni-ba-shan", Rejection, @"你(怎么|为什么|干嘛)?(把|将).{0,20}(删|改|弄|覆盖|搞)(了|掉|坏|乱)"),
         Zh("reject.you-wenti", Rejection, @"(还是|还|又|都)有问题"),
+        Zh("reject.bingmeiyou", Rejection, @"^\W*(并没有|并没|没有啊|根本没有|完全没有|还是没有)"),
+        Zh("reject.pian", Rejection, @"(骗我|忽悠我|别骗|在骗|开玩笑)"),
+        Zh("reject.shi-cuo", Rejection, @"是错(的|误的)"),
         // ── Chinese: redirections ──
         Zh("redirect.woshuo-deshi", Redirection, @"我(说|讲|指|要|想要)的是"),
         Zh("redirect.yinggai", Redirection, @"应该(是|用|改成|改为|为|放在|在|调用|返回)"),
@@ -118,6 +129,7 @@ public static class DefaultPatterns
         Zh("redirect.buyong", Redirection, @"不(用|需要|必)(这样|这么|加|改|写|创建|动)"),
         Zh("redirect.huancheng", Redirection, @"(换成|改用|换用)"),
         Zh("redirect.qing-yong", Redirection, @"请(用|使用|保持|遵循|按照)"),
+        Zh("redirect.bu-xuyao", Redirection, @"我(并)?不(需要|想要|想让|希望)"),
         // ── Chinese: omissions ──
         Zh("omit.wangle", Omission, @"忘(了|记)"),
         Zh("omit.loule", Omission, @"(漏了|漏掉|遗漏|落下了|少了)"),
@@ -128,6 +140,7 @@ public static class DefaultPatterns
         // ── Chinese: repeats ──
         Zh("repeat.you", Repeat, @"又(错|报错|失败|出错|来了|是这样|犯|忘|改错|弄|搞|删|不对|加|改)"),
         Zh("repeat.haishi-yiyang", Repeat, @"(还是|仍然|依然|依旧)(一样|同样|老样子|这个错|没变|这样)"),
+        Zh("repeat.haishi-mei", Repeat, @"(还是|依然|仍然|依旧)(没有?(变化|反应|效果|显示|用|解决|修复|办法)|无法|不能|不会|显示不|报错|出现|卡)"),
         Zh("repeat.duoshao-ci", Repeat, @"(说了|讲了|告诉你|提醒你)(多少|几)(次|遍)"),
         Zh("repeat.zai-shuo", Repeat, @"(再说一遍|再说一次|我再说一次|重复一遍|再强调一次)"),
         Zh("repeat.tongyang", Repeat, @"(同样的|一样的|相同的)(错误|问题|错)"),

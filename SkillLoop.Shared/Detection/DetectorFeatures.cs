@@ -168,37 +168,44 @@ public static class DetectorFeatures
         var position = context.HumanTurnIndex switch { 0 => 0, 1 => 1, 2 => 2, <= 5 => 3, <= 10 => 4, _ => 5 };
         var paste = !split.HasPaste ? 0 : split.PastedFraction switch { < 0.3 => 1, < 0.7 => 2, _ => 3 };
         var cjk = CjkShare(normal) > 0.2;
+        // Every cue twice: once shared, once for this language only. Chinese turns are fewer and are corrections more
+        // often, and the same cue ("asked a question", a pattern category) does not weigh the same in both languages.
+        var language = cjk ? 0x20000u : 0x10000u;
 
-        Cue(ref sink, bits, 1, 0); // always on: a per-feature-space bias
-        Cue(ref sink, bits, 2, asked ? 1u : 0u);
-        Cue(ref sink, bits, 3, done ? 1u : 0u);
-        Cue(ref sink, bits, 4, first ? 1u : 0u);
-        Cue(ref sink, bits, 5, (uint)position);
-        Cue(ref sink, bits, 6, (uint)lengthBucket);
-        Cue(ref sink, bits, 7, (uint)paste);
-        Cue(ref sink, bits, 8, question ? 1u : 0u);
-        Cue(ref sink, bits, 9, context.AfterInterruption ? 1u : 0u);
-        Cue(ref sink, bits, 10, cjk ? 1u : 0u);
-        Cue(ref sink, bits, 11, (asked ? 2u : 0u) | (done ? 1u : 0u) | (question ? 4u : 0u));
-        Cue(ref sink, bits, 12, (uint)(lengthBucket * 4 + paste));
-        Cue(ref sink, bits, 13, (asked ? 1u : 0u) | (uint)lengthBucket << 1);
-        Cue(ref sink, bits, 14, (done ? 1u : 0u) | (uint)lengthBucket << 1);
+        Cue(ref sink, bits, language, 1, 0); // always on: a per-feature-space bias
+        Cue(ref sink, bits, language, 2, asked ? 1u : 0u);
+        Cue(ref sink, bits, language, 3, done ? 1u : 0u);
+        Cue(ref sink, bits, language, 4, first ? 1u : 0u);
+        Cue(ref sink, bits, language, 5, (uint)position);
+        Cue(ref sink, bits, language, 6, (uint)lengthBucket);
+        Cue(ref sink, bits, language, 7, (uint)paste);
+        Cue(ref sink, bits, language, 8, question ? 1u : 0u);
+        Cue(ref sink, bits, language, 9, context.AfterInterruption ? 1u : 0u);
+        Cue(ref sink, bits, language, 10, cjk ? 1u : 0u);
+        Cue(ref sink, bits, language, 11, (asked ? 2u : 0u) | (done ? 1u : 0u) | (question ? 4u : 0u));
+        Cue(ref sink, bits, language, 12, (uint)(lengthBucket * 4 + paste));
+        Cue(ref sink, bits, language, 13, (asked ? 1u : 0u) | (uint)lengthBucket << 1);
+        Cue(ref sink, bits, language, 14, (done ? 1u : 0u) | (uint)lengthBucket << 1);
 
-        Cue(ref sink, bits, 20, matches.Length == 0 ? 0u : matches.Length == 1 ? 1u : 2u);
+        Cue(ref sink, bits, language, 20, matches.Length == 0 ? 0u : matches.Length == 1 ? 1u : 2u);
         foreach (var match in matches)
         {
             var id = Hash(match.PatternId);
             var category = Hash(match.Category);
-            Cue(ref sink, bits, 21, id);
-            Cue(ref sink, bits, 22, category);
+            Cue(ref sink, bits, language, 21, id);
+            Cue(ref sink, bits, language, 22, category);
             // The same words mean different things after a question ("No.") and after "done" ("did you push?").
-            Cue(ref sink, bits, 23, category ^ (asked ? 0x1000u : 0u) ^ (done ? 0x2000u : 0u) ^ (first ? 0x4000u : 0u));
-            Cue(ref sink, bits, 24, category ^ (uint)paste << 8 ^ (match.Index <= 2 ? 0x10000u : 0u));
+            Cue(ref sink, bits, language, 23, category ^ (asked ? 0x1000u : 0u) ^ (done ? 0x2000u : 0u) ^ (first ? 0x4000u : 0u));
+            Cue(ref sink, bits, language, 24, category ^ (uint)paste << 8 ^ (match.Index <= 2 ? 0x10000u : 0u));
         }
     }
 
-    private static void Cue<TSink>(ref TSink sink, int bits, uint kind, uint value) where TSink : struct, IFeatureSink =>
-        sink.Add(Index(Mix(Mix(CueSeed, kind), value), bits), 1f);
+    private static void Cue<TSink>(ref TSink sink, int bits, uint language, uint kind, uint value) where TSink : struct, IFeatureSink
+    {
+        var h = Mix(Mix(CueSeed, kind), value);
+        sink.Add(Index(h, bits), 1f);
+        sink.Add(Index(Mix(h, language), bits), 1f);
+    }
 
     /// <summary>Did the agent's last words ask the person something ("Shall I …?", "要我…吗？")?</summary>
     public static bool AskedQuestion(ReadOnlySpan<char> previous)
@@ -210,9 +217,11 @@ public static class DetectorFeatures
         if (tail.EndsWith("?") || tail.EndsWith("？") || tail.EndsWith("?**") || tail.EndsWith("吗"))
             return true;
         var last = tail[Math.Max(0, tail.Length - 200)..];
-        return last.Contains('?') || last.Contains('？')
-            || ContainsAny(last, ["would you like", "do you want", "should i ", "shall i ", "let me know", "which option", "which one", "要不要", "是否需要", "需要我", "请确认"]);
+        return last.Contains('?') || last.Contains('？') || ContainsAny(last, AskWords, AskWordsCjk);
     }
+
+    private static readonly string[] AskWords = ["would you like", "do you want", "should i ", "shall i ", "let me know", "which option", "which one"];
+    private static readonly string[] AskWordsCjk = ["要不要", "是否需要", "需要我", "请确认"];
 
     /// <summary>Did the agent's last words claim the work is done ("All tests pass", "已完成")?</summary>
     public static bool ClaimedDone(ReadOnlySpan<char> previous)
@@ -220,20 +229,26 @@ public static class DetectorFeatures
         if (previous.IsEmpty)
             return false;
         var tail = previous[Math.Max(0, previous.Length - 600)..];
-        return ContainsAny(tail, DoneWords);
+        return ContainsAny(tail, DoneWords, DoneWordsCjk);
     }
 
     private static readonly string[] DoneWords =
     [
         "done", "complete", "finished", "implemented", "fixed", "i've ", "i have ", "successfully", "now works", "should now",
-        "is now", "are now", "all tests pass", "tests pass", "ready", "updated", "added", "created", "resolved", "✅", "🎉",
-        "已完成", "完成了", "已经", "修复了", "已修复", "已更新", "已添加", "现在可以", "搞定", "成功",
+        "is now", "are now", "all tests pass", "tests pass", "ready", "updated", "added", "created", "resolved",
     ];
 
-    private static bool ContainsAny(ReadOnlySpan<char> text, string[] words)
+    // No case to ignore: compared ordinally, which is many times cheaper than a case-insensitive search for non-ASCII
+    // words (the same answers).
+    private static readonly string[] DoneWordsCjk = ["✅", "🎉", "已完成", "完成了", "已经", "修复了", "已修复", "已更新", "已添加", "现在可以", "搞定", "成功"];
+
+    private static bool ContainsAny(ReadOnlySpan<char> text, string[] asciiWords, string[] otherWords)
     {
-        foreach (var word in words)
+        foreach (var word in asciiWords)
             if (text.Contains(word, StringComparison.OrdinalIgnoreCase))
+                return true;
+        foreach (var word in otherWords)
+            if (text.Contains(word, StringComparison.Ordinal))
                 return true;
         return false;
     }

@@ -7,7 +7,8 @@ namespace SkillLoop.Hooks.Detection;
 /// <summary>
 /// The learned detector's weights: logistic regression over hashed features (<see cref="DetectorFeatures"/>), with a
 /// decision threshold and a borderline band per language, chosen on the corpus's dev split by the trainer.
-/// Binary format (little-endian): "SLDM", u16 format, u8 hash bits, u8 reserved, f32 bias, f32 threshold en,
+/// Binary format (little-endian): "SLDM", u16 format, u8 hash bits, u8 flags (bit 0: English turns are also corrections
+/// when a pattern matches, bit 1: the same for Chinese; chosen on dev per language), f32 bias, f32 threshold en,
 /// f32 threshold zh, f32 band top en, f32 band top zh, u16 length + UTF-8 version id, then 2^bits half-precision
 /// weights. The version id names the exact weights ("lr1-" + a SHA-256 prefix of everything after it), so a signal
 /// can say which detector produced it.
@@ -74,9 +75,12 @@ public sealed class DetectorModel
         int bits = data[6];
         if (bits is < 8 or > 24)
             return false;
+        int flags = data[7];
+        if ((flags & ~3) != 0)
+            return false;
         var bias = BinaryPrimitives.ReadSingleLittleEndian(data[8..]);
-        var en = new LanguageThresholds(BinaryPrimitives.ReadSingleLittleEndian(data[12..]), BinaryPrimitives.ReadSingleLittleEndian(data[20..]));
-        var zh = new LanguageThresholds(BinaryPrimitives.ReadSingleLittleEndian(data[16..]), BinaryPrimitives.ReadSingleLittleEndian(data[24..]));
+        var en = new LanguageThresholds(BinaryPrimitives.ReadSingleLittleEndian(data[12..]), BinaryPrimitives.ReadSingleLittleEndian(data[20..]), (flags & 1) != 0);
+        var zh = new LanguageThresholds(BinaryPrimitives.ReadSingleLittleEndian(data[16..]), BinaryPrimitives.ReadSingleLittleEndian(data[24..]), (flags & 2) != 0);
         int versionLength = BinaryPrimitives.ReadUInt16LittleEndian(data[28..]);
         var weightsAt = header + versionLength;
         if (data.Length != weightsAt + (2 << bits))
@@ -104,14 +108,15 @@ public sealed class DetectorModel
         BinaryPrimitives.WriteSingleLittleEndian(body.AsSpan(16), zh.BandTop);
         for (var i = 0; i < weights.Length; i++)
             BinaryPrimitives.WriteHalfLittleEndian(body.AsSpan(20 + 2 * i), (Half)weights[i]);
-        var version = "lr1-" + Convert.ToHexStringLower(SHA256.HashData(body))[..12];
+        var flags = (byte)((en.OrPatterns ? 1 : 0) | (zh.OrPatterns ? 2 : 0));
+        var version = "lr1-" + Convert.ToHexStringLower(SHA256.HashData([.. body, flags]))[..12];
         var versionBytes = Encoding.UTF8.GetBytes(version);
         using var output = new MemoryStream();
         output.Write(Magic);
         Span<byte> small = stackalloc byte[4];
         BinaryPrimitives.WriteUInt16LittleEndian(small, Format);
         small[2] = (byte)bits;
-        small[3] = 0;
+        small[3] = flags;
         output.Write(small);
         output.Write(body.AsSpan(0, 20));
         BinaryPrimitives.WriteUInt16LittleEndian(small, (ushort)versionBytes.Length);
@@ -131,4 +136,6 @@ public sealed class DetectorModel
 
 /// <param name="Threshold">Score at or above which a turn is a correction.</param>
 /// <param name="BandTop">Scores in [Threshold, BandTop) are borderline: the server may ask a chat model to confirm them.</param>
-public readonly record struct LanguageThresholds(float Threshold, float BandTop);
+/// <param name="OrPatterns">A turn whose own words match a correction pattern is a correction whatever its score (the
+/// trainer sets it for a language when that finds more corrections on dev at the target precision).</param>
+public readonly record struct LanguageThresholds(float Threshold, float BandTop, bool OrPatterns = false);

@@ -74,7 +74,8 @@ public sealed class TwoStageDetector(CorrectionDetector patterns, DetectorModel 
         }
 
         var decision = Detection.ByModel;
-        var isCorrection = score >= limits.Threshold && own.Length > 0;
+        // Where the trainer found it pays on dev, a matching pattern is enough; its low score still marks it borderline.
+        var isCorrection = own.Length > 0 && (score >= limits.Threshold || (limits.OrPatterns && matches.Count > 0));
         CorrectionMatch? deciding = null;
         foreach (var match in matches)
         {

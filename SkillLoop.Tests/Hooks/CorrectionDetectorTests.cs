@@ -32,6 +32,14 @@ public sealed class CorrectionDetectorTests
     [InlineData("please undo that", "en.stop.undo")]
     [InlineData("put it back the way it was", "en.stop.put-back")]
     [InlineData("no problem, but you forgot the tests", "en.omit.forgot")]
+    [InlineData("why didnt you run the tests", "en.reject.why-didnt-you")]
+    [InlineData("why are you still running the whole suite", "en.reject.why-are-you")]
+    [InlineData("that's not true, the file exists", "en.reject.not-true")]
+    [InlineData("I disagree, keep the cache", "en.reject.disagree")]
+    [InlineData("you're editing the main workspace", "en.reject.wrong-place")]
+    [InlineData("I don't want a modal here", "en.redirect.dont-want")]
+    [InlineData("did you push?", "en.omit.did-you")]
+    [InlineData("still 404", "en.repeat.still-object")]
     public void English_corrections_are_detected(string text, string patternId)
     {
         var match = Detector.Match(text);
@@ -66,6 +74,11 @@ public sealed class CorrectionDetectorTests
     [InlineData("别改这个文件", "zh.stop.bie")]
     [InlineData("不要再加注释了", "zh.stop.buyaozai")]
     [InlineData("没问题，但是你忘了加测试", "zh.omit.wangle")]
+    [InlineData("并没有,现在还是第一次无法修改状态", "zh.reject.bingmeiyou")]
+    [InlineData("你根本就是在骗我", "zh.reject.pian")]
+    [InlineData("但是 lit 的例子是错的哦", "zh.reject.shi-cuo")]
+    [InlineData("我不需要 emoji 和中文说明", "zh.redirect.bu-xuyao")]
+    [InlineData("现在还是没有变化", "zh.repeat.haishi-mei")]
     public void Chinese_corrections_are_detected(string text, string patternId)
     {
         var match = Detector.Match(text);

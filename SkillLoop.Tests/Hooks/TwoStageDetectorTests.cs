@@ -185,6 +185,51 @@ public sealed class TwoStageDetectorTests
     }
 
     [Fact]
+    public void A_language_whose_rule_is_score_or_pattern_counts_a_matching_turn_whatever_its_score()
+    {
+        var weights = new float[1 << 10];
+        var bytes = DetectorModel.Write(10, -8f, weights, new(0.5f, 0.7f, OrPatterns: true), new(0.5f, 0.7f));
+        Assert.True(DetectorModel.TryRead(bytes, out var model));
+        Assert.True(model.En.OrPatterns);
+        Assert.False(model.Zh.OrPatterns);
+        var detector = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), model);
+        var context = new TurnContext("Done: the page is updated.", 3);
+
+        var english = detector.Detect("No, that's wrong", context);
+        var chinese = detector.Detect("不对，你改错了", context);
+        var plain = detector.Detect("thanks, now add a footer", context);
+
+        Assert.True(english.IsCorrection);
+        Assert.True(english.Borderline); // its score is low: the server may ask a chat model
+        Assert.False(chinese.IsCorrection); // Chinese still needs the score
+        Assert.NotEmpty(chinese.Matches);
+        Assert.False(plain.IsCorrection);
+        Assert.NotEqual(model.Version, (DetectorModel.TryRead(DetectorModel.Write(10, -8f, weights, new(0.5f, 0.7f), new(0.5f, 0.7f)), out var without) ? without : null)?.Version);
+        var unknownFlags = bytes.ToArray();
+        unknownFlags[7] = 0x80;
+        Assert.False(DetectorModel.TryRead(unknownFlags, out _));
+    }
+
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("learned", false)]
+    [InlineData("regex", true)]
+    [InlineData("REGEX", true)]
+    public void The_hook_runs_the_learned_detector_unless_told_to_run_the_patterns_alone(string? setting, bool regexOnly)
+    {
+        var variables = new Dictionary<string, string>();
+        if (setting is not null)
+            variables[DetectorChoice.Variable] = setting;
+        var env = new SkillLoop.Hooks.Cli.ClientEnvironment("/nonexistent-home", "/", "/x/skillloop-client", variables);
+
+        var model = DetectorChoice.For(env);
+
+        Assert.Equal(regexOnly, model.IsRegexOnly);
+        if (!regexOnly)
+            Assert.Same(DetectorModel.Shipped, model);
+    }
+
+    [Fact]
     public void The_shipped_weights_are_embedded_loaded_once_and_at_most_two_megabytes()
     {
         using var stream = typeof(DetectorModel).Assembly.GetManifestResourceStream(DetectorModel.ResourceName);
