@@ -45,7 +45,7 @@ internal static partial class PagesBenchmark
             var seeded = reuse ? await ReadSeededAsync(Path.Combine(data, "skillloop.db")) : await SeedAsync(Path.Combine(data, "skillloop.db"), options);
             await File.WriteAllTextAsync(Path.Combine(data, "seeded"), "");
             Console.WriteLine(reuse ? $"reusing the seeded database in {data}" : string.Create(CultureInfo.InvariantCulture,
-                $"seeded {options.Signals:N0} signals (with issues), {options.Clusters:N0} clusters, {options.Proposals:N0} proposals, {seeded.Turns:N0} turns, {seeded.Audit:N0} audit rows in {clock.Elapsed.TotalSeconds:F1} s; database {new FileInfo(Path.Combine(data, "skillloop.db")).Length / 1e6:F0} MB"));
+                $"seeded {options.Signals:N0} signals (with issues), {options.Clusters:N0} clusters, {seeded.Proposals:N0} proposals (threshold {seeded.Threshold} users), {seeded.Turns:N0} turns, {seeded.Audit:N0} audit rows in {clock.Elapsed.TotalSeconds:F1} s; database {new FileInfo(Path.Combine(data, "skillloop.db")).Length / 1e6:F0} MB"));
 
             await using var server = await BenchServer.StartAsync(options.WebDll, data);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"server started on it in {server.StartupTime.TotalSeconds:F1} s"));
@@ -99,7 +99,8 @@ internal static partial class PagesBenchmark
         await connection.OpenAsync();
         var (cluster, signals) = await connection.QuerySingleAsync<(long, long)>("SELECT cluster_id, count(*) FROM signals GROUP BY cluster_id ORDER BY 2 DESC LIMIT 1");
         var review = await connection.ExecuteScalarAsync<long>("SELECT min(id) FROM proposals WHERE state = 'review'");
-        return new Seeded(cluster, signals, review, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM turns"), await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM audit_log"));
+        return new Seeded(cluster, signals, review, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM turns"), await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM audit_log"),
+            await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM proposals"), await connection.ExecuteScalarAsync<int>("SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'clustering.distinct_users'"));
     }
 
     private static async Task WaitForModelRecordAsync(string database)
@@ -195,7 +196,7 @@ internal static partial class PagesBenchmark
     [GeneratedRegex("""<input[^>]*name="__RequestVerificationToken"[^>]*value="([^"]+)"|<input[^>]*value="([^"]+)"[^>]*name="__RequestVerificationToken" """)]
     private static partial Regex AntiforgeryField();
 
-    private sealed record Seeded(long LargestCluster, long LargestClusterSignals, long ReviewProposal, int Turns, int Audit);
+    private sealed record Seeded(long LargestCluster, long LargestClusterSignals, long ReviewProposal, int Turns, int Audit, int Proposals = 0, int Threshold = 0);
 
     private static readonly string[] Platforms = ["claude", "copilot", "codex", "cursor", "cline"];
 
@@ -302,8 +303,15 @@ internal static partial class PagesBenchmark
             lastSeen[c] = signalTime[i];
         }
 
-        var threshold = Enumerable.Range(0, options.Clusters).Where(c => users[c].Count >= 3).Take(options.Proposals).ToList();
+        // A steady state: every open cluster at the evidence threshold has its proposal, so the server starts no work.
+        // The threshold is set where about the asked number of clusters reach it (the default 3 would give thousands).
+        var noise = Enumerable.Range(0, options.Clusters).Select(_ => random.Next(20)).ToArray(); // 0, 1: noise; 2: merged
+        var open = Enumerable.Range(0, options.Clusters).Where(c => noise[c] > 2).ToList();
+        var minimumUsers = Enumerable.Range(1, 10_000).First(t => open.Count(c => users[c].Count >= t) <= options.Proposals);
+        var threshold = open.Where(c => users[c].Count >= minimumUsers).ToList();
         var thresholdSet = threshold.ToHashSet();
+        await connection.ExecuteAsync("INSERT OR REPLACE INTO settings (key, value) VALUES ('clustering.distinct_users', @value)",
+            new { value = minimumUsers.ToString(CultureInfo.InvariantCulture) }, transaction);
         var centroid = new byte[384 * 4];
         await BulkAsync("""
             INSERT INTO clusters (id, skill, title, state, centroid_sum, signal_count, user_count, first_seen, last_seen, threshold_reached_at, created_at, updated_at)
@@ -319,7 +327,7 @@ internal static partial class PagesBenchmark
                 p["$id"].Value = c + 1;
                 p["$skill"].Value = clusterSkill[c];
                 p["$title"].Value = Text(30, 90);
-                p["$state"].Value = thresholdSet.Contains(c) ? "open" : random.Next(20) switch { 0 or 1 => "noise", 2 => "merged", _ => "open" };
+                p["$state"].Value = noise[c] switch { 0 or 1 => "noise", 2 => "merged", _ => "open" };
                 p["$centroid"].Value = centroid;
                 p["$signals"].Value = signalCount[c];
                 p["$users"].Value = users[c].Count;
@@ -400,7 +408,8 @@ internal static partial class PagesBenchmark
             });
 
         // Proposals on the clusters that reached the threshold, with skill files of a realistic size, and their audit rows.
-        string[] states = ["review", "review", "merged", "merged", "merged", "rejected", "open", "approved", "closed", "drafting"];
+        // Only states the runner leaves alone (no drafting, pushing or pull-request polling while pages are timed).
+        string[] states = ["review", "review", "merged", "merged", "merged", "rejected", "merged", "review", "closed", "merged"];
         await BulkAsync("""
             INSERT INTO proposals (id, cluster_id, skill, registry_id, skill_path, base_commit, original_text, proposed_text, generated_by, title, summary, body,
                                    confidence, evidence_signals, evidence_users, state, branch, pr_url, created_at, updated_at)
@@ -425,8 +434,8 @@ internal static partial class PagesBenchmark
                 p["$signals"].Value = signalCount[c];
                 p["$users"].Value = users[c].Count;
                 p["$state"].Value = state;
-                p["$branch"].Value = state is "review" or "drafting" ? DBNull.Value : $"skillloop/fix-{k + 1}";
-                p["$pr"].Value = state is "open" or "merged" or "closed" ? $"https://github.example/org/skills/pull/{k + 1}" : DBNull.Value;
+                p["$branch"].Value = state is "review" ? DBNull.Value : $"skillloop/fix-{k + 1}";
+                p["$pr"].Value = state is "merged" or "closed" ? $"https://github.example/org/skills/pull/{k + 1}" : DBNull.Value;
                 p["$at"].Value = Iso(lastSeen[c]);
             });
         var audit = 0;
@@ -461,6 +470,6 @@ internal static partial class PagesBenchmark
 
         var largest = Enumerable.Range(0, options.Clusters).MaxBy(c => signalCount[c]);
         var review = threshold.Select((c, k) => (c, k)).First(x => states[x.k % states.Length] == "review").k + 1;
-        return new Seeded(largest + 1, signalCount[largest], review, turns, audit);
+        return new Seeded(largest + 1, signalCount[largest], review, turns, audit, threshold.Count, minimumUsers);
     }
 }
