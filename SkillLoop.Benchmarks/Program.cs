@@ -10,6 +10,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- knn [--knn 100000] | clustering | backlog [--mb 250] | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
 //        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll]
 //        … -- replay [--corrections 8 --proposals 50]          (replay before review: cost per correction, tiny GGUF and no model)
+//        … -- pages [--runs 20 --signals 100000 --clusters 10000 --proposals 500 --data DIR (seed once, reuse) --web path/to/SkillLoop.Web.dll]
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
 var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
@@ -40,6 +41,18 @@ if (args.Contains("server"))
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture)),
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("drain", "10"), CultureInfo.InvariantCulture)),
         int.Parse(options.GetValueOrDefault("proposals", "3"), CultureInfo.InvariantCulture)));
+    return;
+}
+
+if (args.Contains("pages"))
+{
+    await PagesBenchmark.RunAsync(new PagesBenchmark.Options(
+        options.GetValueOrDefault("web") ?? FindWebDll(),
+        int.Parse(options.GetValueOrDefault("runs", "20"), CultureInfo.InvariantCulture),
+        int.Parse(options.GetValueOrDefault("signals", "100000"), CultureInfo.InvariantCulture),
+        int.Parse(options.GetValueOrDefault("clusters", "10000"), CultureInfo.InvariantCulture),
+        int.Parse(options.GetValueOrDefault("proposals", "500"), CultureInfo.InvariantCulture),
+        options.GetValueOrDefault("data")));
     return;
 }
 

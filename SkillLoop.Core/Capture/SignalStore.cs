@@ -14,24 +14,53 @@ public sealed class SignalStore(SqliteDb db)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<SignalRow>(new CommandDefinition(
-            """
+            $"""
             SELECT id AS Id, platform AS Platform, session_id AS SessionId, turn_id AS TurnId, text AS Text,
                    pattern AS Pattern, skill AS Skill, skill_path AS SkillPath, confidence AS Confidence,
                    user_hash AS UserHash, created_at AS CreatedAt, cluster_id AS ClusterId,
                    score AS Score, detector_version AS DetectorVersion, verdict AS Verdict, verdict_by AS VerdictBy
             FROM signals
-            WHERE (@Platform IS NULL OR platform = @Platform)
-              AND (@SessionId IS NULL OR session_id = @SessionId)
-              AND (@Skill IS NULL OR skill = @Skill)
-              AND (@BeforeId IS NULL OR id < @BeforeId)
-              AND (@ClusterId IS NULL OR cluster_id = @ClusterId)
+            WHERE {Filters(query)}
             ORDER BY id DESC
             LIMIT @limit
             """,
-            new { query.Platform, query.SessionId, query.Skill, query.BeforeId, query.ClusterId, limit = Math.Clamp(query.Limit, 1, MaxLimit) },
+            Parameters(query),
             cancellationToken: cancellationToken));
         return rows.Select(r => r.ToView()).ToList();
     }
+
+    /// <summary>
+    /// Only the filters given go into the SQL: a "@x IS NULL OR …" term would keep SQLite from choosing the index that
+    /// serves the filter (it plans once for any value), and a year of signals is too large to scan for a page.
+    /// </summary>
+    private static string Filters(SignalQuery query)
+    {
+        (bool Given, string Term)[] terms =
+        [
+            (query.Platform is not null, "platform = @Platform"),
+            (query.SessionId is not null, "session_id = @SessionId"),
+            (query.Skill is not null, "skill = @Skill"),
+            (query.BeforeId is not null, "id < @BeforeId"),
+            (query.ClusterId is not null, "cluster_id = @ClusterId"),
+            (query.PatternContains is not null, @"pattern LIKE '%' || @PatternLike || '%' ESCAPE '\'"),
+            // A prefix as a range, so the index on user_hash serves it (LIKE would not: it ignores case, the index does not).
+            (query.UserPrefix is not null, "user_hash >= @UserPrefix AND user_hash < @UserPrefix || char(1114111)"),
+            (query.TextContains is not null, @"text LIKE '%' || @TextLike || '%' ESCAPE '\'"),
+        ];
+        var given = terms.Where(t => t.Given).Select(t => t.Term).ToList();
+        return given.Count == 0 ? "1" : string.Join(" AND ", given);
+    }
+
+    private static object Parameters(SignalQuery query) => new
+    {
+        query.Platform, query.SessionId, query.Skill, query.BeforeId, query.ClusterId, query.UserPrefix,
+        PatternLike = Like(query.PatternContains),
+        TextLike = Like(query.TextContains),
+        limit = Math.Clamp(query.Limit, 1, MaxLimit),
+    };
+
+    /// <summary>A LIKE pattern's literal part: its wildcards and the escape character escaped.</summary>
+    private static string? Like(string? text) => text?.Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_");
 
     /// <summary>The (redacted) turns the client sent around a signal, for the signal's detail view.</summary>
     public async Task<IReadOnlyList<ContextTurn>> ContextAsync(long signalId, CancellationToken cancellationToken)

@@ -26,10 +26,19 @@ public sealed record SignalView(
     string? Verdict = null,
     string? VerdictBy = null);
 
+/// <summary>
+/// Which signals to read, newest first; <c>BeforeId</c> is the cursor of the next (older) page. <c>Skill</c> matches
+/// exactly and <c>UserPrefix</c> is the start of a user hash (both served by an index); <c>PatternContains</c> and
+/// <c>TextContains</c> are case-insensitive parts of the pattern id and the correction (no index serves a part: the scan
+/// goes newest first and stops at a page's worth, quick for anything common).
+/// </summary>
 public sealed record SignalQuery(
     string? Platform = null,
     string? SessionId = null,
     string? Skill = null,
     int Limit = 100,
     long? BeforeId = null,
-    long? ClusterId = null);
+    long? ClusterId = null,
+    string? PatternContains = null,
+    string? UserPrefix = null,
+    string? TextContains = null);

@@ -20,6 +20,16 @@ public sealed record ClusterSummary(
     long? ProposalId = null,
     string? ProposalState = null);
 
+/// <summary>
+/// One page of the cluster list, ranked by distinct users then latest signal. <c>Skill</c> matches exactly ('' for
+/// clusters without a skill), <c>SkillContains</c> and <c>Search</c> are case-insensitive parts of the skill and title (a
+/// scan of the clusters table, which stays small: one row per problem, not per signal).
+/// </summary>
+public sealed record ClusterQuery(string? Skill = null, string? State = null, string? Search = null, int Offset = 0, int Limit = 50, string? SkillContains = null);
+
+/// <summary>A page of clusters and how many match the query in all.</summary>
+public sealed record ClusterPage(IReadOnlyList<ClusterSummary> Items, long Total);
+
 /// <summary>A cluster (<c>cluster</c>) with its members (<c>signals</c>, each with its <c>text</c>).</summary>
 public sealed record ClusterDetail(ClusterSummary Cluster, IReadOnlyList<SignalView> Signals);
 
@@ -43,20 +53,76 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         (SELECT p.state FROM proposals p WHERE p.cluster_id = clusters.id) AS ProposalState
         """;
 
-    public async Task<IReadOnlyList<ClusterSummary>> ListAsync(string? skill, string? state, CancellationToken cancellationToken)
+    public const int MaxLimit = 500;
+
+    public async Task<IReadOnlyList<ClusterSummary>> ListAsync(string? skill, string? state, CancellationToken cancellationToken) =>
+        (await QueryAsync(new ClusterQuery(skill, state, Limit: MaxLimit), cancellationToken, withTotal: false)).Items;
+
+    /// <summary>
+    /// One page in rank order. Only the filters given go into the SQL, so SQLite picks the index that serves them
+    /// (state and rank: ix_clusters_rank; skill: ix_clusters_skill); the total is counted from the same indexes.
+    /// </summary>
+    public async Task<ClusterPage> QueryAsync(ClusterQuery query, CancellationToken cancellationToken, bool withTotal = true)
+    {
+        (bool Given, string Term)[] terms =
+        [
+            (query.Skill is not null, "skill = @Skill"),
+            (query.State is not null, "state = @State"),
+            (!string.IsNullOrEmpty(query.SkillContains), @"skill LIKE '%' || @SkillContains || '%' ESCAPE '\'"),
+            (!string.IsNullOrEmpty(query.Search), @"title LIKE '%' || @Search || '%' ESCAPE '\'"),
+        ];
+        var where = string.Join(" AND ", terms.Where(t => t.Given).Select(t => t.Term).Append("signal_count > 0"));
+        var parameters = new
+        {
+            query.Skill,
+            query.State,
+            SkillContains = Like(query.SkillContains),
+            Search = Like(query.Search),
+            Offset = Math.Max(0, query.Offset),
+            Limit = Math.Clamp(query.Limit, 1, MaxLimit),
+        };
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(
+            $"""
+            SELECT {SummaryColumns} FROM clusters
+            WHERE {where}
+            ORDER BY user_count DESC, last_seen DESC
+            LIMIT @Limit OFFSET @Offset
+            """, parameters, cancellationToken: cancellationToken));
+        var items = rows.Select(r => r.ToSummary()).ToList();
+        var total = !withTotal ? items.Count : await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"SELECT count(*) FROM clusters WHERE {where}", parameters, cancellationToken: cancellationToken));
+        return new ClusterPage(items, total);
+    }
+
+    /// <summary>A LIKE pattern's literal part: its wildcards and the escape character escaped.</summary>
+    private static string? Like(string? text) => text?.Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_");
+
+    /// <summary>Open clusters that have not reached the evidence threshold yet, closest first (the Overview's list).</summary>
+    public async Task<IReadOnlyList<ClusterSummary>> NearThresholdAsync(int limit, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(
             $"""
             SELECT {SummaryColumns} FROM clusters
-            WHERE (@skill IS NULL OR skill = @skill) AND (@state IS NULL OR state = @state) AND signal_count > 0
+            WHERE state = 'open' AND signal_count > 0 AND threshold_reached_at IS NULL
             ORDER BY user_count DESC, last_seen DESC
-            LIMIT 1000
-            """, new { skill, state }, cancellationToken: cancellationToken));
+            LIMIT @limit
+            """, new { limit = Math.Clamp(limit, 1, MaxLimit) }, cancellationToken: cancellationToken));
         return rows.Select(r => r.ToSummary()).ToList();
     }
 
-    public async Task<ClusterDetail?> GetAsync(long id, CancellationToken cancellationToken)
+    /// <summary>How many clusters with signals are in <paramref name="state"/> (counted from ix_clusters_rank alone).</summary>
+    public async Task<long> CountAsync(string state, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM clusters WHERE state = @state AND signal_count > 0", new { state }, cancellationToken: cancellationToken));
+    }
+
+    /// <param name="signalLimit">How many of its signals, newest first (a page of the cluster's detail).</param>
+    /// <param name="beforeSignalId">The cursor of the next page: signals older than this one.</param>
+    public async Task<ClusterDetail?> GetAsync(long id, CancellationToken cancellationToken, int signalLimit = SignalStore.MaxLimit, long? beforeSignalId = null)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<SummaryRow>(new CommandDefinition(
@@ -66,7 +132,7 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
             return null;
         }
 
-        var members = await signals.QueryAsync(new SignalQuery(ClusterId: id, Limit: SignalStore.MaxLimit), cancellationToken);
+        var members = await signals.QueryAsync(new SignalQuery(ClusterId: id, Limit: signalLimit, BeforeId: beforeSignalId), cancellationToken);
         return new ClusterDetail(row.ToSummary(), members);
     }
 

@@ -396,6 +396,28 @@ public static class Migrations
             );
             CREATE INDEX ix_proposal_replay_results_signal ON proposal_replay_results (signal_id);
             """),
+        (14, "indexes for the dashboard's filters, sorts and figures on a year of data", """
+            -- Signal rows are large (text, context): each figure below reads an index, never the table.
+            -- Overview: signals per day and top skills of the last days. (ix_signals_created was on id, the rowid itself:
+            -- it served nothing and cost every insert.)
+            DROP INDEX ix_signals_created;
+            CREATE INDEX ix_signals_created_at ON signals (created_at, skill, user_hash);
+            -- Skills: corrections per skill, this week and last, and the unmatched skill names with an example path.
+            CREATE INDEX ix_signals_skill_stats ON signals (skill, created_at, skill_path);
+            -- Patterns: signals and noise per pattern (aggregated per cluster first).
+            CREATE INDEX ix_signals_pattern ON signals (pattern, cluster_id);
+            -- Live signals filtered by user (a hash prefix); newest first within one cluster (cluster detail).
+            CREATE INDEX ix_signals_user ON signals (user_hash);
+            CREATE INDEX ix_signals_cluster_id ON signals (cluster_id, id);
+            -- Clusters: by state in rank order (distinct users, then latest), and in rank order across states.
+            CREATE INDEX ix_clusters_rank ON clusters (state, user_count DESC, last_seen DESC, signal_count);
+            CREATE INDEX ix_clusters_rank_all ON clusters (user_count DESC, last_seen DESC);
+            -- Proposals: the list's sort key without reading the rows (they carry whole skill files).
+            CREATE INDEX ix_proposals_list ON proposals (state, updated_at);
+            -- Overview: how many signals the heuristic extracted because the model failed, and the latest one.
+            -- (The extractor names are written by the server, lower case: a range on them is the LIKE 'heuristic (%' it means.)
+            CREATE INDEX ix_extraction_jobs_extractor ON extraction_jobs (state, extractor, updated_at);
+            """),
     ];
 
     public static int Latest => All[^1].Version;

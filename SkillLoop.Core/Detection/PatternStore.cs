@@ -117,18 +117,19 @@ public sealed class PatternStore(SqliteDb db, TimeProvider time)
 
     /// <summary>
     /// How often each pattern's signals were real problems: signals in clusters an admin marked as noise count
-    /// against the pattern that produced them.
+    /// against the pattern that produced them. Read from ix_signals_pattern alone (pattern, cluster) and the few noise
+    /// clusters' ids, never the signals' rows.
     /// </summary>
     public async Task<IReadOnlyList<PatternPrecision>> PrecisionAsync(CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<PrecisionRow>(new CommandDefinition(
             """
-            SELECT s.pattern AS PatternId, count(*) AS Signals,
-                   coalesce(sum(CASE WHEN c.state = 'noise' THEN 1 ELSE 0 END), 0) AS Noise
-            FROM signals s LEFT JOIN clusters c ON c.id = s.cluster_id
-            GROUP BY s.pattern
-            ORDER BY s.pattern
+            SELECT pattern AS PatternId, count(*) AS Signals,
+                   coalesce(sum(cluster_id IN (SELECT id FROM clusters WHERE state = 'noise')), 0) AS Noise
+            FROM signals
+            GROUP BY pattern
+            ORDER BY pattern
             """, cancellationToken: cancellationToken));
         return rows.Select(r => new PatternPrecision(r.PatternId, r.Signals, r.Noise, r.Signals == 0 ? 1 : 1 - (double)r.Noise / r.Signals)).ToList();
     }

@@ -326,17 +326,20 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         return new(rows.GetValueOrDefault("pending"), rows.GetValueOrDefault("running"), rows.GetValueOrDefault("done"), rows.GetValueOrDefault("failed"));
     }
 
-    /// <summary>How many signals the heuristic extracted because the model failed on them, and the latest error.</summary>
+    /// <summary>
+    /// How many signals the heuristic extracted because the model failed on them, and the latest error. The extractor
+    /// name starts "heuristic (" then: a range on it, which ix_extraction_jobs_extractor serves (LIKE would scan every job).
+    /// </summary>
     public async Task<ModelFailures> ModelFailuresAsync(CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         var row = await connection.QuerySingleAsync<ModelFailureRow>(new CommandDefinition(
             """
-            SELECT (SELECT count(*) FROM extraction_jobs WHERE state = 'done' AND extractor LIKE 'heuristic (%') AS Count,
+            SELECT (SELECT count(*) FROM extraction_jobs WHERE state = 'done' AND extractor >= 'heuristic (' AND extractor < 'heuristic )') AS Count,
                    last_error AS LastError, updated_at AS LastAt
             FROM (SELECT 1) LEFT JOIN (
                 SELECT last_error, updated_at FROM extraction_jobs
-                WHERE state = 'done' AND extractor LIKE 'heuristic (%'
+                WHERE state = 'done' AND extractor >= 'heuristic (' AND extractor < 'heuristic )'
                 ORDER BY updated_at DESC LIMIT 1)
             """, cancellationToken: cancellationToken));
         return new ModelFailures(row.Count, row.LastError, row.LastAt);

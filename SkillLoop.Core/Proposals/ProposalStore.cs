@@ -27,6 +27,9 @@ public sealed record ProposalSummary(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
 
+/// <summary>A page of proposals and how many match in all.</summary>
+public sealed record ProposalPage(IReadOnlyList<ProposalSummary> Items, long Total);
+
 /// <summary>One entry of the audit log.</summary>
 public sealed record AuditEntry(long Id, DateTimeOffset At, string Actor, string Action, long? ProposalId, long? RegistryId, string Detail);
 
@@ -84,17 +87,32 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
     /// <summary>Raised after any change to a proposal (the dashboard redraws).</summary>
     public event Action<long>? Changed;
 
-    public async Task<IReadOnlyList<ProposalSummary>> ListAsync(string? state, CancellationToken cancellationToken)
+    public const int MaxLimit = 500;
+
+    private const string ListOrder =
+        "CASE state WHEN 'review' THEN 0 WHEN 'approved' THEN 1 WHEN 'drafting' THEN 2 WHEN 'open' THEN 3 ELSE 4 END, updated_at DESC, id DESC";
+
+    public async Task<IReadOnlyList<ProposalSummary>> ListAsync(string? state, CancellationToken cancellationToken) =>
+        (await QueryAsync(state, 0, MaxLimit, cancellationToken)).Items;
+
+    /// <summary>
+    /// One page of proposals, those waiting for a reviewer first, and how many there are in all. The page's ids are
+    /// chosen from ix_proposals_list alone: the rows carry whole skill files, so only the page's rows are read.
+    /// </summary>
+    public async Task<ProposalPage> QueryAsync(string? state, int offset, int limit, CancellationToken cancellationToken)
     {
+        var filter = state is null ? "" : "WHERE state = @state";
+        var parameters = new { state, offset = Math.Max(0, offset), limit = Math.Clamp(limit, 1, MaxLimit) };
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(
             $"""
             SELECT {SummaryColumns} FROM proposals p
-            WHERE @state IS NULL OR p.state = @state
-            ORDER BY CASE p.state WHEN 'review' THEN 0 WHEN 'approved' THEN 1 WHEN 'drafting' THEN 2 WHEN 'open' THEN 3 ELSE 4 END, p.updated_at DESC
-            LIMIT 1000
-            """, new { state }, cancellationToken: cancellationToken));
-        return rows.Select(r => r.ToSummary()).ToList();
+            WHERE p.id IN (SELECT id FROM proposals {filter} ORDER BY {ListOrder} LIMIT @limit OFFSET @offset)
+            ORDER BY {ListOrder}
+            """, parameters, cancellationToken: cancellationToken));
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"SELECT count(*) FROM proposals {filter}", parameters, cancellationToken: cancellationToken));
+        return new ProposalPage(rows.Select(r => r.ToSummary()).ToList(), total);
     }
 
     public async Task<ProposalDetail?> GetAsync(long id, CancellationToken cancellationToken)
@@ -156,18 +174,22 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
     }
 
     /// <summary>The audit log, newest first: of one proposal, or everything.</summary>
-    public async Task<IReadOnlyList<AuditEntry>> AuditAsync(long? proposalId, CancellationToken cancellationToken)
+    /// <param name="limit">How many entries, newest first (at most 500).</param>
+    /// <param name="beforeId">The cursor of the next page: entries older than this one.</param>
+    public async Task<IReadOnlyList<AuditEntry>> AuditAsync(long? proposalId, CancellationToken cancellationToken, int limit = 500, long? beforeId = null)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
-        return await AuditAsync(connection, proposalId, cancellationToken);
+        return await AuditAsync(connection, proposalId, cancellationToken, limit, beforeId);
     }
 
-    private static async Task<IReadOnlyList<AuditEntry>> AuditAsync(SqliteConnection connection, long? proposalId, CancellationToken cancellationToken) =>
+    private static async Task<IReadOnlyList<AuditEntry>> AuditAsync(SqliteConnection connection, long? proposalId, CancellationToken cancellationToken, int limit = 500, long? beforeId = null) =>
         (await connection.QueryAsync<AuditRow>(new CommandDefinition(
-            """
+            $"""
             SELECT id AS Id, at AS At, actor AS Actor, action AS Action, proposal_id AS ProposalId, registry_id AS RegistryId, detail AS Detail
-            FROM audit_log WHERE @proposalId IS NULL OR proposal_id = @proposalId ORDER BY id DESC LIMIT 500
-            """, new { proposalId }, cancellationToken: cancellationToken))).Select(r => new AuditEntry(r.Id, r.At, r.Actor, r.Action, r.ProposalId, r.RegistryId, r.Detail)).ToList();
+            FROM audit_log WHERE {(proposalId is null ? "1" : "proposal_id = @proposalId")} AND (@beforeId IS NULL OR id < @beforeId)
+            ORDER BY id DESC LIMIT @limit
+            """, new { proposalId, beforeId, limit = Math.Clamp(limit, 1, 500) }, cancellationToken: cancellationToken)))
+        .Select(r => new AuditEntry(r.Id, r.At, r.Actor, r.Action, r.ProposalId, r.RegistryId, r.Detail)).ToList();
 
     /// <summary>The reviewer's own version of the proposed text (while the proposal is in review).</summary>
     /// <param name="version">When given, the edit is refused (409) unless the proposal is still at this version.</param>

@@ -23,10 +23,23 @@ public static class ClusterEndpoints
 
     public sealed record NoiseRequest(bool Noise = true);
 
-    /// <summary>Groups of the same problem, most distinct users first.</summary>
-    public static async Task<Ok<IReadOnlyList<ClusterSummary>>> ListClusters(
-        ClusterStore store, CancellationToken cancellationToken, string? skill = null, string? state = null) =>
-        TypedResults.Ok(await store.ListAsync(string.IsNullOrEmpty(skill) ? null : skill, string.IsNullOrEmpty(state) ? null : state, cancellationToken));
+    /// <summary>
+    /// Groups of the same problem, most distinct users first, a page at a time (<c>page</c> from 1, <c>limit</c> 1–500,
+    /// default 100); <c>X-Total-Count</c> says how many match and a <c>Link: …; rel="next"</c> header names the next page.
+    /// </summary>
+    public static async Task<Results<Ok<IReadOnlyList<ClusterSummary>>, ValidationProblem>> ListClusters(
+        ClusterStore store, HttpContext context, CancellationToken cancellationToken, string? skill = null, string? state = null, int limit = Paging.DefaultLimit, int page = 1)
+    {
+        if (Paging.Invalid(limit, page, ClusterStore.MaxLimit) is { } problem)
+        {
+            return problem;
+        }
+
+        var found = await store.QueryAsync(
+            new ClusterQuery(string.IsNullOrEmpty(skill) ? null : skill, string.IsNullOrEmpty(state) ? null : state, Offset: (page - 1) * limit, Limit: limit), cancellationToken);
+        Paging.AddHeaders(context, found.Total, limit, page);
+        return TypedResults.Ok(found.Items);
+    }
 
     public static async Task<Results<Ok<ClusterDetail>, ProblemHttpResult>> GetCluster(
         long id, ClusterStore store, SkillLoop.Core.Extraction.IssueStore issues, CancellationToken cancellationToken)

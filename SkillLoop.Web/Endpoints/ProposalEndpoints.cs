@@ -28,8 +28,19 @@ public static class ProposalEndpoints
     /// </summary>
     public sealed record ReviewDecision(string? Comment = null, string? ProposedText = null, int? Version = null);
 
-    public static async Task<Ok<IReadOnlyList<ProposalSummary>>> ListProposals(ProposalStore store, CancellationToken cancellationToken, string? state = null) =>
-        TypedResults.Ok(await store.ListAsync(string.IsNullOrEmpty(state) ? null : state, cancellationToken));
+    /// <summary>Proposals waiting for a reviewer first, a page at a time (<c>page</c>, <c>limit</c> as for clusters).</summary>
+    public static async Task<Results<Ok<IReadOnlyList<ProposalSummary>>, ValidationProblem>> ListProposals(
+        ProposalStore store, HttpContext context, CancellationToken cancellationToken, string? state = null, int limit = Paging.DefaultLimit, int page = 1)
+    {
+        if (Paging.Invalid(limit, page, ProposalStore.MaxLimit) is { } problem)
+        {
+            return problem;
+        }
+
+        var found = await store.QueryAsync(string.IsNullOrEmpty(state) ? null : state, (page - 1) * limit, limit, cancellationToken);
+        Paging.AddHeaders(context, found.Total, limit, page);
+        return TypedResults.Ok(found.Items);
+    }
 
     public static async Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> GetProposal(long id, ProposalStore store, CancellationToken cancellationToken) =>
         await store.GetAsync(id, cancellationToken) is { } detail
