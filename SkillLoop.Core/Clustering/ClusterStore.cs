@@ -36,7 +36,7 @@ public sealed class ClusterActionException(string message, bool notFound = false
 public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSettings settings, SignalStore signals, TimeProvider time)
 {
     private const string SummaryColumns = """
-        id AS Id, nullif(skill, '') AS Skill, title AS Title, state AS State, signal_count AS SignalCount,
+        id AS Id, nullif(skill, '') AS Skill, title AS Title, (CASE WHEN state = 'open' AND reopened_at IS NOT NULL THEN 'reopened' ELSE state END) AS State, signal_count AS SignalCount,
         user_count AS DistinctUsers, first_seen AS FirstSeen, last_seen AS LastSeen,
         threshold_reached_at AS ThresholdReachedAt, merged_into AS MergedInto,
         (SELECT p.id FROM proposals p WHERE p.cluster_id = clusters.id) AS ProposalId,
@@ -49,7 +49,7 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(
             $"""
             SELECT {SummaryColumns} FROM clusters
-            WHERE (@skill IS NULL OR skill = @skill) AND (@state IS NULL OR state = @state) AND signal_count > 0
+            WHERE (@skill IS NULL OR skill = @skill) AND (@state IS NULL OR (CASE WHEN state = 'open' AND reopened_at IS NOT NULL THEN 'reopened' ELSE state END) = @state) AND signal_count > 0
             ORDER BY user_count DESC, last_seen DESC
             LIMIT 1000
             """, new { skill, state }, cancellationToken: cancellationToken));
