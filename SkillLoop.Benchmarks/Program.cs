@@ -9,6 +9,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- detector [CORPUS_DIR…]                     (its held-out test-split figures beside the regex detector)
 //        … -- knn [--knn 100000] | clustering | backlog [--mb 250] | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
 //        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll]
+//        … -- merge [--runs 5 --web path/to/SkillLoop.Web.dll]   (merge on a plain git remote -> merged after a scan)
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
 var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
@@ -53,6 +54,12 @@ if (args.Contains("flood"))
     await ServerBenchmarks.FloodAsync(new ServerBenchmarks.Options(
         options.GetValueOrDefault("web") ?? FindWebDll(), [],
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture)), TimeSpan.Zero, 0));
+    return;
+}
+
+if (args.Contains("merge"))
+{
+    await MergeBenchmark.RunAsync(options.GetValueOrDefault("web") ?? FindWebDll(), int.Parse(options.GetValueOrDefault("runs", "5"), CultureInfo.InvariantCulture));
     return;
 }
 
