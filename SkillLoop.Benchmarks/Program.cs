@@ -11,6 +11,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll]
 //        … -- replay [--corrections 8 --proposals 50]          (replay before review: cost per correction, tiny GGUF and no model)
 //        … -- pages [--runs 20 --signals 100000 --clusters 10000 --proposals 500 --data DIR (seed once, reuse) --web path/to/SkillLoop.Web.dll]
+//        … -- merge [--runs 5 --web path/to/SkillLoop.Web.dll]   (merge on a plain git remote -> merged after a scan)
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
 var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
@@ -74,6 +75,12 @@ if (args.FirstOrDefault() == "replay")
 {
     await ReplayBenchmark.RunAsync(int.Parse(options.GetValueOrDefault("corrections", "8"), CultureInfo.InvariantCulture),
         int.Parse(options.GetValueOrDefault("proposals", "50"), CultureInfo.InvariantCulture));
+    return;
+}
+
+if (args.Contains("merge"))
+{
+    await MergeBenchmark.RunAsync(options.GetValueOrDefault("web") ?? FindWebDll(), int.Parse(options.GetValueOrDefault("runs", "5"), CultureInfo.InvariantCulture));
     return;
 }
 

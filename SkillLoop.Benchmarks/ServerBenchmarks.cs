@@ -22,7 +22,7 @@ internal static class ServerBenchmarks
     private sealed record LoadResult(int Clients, TimeSpan Elapsed, long Requests, long Signals, long Errors, IReadOnlyList<double> LatenciesMs, TimeSpan ServerCpu, TimeSpan GeneratorCpu, ResidentMemory PeakRss);
 
     // One problem said three ways (the API test's wording: the heuristic extraction + MiniLM put them in one cluster).
-    private static readonly (string User, string Text)[] SameProblem =
+    internal static readonly (string User, string Text)[] SameProblem =
     [
         ("ann@example.com", "No, the totals row has to be the last row of the table, not the first."),
         ("ben@example.com", "I said the totals row belongs at the bottom of the table, not the top."),
@@ -378,7 +378,7 @@ internal static class ServerBenchmarks
         return (requests, signals, errors, latencies);
     }
 
-    private static async Task PostCorrectionAsync(HttpClient ingest, string skill, string user, string text)
+    internal static async Task PostCorrectionAsync(HttpClient ingest, string skill, string user, string text)
     {
         var session = Guid.NewGuid().ToString("N");
         var batch = new SignalBatch("claude", session, user, 0, new SessionCursor("claude", session, 100, skill, null),
@@ -403,7 +403,7 @@ internal static class ServerBenchmarks
     }
 
     /// <summary>A bare repository with <c>skills/&lt;name&gt;/SKILL.md</c> per skill on <c>main</c>: the registry's remote.</summary>
-    private static string CreateSkillRepository(string path, IEnumerable<string> skills)
+    internal static string CreateSkillRepository(string path, IEnumerable<string> skills)
     {
         Repository.Init(path, isBare: true);
         using var repository = new Repository(path);
@@ -421,7 +421,7 @@ internal static class ServerBenchmarks
         return path;
     }
 
-    private static async Task WaitAsync(Func<Task<bool>> done, string what, TimeSpan? poll = null)
+    internal static async Task WaitAsync(Func<Task<bool>> done, string what, TimeSpan? poll = null)
     {
         var deadline = Stopwatch.StartNew();
         while (!await done())
@@ -439,13 +439,13 @@ internal static class ServerBenchmarks
     private static double Percentile(IReadOnlyList<double> sorted, double p) =>
         sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+    internal static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
-    private static string Verdict(bool met) => met ? "met" : "MISSED";
+    internal static string Verdict(bool met) => met ? "met" : "MISSED";
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
 
-    private static string Invariant(FormattableString text) => FormattableString.Invariant(text);
+    internal static string Invariant(FormattableString text) => FormattableString.Invariant(text);
 
     private static ResidentMemory Max(ResidentMemory a, ResidentMemory b) => b.Total > a.Total ? b : a;
 

@@ -10,4 +10,5 @@ namespace SkillLoop.Core;
 [JsonSerializable(typeof(IReadOnlyList<string>))]
 [JsonSerializable(typeof(IReadOnlyList<Proposals.LineProvenance>))]
 [JsonSerializable(typeof(Proposals.ProposalEvidence))]
+[JsonSerializable(typeof(IReadOnlyList<Proposals.ProposalRound>))]
 internal sealed partial class CoreJsonContext : JsonSerializerContext;

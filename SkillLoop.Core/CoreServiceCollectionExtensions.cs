@@ -78,11 +78,18 @@ public static class CoreServiceCollectionExtensions
         services.AddHttpClient(ForgeProviders.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddSingleton<RegistrySettings>();
         services.AddSingleton<RegistryStore>();
+        services.AddSingleton<SkillCatalog>();
         services.AddSingleton<GitMirror>();
         services.AddSingleton<RegistryScans>();
         services.AddSingleton<ForgeProviders>();
         services.AddSingleton<ProposalWriter>();
         services.AddSingleton<ProposalStore>();
+        services.AddSingleton<ProposalWork>();
+        services.AddSingleton<ProposalDrafter>();
+        services.AddSingleton<ProposalPusher>();
+        services.AddSingleton<ForgeSync>();
+        services.AddSingleton<IRegistryScanObserver>(sp => sp.GetRequiredService<ForgeSync>());
+        services.AddSingleton<SkillVersions>();
         services.AddSingleton<ProposalRunner>();
 
         services.AddHostedService<SkillLoopStartup>();

@@ -27,6 +27,7 @@ app.MapSignalEndpoints();
 app.MapClusterEndpoints();
 app.MapProposalEndpoints();
 app.MapRegistryEndpoints();
+app.MapWebhookEndpoints();
 app.MapPatternEndpoints();
 app.MapDetectionEndpoints();
 app.MapSettingsEndpoints();

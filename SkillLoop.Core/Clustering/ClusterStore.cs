@@ -46,7 +46,7 @@ public sealed class ClusterActionException(string message, bool notFound = false
 public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSettings settings, SignalStore signals, TimeProvider time)
 {
     private const string SummaryColumns = """
-        id AS Id, nullif(skill, '') AS Skill, title AS Title, state AS State, signal_count AS SignalCount,
+        id AS Id, nullif(skill, '') AS Skill, title AS Title, (CASE WHEN state = 'open' AND reopened_at IS NOT NULL THEN 'reopened' ELSE state END) AS State, signal_count AS SignalCount,
         user_count AS DistinctUsers, first_seen AS FirstSeen, last_seen AS LastSeen,
         threshold_reached_at AS ThresholdReachedAt, merged_into AS MergedInto,
         (SELECT p.id FROM proposals p WHERE p.cluster_id = clusters.id) AS ProposalId,
@@ -67,7 +67,13 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         (bool Given, string Term)[] terms =
         [
             (query.Skill is not null, "skill = @Skill"),
-            (query.State is not null, "state = @State"),
+            // 'reopened' is an open cluster whose merged fix did not hold (reopened_at set); 'open' leaves those out.
+            (query.State is not null, query.State switch
+            {
+                "reopened" => "state = 'open' AND reopened_at IS NOT NULL",
+                "open" => "state = 'open' AND reopened_at IS NULL",
+                _ => "state = @State",
+            }),
             (!string.IsNullOrEmpty(query.SkillContains), @"skill LIKE '%' || @SkillContains || '%' ESCAPE '\'"),
             (!string.IsNullOrEmpty(query.Search), @"title LIKE '%' || @Search || '%' ESCAPE '\'"),
         ];

@@ -356,6 +356,29 @@ public static class Migrations
                 PRIMARY KEY (cluster_id, other_id)
             ) WITHOUT ROWID;
             """),
+        (12, "the fix after the push: forge state, merge commit, rounds, the open cap, webhooks", """
+            -- When the fix merged and the registry commit that carries it (the skill's new version from then on).
+            ALTER TABLE proposals ADD COLUMN merged_at TEXT NULL;
+            ALTER TABLE proposals ADD COLUMN merged_commit TEXT NULL;
+            -- Pull request state is polled: next poll at pr_poll_at; pr_poll_idle counts polls in a row that saw
+            -- nothing new (the wait doubles with each, so quiet PRs cost little).
+            ALTER TABLE proposals ADD COLUMN pr_poll_at TEXT NULL;
+            ALTER TABLE proposals ADD COLUMN pr_poll_idle INTEGER NOT NULL DEFAULT 0;
+            -- Closed without merge on the forge: silent, like a rejection, until new users report the problem.
+            ALTER TABLE proposals ADD COLUMN silenced INTEGER NOT NULL DEFAULT 0;
+            -- A merged fix that did not hold starts the next round of the same proposal; earlier rounds are kept.
+            ALTER TABLE proposals ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+            ALTER TABLE proposals ADD COLUMN history_json TEXT NOT NULL DEFAULT '[]';
+            -- Approved but waiting: the registry has as many open SkillLoop pull requests as it allows.
+            ALTER TABLE proposals ADD COLUMN queued_at TEXT NULL;
+            -- A reviewer asked to rebuild the branch on the registry branch's head.
+            ALTER TABLE proposals ADD COLUMN rebase_requested INTEGER NOT NULL DEFAULT 0;
+            -- The cluster's merged fix did not hold (shown as state 'reopened' while the cluster is open).
+            ALTER TABLE clusters ADD COLUMN reopened_at TEXT NULL;
+            ALTER TABLE registries ADD COLUMN max_open INTEGER NOT NULL DEFAULT 5;
+            ALTER TABLE registries ADD COLUMN webhook_secret_protected TEXT NULL;
+            CREATE INDEX ix_proposals_registry_state ON proposals (registry_id, state);
+            """),
         (13, "replay before review: would the proposed text have prevented each correction?", """
             -- One row per proposal: which version and texts (SHA-256 of the current and the proposed text) the replay
             -- covers, and how far it got: 'no-model' (none configured: nothing to score), 'off', 'running' or 'done'.

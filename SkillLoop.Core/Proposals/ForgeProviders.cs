@@ -10,6 +10,9 @@ namespace SkillLoop.Core.Proposals;
 /// <summary>A pull (merge) request on a forge.</summary>
 public sealed record PullRequestRef(long Number, string Url);
 
+/// <summary>Where a pull request stands on the forge: <c>open</c>, <c>merged</c> or <c>closed</c> (without merge), with the merge commit when the forge names one.</summary>
+public sealed record PullRequestState(string State, string? MergeCommit);
+
 /// <summary>What to open: the pushed branch into the registry's branch.</summary>
 public sealed record PullRequestSpec(string Branch, string Title, string Body, bool Draft, IReadOnlyList<string> Labels);
 
@@ -30,6 +33,9 @@ public interface IForgeProvider
     Task CloseAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken);
 
     Task MergeAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken);
+
+    /// <summary>The request's state now (plain git has none: null).</summary>
+    Task<PullRequestState?> GetStateAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken);
 }
 
 /// <summary>The provider of each registry kind.</summary>
@@ -91,6 +97,8 @@ internal sealed class PlainGit : IForgeProvider
     public Task CloseAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task MergeAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task<PullRequestState?> GetStateAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken) => Task.FromResult<PullRequestState?>(null);
 }
 
 /// <summary>GitHub (and GitHub Enterprise) through Octokit: Draft PRs with labels.</summary>
@@ -135,6 +143,15 @@ internal sealed class GitHubForge : IForgeProvider
         }
     }
 
+    public async Task<PullRequestState?> GetStateAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken)
+    {
+        var (client, owner, name) = Client(registry, token);
+        var pull = await CallAsync("read the pull request", () => client.PullRequest.Get(owner, name, (int)number));
+        return pull.Merged ? new PullRequestState("merged", pull.MergeCommitSha)
+            : pull.State.Value == ItemState.Closed ? new PullRequestState("closed", null)
+            : new PullRequestState("open", null);
+    }
+
     private static (GitHubClient Client, string Owner, string Name) Client(RegistryRecord registry, string? token)
     {
         var repository = ForgeProviders.RequireRepository(registry);
@@ -176,6 +193,8 @@ internal abstract class RestForge(HttpClient http, string forge) : IForgeProvide
     public abstract Task CloseAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken);
 
     public abstract Task MergeAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken);
+
+    public abstract Task<PullRequestState?> GetStateAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken);
 
     protected abstract void Authorize(HttpRequestMessage request, string token);
 
@@ -256,6 +275,19 @@ internal sealed class GitLabForge(HttpClient http) : RestForge(http, "GitLab")
     public override Task MergeAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Put, registry, token, $"projects/{Project(registry)}/merge_requests/{number}/merge", new { squash = true }, "merge the merge request", cancellationToken);
 
+    public override async Task<PullRequestState?> GetStateAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken)
+    {
+        var request = await SendAsync(HttpMethod.Get, registry, token, $"projects/{Project(registry)}/merge_requests/{number}", null, "read the merge request", cancellationToken);
+        // GitLab: opened, closed, locked or merged; a squash merge names its commit in squash_commit_sha.
+        return request?["state"]?.GetValue<string>() switch
+        {
+            "merged" => new PullRequestState("merged", (request["merge_commit_sha"] ?? request["squash_commit_sha"])?.GetValue<string>()),
+            "closed" => new PullRequestState("closed", null),
+            "opened" or "locked" => new PullRequestState("open", null),
+            var other => throw new ForgeException($"GitLab answered merge request !{number} with an unknown state '{other}'."),
+        };
+    }
+
     protected override void Authorize(HttpRequestMessage request, string token) => request.Headers.Add("PRIVATE-TOKEN", token);
 
     private static string Project(RegistryRecord registry) => Uri.EscapeDataString(ForgeProviders.RequireRepository(registry));
@@ -287,6 +319,15 @@ internal sealed class GiteaForge(HttpClient http) : RestForge(http, "Gitea")
 
     public override Task MergeAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Post, registry, token, $"repos/{ForgeProviders.RequireRepository(registry)}/pulls/{number}/merge", new { Do = "squash" }, "merge the pull request", cancellationToken);
+
+    public override async Task<PullRequestState?> GetStateAsync(RegistryRecord registry, string? token, long number, CancellationToken cancellationToken)
+    {
+        var pull = await SendAsync(HttpMethod.Get, registry, token, $"repos/{ForgeProviders.RequireRepository(registry)}/pulls/{number}", null, "read the pull request", cancellationToken);
+        return pull?["merged"]?.GetValue<bool>() == true ? new PullRequestState("merged", pull["merge_commit_sha"]?.GetValue<string>())
+            : pull?["state"]?.GetValue<string>() == "closed" ? new PullRequestState("closed", null)
+            : pull?["state"]?.GetValue<string>() == "open" ? new PullRequestState("open", null)
+            : throw new ForgeException($"Gitea answered pull request #{number} without a known state.");
+    }
 
     protected override void Authorize(HttpRequestMessage request, string token) => request.Headers.Authorization = new AuthenticationHeaderValue("token", token);
 }

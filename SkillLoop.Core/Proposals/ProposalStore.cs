@@ -7,7 +7,12 @@ using SkillLoop.Core.Extraction;
 
 namespace SkillLoop.Core.Proposals;
 
-/// <summary>A proposal in lists: what it fixes, where it stands, and the evidence behind it.</summary>
+/// <summary>
+/// A proposal in lists: what it fixes, where it stands, and the evidence behind it. <see cref="Queued"/>: approved but
+/// waiting, because its registry has as many open SkillLoop pull requests as it allows. <see cref="MergedCommit"/>: the
+/// registry commit that carries the merged fix (the skill's new version). <see cref="Round"/> grows each time a merged
+/// fix did not hold.
+/// </summary>
 public sealed record ProposalSummary(
     long Id,
     long ClusterId,
@@ -25,7 +30,11 @@ public sealed record ProposalSummary(
     bool AutoMerge,
     string? LastError,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    int Round = 1,
+    bool Queued = false,
+    DateTimeOffset? MergedAt = null,
+    string? MergedCommit = null);
 
 /// <summary>A page of proposals and how many match in all.</summary>
 public sealed record ProposalPage(IReadOnlyList<ProposalSummary> Items, long Total);
@@ -54,7 +63,8 @@ public sealed record ProposalDetail(
     int Version,
     IReadOnlyList<string> Warnings,
     IReadOnlyList<LineProvenance> Provenance,
-    ProposalRejection? PreviousRejection)
+    ProposalRejection? PreviousRejection,
+    IReadOnlyList<ProposalRound>? History = null)
 {
     /// <summary>Replay before review of the current texts (null while drafting); its flag is also in <see cref="Warnings"/>.</summary>
     public Replay.ProposalReplay? Replay { get; init; }
@@ -81,7 +91,8 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
         p.id AS Id, p.cluster_id AS ClusterId, nullif(p.skill, '') AS Skill, p.title AS Title, p.state AS State,
         p.confidence AS Confidence, p.evidence_signals AS EvidenceSignals, p.evidence_users AS EvidenceUsers,
         p.generated_by AS GeneratedBy, p.skill_path AS SkillPath, p.registry_id AS RegistryId, p.branch AS Branch,
-        p.pr_url AS PrUrl, p.auto_merge AS AutoMerge, p.last_error AS LastError, p.created_at AS CreatedAt, p.updated_at AS UpdatedAt
+        p.pr_url AS PrUrl, p.auto_merge AS AutoMerge, p.last_error AS LastError, p.created_at AS CreatedAt, p.updated_at AS UpdatedAt,
+        p.round AS Round, (p.state = 'approved' AND p.queued_at IS NOT NULL) AS Queued, p.merged_at AS MergedAt, p.merged_commit AS MergedCommit
         """;
 
     /// <summary>Raised after any change to a proposal (the dashboard redraws).</summary>
@@ -131,7 +142,7 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
                    base_commit AS BaseCommit, commit_sha AS CommitSha, pr_number AS PrNumber, review_comment AS ReviewComment,
                    reviewed_by AS ReviewedBy, reviewed_at AS ReviewedAt, attempts AS Attempts, version AS Version,
                    warnings_json AS WarningsJson, provenance_json AS ProvenanceJson, evidence_json AS EvidenceJson,
-                   rejected_comment AS RejectedComment, rejected_by AS RejectedBy, rejected_at AS RejectedAt
+                   rejected_comment AS RejectedComment, rejected_by AS RejectedBy, rejected_at AS RejectedAt, history_json AS HistoryJson
             FROM proposals WHERE id = @id
             """, new { id }, cancellationToken: cancellationToken));
         // The evidence as it was when the text was written (it is part of what the version covers); live while drafting.
@@ -145,7 +156,8 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
             row.Version,
             [.. ReadJson(row.WarningsJson, CoreJsonContext.Default.IReadOnlyListString) ?? [], .. replay?.Warning is { } flag ? [flag] : Array.Empty<string>()],
             ReadJson(row.ProvenanceJson, CoreJsonContext.Default.IReadOnlyListLineProvenance) ?? [],
-            row is { RejectedBy: { } by, RejectedAt: { } at } ? new ProposalRejection(row.RejectedComment, by, at) : null)
+            row is { RejectedBy: { } by, RejectedAt: { } at } ? new ProposalRejection(row.RejectedComment, by, at) : null,
+            ProposalWork.History(row.HistoryJson))
         {
             Replay = replay,
         };
@@ -274,6 +286,37 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
             return ("rejected", Clean(comment) ?? "");
         }, cancellationToken);
         return (await GetAsync(id, cancellationToken))!;
+    }
+
+    /// <summary>
+    /// Asks the runner to rebuild an open proposal's branch on the registry branch's head (a stale branch, as update bots
+    /// rebase theirs on request). The runner does the work; the audit log says what came of it.
+    /// </summary>
+    public async Task<ProposalDetail> RequestRebaseAsync(long id, string actor, CancellationToken cancellationToken)
+    {
+        await InReviewAsync(id, null, requireVersion: false, actor, ["open"], async (connection, transaction, _) =>
+        {
+            var pushed = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+                "SELECT pushed_sha FROM proposals WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+            if (pushed is null)
+            {
+                throw new ProposalActionException("The proposal's branch is not pushed yet; there is nothing to rebase.");
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE proposals SET rebase_requested = 1, not_before = NULL, updated_at = @now WHERE id = @id",
+                new { id, now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
+            return ("rebase-requested", "");
+        }, cancellationToken);
+        return (await GetAsync(id, cancellationToken))!;
+    }
+
+    /// <summary>Approved proposals waiting for room under their registry's cap of open pull requests.</summary>
+    public async Task<long> QueuedCountAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM proposals WHERE state = 'approved' AND queued_at IS NOT NULL", cancellationToken: cancellationToken));
     }
 
     private async Task InReviewAsync(
@@ -432,9 +475,14 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
         public string? LastError { get; init; }
         public DateTimeOffset CreatedAt { get; init; }
         public DateTimeOffset UpdatedAt { get; init; }
+        public int Round { get; init; } = 1;
+        public bool Queued { get; init; }
+        public DateTimeOffset? MergedAt { get; init; }
+        public string? MergedCommit { get; init; }
 
         public ProposalSummary ToSummary() => new(
-            Id, ClusterId, Skill, Title, State, Confidence, EvidenceSignals, EvidenceUsers, GeneratedBy, SkillPath, RegistryId, Branch, PrUrl, AutoMerge, LastError, CreatedAt, UpdatedAt);
+            Id, ClusterId, Skill, Title, State, Confidence, EvidenceSignals, EvidenceUsers, GeneratedBy, SkillPath, RegistryId, Branch, PrUrl, AutoMerge, LastError, CreatedAt, UpdatedAt,
+            Round, Queued, MergedAt, MergedCommit);
     }
 
     private sealed class AuditRow
@@ -469,6 +517,7 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
         public string? RejectedComment { get; init; }
         public string? RejectedBy { get; init; }
         public DateTimeOffset? RejectedAt { get; init; }
+        public string? HistoryJson { get; init; }
     }
 
     private sealed class ClusterRow

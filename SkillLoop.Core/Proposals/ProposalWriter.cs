@@ -292,7 +292,10 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
     private static string Cut(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
     /// <summary>The PR body: problem, root cause, proposed change, evidence, confidence.</summary>
-    public static string Body(ProposalEvidence evidence, ProposedChange change, string? reviewedBy, bool edited = false, IReadOnlyList<string>? warnings = null)
+    /// <param name="sections">Further sections (heading, Markdown), placed after the evidence and before the footer.</param>
+    public static string Body(
+        ProposalEvidence evidence, ProposedChange change, string? reviewedBy, bool edited = false, IReadOnlyList<string>? warnings = null,
+        IReadOnlyList<(string Heading, string Text)>? sections = null)
     {
         var body = new StringBuilder();
         body.Append("## Problem pattern\n\n").Append(evidence.ProblemPattern).Append("\n\n");
@@ -327,6 +330,11 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
             }
 
             body.Append('\n');
+        }
+
+        foreach (var (heading, text) in sections ?? [])
+        {
+            body.Append("## ").Append(heading).Append("\n\n").Append(text.TrimEnd()).Append("\n\n");
         }
 
         body.Append(CultureInfo.InvariantCulture, $"<sub>Proposed by SkillLoop from cluster #{evidence.ClusterId}");

@@ -156,6 +156,52 @@ public sealed partial class GitMirror
             return commit.Sha;
         }, cancellationToken);
 
+    /// <summary>
+    /// Whether a pushed proposal is merged at <paramref name="head"/>: <c>reachable</c> when its commit is an ancestor of
+    /// the head, <c>content</c> when the head's file holds its text (a squash or rebase merge), else null.
+    /// </summary>
+    public Task<string?> MergedHowAsync(RegistryRecord registry, string head, string commit, string path, string text, CancellationToken cancellationToken) =>
+        WithRepositoryAsync(registry, repository =>
+        {
+            var tip = repository.Lookup<Commit>(head);
+            if (tip is null)
+            {
+                return null;
+            }
+
+            var pushed = repository.Lookup<Commit>(commit);
+            if (pushed is not null && (pushed.Sha == tip.Sha || repository.ObjectDatabase.FindMergeBase(pushed, tip)?.Sha == pushed.Sha))
+            {
+                return "reachable";
+            }
+
+            var entry = tip.Tree[path];
+            return entry is { TargetType: TreeEntryTargetType.Blob } && RepositoryScanner.Read(entry) == text ? "content" : (string?)null;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Replays <paramref name="commit"/> on <paramref name="onto"/> (a three-way merge, as a cherry-pick does) and pushes
+    /// the result as <paramref name="branch"/>; null when the same lines changed on both sides (nothing is pushed).
+    /// </summary>
+    public Task<(string Commit, string Text)?> ReplayOntoAsync(
+        RegistryRecord registry, string? token, string commit, string onto, string path, string branch, BotIdentity identity, DateTimeOffset when, CancellationToken cancellationToken) =>
+        WithRepositoryAsync(registry, repository =>
+        {
+            var change = repository.Lookup<Commit>(commit) ?? throw new GitOperationException($"Commit {commit} is not in the mirror; fetch again.");
+            var head = repository.Lookup<Commit>(onto) ?? throw new GitOperationException($"Commit {onto} is not in the mirror; fetch again.");
+            var merged = repository.ObjectDatabase.CherryPickCommit(change, head, 0, new MergeTreeOptions { FailOnConflict = false });
+            if (merged.Status != MergeTreeStatus.Succeeded)
+            {
+                return ((string, string)?)null;
+            }
+
+            var committer = new Signature(identity.Name, identity.Email, when);
+            var made = repository.ObjectDatabase.CreateCommit(change.Author, committer, change.Message, merged.Tree, [head], prettifyMessage: false);
+            repository.Refs.Add($"refs/heads/{branch}", made.Id, allowOverwrite: true);
+            Push(repository, registry, token, $"+refs/heads/{branch}:refs/heads/{branch}");
+            return (made.Sha, RepositoryScanner.Read(made.Tree[path]));
+        }, cancellationToken);
+
     /// <summary>Fast-forwards the registry's branch to <paramref name="commit"/> (auto-merge without a forge).</summary>
     public Task MergeIntoBranchAsync(RegistryRecord registry, string? token, string commit, CancellationToken cancellationToken) =>
         WithRepositoryAsync(registry, repository =>

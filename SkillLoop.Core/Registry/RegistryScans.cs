@@ -6,6 +6,12 @@ using SkillLoop.Core.Data;
 
 namespace SkillLoop.Core.Registry;
 
+/// <summary>Told after every successful scan, before it reports done (proposal merge checks: a manual scan settles them).</summary>
+public interface IRegistryScanObserver
+{
+    Task ScannedAsync(RegistryRecord registry, string head, CancellationToken cancellationToken);
+}
+
 /// <summary>Where a registry's scan is: <c>queued</c>, <c>fetching</c>, <c>scanning</c>, <c>done</c> or <c>failed</c>.</summary>
 public sealed record ScanProgress(long RegistryId, string Phase, int Percent, int? SkillsFound, string? Error, IReadOnlyList<string> Skipped, DateTimeOffset UpdatedAt);
 
@@ -16,11 +22,13 @@ public sealed record ScanProgress(long RegistryId, string Phase, int Percent, in
 /// </summary>
 public sealed partial class RegistryScans(
     RegistryStore registries,
+    SkillCatalog catalog,
     RegistrySettings settings,
     GitMirror git,
     DatabaseState state,
     TimeProvider time,
-    ILogger<RegistryScans> logger) : BackgroundService
+    ILogger<RegistryScans> logger,
+    IEnumerable<IRegistryScanObserver> observers) : BackgroundService
 {
     private static readonly TimeSpan ScheduleCheck = TimeSpan.FromMinutes(1);
 
@@ -85,13 +93,26 @@ public sealed partial class RegistryScans(
             var commit = await git.FetchAsync(registry, token, p => Report(registryId, "fetching", p / 2), cancellationToken);
             Report(registryId, "scanning", 50);
             var result = await git.ScanAsync(registry, commit, p => Report(registryId, "scanning", 50 + p / 2), cancellationToken);
-            await registries.SaveScanAsync(registryId, commit, result, cancellationToken);
+            await catalog.SaveScanAsync(registryId, commit, result, cancellationToken);
+            foreach (var observer in observers)
+            {
+                try
+                {
+                    await observer.ScannedAsync(registry, commit, cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // What the scan found is saved; a follow-up that failed is retried with the next scan.
+                    LogObserverFailed(logger, registry.Name, ex);
+                }
+            }
+
             LogScanned(logger, registry.Name, result.Skills.Count, result.Skipped.Count);
             return Report(registryId, "done", 100, result.Skills.Count, null, result.Skipped);
         }
         catch (Exception ex) when (ex is GitOperationException or RegistryException or LibGit2Sharp.LibGit2SharpException)
         {
-            await registries.SaveScanErrorAsync(registryId, ex.Message, CancellationToken.None);
+            await catalog.SaveScanErrorAsync(registryId, ex.Message, CancellationToken.None);
             LogScanFailed(logger, registry.Name, ex.Message);
             return Report(registryId, "failed", 100, null, ex.Message);
         }
@@ -100,7 +121,7 @@ public sealed partial class RegistryScans(
             // Without this the registry would show "fetching" for good, and a new request for it would be ignored.
             const string error = "The scan was cancelled before it finished; nothing it found was saved.";
             Report(registryId, "failed", 100, null, error);
-            await registries.SaveScanErrorAsync(registryId, error, CancellationToken.None);
+            await catalog.SaveScanErrorAsync(registryId, error, CancellationToken.None);
             LogScanFailed(logger, registry.Name, error);
             throw;
         }
@@ -207,6 +228,9 @@ public sealed partial class RegistryScans(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Scan of registry {Registry} failed: {Error}")]
     private static partial void LogScanFailed(ILogger logger, string registry, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "After the scan of registry {Registry}, checking its proposals failed")]
+    private static partial void LogObserverFailed(ILogger logger, string registry, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The registry scan loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

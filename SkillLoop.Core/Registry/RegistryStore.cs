@@ -6,78 +6,16 @@ using SkillLoop.Core.Data;
 
 namespace SkillLoop.Core.Registry;
 
-/// <summary>A registry as stored; the token itself never leaves <see cref="RegistryStore"/> except for git and forge calls.</summary>
-public sealed record RegistryRecord(
-    long Id,
-    string Name,
-    string Provider,
-    string Url,
-    string Branch,
-    string? ApiUrl,
-    string? Repository,
-    IReadOnlyList<string> PathFilters,
-    int? DistinctUsers,
-    bool AutoMerge,
-    double AutoMergeMinConfidence,
-    int AutoMergeMinUsers,
-    bool HasToken,
-    DateTimeOffset? LastScanAt,
-    string? LastScanCommit,
-    string? LastScanError,
-    long SkillCount,
-    DateTimeOffset CreatedAt);
-
-/// <summary>What an admin sends to add or change a registry. A null token keeps the stored one; "" removes it.</summary>
-public sealed record RegistryInput(
-    string? Name,
-    string? Provider,
-    string? Url,
-    string? Branch,
-    string? Token = null,
-    string? ApiUrl = null,
-    string? Repository = null,
-    IReadOnlyList<string>? PathFilters = null,
-    int? DistinctUsers = null,
-    bool AutoMerge = false,
-    double? AutoMergeMinConfidence = null,
-    int? AutoMergeMinUsers = null);
-
-/// <summary>A registered skill with its health: corrections, sessions that used it, and the trend of the last two weeks.</summary>
-public sealed record SkillSummary(
-    long Id,
-    long RegistryId,
-    string Registry,
-    string Kind,
-    string Name,
-    string? QualifiedName,
-    string? Description,
-    string Path,
-    string? Plugin,
-    long Corrections,
-    long Sessions,
-    double? CorrectionsPerUse,
-    long CorrectionsLast7Days,
-    long CorrectionsPrevious7Days);
-
-/// <summary>A skill name seen in signals that no registered skill matches.</summary>
-public sealed record UnmatchedSkill(string Skill, string? ExamplePath, long Signals, DateTimeOffset LastSeen);
-
-/// <summary>The registered skill a signal's skill name resolves to.</summary>
-public sealed record ResolvedSkill(long SkillId, long RegistryId, string Path, string Name);
-
-/// <summary>Invalid registry input (<see cref="Field"/> names it), or a registry/skill that does not exist.</summary>
-public sealed class RegistryException(string field, string message, bool notFound = false) : Exception(message)
-{
-    public string Field { get; } = field;
-    public bool NotFound { get; } = notFound;
-}
-
-/// <summary>Registries, the skills their scans found, and the admin's mappings of unmatched skill names.</summary>
+/// <summary>Registries: add, change, remove, and their secrets (access token, webhook secret), kept encrypted. What scans found is <see cref="SkillCatalog"/>'s.</summary>
 public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider protection, TimeProvider time)
 {
     public static readonly string[] Providers = ["github", "gitlab", "gitea", "git"];
 
+    /// <summary>Open SkillLoop pull requests a registry takes at once unless set otherwise (as update bots cap theirs).</summary>
+    public const int DefaultMaxOpen = 5;
+
     private readonly IDataProtector _tokens = protection.CreateProtector("SkillLoop.Registry.Token.v1");
+    private readonly IDataProtector _webhookSecrets = protection.CreateProtector("SkillLoop.Registry.WebhookSecret.v1");
 
     /// <summary>Raised after a registry is added, changed or removed (every open dashboard redraws, not only the editor's).</summary>
     public event Action<long>? Changed;
@@ -88,7 +26,8 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
         r.auto_merge AS AutoMerge, r.auto_merge_min_confidence AS AutoMergeMinConfidence,
         r.auto_merge_min_users AS AutoMergeMinUsers, r.token_protected IS NOT NULL AS HasToken,
         r.last_scan_at AS LastScanAt, r.last_scan_commit AS LastScanCommit, r.last_scan_error AS LastScanError,
-        (SELECT count(*) FROM skills k WHERE k.registry_id = r.id) AS SkillCount, r.created_at AS CreatedAt
+        (SELECT count(*) FROM skills k WHERE k.registry_id = r.id) AS SkillCount, r.created_at AS CreatedAt,
+        r.max_open AS MaxOpen, r.webhook_secret_protected IS NOT NULL AS HasWebhookSecret
         """;
 
     public async Task<IReadOnlyList<RegistryRecord>> ListAsync(CancellationToken cancellationToken)
@@ -126,6 +65,23 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
         }
     }
 
+    /// <summary>The decrypted webhook secret, for verifying a forge's delivery only; null when none is set.</summary>
+    public async Task<string?> WebhookSecretAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var stored = await connection.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(
+            "SELECT webhook_secret_protected FROM registries WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+        try
+        {
+            return stored is null ? null : _webhookSecrets.Unprotect(stored);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            // Keys changed: no delivery can be verified until the secret is set again (polling goes on meanwhile).
+            return null;
+        }
+    }
+
     public async Task<RegistryRecord> CreateAsync(RegistryInput input, CancellationToken cancellationToken)
     {
         var valid = Validate(input);
@@ -136,9 +92,9 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
             var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
                 """
                 INSERT INTO registries (name, provider, url, branch, token_protected, api_url, repository, path_filters,
-                    distinct_users, auto_merge, auto_merge_min_confidence, auto_merge_min_users, created_at, updated_at)
+                    distinct_users, auto_merge, auto_merge_min_confidence, auto_merge_min_users, max_open, webhook_secret_protected, created_at, updated_at)
                 VALUES (@Name, @Provider, @Url, @Branch, @token, @ApiUrl, @Repository, @filters,
-                    @DistinctUsers, @AutoMerge, @confidence, @users, @now, @now)
+                    @DistinctUsers, @AutoMerge, @confidence, @users, @maxOpen, @secret, @now, @now)
                 RETURNING id
                 """,
                 new
@@ -148,6 +104,8 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
                     filters = string.Join('\n', valid.PathFilters!),
                     confidence = valid.AutoMergeMinConfidence ?? 0.9,
                     users = valid.AutoMergeMinUsers ?? 5,
+                    maxOpen = valid.MaxOpen ?? DefaultMaxOpen,
+                    secret = string.IsNullOrEmpty(valid.WebhookSecret) ? null : _webhookSecrets.Protect(valid.WebhookSecret),
                     now,
                 }, cancellationToken: cancellationToken));
             Changed?.Invoke(id);
@@ -176,14 +134,18 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
                     auto_merge_min_confidence = coalesce(@AutoMergeMinConfidence, auto_merge_min_confidence),
                     auto_merge_min_users = coalesce(@AutoMergeMinUsers, auto_merge_min_users),
                     token_protected = CASE WHEN @keepToken THEN token_protected ELSE @token END,
+                    max_open = coalesce(@MaxOpen, max_open),
+                    webhook_secret_protected = CASE WHEN @keepSecret THEN webhook_secret_protected ELSE @secret END,
                     updated_at = @now
                 WHERE id = @id
                 """,
                 new
                 {
                     id, valid.Name, valid.Provider, valid.Url, valid.Branch, valid.ApiUrl, valid.Repository, valid.DistinctUsers, valid.AutoMerge,
-                    valid.AutoMergeMinConfidence, valid.AutoMergeMinUsers,
+                    valid.AutoMergeMinConfidence, valid.AutoMergeMinUsers, valid.MaxOpen,
                     keepToken,
+                    keepSecret = valid.WebhookSecret is null,
+                    secret = string.IsNullOrEmpty(valid.WebhookSecret) ? null : _webhookSecrets.Protect(valid.WebhookSecret),
                     token = string.IsNullOrEmpty(valid.Token) ? null : _tokens.Protect(valid.Token),
                     filters = string.Join('\n', valid.PathFilters!),
                     now = time.GetUtcNow(),
@@ -204,137 +166,6 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
         await using var connection = await db.OpenAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM registries WHERE id = @id", new { id }, cancellationToken: cancellationToken));
         Changed?.Invoke(id);
-    }
-
-    /// <summary>Replaces what the last scan found with <paramref name="result"/>; skills that stay keep their ids (and mappings).</summary>
-    public async Task SaveScanAsync(long registryId, string commit, ScanResult result, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        foreach (var skill in result.Skills)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO skills (registry_id, kind, name, qualified_name, description, path, plugin, updated_at)
-                VALUES (@registryId, @Kind, @Name, @QualifiedName, @Description, @Path, @Plugin, @now)
-                ON CONFLICT (registry_id, path) DO UPDATE SET kind = excluded.kind, name = excluded.name,
-                    qualified_name = excluded.qualified_name, description = excluded.description, plugin = excluded.plugin,
-                    updated_at = excluded.updated_at
-                """,
-                new { registryId, skill.Kind, skill.Name, skill.QualifiedName, skill.Description, skill.Path, skill.Plugin, now },
-                transaction, cancellationToken: cancellationToken));
-        }
-
-        await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM skills WHERE registry_id = @registryId AND updated_at <> @now", new { registryId, now }, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE registries SET last_scan_at = @now, last_scan_commit = @commit, last_scan_error = NULL WHERE id = @registryId",
-            new { registryId, now, commit }, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-    }
-
-    public async Task SaveScanErrorAsync(long registryId, string error, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE registries SET last_scan_at = @now, last_scan_error = @error WHERE id = @registryId",
-            new { registryId, error, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
-    }
-
-    /// <summary>Every registered skill with its health, optionally of one registry.</summary>
-    public async Task<IReadOnlyList<SkillSummary>> ListSkillsAsync(long? registryId, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        await using var connection = await db.OpenAsync(cancellationToken);
-        var skills = (await connection.QueryAsync<SkillRow>(new CommandDefinition(
-            """
-            SELECT k.id AS Id, k.registry_id AS RegistryId, r.name AS Registry, k.kind AS Kind, k.name AS Name,
-                   k.qualified_name AS QualifiedName, k.description AS Description, k.path AS Path, k.plugin AS Plugin
-            FROM skills k JOIN registries r ON r.id = k.registry_id
-            WHERE @registryId IS NULL OR k.registry_id = @registryId
-            ORDER BY r.name, k.path
-            LIMIT 5000
-            """, new { registryId }, cancellationToken: cancellationToken))).ToList();
-
-        // Corrections and uses per skill name as the agents report it, then resolved like signals are.
-        var corrections = (await connection.QueryAsync<(string Skill, long Total, long Recent, long Previous)>(new CommandDefinition(
-            """
-            SELECT skill, count(*), sum(created_at >= @week), sum(created_at >= @fortnight AND created_at < @week)
-            FROM signals WHERE skill IS NOT NULL GROUP BY skill
-            """, new { week = now.AddDays(-7), fortnight = now.AddDays(-14) }, cancellationToken: cancellationToken))).ToList();
-        var uses = (await connection.QueryAsync<(string Skill, long Sessions)>(new CommandDefinition(
-            "SELECT active_skill, count(*) FROM sessions WHERE active_skill IS NOT NULL GROUP BY active_skill", cancellationToken: cancellationToken))).ToList();
-        var resolver = await SkillResolver.LoadAsync(connection, null, cancellationToken);
-
-        var byId = skills.ToDictionary(s => s.Id, _ => (Total: 0L, Recent: 0L, Previous: 0L, Sessions: 0L));
-        foreach (var (skill, total, recent, previous) in corrections)
-        {
-            if (resolver.Resolve(skill, null) is { } hit && byId.TryGetValue(hit.SkillId, out var c))
-            {
-                byId[hit.SkillId] = c with { Total = c.Total + total, Recent = c.Recent + recent, Previous = c.Previous + previous };
-            }
-        }
-
-        foreach (var (skill, sessions) in uses)
-        {
-            if (resolver.Resolve(skill, null) is { } hit && byId.TryGetValue(hit.SkillId, out var c))
-            {
-                byId[hit.SkillId] = c with { Sessions = c.Sessions + sessions };
-            }
-        }
-
-        return skills.Select(s =>
-        {
-            var c = byId[s.Id];
-            return new SkillSummary(s.Id, s.RegistryId, s.Registry, s.Kind, s.Name, s.QualifiedName, s.Description, s.Path, s.Plugin,
-                c.Total, c.Sessions, c.Sessions == 0 ? null : Math.Round((double)c.Total / c.Sessions, 2), c.Recent, c.Previous);
-        }).ToList();
-    }
-
-    /// <summary>Skill names in signals that match no registered skill, most corrections first.</summary>
-    public async Task<IReadOnlyList<UnmatchedSkill>> ListUnmatchedAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        var seen = await connection.QueryAsync<UnmatchedRow>(new CommandDefinition(
-            """
-            SELECT skill AS Skill, max(skill_path) AS ExamplePath, count(*) AS Signals, max(created_at) AS LastSeen
-            FROM signals WHERE skill IS NOT NULL GROUP BY skill ORDER BY count(*) DESC LIMIT 1000
-            """, cancellationToken: cancellationToken));
-        var resolver = await SkillResolver.LoadAsync(connection, null, cancellationToken);
-        return seen.Where(s => resolver.Resolve(s.Skill, s.ExamplePath) is null)
-            .Select(s => new UnmatchedSkill(s.Skill, s.ExamplePath, s.Signals, s.LastSeen))
-            .ToList();
-    }
-
-    /// <summary>Maps a skill name seen in signals to a registered skill; <paramref name="skillId"/> null removes the mapping.</summary>
-    public async Task MapAsync(string? signalSkill, long? skillId, CancellationToken cancellationToken)
-    {
-        if (string.IsNullOrWhiteSpace(signalSkill) || signalSkill.Length > 300 || signalSkill.Any(char.IsControl))
-        {
-            throw new RegistryException("skill", "Name the skill as signals report it (1 to 300 characters, no control characters).");
-        }
-
-        await using var connection = await db.OpenAsync(cancellationToken);
-        if (skillId is null)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM skill_mappings WHERE signal_skill = @signalSkill", new { signalSkill }, cancellationToken: cancellationToken));
-            return;
-        }
-
-        var exists = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT count(*) FROM skills WHERE id = @skillId", new { skillId }, cancellationToken: cancellationToken));
-        if (exists == 0)
-        {
-            throw new RegistryException("skillId", $"Skill {skillId} does not exist.", notFound: true);
-        }
-
-        await connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO skill_mappings (signal_skill, skill_id, created_at) VALUES (@signalSkill, @skillId, @now)
-            ON CONFLICT (signal_skill) DO UPDATE SET skill_id = excluded.skill_id
-            """, new { signalSkill = signalSkill.Trim(), skillId, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
     }
 
     private static RegistryInput Validate(RegistryInput input)
@@ -396,12 +227,22 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
             throw new RegistryException("autoMerge", "The auto-merge bar needs a confidence between 0 and 1 and at least one distinct user.");
         }
 
+        if (input.MaxOpen is < 1 or > 100)
+        {
+            throw new RegistryException("maxOpen", "Between 1 and 100 open SkillLoop pull requests at once.");
+        }
+
+        if (input.WebhookSecret is { Length: > 0 } secret && (secret.Trim().Length is < 16 or > 200 || secret.Any(char.IsControl)))
+        {
+            throw new RegistryException("webhookSecret", "A webhook secret of 16 to 200 characters without control characters (or \"\" to remove it).");
+        }
+
         if (input.Token is { Length: > 1000 } || (input.Token?.Any(char.IsControl) ?? false))
         {
             throw new RegistryException("token", "The token is too long or holds control characters.");
         }
 
-        return input with { Name = name, Provider = provider, Url = url, Branch = branch, ApiUrl = apiUrl, Repository = repository, PathFilters = filters, Token = input.Token?.Trim() };
+        return input with { Name = name, Provider = provider, Url = url, Branch = branch, ApiUrl = apiUrl, Repository = repository, PathFilters = filters, Token = input.Token?.Trim(), WebhookSecret = input.WebhookSecret?.Trim() };
     }
 
     /// <summary>Where a clone URL sends credentials: scheme, host and port (user names and paths aside); local paths are "local".</summary>
@@ -485,31 +326,12 @@ public sealed partial class RegistryStore(SqliteDb db, IDataProtectionProvider p
         public string? LastScanError { get; init; }
         public long SkillCount { get; init; }
         public DateTimeOffset CreatedAt { get; init; }
+        public int MaxOpen { get; init; }
+        public bool HasWebhookSecret { get; init; }
 
         public RegistryRecord ToRecord() => new(
             Id, Name, Provider, Url, Branch, ApiUrl, Repository ?? (Provider == "git" ? null : ForgeRepository(Url)),
             PathFilters.Split('\n', StringSplitOptions.RemoveEmptyEntries), DistinctUsers, AutoMerge, AutoMergeMinConfidence, AutoMergeMinUsers,
-            HasToken, LastScanAt, LastScanCommit, LastScanError, SkillCount, CreatedAt);
-    }
-
-    private sealed class SkillRow
-    {
-        public long Id { get; init; }
-        public long RegistryId { get; init; }
-        public string Registry { get; init; } = "";
-        public string Kind { get; init; } = "";
-        public string Name { get; init; } = "";
-        public string? QualifiedName { get; init; }
-        public string? Description { get; init; }
-        public string Path { get; init; } = "";
-        public string? Plugin { get; init; }
-    }
-
-    private sealed class UnmatchedRow
-    {
-        public string Skill { get; init; } = "";
-        public string? ExamplePath { get; init; }
-        public long Signals { get; init; }
-        public DateTimeOffset LastSeen { get; init; }
+            HasToken, LastScanAt, LastScanCommit, LastScanError, SkillCount, CreatedAt, MaxOpen, HasWebhookSecret);
     }
 }

@@ -11,7 +11,7 @@ namespace SkillLoop.Tests.Fakes;
 public sealed record ForgeCall(string Method, string Path, string Query, string? Authorization, string? PrivateToken, JsonNode? Body);
 
 /// <summary>A pull request the fake forge holds.</summary>
-public sealed record FakePull(long Number, string Head, string Base, string Title, string Body, bool Draft, string State, bool Merged, IReadOnlyList<string> Labels);
+public sealed record FakePull(long Number, string Head, string Base, string Title, string Body, bool Draft, string State, bool Merged, IReadOnlyList<string> Labels, string? MergeCommit = null);
 
 /// <summary>
 /// GitHub (<c>/api/v3</c>, as Octokit calls an Enterprise host), GitLab (<c>/api/v4</c>) and Gitea (<c>/api/v1</c>) pull
@@ -52,6 +52,13 @@ public sealed partial class FakeForgeServer : IAsyncDisposable
         Interlocked.Exchange(ref _failures, count);
     }
 
+    /// <summary>Someone merges the pull request on the forge (not through SkillLoop).</summary>
+    public void MergeOnForge(long number, string mergeCommit) =>
+        _pulls[number] = _pulls[number] with { State = "merged", Merged = true, MergeCommit = mergeCommit };
+
+    /// <summary>Someone closes the pull request on the forge without merging it.</summary>
+    public void CloseOnForge(long number) => _pulls[number] = _pulls[number] with { State = "closed" };
+
     private async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
@@ -78,6 +85,9 @@ public sealed partial class FakeForgeServer : IAsyncDisposable
                 var head = request.Query["head"].FirstOrDefault()?.Split(':').Last() ?? request.Query["source_branch"].FirstOrDefault();
                 var open = _pulls.Values.Where(p => p.State == "open" && (head is null || p.Head == head)).OrderBy(p => p.Number).Select(p => Json(p, gitlab));
                 await WriteAsync(context, 200, new JsonArray(open.ToArray<JsonNode?>()));
+                return;
+            case "GET" when number is { } reading && _pulls.TryGetValue(reading, out var read):
+                await WriteAsync(context, 200, Json(read, gitlab));
                 return;
             case "POST" when number is null:
                 var created = new FakePull(
@@ -121,13 +131,17 @@ public sealed partial class FakeForgeServer : IAsyncDisposable
     }
 
     private JsonObject Json(FakePull pull, bool gitlab) => gitlab
-        ? new JsonObject { ["iid"] = pull.Number, ["web_url"] = $"{BaseAddress}mr/{pull.Number}", ["source_branch"] = pull.Head, ["state"] = pull.State == "open" ? "opened" : pull.State }
+        ? new JsonObject { ["iid"] = pull.Number, ["web_url"] = $"{BaseAddress}mr/{pull.Number}", ["source_branch"] = pull.Head, ["state"] = pull.State == "open" ? "opened" : pull.State, ["merge_commit_sha"] = pull.MergeCommit }
         : new JsonObject
         {
             ["id"] = pull.Number + 1000,
             ["number"] = pull.Number,
             ["html_url"] = $"{BaseAddress}pull/{pull.Number}",
-            ["state"] = pull.State,
+            // GitHub and Gitea say "closed" for a merged pull request too, with merged: true.
+            ["state"] = pull.State == "open" ? "open" : "closed",
+            ["merged"] = pull.Merged,
+            ["merged_at"] = pull.Merged ? "2026-11-02T10:00:00Z" : null,
+            ["merge_commit_sha"] = pull.MergeCommit,
             ["draft"] = pull.Draft,
             ["title"] = pull.Title,
             ["body"] = pull.Body,

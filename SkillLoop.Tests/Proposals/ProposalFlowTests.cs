@@ -265,18 +265,18 @@ public sealed class ProposalFlowTests
         var waiting = await world.OnlyProposalAsync();
         Assert.Equal("drafting", waiting.Proposal.State);
         Assert.Contains("'reports-pdf' is in no registry", waiting.Proposal.LastError, StringComparison.Ordinal);
-        var unmatched = Assert.Single(await world.Core.Get<Core.Registry.RegistryStore>().ListUnmatchedAsync(CancellationToken.None));
+        var unmatched = Assert.Single(await world.Core.Get<Core.Registry.SkillCatalog>().ListUnmatchedAsync(CancellationToken.None));
         Assert.Equal(("reports-pdf", 3L), (unmatched.Skill, unmatched.Signals));
 
-        var skill = (await world.Core.Get<Core.Registry.RegistryStore>().ListSkillsAsync(null, CancellationToken.None)).Single(s => s.Name == ProposalWorld.Skill);
-        await world.Core.Get<Core.Registry.RegistryStore>().MapAsync("reports-pdf", skill.Id, CancellationToken.None);
+        var skill = (await world.Core.Get<Core.Registry.SkillCatalog>().ListSkillsAsync(null, CancellationToken.None)).Single(s => s.Name == ProposalWorld.Skill);
+        await world.Core.Get<Core.Registry.SkillCatalog>().MapAsync("reports-pdf", skill.Id, CancellationToken.None);
         await world.Core.Get<ProposalRunner>().WakeAsync(CancellationToken.None);
         await world.RunAsync();
 
         var drafted = await world.OnlyProposalAsync();
         Assert.Equal(("review", ProposalWorld.SkillPath), (drafted.Proposal.State, drafted.Proposal.SkillPath));
-        Assert.Empty(await world.Core.Get<Core.Registry.RegistryStore>().ListUnmatchedAsync(CancellationToken.None));
-        Assert.Equal(3, (await world.Core.Get<Core.Registry.RegistryStore>().ListSkillsAsync(null, CancellationToken.None)).Single(s => s.Id == skill.Id).Corrections);
+        Assert.Empty(await world.Core.Get<Core.Registry.SkillCatalog>().ListUnmatchedAsync(CancellationToken.None));
+        Assert.Equal(3, (await world.Core.Get<Core.Registry.SkillCatalog>().ListSkillsAsync(null, CancellationToken.None)).Single(s => s.Id == skill.Id).Corrections);
     }
 
     [Fact]

@@ -60,7 +60,7 @@ public sealed class GitTimeoutTests
             var results = await ended.WaitAsync(Guard);
 
             Assert.Equal("done", results[healthy.Id].Phase);
-            Assert.NotEmpty(await store.ListSkillsAsync(healthy.Id, CancellationToken.None));
+            Assert.NotEmpty(await core.Get<SkillCatalog>().ListSkillsAsync(healthy.Id, CancellationToken.None));
             Assert.True(silent.Connections >= hung.Count, $"{silent.Connections} connection(s)");
             foreach (var registry in hung)
             {
@@ -131,7 +131,7 @@ public sealed class GitTimeoutTests
 
             Assert.Equal(1, failures); // the scan of the old URL timed out
             Assert.NotNull(done.SkillsFound);
-            Assert.NotEmpty(await store.ListSkillsAsync(registry.Id, CancellationToken.None));
+            Assert.NotEmpty(await core.Get<SkillCatalog>().ListSkillsAsync(registry.Id, CancellationToken.None));
         }
         finally
         {

@@ -36,7 +36,7 @@ public sealed class RegistryScanTests
         var progress = await core.Get<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
 
         Assert.Equal(("done", 100), (progress.Phase, progress.Percent));
-        var skills = await core.Get<RegistryStore>().ListSkillsAsync(registry.Id, CancellationToken.None);
+        var skills = await core.Get<SkillCatalog>().ListSkillsAsync(registry.Id, CancellationToken.None);
         var found = skills.Select(s => (s.Kind, s.Name, s.QualifiedName, s.Path)).ToHashSet();
         Assert.Contains(("skill", "pdf-report", null, "skills/pdf-report/SKILL.md"), found);
         Assert.Contains(("codex-skill", "lint", null, ".codex/skills/lint/SKILL.md"), found);
@@ -77,7 +77,7 @@ public sealed class RegistryScanTests
         var progress = await core.Get<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
 
         Assert.Equal("done", progress.Phase);
-        var paths = (await core.Get<RegistryStore>().ListSkillsAsync(registry.Id, CancellationToken.None)).Select(s => s.Path).ToList();
+        var paths = (await core.Get<SkillCatalog>().ListSkillsAsync(registry.Id, CancellationToken.None)).Select(s => s.Path).ToList();
         Assert.Equal(["plugins/evil/.claude-plugin/plugin.json", "skills/good/SKILL.md"], paths.Order(StringComparer.Ordinal));
         Assert.Contains(progress.Skipped, s => s.StartsWith("skills/leak/SKILL.md: a symbolic link", StringComparison.Ordinal));
         Assert.Contains(progress.Skipped, s => s.Contains("'../../../../etc' leaves the repository", StringComparison.Ordinal));
@@ -97,7 +97,7 @@ public sealed class RegistryScanTests
 
         await core.Get<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
 
-        var paths = (await core.Get<RegistryStore>().ListSkillsAsync(registry.Id, CancellationToken.None)).Select(s => s.Path).Order(StringComparer.Ordinal).ToList();
+        var paths = (await core.Get<SkillCatalog>().ListSkillsAsync(registry.Id, CancellationToken.None)).Select(s => s.Path).Order(StringComparer.Ordinal).ToList();
         Assert.Equal([".github/prompts/release-notes.prompt.md", "skills/deploy/SKILL.md", "skills/pdf-report/SKILL.md"], paths);
     }
 
@@ -109,12 +109,12 @@ public sealed class RegistryScanTests
         var store = core.Get<RegistryStore>();
         var registry = await store.CreateAsync(new RegistryInput("team", "git", remote.Path, "main"), CancellationToken.None);
         await core.Get<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
-        var before = (await store.ListSkillsAsync(registry.Id, CancellationToken.None)).Single(s => s.Name == "pdf-report").Id;
+        var before = (await core.Get<SkillCatalog>().ListSkillsAsync(registry.Id, CancellationToken.None)).Single(s => s.Name == "pdf-report").Id;
 
         remote.Commit("Add a skill", new Dictionary<string, string> { ["skills/xlsx/SKILL.md"] = "---\nname: xlsx-export\n---\n" });
         await core.Get<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
 
-        var skills = await store.ListSkillsAsync(registry.Id, CancellationToken.None);
+        var skills = await core.Get<SkillCatalog>().ListSkillsAsync(registry.Id, CancellationToken.None);
         Assert.Contains(skills, s => s.Name == "xlsx-export");
         Assert.Equal(before, skills.Single(s => s.Name == "pdf-report").Id);
     }
@@ -127,7 +127,7 @@ public sealed class RegistryScanTests
         var store = core.Get<RegistryStore>();
         var registry = await store.CreateAsync(new RegistryInput("team", "git", remote.Path, "main"), CancellationToken.None);
         await core.Get<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
-        var count = (await store.ListSkillsAsync(registry.Id, CancellationToken.None)).Count;
+        var count = (await core.Get<SkillCatalog>().ListSkillsAsync(registry.Id, CancellationToken.None)).Count;
 
         await store.UpdateAsync(registry.Id, new RegistryInput("team", "git", remote.Path, "no-such-branch"), CancellationToken.None);
         var failed = await core.Get<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
@@ -135,7 +135,7 @@ public sealed class RegistryScanTests
         Assert.Equal("failed", failed.Phase);
         Assert.Contains("no-such-branch", failed.Error, StringComparison.Ordinal);
         Assert.Contains("no-such-branch", (await store.GetAsync(registry.Id, CancellationToken.None))!.LastScanError, StringComparison.Ordinal);
-        Assert.Equal(count, (await store.ListSkillsAsync(registry.Id, CancellationToken.None)).Count);
+        Assert.Equal(count, (await core.Get<SkillCatalog>().ListSkillsAsync(registry.Id, CancellationToken.None)).Count);
     }
 
     [Fact]

@@ -55,6 +55,27 @@ public sealed class BareGitRemote : IDisposable
         return commit.Sha;
     }
 
+    /// <summary>
+    /// Merges <paramref name="branch"/> into <see cref="Branch"/> as a person on the remote would: a real merge commit
+    /// with both tips as parents (the tree a three-way merge gives); returns its id.
+    /// </summary>
+    public string MergeBranch(string branch, string message = "Merge the SkillLoop fix")
+    {
+        using var repository = new Repository(Path);
+        var ours = repository.Branches[Branch].Tip;
+        var theirs = repository.Branches[branch]?.Tip ?? throw new InvalidOperationException($"No branch {branch} on the remote.");
+        var merged = repository.ObjectDatabase.MergeCommits(ours, theirs, new MergeTreeOptions());
+        if (merged.Status != MergeTreeStatus.Succeeded)
+        {
+            throw new InvalidOperationException($"{branch} does not merge cleanly.");
+        }
+
+        var author = new Signature("Skill Owner", "owner@example.test", DateTimeOffset.UnixEpoch.AddDays(repository.Commits.Count() + 1));
+        var commit = repository.ObjectDatabase.CreateCommit(author, author, message, merged.Tree, [ours, theirs], prettifyMessage: true);
+        repository.Refs.UpdateTarget(repository.Refs[$"refs/heads/{Branch}"], commit.Id);
+        return commit.Sha;
+    }
+
     /// <summary>A file's text at a branch's tip; null when the branch or file is missing.</summary>
     public string? Read(string branch, string path)
     {

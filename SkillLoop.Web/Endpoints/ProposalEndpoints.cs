@@ -16,6 +16,8 @@ public static class ProposalEndpoints
         api.MapPut("/{id:long}", EditProposal);
         api.MapPost("/{id:long}/approve", ApproveProposal);
         api.MapPost("/{id:long}/reject", RejectProposal);
+        api.MapPost("/{id:long}/rebase", RebaseProposal);
+        api.MapGet("/{id:long}/outcome", GetOutcome);
         return app;
     }
 
@@ -58,6 +60,17 @@ public static class ProposalEndpoints
     public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> RejectProposal(
         long id, ReviewDecision? decision, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
         ActAsync(() => store.RejectAsync(id, decision?.Version, decision?.Comment, RegistryEndpoints.Actor(user), cancellationToken));
+
+    /// <summary>Asks for the open proposal's branch to be rebuilt on the registry branch's head (the audit log says how it went).</summary>
+    public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> RebaseProposal(
+        long id, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        ActAsync(() => store.RequestRebaseAsync(id, RegistryEndpoints.Actor(user), cancellationToken));
+
+    /// <summary>Did the fix work: corrections per use and per distinct user before and after the merge (404 until it merged).</summary>
+    public static async Task<Results<Ok<FixOutcome>, ProblemHttpResult>> GetOutcome(long id, SkillVersions versions, CancellationToken cancellationToken) =>
+        await versions.ForProposalAsync(id, cancellationToken) is { } outcome
+            ? TypedResults.Ok(outcome)
+            : TypedResults.Problem($"Proposal {id} does not exist or has not merged.", statusCode: StatusCodes.Status404NotFound, title: "Not found");
 
     private static async Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> ActAsync(Func<Task<ProposalDetail>> action)
     {

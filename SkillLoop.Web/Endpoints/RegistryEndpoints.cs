@@ -23,6 +23,7 @@ public static class RegistryEndpoints
         var skills = app.MapGroup("/api/v1/skills").WithTags("Registries");
         skills.MapGet("", ListSkills).RequireAuthorization(Policies.Staff);
         skills.MapGet("/unmatched", ListUnmatched).RequireAuthorization(Policies.Staff);
+        skills.MapGet("/{id:long}/versions", ListSkillVersions).RequireAuthorization(Policies.Staff);
         skills.MapPut("/mappings", MapSkill).RequireAuthorization(Policies.Admin);
 
         app.MapGet("/api/v1/audit", ListAudit).RequireAuthorization(Policies.Staff).WithTags("Proposals");
@@ -124,19 +125,23 @@ public static class RegistryEndpoints
         return scans.Progress(id) is { } progress ? TypedResults.Ok(progress) : NotFound($"Registry {id} has not been scanned since the server started.");
     }
 
-    public static async Task<Ok<IReadOnlyList<SkillSummary>>> ListSkills(RegistryStore store, CancellationToken cancellationToken, long? registryId = null) =>
-        TypedResults.Ok(await store.ListSkillsAsync(registryId, cancellationToken));
+    public static async Task<Ok<IReadOnlyList<SkillSummary>>> ListSkills(SkillCatalog catalog, CancellationToken cancellationToken, long? registryId = null) =>
+        TypedResults.Ok(await catalog.ListSkillsAsync(registryId, cancellationToken));
 
-    public static async Task<Ok<IReadOnlyList<UnmatchedSkill>>> ListUnmatched(RegistryStore store, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await store.ListUnmatchedAsync(cancellationToken));
+    public static async Task<Ok<IReadOnlyList<UnmatchedSkill>>> ListUnmatched(SkillCatalog catalog, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await catalog.ListUnmatchedAsync(cancellationToken));
+
+    /// <summary>The skill's versions (each a merged SkillLoop fix) with corrections per use and per distinct user, and the counts behind them.</summary>
+    public static async Task<Results<Ok<IReadOnlyList<SkillVersion>>, ProblemHttpResult>> ListSkillVersions(long id, SkillVersions versions, CancellationToken cancellationToken) =>
+        await versions.ForSkillAsync(id, cancellationToken) is { } list ? TypedResults.Ok(list) : NotFound($"Skill {id} does not exist.");
 
     /// <summary>Maps a skill name seen in signals to a registered skill (<c>skillId</c> null removes the mapping).</summary>
     public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> MapSkill(
-        SkillMapping? mapping, RegistryStore store, ProposalRunner proposals, CancellationToken cancellationToken)
+        SkillMapping? mapping, SkillCatalog catalog, ProposalRunner proposals, CancellationToken cancellationToken)
     {
         try
         {
-            await store.MapAsync(mapping?.Skill, mapping?.SkillId, cancellationToken);
+            await catalog.MapAsync(mapping?.Skill, mapping?.SkillId, cancellationToken);
             await proposals.WakeAsync(cancellationToken);
             return TypedResults.NoContent();
         }

@@ -49,6 +49,16 @@ public static class SettingsEndpoints
             errors["newUsersAfterRejection"] = ["Between 1 and 1000 (omit it to keep the current value)."];
         }
 
+        if (thresholds.NewUsersAfterMerge is < 1 or > 1000)
+        {
+            errors["newUsersAfterMerge"] = ["Between 1 and 1000 (omit it to keep the current value)."];
+        }
+
+        if (thresholds.ReopenWindowDays is < 1 or > 365)
+        {
+            errors["reopenWindowDays"] = ["Between 1 and 365 days (omit it to keep the current value)."];
+        }
+
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
