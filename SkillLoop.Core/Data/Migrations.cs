@@ -356,6 +356,10 @@ public static class Migrations
                 PRIMARY KEY (cluster_id, other_id)
             ) WITHOUT ROWID;
             """),
+        (15, "the commit message a reviewer confirmed", """
+            -- What the reviewer saw (and perhaps edited) in the approval dialog is pushed as written; NULL: the default.
+            ALTER TABLE proposals ADD COLUMN commit_message TEXT NULL;
+            """),
     ];
 
     public static int Latest => All[^1].Version;

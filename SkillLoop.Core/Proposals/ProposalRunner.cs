@@ -353,7 +353,7 @@ public sealed partial class ProposalRunner(
         if (commit is null || commit != proposal.CommitSha)
         {
             var bot = (await registrySettings.GetAsync(cancellationToken)).Bot;
-            var message = $"skillloop: {proposal.Title}\n\n{proposal.Summary}\n\nCluster #{proposal.ClusterId}: {proposal.EvidenceSignals} corrections from {proposal.EvidenceUsers} distinct users.";
+            var message = Message(proposal);
             commit = await git.PushBranchAsync(registry, token, proposal.BaseCommit!, proposal.SkillPath!, proposal.ProposedText!, branch, message, bot,
                 proposal.CommitSha, proposal.ReviewedAt ?? time.GetUtcNow(), cancellationToken);
             await UpdateAsync(id, "UPDATE proposals SET commit_sha = @commit, pushed_sha = @commit, updated_at = @now WHERE id = @id", new { commit },
@@ -418,7 +418,7 @@ public sealed partial class ProposalRunner(
             if (upstream == proposal.OriginalText)
             {
                 var bot = (await registrySettings.GetAsync(cancellationToken)).Bot;
-                var message = $"skillloop: {proposal.Title}\n\n{proposal.Summary}\n\nCluster #{proposal.ClusterId}: {proposal.EvidenceSignals} corrections from {proposal.EvidenceUsers} distinct users.";
+                var message = Message(proposal);
                 // The review time as the commit time: a retry after a crash makes the very same commit.
                 var commit = await git.PushBranchAsync(registry, token, head, path, text, proposal.Branch!, message, bot, null, proposal.ReviewedAt ?? time.GetUtcNow(), cancellationToken);
                 await UpdateAsync(id, "UPDATE proposals SET base_commit = @head, commit_sha = @commit, pushed_sha = @commit, updated_at = @now WHERE id = @id",
@@ -531,7 +531,8 @@ public sealed partial class ProposalRunner(
                    p.base_commit AS BaseCommit, p.proposed_text AS ProposedText, p.edited AS Edited, p.generated_by AS GeneratedBy,
                    p.title AS Title, p.summary AS Summary, p.body AS Body, p.confidence AS Confidence, p.evidence_signals AS EvidenceSignals,
                    p.evidence_users AS EvidenceUsers, p.auto_merge AS AutoMerge, p.branch AS Branch, p.commit_sha AS CommitSha,
-                   p.pushed_sha AS PushedSha, p.pr_number AS PrNumber, p.original_text AS OriginalText, p.stale_base AS StaleBase, p.reviewed_by AS ReviewedBy, p.reviewed_at AS ReviewedAt, c.state AS ClusterState
+                   p.pushed_sha AS PushedSha, p.pr_number AS PrNumber, p.original_text AS OriginalText, p.stale_base AS StaleBase, p.reviewed_by AS ReviewedBy, p.reviewed_at AS ReviewedAt,
+                   p.commit_message AS CommitMessage, c.state AS ClusterState
             FROM proposals p JOIN clusters c ON c.id = p.cluster_id WHERE p.id = @id
             """, new { id }, cancellationToken: cancellationToken));
     }
@@ -554,6 +555,12 @@ public sealed partial class ProposalRunner(
         new(proposal.ProposedText ?? "", proposal.Summary ?? "", proposal.GeneratedBy ?? ProposalWriter.Pitfalls, proposal.Confidence);
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    /// <summary>The message the reviewer confirmed, or (approved through the API without one) the default, which
+    /// describes the text being pushed.</summary>
+    private static string Message(WorkRow proposal) =>
+        proposal.CommitMessage ?? CommitMessage.Default(proposal.Title, proposal.SkillPath ?? "SKILL.md", proposal.OriginalText ?? "",
+            proposal.ProposedText ?? "", proposal.Edited, proposal.ClusterId, proposal.EvidenceSignals, proposal.EvidenceUsers, proposal.ReviewedBy);
 
     private sealed class WorkRow
     {
@@ -582,6 +589,7 @@ public sealed partial class ProposalRunner(
         public long? PrNumber { get; init; }
         public string? ReviewedBy { get; init; }
         public DateTimeOffset? ReviewedAt { get; init; }
+        public string? CommitMessage { get; init; }
         public string ClusterState { get; init; } = "";
     }
 
