@@ -50,6 +50,7 @@ public static class CoreServiceCollectionExtensions
 
         // Capture and detection
         services.AddSingleton<SignalFeed>();
+        services.AddSingleton<RefusedPosts>();
         services.AddSingleton<IngestActivity>();
         services.AddSingleton<Extraction.ExtractionSettings>();
         services.AddSingleton<UserIdentityHasher>();
@@ -68,6 +69,7 @@ public static class CoreServiceCollectionExtensions
 
         // Clustering
         services.AddSingleton<ClusteringSettings>();
+        services.AddSingleton<ClusterEvents>();
         services.AddSingleton<Clusterer>();
         services.AddSingleton<ClusterStore>();
         services.AddSingleton<ClusterConsolidator>();

@@ -55,6 +55,7 @@ public static class WebServiceCollectionExtensions
         services.AddSkillLoopRateLimits();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         services.AddSingleton<ServerStatusReader>();
+        services.AddSingleton<Components.Pages.Overview.Inbox>();
         services.AddSkillLoopMetrics();
 
         // Data Protection (cookies, stored API keys) is registered by AddSkillLoopCore: key ring in the data directory.

@@ -104,6 +104,21 @@ public sealed class AccessAdmin(SqliteDb db, AccessStore access, TimeProvider ti
         UsersChanged?.Invoke(id);
     }
 
+    /// <summary>Lifts a lockout after failed sign-ins (the password stays; the user signs in again at once).</summary>
+    public async Task UnlockUserAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var name = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = @id RETURNING name", new { id }, cancellationToken: cancellationToken));
+        if (name is null)
+        {
+            throw new AccessException("id", $"There is no user {id}.", notFound: true);
+        }
+
+        access.ForgetFailedLogins(name);
+        UsersChanged?.Invoke(id);
+    }
+
     public async Task DeleteUserAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);

@@ -41,6 +41,7 @@ public sealed class AccessStore(SqliteDb db, TimeProvider time)
     internal static readonly TimeSpan LockoutDuration = LoginThrottle.Lockout;
 
     private readonly LoginThrottle _throttle = new(time);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, DateTimeOffset> _keyUseMarked = new();
 
     /// <summary>A new random security stamp (see <see cref="UserAccount.SecurityStamp"/>).</summary>
     public static string NewSecurityStamp() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
@@ -68,6 +69,24 @@ public sealed class AccessStore(SqliteDb db, TimeProvider time)
             WHERE secret_hash = @hash AND revoked_at IS NULL
             """, new { hash = Secrets.HashSecret(secret) }, cancellationToken: cancellationToken));
         return row is null ? null : new ApiKeyIdentity(row.Id, row.Kind, row.Name, row.Shared);
+    }
+
+    /// <summary>
+    /// Records that a client used this key (its install checks the config), so the dashboard can say a client is
+    /// installed. Written at most once an hour per key: clients fetch the config often, and this is not an audit.
+    /// </summary>
+    public async Task MarkKeyUsedAsync(long id, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (_keyUseMarked.TryGetValue(id, out var marked) && now - marked < TimeSpan.FromHours(1))
+        {
+            return;
+        }
+
+        _keyUseMarked[id] = now;
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE api_keys SET last_used_at = @now WHERE id = @id", new { id, now }, cancellationToken: cancellationToken));
     }
 
     /// <summary>Registers a secret; registering one that exists already changes nothing.</summary>

@@ -43,8 +43,12 @@ public sealed class ClusterActionException(string message, bool notFound = false
 }
 
 /// <summary>Reads clusters and carries out an admin's triage: merge, move a signal out, mark as noise.</summary>
-public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSettings settings, SignalStore signals, TimeProvider time)
+public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSettings settings, SignalStore signals, TimeProvider time, ClusterEvents events)
 {
+    /// <summary>Proposal states that mean the cluster's fix is already on its way (approved, pushed or merged): such a
+    /// cluster no longer needs anyone, so "open clusters" and the inbox leave it out.</summary>
+    public const string FixUnderway = "('approved', 'open', 'merged')";
+
     private const string SummaryColumns = """
         id AS Id, nullif(skill, '') AS Skill, title AS Title, (CASE WHEN state = 'open' AND reopened_at IS NOT NULL THEN 'reopened' ELSE state END) AS State, signal_count AS SignalCount,
         user_count AS DistinctUsers, first_seen AS FirstSeen, last_seen AS LastSeen,
@@ -308,7 +312,38 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         var row = await connection.QuerySingleAsync<SummaryRow>(new CommandDefinition(
             $"SELECT {SummaryColumns} FROM clusters WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
+        events.Raise();
         return row.ToSummary();
+    }
+
+    /// <summary>Open clusters that still need someone: no fix approved, pushed or merged for them.</summary>
+    public async Task<long> CountOpenWithoutFixAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"""
+            SELECT count(*) FROM clusters c
+            WHERE c.state IN ('open', 'reopened') AND c.signal_count > 0
+              AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = c.id AND p.state IN {FixUnderway})
+            """, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// Clusters at their evidence threshold that wait for a proposal (none yet, or one still being drafted), most
+    /// users first: the inbox lists them so a stuck proposal is noticed.
+    /// </summary>
+    public async Task<IReadOnlyList<ClusterSummary>> AtThresholdAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(
+            $"""
+            SELECT {SummaryColumns} FROM clusters
+            WHERE state IN ('open', 'reopened') AND signal_count > 0 AND threshold_reached_at IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = clusters.id AND p.state <> 'drafting')
+            ORDER BY user_count DESC, last_seen DESC
+            LIMIT @limit
+            """, new { limit = Math.Clamp(limit, 1, 100) }, cancellationToken: cancellationToken));
+        return rows.Select(r => r.ToSummary()).ToList();
     }
 
     private static async Task<SummaryRow> RequireAsync(SqliteConnection connection, SqliteTransaction transaction, long id, CancellationToken cancellationToken) =>

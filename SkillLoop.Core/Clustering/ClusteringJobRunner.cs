@@ -18,6 +18,7 @@ public sealed partial class ClusteringJobRunner(
     Clusterer clusterer,
     ClusterConsolidator consolidator,
     Capture.IngestActivity ingest,
+    ClusterEvents events,
     TimeProvider time,
     ILogger<ClusteringJobRunner> logger) : BackgroundService
 {
@@ -129,11 +130,17 @@ public sealed partial class ClusteringJobRunner(
                 await ingest.GiveWayAsync(stoppingToken);
                 var assigned = await DrainAsync(stoppingToken);
                 unconsolidated |= assigned > 0;
+                if (assigned > 0)
+                {
+                    events.Raise();
+                }
+
                 // Once the queue is empty (or at least every minute under steady ingest), clusters are consolidated so
                 // they do not depend on the order signals arrived in.
                 if (unconsolidated && (assigned == 0 || time.GetUtcNow() - lastConsolidated >= ConsolidateAtLeastEvery))
                 {
                     await consolidator.RunAsync(stoppingToken);
+                    events.Raise();
                     unconsolidated = false;
                     lastConsolidated = time.GetUtcNow();
                 }

@@ -441,6 +441,10 @@ public static class Migrations
             -- (The extractor names are written by the server, lower case: a range on them is the LIKE 'heuristic (%' it means.)
             CREATE INDEX ix_extraction_jobs_extractor ON extraction_jobs (state, extractor, updated_at);
             """),
+        (15, "the commit message a reviewer confirmed", """
+            -- What the reviewer saw (and perhaps edited) in the approval dialog is pushed as written; NULL: the default.
+            ALTER TABLE proposals ADD COLUMN commit_message TEXT NULL;
+            """),
     ];
 
     public static int Latest => All[^1].Version;

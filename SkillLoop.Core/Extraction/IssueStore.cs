@@ -317,6 +317,21 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         return rows.ToDictionary(r => r.SignalId, r => r.ToIssue());
     }
 
+    /// <summary>Where each signal's extraction stands (<c>pending</c>, <c>running</c>, <c>done</c>, <c>failed</c>); a signal
+    /// with no job is left out (its extraction was skipped, or it predates the queue).</summary>
+    public async Task<IReadOnlyDictionary<long, string>> ExtractionStatesAsync(IReadOnlyCollection<long> signalIds, CancellationToken cancellationToken)
+    {
+        if (signalIds.Count == 0)
+        {
+            return new Dictionary<long, string>();
+        }
+
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(long SignalId, string State)>(new CommandDefinition(
+            "SELECT signal_id, state FROM extraction_jobs WHERE signal_id IN @signalIds", new { signalIds }, cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => r.SignalId, r => r.State);
+    }
+
     public async Task<ExtractionCounts> CountsAsync(CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);

@@ -73,7 +73,7 @@ public sealed class ProposalPusher(
         if (commit is null || commit != proposal.CommitSha)
         {
             var bot = (await registrySettings.GetAsync(cancellationToken)).Bot;
-            commit = await git.PushBranchAsync(registry, token, proposal.BaseCommit!, proposal.SkillPath!, proposal.ProposedText!, branch, ProposalWork.CommitMessage(proposal), bot,
+            commit = await git.PushBranchAsync(registry, token, proposal.BaseCommit!, proposal.SkillPath!, proposal.ProposedText!, branch, ProposalWork.Message(proposal), bot,
                 proposal.CommitSha, proposal.ReviewedAt ?? time.GetUtcNow(), cancellationToken);
             await work.UpdateAsync(id, "UPDATE proposals SET commit_sha = @commit, pushed_sha = @commit, updated_at = @now WHERE id = @id", new { commit },
                 "pushed", registry.Id, $"Branch {branch} at {commit[..12]}.", cancellationToken);
@@ -146,7 +146,7 @@ public sealed class ProposalPusher(
             {
                 var bot = (await registrySettings.GetAsync(cancellationToken)).Bot;
                 // The review time as the commit time: a retry after a crash makes the very same commit.
-                var commit = await git.PushBranchAsync(registry, token, head, path, text, proposal.Branch!, ProposalWork.CommitMessage(proposal), bot, null, proposal.ReviewedAt ?? time.GetUtcNow(), cancellationToken);
+                var commit = await git.PushBranchAsync(registry, token, head, path, text, proposal.Branch!, ProposalWork.Message(proposal), bot, null, proposal.ReviewedAt ?? time.GetUtcNow(), cancellationToken);
                 await work.UpdateAsync(id, "UPDATE proposals SET base_commit = @head, commit_sha = @commit, pushed_sha = @commit, updated_at = @now WHERE id = @id",
                     new { head, commit }, "branch-updated", registry.Id, $"{proposal.Branch} now builds on {registry.Branch} at {head[..12]}.", cancellationToken);
             }
@@ -206,7 +206,7 @@ public sealed class ProposalPusher(
         var bot = (await registrySettings.GetAsync(cancellationToken)).Bot;
         if (upstream == proposal.OriginalText)
         {
-            var commit = await git.PushBranchAsync(registry, token, head, path, proposal.ProposedText!, proposal.Branch!, ProposalWork.CommitMessage(proposal), bot, null,
+            var commit = await git.PushBranchAsync(registry, token, head, path, proposal.ProposedText!, proposal.Branch!, ProposalWork.Message(proposal), bot, null,
                 time.GetUtcNow(), cancellationToken);
             await work.UpdateAsync(id, $"UPDATE proposals SET base_commit = @head, commit_sha = @commit, pushed_sha = @commit, {Done} WHERE id = @id",
                 new { head, commit }, "rebased", registry.Id, $"{proposal.Branch} rebuilt on {registry.Branch} at {head[..12]} ({path} unchanged there).", cancellationToken);

@@ -225,9 +225,13 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
     /// Approves the proposal at <paramref name="version"/> — the one the reviewer read — optionally with a last edit;
     /// the runner then pushes exactly that text and opens the PR. Any other (or no) version is refused and nothing changes.
     /// </summary>
-    public async Task<ProposalDetail> ApproveAsync(long id, int? version, string? comment, string? proposedText, string actor, CancellationToken cancellationToken)
+    public async Task<ProposalDetail> ApproveAsync(long id, int? version, string? comment, string? proposedText, string actor, CancellationToken cancellationToken,
+        string? commitMessage = null)
     {
         var text = proposedText is null ? null : CheckText(proposedText);
+        // The reviewer's own commit message is pushed as written (checked only for what git cannot store);
+        // without one the runner writes the default, which describes the pushed text.
+        var message = commitMessage is null ? null : CommitMessage.Check(commitMessage);
         await InReviewAsync(id, version, requireVersion: true, actor, ["review"], async (connection, transaction, original) =>
         {
             if (text is not null && original is not null && ProposalWriter.CheckFrontMatter(original, text) is { } problem)
@@ -250,10 +254,10 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
             await connection.ExecuteAsync(new CommandDefinition(
                 """
                 UPDATE proposals SET state = 'approved', proposed_text = @current, edited = edited OR @edited,
-                    commit_sha = NULL, review_comment = @comment, reviewed_by = @actor, reviewed_at = @now,
+                    commit_sha = NULL, review_comment = @comment, reviewed_by = @actor, reviewed_at = @now, commit_message = @message,
                     attempts = 0, last_error = NULL, not_before = NULL, updated_at = @now
                 WHERE id = @id
-                """, new { id, current, edited = text is not null, comment = Clean(comment), actor, now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
+                """, new { id, current, edited = text is not null, comment = Clean(comment), actor, message, now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
             return ("approved", Clean(comment) ?? "");
         }, cancellationToken);
         return (await GetAsync(id, cancellationToken))!;

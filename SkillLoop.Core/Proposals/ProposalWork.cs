@@ -108,7 +108,7 @@ public sealed partial class ProposalWork(SqliteDb db, ProposalStore store, TimeP
                    p.title AS Title, p.summary AS Summary, p.body AS Body, p.confidence AS Confidence, p.evidence_signals AS EvidenceSignals,
                    p.evidence_users AS EvidenceUsers, p.auto_merge AS AutoMerge, p.branch AS Branch, p.commit_sha AS CommitSha,
                    p.pushed_sha AS PushedSha, p.pr_number AS PrNumber, p.pr_url AS PrUrl, p.original_text AS OriginalText, p.stale_base AS StaleBase,
-                   p.reviewed_by AS ReviewedBy, p.reviewed_at AS ReviewedAt, c.state AS ClusterState, p.round AS Round, p.history_json AS HistoryJson,
+                   p.reviewed_by AS ReviewedBy, p.reviewed_at AS ReviewedAt, p.commit_message AS CommitMessage, c.state AS ClusterState, p.round AS Round, p.history_json AS HistoryJson,
                    p.merged_at AS MergedAt, p.merged_commit AS MergedCommit
             FROM proposals p JOIN clusters c ON c.id = p.cluster_id WHERE p.id = @id
             """, new { id }, cancellationToken: cancellationToken));
@@ -159,8 +159,11 @@ public sealed partial class ProposalWork(SqliteDb db, ProposalStore store, TimeP
     public static ProposedChange Change(WorkRow proposal) =>
         new(proposal.ProposedText ?? "", proposal.Summary ?? "", proposal.GeneratedBy ?? ProposalWriter.Pitfalls, proposal.Confidence);
 
-    public static string CommitMessage(WorkRow proposal) =>
-        $"skillloop: {proposal.Title}\n\n{proposal.Summary}\n\nCluster #{proposal.ClusterId}: {proposal.EvidenceSignals} corrections from {proposal.EvidenceUsers} distinct users.";
+    /// <summary>The message the reviewer confirmed, or (approved through the API without one) the default, which
+    /// describes the text being pushed.</summary>
+    public static string Message(WorkRow proposal) =>
+        proposal.CommitMessage ?? Proposals.CommitMessage.Default(proposal.Title, proposal.SkillPath ?? "SKILL.md", proposal.OriginalText ?? "",
+            proposal.ProposedText ?? "", proposal.Edited, proposal.ClusterId, proposal.EvidenceSignals, proposal.EvidenceUsers, proposal.ReviewedBy);
 
     /// <summary><c>skillloop/&lt;skill&gt;-&lt;cluster&gt;</c>, the skill's name made safe for a ref; later rounds add <c>-r&lt;n&gt;</c> (the first round's branch is merged).</summary>
     public static string BranchName(string reportedSkill, string registeredName, long clusterId, int round = 1)
@@ -204,6 +207,7 @@ public sealed partial class ProposalWork(SqliteDb db, ProposalStore store, TimeP
         public string? PrUrl { get; init; }
         public string? ReviewedBy { get; init; }
         public DateTimeOffset? ReviewedAt { get; init; }
+        public string? CommitMessage { get; init; }
         public string ClusterState { get; init; } = "";
         public int Round { get; init; } = 1;
         public string? HistoryJson { get; init; }

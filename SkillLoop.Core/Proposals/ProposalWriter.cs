@@ -314,9 +314,10 @@ public sealed partial class ProposalWriter(AiRuntime ai, ILogger<ProposalWriter>
         if (evidence.Quotes.Count > 0)
         {
             body.Append("- Example corrections (redacted):\n");
-            foreach (var quote in evidence.Quotes)
+            // A blank quoted line between them: each correction its own paragraph, not one run-on quote.
+            for (var i = 0; i < evidence.Quotes.Count; i++)
             {
-                body.Append("  > ").Append(OneLine(quote)).Append('\n');
+                body.Append(i == 0 ? "" : "  >\n").Append("  > ").Append(OneLine(evidence.Quotes[i])).Append('\n');
             }
         }
 

@@ -192,14 +192,26 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
         var text = await editor.InputValueAsync();
         await editor.FillAsync(text.Replace("Render the table.", "Render the table, then the totals row last.", StringComparison.Ordinal));
         await editor.BlurAsync();
-        await page.GetByRole(AriaRole.Tab, new() { Name = "Side by side" }).ClickAsync();
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Changes" }).ClickAsync();
         await Assertions.Expect(page.GetByTestId("side-by-side").Locator("td.add", new() { HasText = "then the totals row last" })).ToHaveCountAsync(1);
         await Field(page, "review-comment").FillAsync("Clearer with the order spelled out.");
         await page.GetByTestId("approve").ClickAsync();
 
-        await Assertions.Expect(page.GetByTestId("proposal-state")).ToHaveTextAsync("open", new() { Timeout = 30_000 });
+        // Nothing is pushed before the reviewer confirms the commit message, which describes the edited text.
+        var message = Field(page, "confirm-text");
+        await Assertions.Expect(message).ToHaveValueAsync(new System.Text.RegularExpressions.Regex($@"Reviewed-by: {reviewer}\s*$"));
+        Assert.Contains("Render the table, then the totals row last.", await message.InputValueAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain(remote.BranchNames(), b => b.StartsWith("skillloop/", StringComparison.Ordinal));
+        await ShotAsync(page, "proposal-confirm-push");
+        await message.FillAsync((await message.InputValueAsync()).Replace("skillloop: ", "skillloop(reports): ", StringComparison.Ordinal));
+        await page.GetByTestId("confirm-ok").ClickAsync();
+
+        await Assertions.Expect(page.GetByTestId("proposal-state")).ToHaveTextAsync("branch pushed", new() { Timeout = 30_000 });
         await ShotAsync(page, "proposal-approved");
         var branch = remote.BranchNames().Single(b => b.StartsWith("skillloop/", StringComparison.Ordinal));
+        var tip = remote.Tip(branch)!.Value;
+        Assert.StartsWith("skillloop(reports): ", tip.Message, StringComparison.Ordinal);
+        Assert.Contains($"Reviewed-by: {reviewer}", tip.Message, StringComparison.Ordinal);
         Assert.Contains("Render the table, then the totals row last.", remote.Read(branch, path), StringComparison.Ordinal);
         Assert.Contains("## Known pitfalls", remote.Read(branch, path), StringComparison.Ordinal);
         Assert.DoesNotContain("totals row last", remote.Read("main", path), StringComparison.Ordinal);

@@ -37,6 +37,8 @@ public sealed class DashboardContext : IAsyncDisposable
         context.JSInterop.Mode = JSRuntimeMode.Loose;
         context.Services.AddMudServices();
         TestCore.Build(data.Path, settings?.Invoke(data.Path), context.Services);
+        context.Services.AddSingleton<SkillLoop.Web.Components.Pages.Overview.Inbox>();
+        context.Services.AddSingleton<SkillLoop.Web.Endpoints.ServerStatusReader>();
         var auth = context.AddAuthorization();
         auth.SetAuthorized(user);
         auth.SetRoles(role);
@@ -48,12 +50,23 @@ public sealed class DashboardContext : IAsyncDisposable
         return new DashboardContext(data, context);
     }
 
-    /// <summary>Renders MudBlazor's popover and snackbar providers, then the component.</summary>
+    /// <summary>MudBlazor's dialog provider as rendered by <see cref="Render{T}"/>: confirmation dialogs appear in it.</summary>
+    public IRenderedComponent<MudDialogProvider> Dialogs { get; private set; } = null!;
+
+    /// <summary>Renders MudBlazor's popover, dialog and snackbar providers, then the component.</summary>
     public IRenderedComponent<T> Render<T>(Action<ComponentParameterCollectionBuilder<T>>? parameters = null) where T : IComponent
     {
         Context.Render<MudPopoverProvider>();
+        Dialogs = Context.Render<MudDialogProvider>();
         Context.Render<MudSnackbarProvider>();
         return Context.Render(parameters);
+    }
+
+    /// <summary>Waits for the confirmation dialog and presses its confirm button.</summary>
+    public void Confirm()
+    {
+        Dialogs.WaitForAssertion(() => Assert.NotNull(Dialogs.Find("[data-testid=confirm-ok]")));
+        Dialogs.Find("[data-testid=confirm-ok]").Click();
     }
 
     public async ValueTask DisposeAsync()

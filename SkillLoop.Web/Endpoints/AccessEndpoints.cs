@@ -15,6 +15,7 @@ public static class AccessEndpoints
         users.MapPut("/{id:long}/role", SetRole);
         users.MapPut("/{id:long}/password", ResetPassword);
         users.MapDelete("/{id:long}", DeleteUser);
+        users.MapPost("/{id:long}/unlock", UnlockUser);
 
         var keys = app.MapGroup("/api/v1/keys").RequireAuthorization(Policies.Admin).WithTags("Access");
         keys.MapGet("", ListKeys);
@@ -59,6 +60,10 @@ public static class AccessEndpoints
     public static Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DeleteUser(
         long id, AccessAdmin admin, CancellationToken cancellationToken) =>
         Guard(async () => { await admin.DeleteUserAsync(id, cancellationToken); return TypedResults.NoContent(); });
+
+    public static Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> UnlockUser(
+        long id, AccessAdmin admin, CancellationToken cancellationToken) =>
+        Guard(async () => { await admin.UnlockUserAsync(id, cancellationToken); return TypedResults.NoContent(); });
 
     public static async Task<Ok<IReadOnlyList<ApiKeySummary>>> ListKeys(AccessAdmin admin, CancellationToken cancellationToken) =>
         TypedResults.Ok(await admin.ListKeysAsync(cancellationToken));

@@ -24,8 +24,15 @@ public static class ClientEndpoints
         return app;
     }
 
-    public static async Task<Ok<ClientConfig>> GetConfig(PatternStore patterns, ExtractionSettings extraction, CancellationToken cancellationToken)
+    public static async Task<Ok<ClientConfig>> GetConfig(PatternStore patterns, ExtractionSettings extraction, SkillLoop.Core.Access.AccessStore access,
+        System.Security.Claims.ClaimsPrincipal user, CancellationToken cancellationToken)
     {
+        // The install checks the token here: the dashboard's getting-started list ticks "client installed" from it.
+        if (ApiKeyAuthenticationHandler.IngestCredentialOf(user) is { KeyId: { } keyId })
+        {
+            await access.MarkKeyUsedAsync(keyId, cancellationToken);
+        }
+
         var local = await extraction.GetAsync(cancellationToken);
         return TypedResults.Ok(new ClientConfig(await patterns.ListAsync(cancellationToken), new ClientSettings(AllowLocalExtraction: local.AllowLocal)));
     }

@@ -28,7 +28,7 @@ public static class ProposalEndpoints
     /// A decision on the proposal's <c>version</c> the reviewer read (required: another or none gets 409), with an
     /// optional comment (and, for approval, optionally the final text, pushed byte for byte).
     /// </summary>
-    public sealed record ReviewDecision(string? Comment = null, string? ProposedText = null, int? Version = null);
+    public sealed record ReviewDecision(string? Comment = null, string? ProposedText = null, int? Version = null, string? CommitMessage = null);
 
     /// <summary>Proposals waiting for a reviewer first, a page at a time (<c>page</c>, <c>limit</c> as for clusters).</summary>
     public static async Task<Results<Ok<IReadOnlyList<ProposalSummary>>, ValidationProblem>> ListProposals(
@@ -55,7 +55,8 @@ public static class ProposalEndpoints
 
     public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> ApproveProposal(
         long id, ReviewDecision? decision, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>
-        ActAsync(() => store.ApproveAsync(id, decision?.Version, decision?.Comment, decision?.ProposedText, RegistryEndpoints.Actor(user), cancellationToken));
+        ActAsync(() => store.ApproveAsync(id, decision?.Version, decision?.Comment, decision?.ProposedText, RegistryEndpoints.Actor(user), cancellationToken,
+            decision?.CommitMessage));
 
     public static Task<Results<Ok<ProposalDetail>, ProblemHttpResult>> RejectProposal(
         long id, ReviewDecision? decision, ProposalStore store, ClaimsPrincipal user, CancellationToken cancellationToken) =>

@@ -50,7 +50,13 @@ public static class MetricsEndpoints
             if (HttpMethods.IsPost(request.Method) && context.Response.StatusCode >= 400
                 && (request.Path.StartsWithSegments("/api/v1/signals") || request.Path.StartsWithSegments("/api/v1/issues")))
             {
-                context.RequestServices.GetRequiredService<SkillLoopMetrics>().PostRefused(Reason(context.Response.StatusCode));
+                var reason = Reason(context.Response.StatusCode);
+                context.RequestServices.GetRequiredService<SkillLoopMetrics>().PostRefused(reason);
+                // Who is refused, for the dashboard's inbox: the token's name, or where an unknown token came from.
+                var client = context.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name }
+                    ? $"token “{name}”"
+                    : $"unknown token from {context.Connection.RemoteIpAddress}";
+                context.RequestServices.GetRequiredService<SkillLoop.Core.Capture.RefusedPosts>().Record(client, reason, context.Response.StatusCode);
             }
         });
 

@@ -95,6 +95,7 @@ public sealed class OverviewPageTests : IAsyncLifetime
         context.Services.AddMudServices();
         TestCore.Build(Path.Combine(_data.Path, _contexts.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)), settings, context.Services);
         context.Services.AddSingleton<ServerStatusReader>();
+        context.Services.AddSingleton<Inbox>();
         foreach (var hosted in context.Services.GetServices<IHostedService>().OfType<SkillLoopStartup>())
         {
             await hosted.StartAsync(CancellationToken.None);

@@ -59,6 +59,7 @@ public sealed class ReviewComponentTests : IAsyncLifetime
         var comment = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == "Comment (optional)");
         await page.InvokeAsync(() => comment.Instance.ValueChanged.InvokeAsync("Not a skill problem."));
         page.Find("[data-testid=reject]").Click();
+        _dashboard.Confirm();
 
         page.WaitForAssertion(() => Assert.Equal("rejected", page.Find("[data-testid=proposal-state]").TextContent.Trim()));
         Assert.Contains("Rejected by rita", page.Markup);
@@ -102,6 +103,7 @@ public sealed class ReviewComponentTests : IAsyncLifetime
         page.WaitForAssertion(() => Assert.Contains("changed while you were reading it", page.Find("[data-testid=proposal-changed]").TextContent));
         Assert.Equal(["Render the table, totals last."], page.FindAll("[data-testid=side-by-side] td.add").Select(td => td.TextContent));
         page.Find("[data-testid=approve]").Click();
+        _dashboard.Confirm();
         page.WaitForAssertion(() => Assert.NotNull(page.Find("[data-testid=proposal-changed]")));
         Assert.Equal("review", (await store.GetAsync(id, CancellationToken.None))!.Proposal.State);
 
