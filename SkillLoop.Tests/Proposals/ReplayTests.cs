@@ -116,6 +116,20 @@ public sealed class ReplayTests
         Assert.Contains(detail.Warnings, w => w.StartsWith("Replay does not improve on the current text", StringComparison.Ordinal));
         Assert.Equal("review", detail.Proposal.State);
         Assert.Contains(await world.Core.Get<ProposalStore>().AuditAsync(review.Proposal.Id, CancellationToken.None), a => a.Action == "replay-flagged");
+
+        // Not again for the same version; the next version tries the failed correction once more (its current side kept).
+        Assert.Equal(0, await ReplayAsync(world));
+        await using (var connection = await world.Core.Get<SqliteDb>().OpenAsync(CancellationToken.None))
+        {
+            await connection.ExecuteAsync("UPDATE proposals SET confidence = confidence + 0.01 WHERE id = @Id", new { review.Proposal.Id });
+        }
+
+        endpoint.EnqueueChat(Verdict(true, 0.7));
+        await ReplayAsync(world);
+        var retried = (await DetailAsync(world, review.Proposal.Id)).Replay!;
+        Assert.Equal(7, endpoint.Requests.Count);
+        Assert.Equal(["both", "improved", "neither"], retried.Results.Select(r => r.Outcome));
+        Assert.False(retried.NotImproving);
     }
 
     [Fact]

@@ -123,9 +123,13 @@ public sealed partial class ReplayRunner(
         }
 
         var selected = Select(signals, options.Value.MaxCorrections);
+        // A failure is tried again once per new version (a model that was down may be back), never twice for one version.
         var known = (await connection.QueryAsync<long>(new CommandDefinition(
-            "SELECT signal_id FROM proposal_replay_results WHERE proposal_id = @id AND original_hash = @originalHash AND proposed_hash = @proposedHash",
-            new { id, originalHash, proposedHash }, cancellationToken: cancellationToken))).ToHashSet();
+            """
+            SELECT signal_id FROM proposal_replay_results
+            WHERE proposal_id = @id AND original_hash = @originalHash AND proposed_hash = @proposedHash AND (state = 'done' OR version = @version)
+            """,
+            new { id, originalHash, proposedHash, version = proposal.Version }, cancellationToken: cancellationToken))).ToHashSet();
         var todo = selected.Where(s => !known.Contains(s.Id)).ToList();
         await WriteRunAsync(connection, proposal, originalHash, proposedHash, todo.Count == 0 ? "done" : "running", model, signals.Count, selected.Count, cancellationToken);
         if (todo.Count == 0)

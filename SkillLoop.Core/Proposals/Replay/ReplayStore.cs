@@ -63,7 +63,8 @@ public sealed record ProposalReplay(
 {
     public const string NoModelMessage = "Replay needs a chat model; none is configured.";
 
-    /// <summary>The proposal's warning when the replay does not improve on the current text; null otherwise.</summary>
+    /// <summary>The proposal's warning when the replay does not improve on the current text; null otherwise (served in <c>warnings</c>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public string? Warning => NotImproving
         ? string.Create(CultureInfo.InvariantCulture,
             $"Replay does not improve on the current text: the proposed text would have prevented {PreventedByProposed} of {Replayed} replayed corrections, the current text {PreventedByCurrent} (judged by {Model}).")
