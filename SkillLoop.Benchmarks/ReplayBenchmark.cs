@@ -7,7 +7,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SkillLoop.Core;
 using SkillLoop.Core.Data;
-using SkillLoop.Core.Llama;
+using SkillLoop.Core.Ai;
+using SkillLoop.Core.Ai.Llama;
+using SkillLoop.Core.Ai.OpenAi;
 using SkillLoop.Core.Proposals.Replay;
 
 namespace SkillLoop.Benchmarks;
@@ -66,7 +68,7 @@ public static class ReplayBenchmark
         var models = Directory.CreateTempSubdirectory("skillloop-bench-replay-");
         try
         {
-            var gguf = SkillLoop.Tests.Llama.TinyGguf.Write(Path.Combine(models.FullName, "tiny-test.gguf"));
+            var gguf = SkillLoop.Tests.Ai.Llama.TinyGguf.Write(Path.Combine(models.FullName, "tiny-test.gguf"));
             await using var core = await Core.StartAsync(new Dictionary<string, string?> { ["SKILLLOOP_CHAT_MODEL"] = gguf });
             var load = Stopwatch.StartNew();
             using (var lease = core.Get<AiRuntime>().Lease())

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.AI;
-using SkillLoop.Core.Llama;
+using SkillLoop.Core.Ai;
+using SkillLoop.Core.Ai.Llama;
+using SkillLoop.Core.Ai.OpenAi;
 
 namespace SkillLoop.Tests.Fakes;
 

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Dapper;
 using SkillLoop.Core.Data;
-using SkillLoop.Core.Llama;
+using SkillLoop.Core.Ai;
+using SkillLoop.Core.Ai.Llama;
+using SkillLoop.Core.Ai.OpenAi;
 using SkillLoop.Core.Proposals;
 using SkillLoop.Core.Proposals.Replay;
 using SkillLoop.Tests.Fakes;

@@ -1,7 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
-using SkillLoop.Core.Llama;
+using SkillLoop.Core.Ai;
+using SkillLoop.Core.Ai.Llama;
+using SkillLoop.Core.Ai.OpenAi;
 using SkillLoop.Hooks.Contracts;
 
 namespace SkillLoop.Core.Proposals.Replay;

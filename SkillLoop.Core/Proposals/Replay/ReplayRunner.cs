@@ -6,7 +6,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SkillLoop.Core.Data;
-using SkillLoop.Core.Llama;
+using SkillLoop.Core.Ai;
+using SkillLoop.Core.Ai.Llama;
+using SkillLoop.Core.Ai.OpenAi;
 using SkillLoop.Hooks.Contracts;
 
 namespace SkillLoop.Core.Proposals.Replay;
