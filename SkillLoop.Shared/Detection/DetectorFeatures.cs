@@ -220,7 +220,7 @@ public static class DetectorFeatures
         return last.Contains('?') || last.Contains('？') || ContainsAny(last, AskWords, AskWordsCjk);
     }
 
-    private static readonly string[] AskWords = ["would you like", "do you want", "should i ", "shall i ", "let me know", "which option", "which one"];
+    private static readonly string[] AskWords = ["WOULD YOU LIKE", "DO YOU WANT", "SHOULD I ", "SHALL I ", "LET ME KNOW", "WHICH OPTION", "WHICH ONE"];
     private static readonly string[] AskWordsCjk = ["要不要", "是否需要", "需要我", "请确认"];
 
     /// <summary>Did the agent's last words claim the work is done ("All tests pass", "已完成")?</summary>
@@ -234,18 +234,28 @@ public static class DetectorFeatures
 
     private static readonly string[] DoneWords =
     [
-        "done", "complete", "finished", "implemented", "fixed", "i've ", "i have ", "successfully", "now works", "should now",
-        "is now", "are now", "all tests pass", "tests pass", "ready", "updated", "added", "created", "resolved",
+        "DONE", "COMPLETE", "FINISHED", "IMPLEMENTED", "FIXED", "I'VE ", "I HAVE ", "SUCCESSFULLY", "NOW WORKS", "SHOULD NOW",
+        "IS NOW", "ARE NOW", "ALL TESTS PASS", "TESTS PASS", "READY", "UPDATED", "ADDED", "CREATED", "RESOLVED",
     ];
 
     // No case to ignore: compared ordinally, which is many times cheaper than a case-insensitive search for non-ASCII
     // words (the same answers).
     private static readonly string[] DoneWordsCjk = ["✅", "🎉", "已完成", "完成了", "已经", "修复了", "已修复", "已更新", "已添加", "现在可以", "搞定", "成功"];
 
-    private static bool ContainsAny(ReadOnlySpan<char> text, string[] asciiWords, string[] otherWords)
+    /// <summary>
+    /// Whether the text holds any of the words: the upper-case ASCII ones ignoring case (exactly as OrdinalIgnoreCase
+    /// compares: each character upper-cased invariantly, once, then ordinal searches), the others as written.
+    /// </summary>
+    private static bool ContainsAny(ReadOnlySpan<char> text, string[] upperAsciiWords, string[] otherWords)
     {
-        foreach (var word in asciiWords)
-            if (text.Contains(word, StringComparison.OrdinalIgnoreCase))
+        Span<char> upper = text.Length <= 1024 ? stackalloc char[text.Length] : new char[text.Length];
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            upper[i] = c < 0x80 ? (char.IsAsciiLetterLower(c) ? (char)(c - 32) : c) : char.ToUpperInvariant(c);
+        }
+        foreach (var word in upperAsciiWords)
+            if (upper.IndexOf(word, StringComparison.Ordinal) >= 0)
                 return true;
         foreach (var word in otherWords)
             if (text.Contains(word, StringComparison.Ordinal))
