@@ -40,9 +40,9 @@ public sealed record RetryPolicy(TimeSpan FirstDelay, TimeSpan MaxDelay, TimeSpa
 }
 
 /// <param name="detector">
-/// What decides a correction: the patterns alone (<see cref="DetectorModel.RegexOnly"/>, the default) or the learned
-/// detector's weights (<see cref="DetectorModel.Shipped"/>, chosen with <c>SKILLLOOP_DETECTOR=learned</c>; see
-/// <see cref="DetectorChoice"/>).
+/// What decides a correction: the learned detector's weights (<see cref="DetectorModel.Shipped"/>, which the hook passes
+/// unless <c>SKILLLOOP_DETECTOR=regex</c>; see <see cref="DetectorChoice"/>) or the patterns alone
+/// (<see cref="DetectorModel.RegexOnly"/>, what a caller that names none gets).
 /// </param>
 public sealed class SignalWorker(HttpClient http, string user, string clientVersion = SignalWorker.Version, LocalIssueExtractor? localExtractor = null,
     DetectorModel? detector = null)
