@@ -83,9 +83,6 @@ public sealed partial class ProposalRunner(
             "UPDATE proposals SET not_before = NULL WHERE state = 'drafting'", cancellationToken: cancellationToken));
     }
 
-    /// <summary><c>skillloop/&lt;skill&gt;-&lt;cluster&gt;</c>, the skill's name made safe for a ref.</summary>
-    public static string BranchName(string reportedSkill, string registeredName, long clusterId) => ProposalWork.BranchName(reportedSkill, registeredName, clusterId);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await state.WhenReadyAsync(stoppingToken);

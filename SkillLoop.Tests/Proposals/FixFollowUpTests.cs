@@ -87,15 +87,23 @@ public sealed class FixFollowUpTests
     public async Task A_pull_request_merged_on_the_forge_is_followed_by_polling_with_backoff(string provider)
     {
         await using var world = await OpenAsync(provider);
+
+        // New evidence while open: the same pull request, updated in place.
+        await world.CorrectAsync("dave", Problem + " again");
+        world.Time.Advance(TimeSpan.FromSeconds(11));
+        await world.RunAsync();
+        await world.RunAsync();
         var pull = Assert.Single(world.Forge.Pulls);
+        Assert.Contains("4 corrections from 4 distinct users", pull.Body, StringComparison.Ordinal);
         var mergeCommit = new string('a', 40);
         world.Forge.MergeOnForge(pull.Number, mergeCommit);
 
-        // Polled once right after opening: the next poll waits (backoff), so nothing changes yet.
+        // Polled right after opening and again after the evidence: the next poll waits (backoff), so nothing changes yet.
         await world.RunAsync();
         Assert.Equal("open", (await world.OnlyProposalAsync()).Proposal.State);
 
-        world.Time.Advance(ForgeSync.PollWait(1) + TimeSpan.FromSeconds(1));
+        // The wait has doubled with each quiet poll, up to MaxPoll.
+        world.Time.Advance(ForgeSync.MaxPoll);
         await world.RunAsync();
         var merged = await world.OnlyProposalAsync();
         Assert.Equal(("merged", mergeCommit), (merged.Proposal.State, merged.Proposal.MergedCommit));
@@ -205,6 +213,34 @@ public sealed class FixFollowUpTests
         Assert.NotEqual(open.CommitSha, rebased.CommitSha);
         Assert.Equal(rebased.CommitSha, world.Remote.Tip(open.Proposal.Branch!)!.Value.Sha);
         Assert.Equal(["rebase-requested", "rebased"], rebased.Audit.Select(a => a.Action).Where(a => a.StartsWith("rebase", StringComparison.Ordinal)).Reverse());
+    }
+
+    [Fact]
+    public async Task A_rebase_that_meets_a_conflicting_upstream_change_pushes_nothing_and_says_so()
+    {
+        await using var world = await ProposalWorld.StartAsync("git");
+        foreach (var user in new[] { "alice", "bob", "carol" })
+        {
+            await world.CorrectAsync(user, Problem);
+        }
+
+        await world.RunAsync();
+        var review = await world.OnlyProposalAsync();
+        await world.Core.Get<ProposalStore>().ApproveAsync(review.Proposal.Id, review.Version, null, null, "reviewer", CancellationToken.None);
+        await world.RunAsync();
+        var open = await world.OnlyProposalAsync();
+
+        // Upstream adds its own section at the very end, where the fix adds its pitfall.
+        world.Remote.Commit("Own pitfalls", new Dictionary<string, string> { [ProposalWorld.SkillPath] = ProposalWorld.SkillText + "\n## Notes\n\nKeep it short.\n" });
+        await world.Core.Get<ProposalStore>().RequestRebaseAsync(open.Proposal.Id, "reviewer", CancellationToken.None);
+        await world.RunAsync();
+
+        var after = await world.OnlyProposalAsync();
+        Assert.Equal(open.CommitSha, world.Remote.Tip(open.Proposal.Branch!)!.Value.Sha);
+        Assert.Equal((open.ProposedText, open.BaseCommit, "open"), (after.ProposedText, after.BaseCommit, after.Proposal.State));
+        Assert.Contains(after.Audit, a => a.Action == "rebase-failed");
+        await world.RunAsync();
+        Assert.Single(after.Audit, a => a.Action == "rebase-failed"); // asked once, tried once
     }
 
     [Theory]

@@ -130,6 +130,55 @@ public sealed class ReviewComponentTests : IAsyncLifetime
         Assert.Empty(page.FindAll("[data-testid=edit-registry]"));
     }
 
+    [Fact]
+    public async Task After_the_push_the_page_shows_the_queue_the_rebase_button_the_merge_figures_and_earlier_rounds()
+    {
+        using var remote = new BareGitRemote(new Dictionary<string, string> { ["skills/pdf-report/SKILL.md"] = Original });
+        var registry = await _dashboard.Get<RegistryStore>().CreateAsync(new RegistryInput("team", "git", remote.Path, "main"), CancellationToken.None);
+        await _dashboard.Get<RegistryScans>().ScanAsync(registry.Id, CancellationToken.None);
+        var id = await SeedProposalAsync();
+        await using (var connection = await _dashboard.Get<SqliteDb>().OpenAsync(CancellationToken.None))
+        {
+            await connection.ExecuteAsync("UPDATE proposals SET state = 'approved', queued_at = '2026-11-02T01:00:00Z', registry_id = @registry WHERE id = @id", new { id, registry = registry.Id });
+        }
+
+        var page = _dashboard.Render<ProposalDetailPage>(p => p.Add(x => x.Id, id));
+        page.WaitForAssertion(() => Assert.Contains("Queued", page.Find("[data-testid=proposal-queued]").TextContent));
+        Assert.Empty(page.FindAll("[data-testid=rebase]"));
+
+        await using (var connection = await _dashboard.Get<SqliteDb>().OpenAsync(CancellationToken.None))
+        {
+            await connection.ExecuteAsync("UPDATE proposals SET state = 'open', queued_at = NULL, pushed_sha = 'abc' WHERE id = @id", new { id });
+        }
+
+        // The providers are rendered once per context: later pages are rendered on their own.
+        page = _dashboard.Context.Render<ProposalDetailPage>(p => p.Add(x => x.Id, id));
+        page.WaitForAssertion(() => Assert.NotNull(page.Find("[data-testid=rebase]")));
+        page.Find("[data-testid=rebase]").Click();
+        page.WaitForAssertion(() => Assert.Contains(_dashboard.Get<Core.Proposals.ProposalStore>().AuditAsync(id, CancellationToken.None).Result, a => a is { Action: "rebase-requested", Actor: "rita" }));
+
+        // Merged a while ago, after a first round whose fix did not hold.
+        var history = """[{"round":1,"title":"Totals row at the top","summary":"Says where totals go.","mergedAt":"2026-10-01T00:00:00+00:00","mergedCommit":"1111111111111111111111111111111111111111","evidenceSignals":3,"evidenceUsers":3,"outcome":"The merged fix did not hold: 2 users."}]""";
+        await using (var connection = await _dashboard.Get<SqliteDb>().OpenAsync(CancellationToken.None))
+        {
+            await connection.ExecuteAsync(
+                "UPDATE proposals SET state = 'merged', round = 2, merged_at = @at, merged_commit = '2222222222222222222222222222222222222222', history_json = @history WHERE id = @id",
+                new { id, at = DateTimeOffset.UtcNow.AddDays(-1), history });
+        }
+
+        page = _dashboard.Context.Render<ProposalDetailPage>(p => p.Add(x => x.Id, id));
+        page.WaitForAssertion(() => Assert.Contains("Round 2 merged", page.Find("[data-testid=fix-outcome]").TextContent));
+        Assert.Contains("222222222222", page.Find("[data-testid=fix-outcome]").TextContent);
+        Assert.Contains("per use", page.Find("[data-testid=outcome-before]").TextContent);
+        Assert.Contains("The merged fix did not hold", page.Find("[data-testid=proposal-history]").TextContent);
+
+        var skill = (await _dashboard.Get<SkillCatalog>().ListSkillsAsync(null, CancellationToken.None)).Single();
+        var versions = _dashboard.Context.Render<SkillVersionsPage>(p => p.Add(x => x.Id, skill.Id));
+        versions.WaitForAssertion(() => Assert.Equal(2, versions.FindAll("[data-testid=skill-version]").Count));
+        Assert.Contains("111111111111", versions.FindAll("[data-testid=skill-version]")[0].TextContent);
+        Assert.Contains("current", versions.FindAll("[data-testid=skill-version]")[1].TextContent);
+    }
+
     public async Task DisposeAsync()
     {
         await _dashboard.DisposeAsync();

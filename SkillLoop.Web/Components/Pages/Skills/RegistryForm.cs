@@ -27,6 +27,12 @@ public sealed class RegistryForm
     public bool AutoMerge { get; set; }
     public double AutoMergeMinConfidence { get; set; } = 0.9;
     public int AutoMergeMinUsers { get; set; } = 5;
+    public int MaxOpen { get; set; } = RegistryStore.DefaultMaxOpen;
+
+    /// <summary>Whether the registry being edited has a webhook secret (never the secret itself).</summary>
+    public bool HasStoredWebhookSecret { get; init; }
+    public string? WebhookSecret { get; set; }
+    public bool RemoveWebhookSecret { get; set; }
 
     public static RegistryForm From(RegistryRecord registry) => new()
     {
@@ -46,6 +52,8 @@ public sealed class RegistryForm
         AutoMerge = registry.AutoMerge,
         AutoMergeMinConfidence = registry.AutoMergeMinConfidence,
         AutoMergeMinUsers = registry.AutoMergeMinUsers,
+        MaxOpen = registry.MaxOpen,
+        HasStoredWebhookSecret = registry.HasWebhookSecret,
     };
 
     /// <summary>
@@ -55,5 +63,6 @@ public sealed class RegistryForm
     public RegistryInput ToInput() => new(
         Name, Provider, Url, Branch, RemoveToken ? "" : string.IsNullOrWhiteSpace(Token) ? null : Token, ApiUrl, Repository,
         (PathFilters ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-        DistinctUsers, AutoMerge, AutoMergeMinConfidence, AutoMergeMinUsers);
+        DistinctUsers, AutoMerge, AutoMergeMinConfidence, AutoMergeMinUsers, MaxOpen,
+        RemoveWebhookSecret ? "" : string.IsNullOrWhiteSpace(WebhookSecret) ? null : WebhookSecret);
 }
