@@ -70,16 +70,20 @@ internal static partial class PagesBenchmark
             ];
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"each page {options.Runs} times after 2 warm-ups, one request at a time (goal: p95 <= {GoalMilliseconds:F0} ms, <= {GoalBytes / 1e6:F0} MB)"));
-            Console.WriteLine($"  {"page",-48} {"p50 ms",8} {"p95 ms",8} {"bytes",11}");
+            // Server CPU per request beside the wall clock: on a shared machine the wall clock mostly measures the queue
+            // for a core, the CPU time what the page costs.
+            Console.WriteLine($"  {"page",-48} {"p50 ms",8} {"p95 ms",8} {"CPU ms",8} {"bytes",11}");
             var missed = 0;
             foreach (var (name, client, path) in pages)
             {
+                var cpu = server.CpuTime();
                 var (times, bytes) = await TimeAsync(client, path, options.Runs);
+                var cpuPerRequest = (server.CpuTime() - cpu).TotalMilliseconds / (times.Count + 2);
                 var p50 = Percentile(times, 0.50);
                 var p95 = Percentile(times, 0.95);
                 var met = p95 <= GoalMilliseconds && bytes is >= 0 and <= GoalBytes;
                 missed += met ? 0 : 1;
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-48} {p50,8:F0} {p95,8:F0} {(bytes < 0 ? "timed out" : bytes.ToString("N0", CultureInfo.InvariantCulture)),11}  {(met ? "met" : "MISSED")}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-48} {p50,8:F0} {p95,8:F0} {cpuPerRequest,8:F0} {(bytes < 0 ? "timed out" : bytes.ToString("N0", CultureInfo.InvariantCulture)),11}  {(met ? "met" : "MISSED")}"));
             }
 
             Console.WriteLine(missed == 0 ? "every page met both goals" : $"{missed} page(s) MISSED a goal");

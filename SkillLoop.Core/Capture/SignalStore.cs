@@ -13,26 +13,26 @@ public sealed class SignalStore(SqliteDb db)
     public async Task<IReadOnlyList<SignalView>> QueryAsync(SignalQuery query, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<SignalRow>(new CommandDefinition(
-            $"""
-            SELECT id AS Id, platform AS Platform, session_id AS SessionId, turn_id AS TurnId, text AS Text,
-                   pattern AS Pattern, skill AS Skill, skill_path AS SkillPath, confidence AS Confidence,
-                   user_hash AS UserHash, created_at AS CreatedAt, cluster_id AS ClusterId,
-                   score AS Score, detector_version AS DetectorVersion, verdict AS Verdict, verdict_by AS VerdictBy
-            FROM signals
-            WHERE {Filters(query)}
-            ORDER BY id DESC
-            LIMIT @limit
-            """,
-            Parameters(query),
-            cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<SignalRow>(new CommandDefinition(Sql(query), Parameters(query), cancellationToken: cancellationToken));
         return rows.Select(r => r.ToView()).ToList();
     }
 
     /// <summary>
-    /// Only the filters given go into the SQL: a "@x IS NULL OR …" term would keep SQLite from choosing the index that
-    /// serves the filter (it plans once for any value), and a year of signals is too large to scan for a page.
+    /// The query's SQL (internal: the tests read its plan). Only the filters given go into it: a "@x IS NULL OR …" term
+    /// would keep SQLite from choosing the index that serves the filter, and a year of signals is too large to scan.
     /// </summary>
+    internal static string Sql(SignalQuery query) =>
+        $"""
+        SELECT id AS Id, platform AS Platform, session_id AS SessionId, turn_id AS TurnId, text AS Text,
+               pattern AS Pattern, skill AS Skill, skill_path AS SkillPath, confidence AS Confidence,
+               user_hash AS UserHash, created_at AS CreatedAt, cluster_id AS ClusterId,
+               score AS Score, detector_version AS DetectorVersion, verdict AS Verdict, verdict_by AS VerdictBy
+        FROM signals
+        WHERE {Filters(query)}
+        ORDER BY id DESC
+        LIMIT @limit
+        """;
+
     private static string Filters(SignalQuery query)
     {
         (bool Given, string Term)[] terms =
@@ -51,7 +51,7 @@ public sealed class SignalStore(SqliteDb db)
         return given.Count == 0 ? "1" : string.Join(" AND ", given);
     }
 
-    private static object Parameters(SignalQuery query) => new
+    internal static object Parameters(SignalQuery query) => new
     {
         query.Platform, query.SessionId, query.Skill, query.BeforeId, query.ClusterId, query.UserPrefix,
         PatternLike = Like(query.PatternContains),

@@ -68,6 +68,22 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
     /// </summary>
     public async Task<ClusterPage> QueryAsync(ClusterQuery query, CancellationToken cancellationToken, bool withTotal = true)
     {
+        var (where, parameters) = (Filters(query), Parameters(query));
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(PageSql(query), parameters, cancellationToken: cancellationToken));
+        var items = rows.Select(r => r.ToSummary()).ToList();
+        var total = !withTotal ? items.Count : await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"SELECT count(*) FROM clusters WHERE {where}", parameters, cancellationToken: cancellationToken));
+        return new ClusterPage(items, total);
+    }
+
+    /// <summary>The rank order and page window of <see cref="QueryAsync"/> (internal: the tests read the query's plan).</summary>
+    internal const string PageOrder = "ORDER BY user_count DESC, last_seen DESC LIMIT @Limit OFFSET @Offset";
+
+    internal static string PageSql(ClusterQuery query) => $"SELECT {SummaryColumns} FROM clusters WHERE {Filters(query)} {PageOrder}";
+
+    internal static string Filters(ClusterQuery query)
+    {
         (bool Given, string Term)[] terms =
         [
             (query.Skill is not null, "skill = @Skill"),
@@ -81,29 +97,18 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
             (!string.IsNullOrEmpty(query.SkillContains), @"skill LIKE '%' || @SkillContains || '%' ESCAPE '\'"),
             (!string.IsNullOrEmpty(query.Search), @"title LIKE '%' || @Search || '%' ESCAPE '\'"),
         ];
-        var where = string.Join(" AND ", terms.Where(t => t.Given).Select(t => t.Term).Append("signal_count > 0"));
-        var parameters = new
-        {
-            query.Skill,
-            query.State,
-            SkillContains = Like(query.SkillContains),
-            Search = Like(query.Search),
-            Offset = Math.Max(0, query.Offset),
-            Limit = Math.Clamp(query.Limit, 1, MaxLimit),
-        };
-        await using var connection = await db.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(
-            $"""
-            SELECT {SummaryColumns} FROM clusters
-            WHERE {where}
-            ORDER BY user_count DESC, last_seen DESC
-            LIMIT @Limit OFFSET @Offset
-            """, parameters, cancellationToken: cancellationToken));
-        var items = rows.Select(r => r.ToSummary()).ToList();
-        var total = !withTotal ? items.Count : await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT count(*) FROM clusters WHERE {where}", parameters, cancellationToken: cancellationToken));
-        return new ClusterPage(items, total);
+        return string.Join(" AND ", terms.Where(t => t.Given).Select(t => t.Term).Append("signal_count > 0"));
     }
+
+    internal static object Parameters(ClusterQuery query) => new
+    {
+        query.Skill,
+        query.State,
+        SkillContains = Like(query.SkillContains),
+        Search = Like(query.Search),
+        Offset = Math.Max(0, query.Offset),
+        Limit = Math.Clamp(query.Limit, 1, MaxLimit),
+    };
 
     /// <summary>A LIKE pattern's literal part: its wildcards and the escape character escaped.</summary>
     private static string? Like(string? text) => text?.Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_");
@@ -159,6 +164,19 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
     {
         var thresholds = await settings.GetAsync(cancellationToken);
         await using var connection = await db.OpenAsync(cancellationToken);
+        // Comparing every pair costs a year of clusters about a second of CPU: the result is kept until the open
+        // clusters or the separations change. The stamp is read from indexes alone (ix_clusters_rank).
+        var stamp = await connection.QuerySingleAsync<SuggestionStamp>(new CommandDefinition(
+            """
+            SELECT count(*) AS Clusters, coalesce(max(id), 0) AS MaxId, total(signal_count * id) AS Signals, total(user_count * id) AS Users,
+                   (SELECT count(*) FROM cluster_separations) AS Separations
+            FROM clusters WHERE state = 'open'
+            """, cancellationToken: cancellationToken)) with { Similarity = thresholds.Similarity };
+        if (_suggestions is { } cached && cached.Stamp == stamp)
+        {
+            return cached.Suggestions.Take(Math.Clamp(limit, 1, 100)).ToList();
+        }
+
         var rows = (await connection.QueryAsync<CentroidRow>(new CommandDefinition(
             $"SELECT {SummaryColumns}, centroid_sum AS CentroidSum FROM clusters WHERE state = 'open' AND signal_count > 0",
             cancellationToken: cancellationToken))).ToList();
@@ -167,13 +185,15 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         var suggestions = new List<MergeSuggestion>();
         foreach (var skill in rows.GroupBy(r => r.Skill ?? ""))
         {
+            // Only a Chinese-titled cluster and another one make a pair: compare those two groups, not every pair.
             var clusters = skill.Select(r => (Row: r, Chinese: Ai.MiniLm.ChineseGloss.ContainsHan(r.Title), Centroid: Vectors.Normalize(Vectors.FromBlob(r.CentroidSum)))).ToList();
-            for (var i = 0; i < clusters.Count; i++)
+            var chinese = clusters.Where(c => c.Chinese).ToList();
+            var others = clusters.Where(c => !c.Chinese).ToList();
+            foreach (var a in chinese)
             {
-                for (var j = i + 1; j < clusters.Count; j++)
+                foreach (var b in others)
                 {
-                    var (a, b) = (clusters[i], clusters[j]);
-                    if (a.Chinese == b.Chinese || a.Centroid.Length != b.Centroid.Length || separated.Contains((a.Row.Id, b.Row.Id)))
+                    if (a.Centroid.Length != b.Centroid.Length || separated.Contains((a.Row.Id, b.Row.Id)))
                     {
                         continue;
                     }
@@ -189,7 +209,27 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
             }
         }
 
-        return suggestions.OrderByDescending(s => s.Similarity).Take(Math.Clamp(limit, 1, 100)).ToList();
+        var ranked = suggestions.OrderByDescending(s => s.Similarity).Take(100).ToList();
+        _suggestions = new SuggestionCache(stamp, ranked);
+        return ranked.Take(Math.Clamp(limit, 1, 100)).ToList();
+    }
+
+    private SuggestionCache? _suggestions;
+
+    private sealed record SuggestionCache(SuggestionStamp Stamp, IReadOnlyList<MergeSuggestion> Suggestions);
+
+    /// <summary>
+    /// What the merge suggestions depend on: any assignment, merge, noise decision, move or separation changes it (the
+    /// sums are weighted by id, so members traded between two clusters change them too).
+    /// </summary>
+    private sealed record SuggestionStamp
+    {
+        public long Clusters { get; init; }
+        public long MaxId { get; init; }
+        public double Signals { get; init; }
+        public double Users { get; init; }
+        public long Separations { get; init; }
+        public float Similarity { get; init; }
     }
 
     /// <summary>Moves every signal of <paramref name="sourceId"/> into <paramref name="targetId"/> (same skill); audited.</summary>

@@ -95,6 +95,16 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
         p.round AS Round, (p.state = 'approved' AND p.queued_at IS NOT NULL) AS Queued, p.merged_at AS MergedAt, p.merged_commit AS MergedCommit
         """;
 
+    /// <summary>The page query of <see cref="QueryAsync"/> (internal: the tests read its plan).</summary>
+    internal static string PageSql(string? state) =>
+        $"""
+        SELECT {SummaryColumns} FROM proposals p
+        WHERE p.id IN (SELECT id FROM proposals {Filter(state)} ORDER BY {ListOrder} LIMIT @limit OFFSET @offset)
+        ORDER BY {ListOrder}
+        """;
+
+    private static string Filter(string? state) => state is null ? "" : "WHERE state = @state";
+
     /// <summary>Raised after any change to a proposal (the dashboard redraws).</summary>
     public event Action<long>? Changed;
 
@@ -112,17 +122,11 @@ public sealed class ProposalStore(SqliteDb db, TimeProvider time)
     /// </summary>
     public async Task<ProposalPage> QueryAsync(string? state, int offset, int limit, CancellationToken cancellationToken)
     {
-        var filter = state is null ? "" : "WHERE state = @state";
         var parameters = new { state, offset = Math.Max(0, offset), limit = Math.Clamp(limit, 1, MaxLimit) };
         await using var connection = await db.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(
-            $"""
-            SELECT {SummaryColumns} FROM proposals p
-            WHERE p.id IN (SELECT id FROM proposals {filter} ORDER BY {ListOrder} LIMIT @limit OFFSET @offset)
-            ORDER BY {ListOrder}
-            """, parameters, cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(PageSql(state), parameters, cancellationToken: cancellationToken));
         var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT count(*) FROM proposals {filter}", parameters, cancellationToken: cancellationToken));
+            $"SELECT count(*) FROM proposals {Filter(state)}", parameters, cancellationToken: cancellationToken));
         return new ProposalPage(rows.Select(r => r.ToSummary()).ToList(), total);
     }
 
