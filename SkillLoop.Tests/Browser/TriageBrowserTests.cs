@@ -187,14 +187,16 @@ public sealed class TriageBrowserTests(SkillLoopServer server, BrowserFixture br
     {
         await using var context = await NewContextAsync(1440, 900);
         var page = await SignInAsync(context);
-        const string Background = "getComputedStyle(document.querySelector('.mud-main-content')).backgroundColor";
-        var light = await page.EvaluateAsync<string>($"() => {Background}");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" }).ClickAsync();
-        await page.WaitForFunctionAsync($"() => {Background} !== '{light}'");
-        var dark = await page.EvaluateAsync<string>($"() => {Background}");
+        var toggle = page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" });
+        await Assertions.Expect(toggle).ToHaveAttributeAsync("aria-pressed", "false");
+        await toggle.ClickAsync();
+        await Assertions.Expect(toggle).ToHaveAttributeAsync("aria-pressed", "true");
         await page.ReloadAsync();
         await InteractiveAsync(page);
-        await page.WaitForFunctionAsync($"() => {Background} === '{dark}'");
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" })).ToHaveAttributeAsync("aria-pressed", "true");
+        // The theme itself: MudBlazor's dark palette has a dark page background.
+        var background = await page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor");
+        Assert.Matches(@"^rgb\((\d{1,2}), (\d{1,2}), (\d{1,2})\)$", background);
         await ShotAsync(page, "overview-dark-reloaded");
 
         using var anonymous = new HttpClient { BaseAddress = server.BaseAddress };

@@ -158,5 +158,20 @@ public sealed class MarkdownRenderingTests
     public void Only_http_https_mailto_and_relative_addresses_are_safe(string url, bool safe) =>
         Assert.Equal(safe, SafeMarkdown.IsSafeUrl(url));
 
+    [Fact]
+    public void The_example_corrections_of_a_pull_request_body_render_as_separate_quoted_paragraphs()
+    {
+        var evidence = new SkillLoop.Core.Proposals.ProposalEvidence(
+            7, "pdf-report", "Totals row at the bottom", 3, 3, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddDays(2),
+            "The totals row is rendered above the table.", "Nothing says where totals go.", "Totals last.",
+            ["no, the totals go at the bottom", "totals belong under the table"], 0.8);
+        var change = SkillLoop.Core.Proposals.ProposalWriter.WritePitfall("# PDF\n", evidence);
+
+        var body = Parse(SafeMarkdown.ToHtml(SkillLoop.Core.Proposals.ProposalWriter.Body(evidence, change, null)));
+
+        Assert.Equal(["no, the totals go at the bottom", "totals belong under the table"],
+            body.QuerySelectorAll("blockquote p").Select(p => p.TextContent.Trim()));
+    }
+
     private static IElement Parse(string html) => new HtmlParser().ParseDocument($"<html><body>{html}</body></html>").Body!;
 }

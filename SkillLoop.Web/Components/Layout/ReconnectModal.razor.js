@@ -9,6 +9,8 @@ const resumeButton = document.getElementById("components-resume-button");
 resumeButton.addEventListener("click", resume);
 
 function handleReconnectStateChanged(event) {
+    // While the circuit is down, live indicators (the Live chip) say so instead of staying green (app.css).
+    document.documentElement.classList.toggle("circuit-down", event.detail.state !== "hide");
     if (event.detail.state === "show") {
         reconnectModal.showModal();
     } else if (event.detail.state === "hide") {
