@@ -9,6 +9,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- detector [CORPUS_DIR…]                     (its held-out test-split figures beside the regex detector)
 //        … -- knn [--knn 100000] | clustering | backlog [--mb 250] | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
 //        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll]
+//        … -- ai [--quick] [--redactor | --llama]         (MiniLM, redactor, heuristic extraction, llama.cpp on the tiny GGUF)
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
 var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
@@ -23,6 +24,12 @@ if (args.FirstOrDefault() == "train-detector")
 if (args.FirstOrDefault() == "detector")
 {
     Environment.Exit(SkillLoop.Benchmarks.DetectorTraining.DetectorCommands.Benchmark(args, FindRepositoryRoot()));
+}
+
+if (args.FirstOrDefault() == "ai")
+{
+    await AiBenchmarks.RunAsync(args);
+    return;
 }
 
 if (args.Contains("knn"))
