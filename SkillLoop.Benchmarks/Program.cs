@@ -12,6 +12,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- replay [--corrections 8 --proposals 50]          (replay before review: cost per correction, tiny GGUF and no model)
 //        … -- pages [--runs 20 --signals 100000 --clusters 10000 --proposals 500 --data DIR (seed once, reuse) --web path/to/SkillLoop.Web.dll]
 //        … -- merge [--runs 5 --web path/to/SkillLoop.Web.dll]   (merge on a plain git remote -> merged after a scan)
+//        … -- ai [--quick] [--redactor | --llama]         (MiniLM, redactor, heuristic extraction, llama.cpp on the tiny GGUF)
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
 var megabytes = int.Parse(options.GetValueOrDefault("mb", "200"));
@@ -26,6 +27,12 @@ if (args.FirstOrDefault() == "train-detector")
 if (args.FirstOrDefault() == "detector")
 {
     Environment.Exit(SkillLoop.Benchmarks.DetectorTraining.DetectorCommands.Benchmark(args, FindRepositoryRoot()));
+}
+
+if (args.FirstOrDefault() == "ai")
+{
+    await AiBenchmarks.RunAsync(args);
+    return;
 }
 
 if (args.Contains("knn"))

@@ -19,7 +19,7 @@ bash build/clients.sh "$out/app/clients"
 
 # The image is useless without these: fail the build, not the first start.
 missing=0
-for required in SkillLoop.Web.dll clients/manifest.json clients/linux-x64/skillloop-client native/vec0.so native/llama/libllama.v0.5.0.so runtimes/linux-x64/native/libonnxruntime.so runtimes/linux-x64/native/libe_sqlite3.so; do
+for required in SkillLoop.Web.dll clients/manifest.json clients/linux-x64/skillloop-client native/vec0.so runtimes/linux-x64/native/avx2/libllama.so runtimes/linux-x64/native/noavx/libllama.so runtimes/linux-x64/native/libonnxruntime.so runtimes/linux-x64/native/libe_sqlite3.so; do
   if [ ! -e "$out/app/$required" ]; then echo "build/image.sh: $required is missing from the image" >&2; missing=1; fi
 done
 if ! ls "$out/app"/runtimes/linux-x64/native/libgit2-*.so >/dev/null 2>&1; then echo "build/image.sh: libgit2 is missing from the image" >&2; missing=1; fi

@@ -19,9 +19,6 @@ public sealed class AiOptions
     /// </summary>
     public string? EmbeddingModel { get; set; }
 
-    /// <summary><c>SKILLLOOP_LLAMA_NATIVE_DIR</c>: where libllama is (default <c>native/llama</c> beside the server).</summary>
-    public string? LlamaNativeDirectory { get; set; }
-
     /// <summary><c>SKILLLOOP_CHAT_CONTEXT</c>: context length of the local chat model in tokens.</summary>
     public int ChatContextLength { get; set; } = 4096;
 
@@ -37,7 +34,6 @@ public sealed class AiOptions
     public static void Bind(AiOptions options, IConfiguration config)
     {
         options.EmbeddingModel = NullIfEmpty(config["SKILLLOOP_EMBEDDING_MODEL"]);
-        options.LlamaNativeDirectory = NullIfEmpty(config["SKILLLOOP_LLAMA_NATIVE_DIR"]);
         options.ChatContextLength = int.TryParse(config["SKILLLOOP_CHAT_CONTEXT"], out var context) ? context : options.ChatContextLength;
         options.LlamaThreads = int.TryParse(config["SKILLLOOP_LLAMA_THREADS"], out var threads) ? threads : options.LlamaThreads;
         options.LlmTimeoutSeconds = int.TryParse(config["SKILLLOOP_LLM_TIMEOUT_SECONDS"], out var timeout) ? timeout : options.LlmTimeoutSeconds;
@@ -264,13 +260,15 @@ public sealed partial class AiRuntime : IIssueExtractorSource, IDisposable
         else
         {
             var part = StartChat(configuration, probe: false);
-            IIssueExtractor extractor = part.Chat is null
-                ? new HeuristicIssueExtractor()
-                : new LlmIssueExtractor(part.Chat, part.Info.Model!, _loggers.CreateLogger<LlmIssueExtractor>());
-            var model = part.Model is null ? null : new SharedResource(part.Model);
-            chat = new ChatSlot(part.Chat, extractor, part.Info,
-                new[] { part.Chat is null ? null : new SharedResource(part.Chat), model }.OfType<SharedResource>().ToList(),
-                part.Model, model);
+            if (part.Chat is null && part.Info.Error is { } chatError && previous?.ChatSlot is { Chat: not null } running)
+            {
+                // The new choice cannot start (a truncated GGUF, say): keep serving with the one that runs, and say so.
+                chat = running.Share() with { Info = running.Info with { Error = $"{chatError}; still using {running.Info.Model}" } };
+            }
+            else
+            {
+                chat = NewChatSlot(part);
+            }
         }
 
         EmbeddingSlot embeddings;
@@ -281,15 +279,35 @@ public sealed partial class AiRuntime : IIssueExtractorSource, IDisposable
         else
         {
             var part = StartEmbeddings(configuration, chat.Model, probe: false);
-            var model = part.Model is null ? null
-                : ReferenceEquals(part.Model, chat.Model) ? chat.ModelResource!.AddReference()
-                : new SharedResource(part.Model);
-            embeddings = new EmbeddingSlot(part.Embeddings, part.Info,
-                new[] { new SharedResource(part.Embeddings), model }.OfType<SharedResource>().ToList());
+            if (part.Info.Error is { } embeddingError && previous?.EmbeddingSlot is { } running)
+            {
+                // Falling back to MiniLM would re-embed every signal for a setting that did not take: keep the one that runs.
+                part.Embeddings.Dispose();
+                embeddings = running.Share() with { Info = running.Info with { Error = $"{embeddingError}; still using {running.Info.Model}" } };
+            }
+            else
+            {
+                var model = part.Model is null ? null
+                    : ReferenceEquals(part.Model, chat.Model) ? chat.ModelResource!.AddReference()
+                    : new SharedResource(part.Model);
+                embeddings = new EmbeddingSlot(part.Embeddings, part.Info,
+                    new[] { new SharedResource(part.Embeddings), model }.OfType<SharedResource>().ToList());
+            }
         }
 
         LogProviders(_logger, configuration.Source, chat.Info.Provider, chat.Info.Model ?? "-", embeddings.Info.Provider, embeddings.Info.Model ?? "-");
         return new AiGeneration(configuration, chat, embeddings, _logger);
+    }
+
+    private ChatSlot NewChatSlot(ChatPart part)
+    {
+        IIssueExtractor extractor = part.Chat is null
+            ? new HeuristicIssueExtractor()
+            : new LlmIssueExtractor(part.Chat, part.Info.Model!, _loggers.CreateLogger<LlmIssueExtractor>());
+        var model = part.Model is null ? null : new SharedResource(part.Model);
+        return new ChatSlot(part.Chat, extractor, part.Info,
+            new[] { part.Chat is null ? null : new SharedResource(part.Chat), model }.OfType<SharedResource>().ToList(),
+            part.Model, model);
     }
 
     /// <summary>Whether two settings of a role run the same thing (then the loaded providers are kept).</summary>
@@ -410,7 +428,7 @@ public sealed partial class AiRuntime : IIssueExtractorSource, IDisposable
     private LlamaModel LoadModel(AiConfiguration configuration, string? configured)
     {
         var path = ResolveModelPath(configuration, configured);
-        var info = LlamaRuntime.TryInitialize(_ai.LlamaNativeDirectory, _loggers.CreateLogger(typeof(LlamaRuntime).FullName!));
+        var info = LlamaBackend.TryInitialize(_loggers.CreateLogger(typeof(LlamaBackend).FullName!));
         if (!info.IsAvailable)
         {
             throw new InvalidOperationException($"llama.cpp is not available ({info.Error})");

@@ -103,6 +103,34 @@ public sealed class AiRuntimeTests(LlamaFixture fixture)
     }
 
     [Fact]
+    public async Task A_gguf_that_cannot_load_is_reported_while_the_running_model_keeps_serving()
+    {
+        using var models = new TempDirectory("skillloop-bad-gguf");
+        File.Copy(fixture.ModelPath, models.Combine("tiny-test.gguf"));
+        var bytes = File.ReadAllBytes(fixture.ModelPath);
+        File.WriteAllBytes(models.Combine("cut.gguf"), bytes[..(bytes.Length / 3)]);
+        File.WriteAllText(models.Combine("notes.gguf"), "these are my notes");
+        TinyGguf.Write(models.Combine("alien.gguf"), architecture: "alien9000");
+        using var runtime = Runtime(new SkillLoopOptions { ModelsDirectory = models.Path });
+        runtime.Apply(new AiConfiguration(new AiProviderConfig("llama.cpp", "tiny-test.gguf"), new AiProviderConfig("llama.cpp", "tiny-test.gguf")));
+
+        foreach (var (file, reason) in new[] { ("cut.gguf", "is truncated"), ("notes.gguf", "is not a GGUF model"), ("alien.gguf", "uses a model architecture this llama.cpp build does not support") })
+        {
+            var status = runtime.Apply(new AiConfiguration(new AiProviderConfig("llama.cpp", file), new AiProviderConfig("llama.cpp", file)));
+
+            Assert.Equal(("llama.cpp", "tiny-test"), (status.Chat.Provider, status.Chat.Model));
+            Assert.Contains($"{file} {reason}", status.Chat.Error);
+            Assert.EndsWith("still using tiny-test", status.Chat.Error);
+            Assert.Equal(("llama.cpp", "tiny-test"), (status.Embeddings.Provider, status.Embeddings.Model));
+            Assert.Contains(reason, status.Embeddings.Error);
+            Assert.Equal("server:tiny-test", runtime.Extractor.ExtractedBy);
+            var answer = await runtime.Chat!.GetResponseAsync("Hi", new ChatOptions { MaxOutputTokens = 4 });
+            Assert.NotEmpty(answer.Messages);
+            Assert.Equal(TinyGguf.EmbeddingLength, (await runtime.Embeddings.GenerateAsync(["still embeds"]))[0].Vector.Length);
+        }
+    }
+
+    [Fact]
     public void A_saved_gguf_name_outside_the_models_directory_is_never_loaded()
     {
         using var runtime = Runtime(new SkillLoopOptions { ModelsDirectory = Path.Combine(Path.GetDirectoryName(fixture.ModelPath)!, "models") });

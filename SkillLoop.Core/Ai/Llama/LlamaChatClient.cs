@@ -5,7 +5,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SkillLoop.Core.Ai;
-using SkillLoop.Core.Ai.Llama.Native;
+using LLama.Native;
 
 namespace SkillLoop.Core.Ai.Llama;
 
@@ -31,15 +31,14 @@ public sealed record LlamaClientOptions
 
 /// <summary>
 /// <see cref="IChatClient"/> over a local GGUF model. Prompts are formatted with the model's own chat template;
-/// <see cref="ChatOptions.ResponseFormat"/> JSON (with or without a schema) or a raw GBNF grammar in
-/// <c>AdditionalProperties["gbnf"]</c> constrain the output. One context is shared: requests queue on a semaphore,
-/// so any number of callers is safe; cancellation is honoured while queued, during the prompt and between tokens.
+/// <see cref="ChatOptions.ResponseFormat"/> JSON (with or without a schema) constrains the output through a GBNF
+/// grammar (<see cref="JsonSchemaGbnf"/>). One context is shared: requests queue on a semaphore, so any number of
+/// callers is safe; cancellation is honoured while queued, during the prompt and between tokens. The decoding loop is
+/// ours, over LLamaSharp's context and sampler chain: LLamaSharp's own chat client neither maps the response format
+/// to a grammar nor reports token usage or why generation stopped, which extraction and prompt fitting rely on.
 /// </summary>
 public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
 {
-    /// <summary>Key of a raw GBNF grammar (root rule <c>root</c>) in <see cref="ChatOptions.AdditionalProperties"/>.</summary>
-    public const string GrammarKey = "gbnf";
-
     private readonly LlamaModel _model;
     private readonly bool _ownsModel;
     private readonly LlamaClientOptions _options;
@@ -81,7 +80,7 @@ public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
     private int[] PromptTokens(string prompt)
     {
         var tokens = _model.Tokenize(prompt, addSpecial: true, parseSpecial: true);
-        return tokens.Length > 1 && tokens[0] == tokens[1] && tokens[0] == LlamaNative.VocabBos(_model.Vocab)
+        return tokens.Length > 1 && tokens[0] == tokens[1] && tokens[0] == _model.BeginningOfSequence
             ? tokens[1..] // the template already starts with BOS
             : tokens;
     }
@@ -185,15 +184,9 @@ public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
             throw new ArgumentException("At least one message is needed.", nameof(messages));
         }
 
-        string? grammar = null;
-        if (options?.AdditionalProperties?.TryGetValue(GrammarKey, out var raw) == true && raw is string gbnf)
-        {
-            grammar = gbnf;
-        }
-        else if (options?.ResponseFormat is ChatResponseFormatJson json)
-        {
-            grammar = json.Schema is { } schema ? JsonSchemaGbnf.FromSchema(schema) : JsonSchemaGbnf.AnyObject;
-        }
+        var grammar = options?.ResponseFormat is ChatResponseFormatJson json
+            ? json.Schema is { } schema ? JsonSchemaGbnf.FromSchema(schema) : JsonSchemaGbnf.AnyObject
+            : null;
 
         return new GenerationRequest(
             _model.ApplyChatTemplate(turns, addAssistant: true),
@@ -227,8 +220,7 @@ public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
             }
 
             var maxTokens = Math.Min(request.MaxOutputTokens, context.ContextLength - prompt.Length);
-            var sampler = CreateSampler(request);
-            try
+            using var sampler = CreateSampler(request);
             {
                 context.Decode(prompt, cancellationToken);
                 var decoder = Encoding.UTF8.GetDecoder();
@@ -268,10 +260,6 @@ public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
 
                 return new GenerationResult(prompt.Length, produced, finish);
             }
-            finally
-            {
-                LlamaNative.SamplerFree(sampler);
-            }
         }
         catch (Exception ex)
         {
@@ -284,34 +272,37 @@ public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
         }
     }
 
-    private nint CreateSampler(GenerationRequest request)
+    private SafeLLamaSamplerChainHandle CreateSampler(GenerationRequest request)
     {
-        var chain = LlamaNative.SamplerChainInit(new LlamaSamplerChainParams { NoPerf = 1 });
-        if (request.Grammar is not null)
+        var chain = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
+        try
         {
-            var grammar = LlamaNative.SamplerInitGrammar(_model.Vocab, request.Grammar, "root");
-            if (grammar == 0)
+            if (request.Grammar is not null)
             {
-                LlamaNative.SamplerFree(chain);
-                throw new ArgumentException("llama.cpp rejected the grammar (GBNF parse error; see the log).");
+                // Only grammars written by JsonSchemaGbnf get here: LLamaSharp adds llama.cpp's grammar sampler
+                // without checking it (a grammar that does not parse would be a null sampler that crashes the process).
+                chain.AddGrammar(_model.Vocab, request.Grammar, "root");
             }
 
-            LlamaNative.SamplerChainAdd(chain, grammar);
-        }
+            if (request.Temperature <= 0)
+            {
+                chain.AddGreedySampler();
+            }
+            else
+            {
+                chain.AddTopK(request.TopK);
+                chain.AddTopP(request.TopP, 1);
+                chain.AddTemperature(request.Temperature);
+                chain.AddDistributionSampler(request.Seed);
+            }
 
-        if (request.Temperature <= 0)
-        {
-            LlamaNative.SamplerChainAdd(chain, LlamaNative.SamplerInitGreedy());
+            return chain;
         }
-        else
+        catch
         {
-            LlamaNative.SamplerChainAdd(chain, LlamaNative.SamplerInitTopK(request.TopK));
-            LlamaNative.SamplerChainAdd(chain, LlamaNative.SamplerInitTopP(request.TopP, 1));
-            LlamaNative.SamplerChainAdd(chain, LlamaNative.SamplerInitTemp(request.Temperature));
-            LlamaNative.SamplerChainAdd(chain, LlamaNative.SamplerInitDist(request.Seed));
+            chain.Dispose();
+            throw;
         }
-
-        return chain;
     }
 
     private sealed record GenerationRequest(

@@ -1,4 +1,6 @@
-using SkillLoop.Core.Ai.Llama.Native;
+using LLama.Common;
+using LLama.Exceptions;
+using LLama.Native;
 
 namespace SkillLoop.Core.Ai.Llama;
 
@@ -6,110 +8,88 @@ namespace SkillLoop.Core.Ai.Llama;
 internal sealed record LlamaContextSettings(uint ContextLength, int Threads, int BatchThreads, bool Embeddings = false);
 
 /// <summary>
-/// One llama.cpp context (KV cache and compute buffers). Not thread-safe: its owner serialises use. Holds a
-/// reference on the model so the weights outlive it.
+/// One llama.cpp context (KV cache and compute buffers) on a <see cref="LlamaModel"/>, decoding one sequence from
+/// position 0. Not thread-safe: its owner serialises use. LLamaSharp serialises decoding process-wide, which is what
+/// two contexts on a small machine need anyway: llama.cpp's worker threads spin while they wait, and two decodes at
+/// once starve each other's threads.
 /// </summary>
-internal sealed unsafe class LlamaContext : IDisposable
+internal sealed class LlamaContext : IDisposable
 {
-    // llama.cpp's worker threads spin while they wait for each other. Two contexts decoding at once on a small
-    // machine (chat and embeddings, each with a thread per core) starve each other's spinning threads and run many
-    // times slower than one after the other, so decoding is serialised process-wide.
-    private static readonly Lock ComputeLock = new();
-
-    private readonly LlamaModel _model;
-    private nint _handle;
-    private bool _modelRef;
+    private readonly LLama.LLamaContext _context;
+    private readonly LLamaBatch _batch = new();
+    private int _position;
 
     public LlamaContext(LlamaModel model, LlamaContextSettings settings)
     {
-        _model = model;
-        model.SafeHandle.DangerousAddRef(ref _modelRef);
-        var parameters = LlamaNative.ContextDefaultParams();
-        parameters.NCtx = settings.ContextLength;
-        parameters.NBatch = settings.ContextLength;
-        parameters.NThreads = settings.Threads;
-        parameters.NThreadsBatch = settings.BatchThreads;
-        parameters.NSeqMax = 1;
-        parameters.NoPerf = 1;
-        if (settings.Embeddings)
+        Model = model;
+        var parameters = new ModelParams(model.Path)
         {
+            ContextSize = settings.ContextLength,
+            BatchSize = settings.ContextLength,
+            UBatchSize = settings.Embeddings ? settings.ContextLength : Math.Min(512u, settings.ContextLength),
+            SeqMax = 1,
+            Threads = settings.Threads,
+            BatchThreads = settings.BatchThreads,
+            Embeddings = settings.Embeddings,
             // Pooled embeddings need the whole input in one micro-batch (non-causal models attend to all of it).
-            parameters.Embeddings = 1;
-            parameters.PoolingType = 1; // mean
-            parameters.NUbatch = settings.ContextLength;
-        }
-
-        _handle = LlamaNative.InitFromModel(model.Handle, parameters);
-        if (_handle == 0)
+            PoolingType = settings.Embeddings ? LLamaPoolingType.Mean : LLamaPoolingType.Unspecified,
+        };
+        try
         {
-            Dispose();
-            throw new InvalidOperationException($"llama.cpp could not create a context of {settings.ContextLength} tokens for {model.Name} (out of memory?).");
+            _context = model.Weights.CreateContext(parameters);
+        }
+        catch (RuntimeError ex)
+        {
+            throw new InvalidOperationException($"llama.cpp could not create a context of {settings.ContextLength} tokens for {model.Name} (out of memory?): {ex.Message}", ex);
         }
 
-        ContextLength = (int)LlamaNative.NCtx(_handle);
-        BatchLength = (int)LlamaNative.NBatch(_handle);
+        ContextLength = (int)_context.ContextSize;
+        BatchLength = (int)_context.BatchSize;
     }
 
     public int ContextLength { get; }
 
     public int BatchLength { get; }
 
-    public nint Handle => _handle;
+    public LlamaModel Model { get; }
 
-    public LlamaModel Model => _model;
+    internal SafeLLamaContextHandle Handle => _context.NativeHandle;
 
     /// <summary>Forgets everything decoded so far (the KV cache), so the next decode starts at position 0.</summary>
-    public void Clear() => LlamaNative.MemoryClear(LlamaNative.GetMemory(_handle), true);
+    public void Clear()
+    {
+        _context.NativeHandle.MemoryClear();
+        _position = 0;
+    }
 
-    /// <summary>Decodes tokens in batches, checking for cancellation between them.</summary>
+    /// <summary>Decodes tokens in batches after those decoded so far, checking for cancellation between them.</summary>
     public void Decode(ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
     {
         for (var start = 0; start < tokens.Length; start += BatchLength)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var chunk = tokens.Slice(start, Math.Min(BatchLength, tokens.Length - start));
-            fixed (int* t = chunk)
+            _batch.Clear();
+            for (var i = 0; i < chunk.Length; i++)
             {
-                int result;
-                lock (ComputeLock)
-                {
-                    result = LlamaNative.Decode(_handle, LlamaNative.BatchGetOne(t, chunk.Length));
-                }
-
-                if (result != 0)
-                {
-                    throw new InvalidOperationException($"llama_decode failed ({result}).");
-                }
+                _batch.Add(chunk[i], _position + i, LLamaSeqId.Zero, logits: i == chunk.Length - 1);
             }
+
+            var result = _context.NativeHandle.Decode(_batch);
+            if (result != DecodeResult.Ok)
+            {
+                throw new InvalidOperationException($"llama_decode failed ({result}).");
+            }
+
+            _position += chunk.Length;
         }
     }
 
-    public int Sample(nint sampler) => LlamaNative.SamplerSample(sampler, _handle, -1);
+    /// <summary>Samples (and accepts) the next token from the logits of the last decoded token.</summary>
+    public int Sample(SafeLLamaSamplerChainHandle sampler) => (int)sampler.Sample(_context.NativeHandle, -1);
 
     /// <summary>The mean-pooled embedding of sequence 0 (embeddings contexts only).</summary>
-    public float[] GetSequenceEmbedding()
-    {
-        var pointer = LlamaNative.GetEmbeddingsSeq(_handle, 0);
-        if (pointer is null)
-        {
-            throw new InvalidOperationException("llama.cpp returned no pooled embedding.");
-        }
+    public float[] GetSequenceEmbedding() => _context.NativeHandle.GetEmbeddingsSeq(LLamaSeqId.Zero).ToArray();
 
-        return new ReadOnlySpan<float>(pointer, _model.EmbeddingLength).ToArray();
-    }
-
-    public void Dispose()
-    {
-        if (_handle != 0)
-        {
-            LlamaNative.Free(_handle);
-            _handle = 0;
-        }
-
-        if (_modelRef)
-        {
-            _model.SafeHandle.DangerousRelease();
-            _modelRef = false;
-        }
-    }
+    public void Dispose() => _context.Dispose();
 }

@@ -4,7 +4,9 @@ namespace SkillLoop.Core.Ai.Llama;
 
 /// <summary>
 /// Embeddings from a local GGUF model: mean-pooled over the input, L2-normalised (cosine-ready). One embeddings
-/// context, used by one request at a time; inputs longer than the context are cut.
+/// context, used by one request at a time; inputs longer than the context are cut. (LLamaSharp's LLamaEmbedder
+/// creates a context per input and refuses inputs longer than the context: clustering embeds many short texts and
+/// must never fail on a long one.)
 /// </summary>
 public sealed class LlamaEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {

@@ -1,31 +1,32 @@
-using System.Runtime.InteropServices;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
-using SkillLoop.Core.Ai.Llama.Native;
+using LLama;
+using LLama.Common;
+using LLama.Exceptions;
+using LLama.Native;
 
 namespace SkillLoop.Core.Ai.Llama;
 
 /// <summary>
-/// A GGUF model loaded by llama.cpp, memory-mapped (the OS pages weights in and shares them; nothing is copied).
-/// Thread-safe for reading (tokenize, template); contexts built on it keep it alive until they are freed.
+/// A GGUF model loaded by llama.cpp (through LLamaSharp), memory-mapped: the OS pages the weights in and shares
+/// them; nothing is copied. Thread-safe for reading (tokenize, template); contexts built on it hold a reference to
+/// its native handle, so the weights outlive them.
 /// </summary>
-public sealed unsafe class LlamaModel : IDisposable
+public sealed class LlamaModel : IDisposable
 {
-    private readonly ModelHandle _handle;
+    private static readonly byte[] GgufMagic = "GGUF"u8.ToArray();
 
-    private LlamaModel(string path, ModelHandle handle)
+    private readonly LLamaWeights _weights;
+
+    private LlamaModel(string path, LLamaWeights weights)
     {
-        _handle = handle;
+        _weights = weights;
         Path = path;
         Name = System.IO.Path.GetFileNameWithoutExtension(path);
-        Vocab = LlamaNative.ModelGetVocab(handle.DangerousGetHandle());
-        EmbeddingLength = LlamaNative.ModelNEmbd(Handle);
-        TrainContextLength = LlamaNative.ModelNCtxTrain(Handle);
-        VocabSize = LlamaNative.VocabNTokens(Vocab);
-        ChatTemplate = Marshal.PtrToStringUTF8(LlamaNative.ModelChatTemplate(Handle, 0));
-        var buffer = stackalloc byte[256];
-        var length = LlamaNative.ModelDesc(Handle, buffer, 256);
-        Description = length > 0 ? Encoding.UTF8.GetString(buffer, Math.Min(length, 255)) : Name;
+        Description = weights.NativeHandle.Description;
+        EmbeddingLength = weights.EmbeddingSize;
+        TrainContextLength = weights.ContextSize;
+        VocabSize = weights.Vocab.Count;
+        ChatTemplate = weights.NativeHandle.GetTemplate(null, strict: false);
     }
 
     public string Path { get; }
@@ -44,86 +45,58 @@ public sealed unsafe class LlamaModel : IDisposable
     /// <summary>The model's own chat template (GGUF <c>tokenizer.chat_template</c>), or null.</summary>
     public string? ChatTemplate { get; }
 
-    internal nint Handle => _handle.DangerousGetHandle();
+    internal LLamaWeights Weights => _weights;
 
-    internal nint Vocab { get; }
+    internal SafeLlamaModelHandle.Vocabulary Vocab => _weights.Vocab;
 
-    internal ModelHandle SafeHandle => _handle;
-
-    /// <summary>Loads a GGUF file; llama.cpp must be initialized (see <see cref="LlamaRuntime"/>).</summary>
-    public static LlamaModel Load(string path, string? nativeDirectory = null)
+    /// <summary>
+    /// Loads a GGUF file. A file that is not a GGUF, is cut short, or names an architecture this llama.cpp does not
+    /// know is refused with an <see cref="InvalidDataException"/> that says which (llama.cpp's own words included).
+    /// </summary>
+    public static LlamaModel Load(string path)
     {
-        LlamaRuntime.EnsureInitialized(nativeDirectory);
+        LlamaBackend.EnsureInitialized();
         path = System.IO.Path.GetFullPath(path);
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"GGUF model not found: {path}", path);
         }
 
-        var parameters = LlamaNative.ModelDefaultParams();
-        parameters.NGpuLayers = 0;
-        // Memory-mapped where the platform can; one copy of the weights however many contexts share it.
-        parameters.LoadMode = LlamaNative.SupportsMmap() ? 1 : 0;
-        var handle = new ModelHandle(LlamaNative.ModelLoadFromFile(path, parameters));
-        if (handle.IsInvalid)
+        CheckHeader(path);
+        var parameters = new ModelParams(path)
         {
-            throw new InvalidDataException($"llama.cpp could not load {path} (not a GGUF model, or an architecture this build does not know; see the log).");
+            GpuLayerCount = 0,
+            // One copy of the weights however many contexts share it, paged in by the OS.
+            LoadMode = LLamaLoadMode.MemoryMap,
+        };
+        using var capture = LlamaBackend.CaptureErrors();
+        try
+        {
+            return new LlamaModel(path, LLamaWeights.LoadFromFile(parameters));
         }
-
-        return new LlamaModel(path, handle);
-    }
-
-    /// <summary>Tokenizes UTF-8 text; <paramref name="parseSpecial"/> turns special-token text (e.g. &lt;|im_start|&gt;) into those tokens.</summary>
-    public int[] Tokenize(string text, bool addSpecial, bool parseSpecial)
-    {
-        var bytes = Encoding.UTF8.GetBytes(text);
-        // A byte-fallback vocabulary can need several tokens per byte; retry with the exact count when told.
-        var tokens = new int[bytes.Length + 8];
-        while (true)
+        catch (LoadWeightsFailedException)
         {
-            int count;
-            fixed (byte* b = bytes)
-            fixed (int* t = tokens)
-            {
-                count = LlamaNative.Tokenize(Vocab, b, bytes.Length, t, tokens.Length, addSpecial, parseSpecial);
-            }
-
-            if (count >= 0)
-            {
-                return tokens[..count];
-            }
-
-            if (-count <= tokens.Length)
-            {
-                throw new InvalidOperationException("llama_tokenize failed.");
-            }
-
-            tokens = new int[-count];
+            throw new InvalidDataException(Explain(System.IO.Path.GetFileName(path), capture.Errors));
         }
     }
+
+    /// <summary>Tokenizes text; <paramref name="parseSpecial"/> turns special-token text (e.g. &lt;|im_start|&gt;) into those tokens.</summary>
+    public int[] Tokenize(string text, bool addSpecial, bool parseSpecial) =>
+        Array.ConvertAll(_weights.NativeHandle.Tokenize(text, addSpecial, parseSpecial, Encoding.UTF8), t => (int)t);
 
     /// <summary>The bytes one token stands for (may be part of a UTF-8 character).</summary>
     public byte[] TokenToBytes(int token, bool special = false)
     {
         Span<byte> buffer = stackalloc byte[64];
-        int length;
-        fixed (byte* b = buffer)
-        {
-            length = LlamaNative.TokenToPiece(Vocab, token, b, buffer.Length, 0, special);
-        }
-
-        if (length >= 0)
+        var length = (int)_weights.NativeHandle.TokenToSpan(token, buffer, special: special);
+        if (length <= buffer.Length)
         {
             return buffer[..length].ToArray();
         }
 
-        var large = new byte[-length];
-        fixed (byte* b = large)
-        {
-            length = LlamaNative.TokenToPiece(Vocab, token, b, large.Length, 0, special);
-        }
-
-        return large[..Math.Max(length, 0)];
+        var large = new byte[length];
+        length = (int)_weights.NativeHandle.TokenToSpan(token, large, special: special);
+        return large[..Math.Min(length, large.Length)];
     }
 
     public string Detokenize(IEnumerable<int> tokens)
@@ -137,7 +110,9 @@ public sealed unsafe class LlamaModel : IDisposable
         return Encoding.UTF8.GetString([.. bytes]);
     }
 
-    public bool IsEndOfGeneration(int token) => LlamaNative.VocabIsEog(Vocab, token);
+    public bool IsEndOfGeneration(int token) => ((LLamaToken)token).IsEndOfGeneration(_weights.Vocab);
+
+    internal int? BeginningOfSequence => _weights.Vocab.BOS is { } bos ? (int)bos : null;
 
     /// <summary>
     /// Formats a conversation with the model's own chat template (llama.cpp recognises the common template families
@@ -146,7 +121,7 @@ public sealed unsafe class LlamaModel : IDisposable
     public string ApplyChatTemplate(IReadOnlyList<(string Role, string Content)> messages, bool addAssistant)
     {
         return Apply(ChatTemplate) ?? Apply("chatml")
-            ?? throw new InvalidOperationException("llama_chat_apply_template failed for ChatML.");
+            ?? throw new InvalidOperationException("llama.cpp could not format the conversation as ChatML.");
 
         string? Apply(string? template)
         {
@@ -155,73 +130,60 @@ public sealed unsafe class LlamaModel : IDisposable
                 return null;
             }
 
-            var pinned = new List<GCHandle>();
+            var formatter = new LLamaTemplate(template) { AddAssistant = addAssistant };
+            foreach (var (role, content) in messages)
+            {
+                formatter.Add(role, content);
+            }
+
             try
             {
-                var templateBytes = Utf8Z(template, pinned);
-                var chat = new LlamaChatMessage[messages.Count];
-                var totalLength = 0;
-                for (var i = 0; i < messages.Count; i++)
-                {
-                    chat[i] = new LlamaChatMessage { Role = Utf8Z(messages[i].Role, pinned), Content = Utf8Z(messages[i].Content, pinned) };
-                    totalLength += messages[i].Content.Length + messages[i].Role.Length;
-                }
-
-                var buffer = new byte[Math.Max(256, totalLength * 2 + 256)];
-                fixed (LlamaChatMessage* m = chat)
-                {
-                    for (var attempt = 0; attempt < 2; attempt++)
-                    {
-                        int length;
-                        fixed (byte* b = buffer)
-                        {
-                            length = LlamaNative.ChatApplyTemplate((byte*)templateBytes, m, (nuint)chat.Length, addAssistant, b, buffer.Length);
-                        }
-
-                        if (length < 0)
-                        {
-                            return null;
-                        }
-
-                        if (length <= buffer.Length)
-                        {
-                            return Encoding.UTF8.GetString(buffer, 0, length);
-                        }
-
-                        buffer = new byte[length];
-                    }
-                }
-
+                return Encoding.UTF8.GetString(formatter.Apply());
+            }
+            catch (MissingTemplateException)
+            {
                 return null;
             }
-            finally
-            {
-                pinned.ForEach(h => h.Free());
-            }
-        }
-
-        static nint Utf8Z(string s, List<GCHandle> pinned)
-        {
-            var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
-            Encoding.UTF8.GetBytes(s, bytes);
-            var handle = GCHandle.Alloc(bytes, GCHandleType.Pinned);
-            pinned.Add(handle);
-            return handle.AddrOfPinnedObject();
         }
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose() => _weights.Dispose();
 
-    /// <summary>Frees the model once the last context that references it (DangerousAddRef) is gone.</summary>
-    internal sealed class ModelHandle : SafeHandleZeroOrMinusOneIsInvalid
+    /// <summary>Refuses what is plainly not a GGUF before llama.cpp sees it (its error for that is the least clear).</summary>
+    private static void CheckHeader(string path)
     {
-        public ModelHandle(nint handle)
-            : base(ownsHandle: true) => SetHandle(handle);
-
-        protected override bool ReleaseHandle()
+        Span<byte> header = stackalloc byte[4];
+        using (var stream = File.OpenRead(path))
         {
-            LlamaNative.ModelFree(handle);
-            return true;
+            if (stream.ReadAtLeast(header, 4, throwOnEndOfStream: false) < 4 || !header.SequenceEqual(GgufMagic))
+            {
+                throw new InvalidDataException($"{System.IO.Path.GetFileName(path)} is not a GGUF model (a GGUF file starts with the bytes 'GGUF').");
+            }
         }
+    }
+
+    /// <summary>The refusal in words an operator can act on, from what llama.cpp logged while loading.</summary>
+    internal static string Explain(string file, IReadOnlyList<string> errors)
+    {
+        var said = errors.FirstOrDefault(e => e.Contains("error loading model", StringComparison.OrdinalIgnoreCase)) ?? errors.FirstOrDefault();
+        var detail = said is null ? "" : $" (llama.cpp: {said.Trim()})";
+        if (said is null)
+        {
+            return $"llama.cpp could not load {file}; see the log.";
+        }
+
+        if (said.Contains("architecture", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"{file} uses a model architecture this llama.cpp build does not support{detail}.";
+        }
+
+        if (said.Contains("file bounds", StringComparison.OrdinalIgnoreCase) || said.Contains("failed to read", StringComparison.OrdinalIgnoreCase)
+            || said.Contains("truncated", StringComparison.OrdinalIgnoreCase) || said.Contains("incomplete", StringComparison.OrdinalIgnoreCase)
+            || said.Contains("unexpectedly reached end", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"{file} is truncated or damaged: it ends before the data its header describes (was the download or copy complete?){detail}.";
+        }
+
+        return $"llama.cpp could not load {file}{detail}.";
     }
 }

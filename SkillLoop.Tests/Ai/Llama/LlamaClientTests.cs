@@ -69,28 +69,6 @@ public sealed class LlamaClientTests(LlamaFixture fixture)
     }
 
     [Fact]
-    public async Task A_raw_gbnf_grammar_constrains_the_output()
-    {
-        using var client = new LlamaChatClient(fixture.Model);
-        var options = new ChatOptions { AdditionalProperties = new() { [LlamaChatClient.GrammarKey] = "root ::= (\"yes\" | \"no\") \".\"" }, Seed = 3 };
-        var response = await client.GetResponseAsync([new(ChatRole.User, "Yes or no?")], options);
-        Assert.Contains(response.Text, new[] { "yes.", "no." });
-    }
-
-    [Fact]
-    public async Task An_invalid_grammar_is_rejected_with_a_clear_error()
-    {
-        using var client = new LlamaChatClient(fixture.Model);
-        var options = new ChatOptions { AdditionalProperties = new() { [LlamaChatClient.GrammarKey] = "root ::= (unclosed" } };
-        var error = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync([new(ChatRole.User, "x")], options));
-        Assert.Contains("grammar", error.Message);
-
-        // The failed request released the model.
-        var next = await client.GetResponseAsync([new(ChatRole.User, "x")], JsonOptions());
-        using var _ = JsonDocument.Parse(next.Text);
-    }
-
-    [Fact]
     public async Task Streamed_pieces_add_up_to_the_answer_and_report_usage()
     {
         using var client = new LlamaChatClient(fixture.Model);

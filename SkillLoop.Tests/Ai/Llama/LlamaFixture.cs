@@ -1,4 +1,3 @@
-using SkillLoop.Core.Ai;
 using SkillLoop.Core.Ai.Llama;
 
 namespace SkillLoop.Tests.Ai.Llama;
@@ -10,20 +9,22 @@ public sealed class LlamaCollection : ICollectionFixture<LlamaFixture>
     public const string Name = "llama.cpp";
 }
 
-/// <summary>Writes the tiny GGUF once and loads it with the real llama.cpp libraries beside the tests.</summary>
+/// <summary>Writes the tiny GGUF once and loads it with the real llama.cpp (LLamaSharp.Backend.Cpu) beside the tests.</summary>
 public sealed class LlamaFixture : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("skillloop-llama-").FullName;
+    private readonly string _directory = System.IO.Directory.CreateTempSubdirectory("skillloop-llama-").FullName;
 
     public LlamaFixture()
     {
-        Runtime = LlamaRuntime.TryInitialize();
-        Assert.True(Runtime.IsAvailable, $"llama.cpp must load from {Runtime.Directory}: {Runtime.Error}");
+        Backend = LlamaBackend.TryInitialize();
+        Assert.True(Backend.IsAvailable, $"llama.cpp must load: {Backend.Error}");
         ModelPath = TinyGguf.Write(Path.Combine(_directory, "tiny-test.gguf"));
         Model = LlamaModel.Load(ModelPath);
     }
 
-    public LlamaRuntimeInfo Runtime { get; }
+    public LlamaBackendInfo Backend { get; }
+
+    public string Directory => _directory;
 
     public string ModelPath { get; }
 
@@ -34,7 +35,7 @@ public sealed class LlamaFixture : IDisposable
         Model.Dispose();
         try
         {
-            Directory.Delete(_directory, recursive: true);
+            System.IO.Directory.Delete(_directory, recursive: true);
         }
         catch (IOException)
         {

@@ -23,7 +23,7 @@ public sealed class SmallContextTests(LlamaFixture fixture) : IDisposable
     [Fact]
     public async Task A_model_whose_context_is_smaller_than_the_prompt_still_gets_the_signal_extracted_and_clustered()
     {
-        Assert.True(fixture.Runtime.IsAvailable);
+        Assert.True(fixture.Backend.IsAvailable);
         using var model = LlamaModel.Load(TinyGguf.Write(Path.Combine(_directory.Path, "tiny-256.gguf"), contextLength: 256));
         using var chat = new LlamaChatClient(model);
         await using var database = await TestDatabase.CreateAsync();

@@ -22,7 +22,8 @@ public static class TinyGguf
 
     /// <summary>Writes the model to <paramref name="path"/> and returns the path.</summary>
     /// <param name="contextLength">The context the model says it was trained for (a small one shows prompts that do not fit).</param>
-    public static string Write(string path, string? chatTemplate = ChatMlTemplate, int seed = 1234, int contextLength = ContextLength)
+    /// <param name="architecture">What <c>general.architecture</c> says (another name makes a model llama.cpp refuses).</param>
+    public static string Write(string path, string? chatTemplate = ChatMlTemplate, int seed = 1234, int contextLength = ContextLength, string architecture = "llama")
     {
         var random = new Random(seed);
         var tensors = new List<(string Name, long[] Shape)>
@@ -59,7 +60,7 @@ public static class TinyGguf
         using var w = new BinaryWriter(stream, Encoding.UTF8);
         var kvs = new List<Action>
         {
-            () => { Key("general.architecture"); Str("llama"); },
+            () => { Key("general.architecture"); Str(architecture); },
             () => { Key("general.name"); Str("tiny-test"); },
             () => { Key("llama.context_length"); U32((uint)contextLength); },
             () => { Key("llama.embedding_length"); U32(EmbeddingLength); },
