@@ -58,7 +58,7 @@ public static class ReplayBenchmark
 
     private static async Task TinyGgufAsync(int corrections)
     {
-        var runtime = LlamaRuntime.TryInitialize();
+        var runtime = LlamaBackend.TryInitialize();
         if (!runtime.IsAvailable)
         {
             Console.WriteLine($"tiny GGUF: llama.cpp unavailable ({runtime.Error}); no figure");
