@@ -17,7 +17,11 @@ public sealed record IngestResult(IngestOutcome Outcome, SignalBatchResult Resul
 
 /// <summary>
 /// Stores what a client read from one session. The batch is applied only when its <c>FromOffset</c> equals the
-/// stored cursor, in one write transaction, so racing Stop events and resends never store anything twice.
+/// stored cursor, one batch of a session at a time, so racing Stop events and resends never store anything twice.
+/// A large batch (an old client's first read of a long session: thousands of rows) is written in several write turns
+/// of <see cref="RowsPerWriteTurn"/> rows, so another client's post waits for one part, not for the whole batch; its
+/// cursor moves in the last one. A batch stopped half-way (the server stopped) left rows but not the cursor: the
+/// client's resend from the same offset stores the rest, and every row once (turn ids are unique per session).
 /// </summary>
 public sealed partial class SignalIngestor(
     SqliteDb db,
@@ -28,6 +32,11 @@ public sealed partial class SignalIngestor(
     TimeProvider time,
     ILogger<SignalIngestor> logger)
 {
+    /// <summary>Rows (turns and corrections) written in one write turn: a few milliseconds of holding it.</summary>
+    internal const int RowsPerWriteTurn = 256;
+
+    private readonly KeyedGates _sessionGates = new();
+
     public async Task<SessionCursor> GetCursorAsync(string platform, string sessionId, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
@@ -64,82 +73,140 @@ public sealed partial class SignalIngestor(
         // Marked on arrival, not once the write turn is ours: a batch queued behind a long background write is a client
         // posting all the same, and the background stages must see it before they start their next step.
         activity.MarkIngest();
-        using var writeTurn = await db.EnterWriteAsync(cancellationToken);
-        var connection = writeTurn.Connection;
-        // Not deferred: BEGIN IMMEDIATE takes the write lock up front, so the cursor check and the writes are atomic.
-        await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        var current = await ReadCursorAsync(connection, transaction, batch.Platform, batch.SessionId, cancellationToken);
-        if (current.Offset != batch.FromOffset)
-        {
-            LogCursorConflict(logger, batch.Platform, batch.SessionId, batch.FromOffset, current.Offset);
-            return new(IngestOutcome.CursorConflict, new SignalBatchResult(0, 0, current));
-        }
-
-        foreach (var turn in batch.Turns)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO turns (platform, session_id, turn_id, text, user_hash, occurred_at, created_at)
-                VALUES (@platform, @sessionId, @TurnId, @Text, @userHash, @Timestamp, @now)
-                ON CONFLICT (platform, session_id, turn_id) DO NOTHING
-                """,
-                new { platform = batch.Platform, sessionId = batch.SessionId, turn.TurnId, turn.Text, userHash, turn.Timestamp, now },
-                transaction, cancellationToken: cancellationToken));
-        }
-
+        // One batch of a session at a time, from its cursor check to its cursor update: a large batch is written in
+        // several write turns, and a racing batch of the same session must see the cursor it leaves.
+        using var sessionTurn = await _sessionGates.EnterAsync(batch.Platform + "/" + batch.SessionId, cancellationToken);
         var duplicates = 0;
-        foreach (var correction in batch.Corrections)
+        var turnsWritten = 0;
+        var correctionsWritten = 0;
+        for (var chunk = 0; ; chunk++)
         {
-            var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-                """
-                INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence,
-                                     user_hash, context_json, occurred_at, created_at, credential_id, self_declared, score, detector_version)
-                VALUES (@platform, @sessionId, @TurnId, @Text, @Pattern, @Skill, @SkillPath, @Confidence,
-                        @userHash, @contextJson, @Timestamp, @now, @credentialId, @selfDeclared, @Score, @DetectorVersion)
-                ON CONFLICT (platform, session_id, turn_id) DO NOTHING
-                RETURNING id
-                """,
-                new
-                {
-                    platform = batch.Platform,
-                    sessionId = batch.SessionId,
-                    correction.TurnId,
-                    correction.Text,
-                    correction.Pattern,
-                    correction.Skill,
-                    correction.SkillPath,
-                    correction.Confidence,
-                    userHash,
-                    contextJson = JsonSerializer.Serialize(correction.Context, CoreJsonContext.Default.IReadOnlyListContextTurn),
-                    correction.Timestamp,
-                    now,
-                    credentialId,
-                    selfDeclared = user.SelfDeclared,
-                    correction.Score,
-                    correction.DetectorVersion,
-                },
-                transaction, cancellationToken: cancellationToken));
-            if (id is null)
+            // Once the first part is committed the batch is finished even if its client hangs up: the rest is short,
+            // and a half-stored batch would only be completed by the client's resend.
+            var token = chunk == 0 ? cancellationToken : CancellationToken.None;
+            using var writeTurn = await db.EnterWriteAsync(token);
+            var connection = writeTurn.Connection;
+            // Not deferred: BEGIN IMMEDIATE takes the write lock up front.
+            await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync(token);
+            if (chunk == 0)
             {
-                duplicates++;
-                continue;
+                var current = await ReadCursorAsync(connection, transaction, batch.Platform, batch.SessionId, token);
+                if (current.Offset != batch.FromOffset)
+                {
+                    LogCursorConflict(logger, batch.Platform, batch.SessionId, batch.FromOffset, current.Offset);
+                    return new(IngestOutcome.CursorConflict, new SignalBatchResult(0, 0, current));
+                }
             }
 
-            // The extraction job is born with its signal: nothing has to look for signals without one later.
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO extraction_jobs (signal_id, state, attempts, extractor, not_before, created_at, updated_at, credential_id)
-                VALUES (@id, 'pending', 0, @extractor, @awaitClientUntil, @now, @now, @credentialId)
-                """,
-                new { id, extractor = awaitClientUntil is null ? null : "client:" + batch.LocalExtractor, awaitClientUntil, now, credentialId },
-                transaction, cancellationToken: cancellationToken));
+            var rows = RowsPerWriteTurn;
+            // Corrections first: they are what the pipeline works on; plain turns come from old clients only.
+            for (; correctionsWritten < batch.Corrections.Count && rows > 0; correctionsWritten++, rows--)
+            {
+                var signal = await InsertCorrectionAsync(connection, transaction, batch, batch.Corrections[correctionsWritten], user, credentialId, awaitClientUntil, now, token);
+                if (signal is null)
+                {
+                    duplicates++;
+                }
+                else
+                {
+                    stored.Add(signal);
+                }
+            }
 
-            stored.Add(new SignalView(id.Value, batch.Platform, batch.SessionId, correction.TurnId, correction.Text, correction.Pattern,
-                correction.Skill, correction.SkillPath, correction.Confidence, userHash, now, null, null,
-                correction.Score, correction.DetectorVersion));
+            for (; turnsWritten < batch.Turns.Count && rows > 0; turnsWritten++, rows--)
+            {
+                await InsertTurnAsync(connection, transaction, batch, batch.Turns[turnsWritten], userHash, now, token);
+            }
+
+            var last = turnsWritten == batch.Turns.Count && correctionsWritten == batch.Corrections.Count;
+            if (last)
+            {
+                await UpdateCursorAsync(connection, transaction, batch, userHash, now, token);
+            }
+
+            await transaction.CommitAsync(token);
+            if (last)
+            {
+                break;
+            }
         }
 
+        LogStored(logger, stored.Count, duplicates, batch.Platform, batch.SessionId);
+        feed.Publish(stored);
+        var cursor = batch.Cursor with { Platform = batch.Platform, SessionId = batch.SessionId };
+        return new(IngestOutcome.Stored, new SignalBatchResult(stored.Count, duplicates, cursor));
+    }
+
+    private static Task InsertTurnAsync(
+        Microsoft.Data.Sqlite.SqliteConnection connection, System.Data.Common.DbTransaction transaction, SignalBatch batch, UserTurn turn,
+        string userHash, DateTimeOffset now, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO turns (platform, session_id, turn_id, text, user_hash, occurred_at, created_at)
+            VALUES (@platform, @sessionId, @TurnId, @Text, @userHash, @Timestamp, @now)
+            ON CONFLICT (platform, session_id, turn_id) DO NOTHING
+            """,
+            new { platform = batch.Platform, sessionId = batch.SessionId, turn.TurnId, turn.Text, userHash, turn.Timestamp, now },
+            transaction, cancellationToken: cancellationToken));
+
+    /// <summary>The correction's signal and its extraction job; null when the turn was stored before (a resend).</summary>
+    private static async Task<SignalView?> InsertCorrectionAsync(
+        Microsoft.Data.Sqlite.SqliteConnection connection, System.Data.Common.DbTransaction transaction, SignalBatch batch, DetectedCorrection correction,
+        CountedUser user, long credentialId, DateTimeOffset? awaitClientUntil, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var userHash = user.Hash;
+        var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            """
+            INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence,
+                                 user_hash, context_json, occurred_at, created_at, credential_id, self_declared, score, detector_version)
+            VALUES (@platform, @sessionId, @TurnId, @Text, @Pattern, @Skill, @SkillPath, @Confidence,
+                    @userHash, @contextJson, @Timestamp, @now, @credentialId, @selfDeclared, @Score, @DetectorVersion)
+            ON CONFLICT (platform, session_id, turn_id) DO NOTHING
+            RETURNING id
+            """,
+            new
+            {
+                platform = batch.Platform,
+                sessionId = batch.SessionId,
+                correction.TurnId,
+                correction.Text,
+                correction.Pattern,
+                correction.Skill,
+                correction.SkillPath,
+                correction.Confidence,
+                userHash,
+                contextJson = JsonSerializer.Serialize(correction.Context, CoreJsonContext.Default.IReadOnlyListContextTurn),
+                correction.Timestamp,
+                now,
+                credentialId,
+                selfDeclared = user.SelfDeclared,
+                correction.Score,
+                correction.DetectorVersion,
+            },
+            transaction, cancellationToken: cancellationToken));
+        if (id is null)
+        {
+            return null;
+        }
+
+        // The extraction job is born with its signal: nothing has to look for signals without one later.
         await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO extraction_jobs (signal_id, state, attempts, extractor, not_before, created_at, updated_at, credential_id)
+            VALUES (@id, 'pending', 0, @extractor, @awaitClientUntil, @now, @now, @credentialId)
+            """,
+            new { id, extractor = awaitClientUntil is null ? null : "client:" + batch.LocalExtractor, awaitClientUntil, now, credentialId },
+            transaction, cancellationToken: cancellationToken));
+
+        return new SignalView(id.Value, batch.Platform, batch.SessionId, correction.TurnId, correction.Text, correction.Pattern,
+            correction.Skill, correction.SkillPath, correction.Confidence, userHash, now, null, null,
+            correction.Score, correction.DetectorVersion);
+    }
+
+    private static Task UpdateCursorAsync(
+        Microsoft.Data.Sqlite.SqliteConnection connection, System.Data.Common.DbTransaction transaction, SignalBatch batch,
+        string userHash, DateTimeOffset now, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO sessions (platform, session_id, cursor_offset, active_skill, active_skill_path, user_hash, product, created_at, updated_at)
             VALUES (@platform, @sessionId, @offset, @skill, @skillPath, @userHash, @product, @now, @now)
@@ -163,13 +230,6 @@ public sealed partial class SignalIngestor(
                 now,
             },
             transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-
-        LogStored(logger, stored.Count, duplicates, batch.Platform, batch.SessionId);
-        feed.Publish(stored);
-        var cursor = batch.Cursor with { Platform = batch.Platform, SessionId = batch.SessionId };
-        return new(IngestOutcome.Stored, new SignalBatchResult(stored.Count, duplicates, cursor));
-    }
 
     private static SignalBatch WithoutInvisibleCharacters(SignalBatch batch) => batch with
     {

@@ -51,6 +51,10 @@ public sealed class SqliteDb : IDisposable
     // Guarded by _writeGate.
     private SqliteConnection? _writer;
     private bool _disposed;
+    private int _writersWaiting;
+
+    /// <summary>Writers queued for the write turn (the gate hands it over in arrival order); tests order writers by it.</summary>
+    internal int WritersWaiting => Volatile.Read(ref _writersWaiting);
 
     /// <summary>
     /// Takes the process's write turn; write through <see cref="WriteTurn.Connection"/> and dispose the turn after the
@@ -59,7 +63,16 @@ public sealed class SqliteDb : IDisposable
     /// </summary>
     public async Task<WriteTurn> EnterWriteAsync(CancellationToken cancellationToken)
     {
-        await _writeGate.WaitAsync(cancellationToken);
+        Interlocked.Increment(ref _writersWaiting);
+        try
+        {
+            await _writeGate.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _writersWaiting);
+        }
+
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);

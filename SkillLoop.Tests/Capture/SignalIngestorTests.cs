@@ -157,4 +157,76 @@ public sealed class SignalIngestorTests
         var signal = Assert.Single(received);
         Assert.Equal("no, that's wrong", signal.Text);
     }
+
+    private static string[] Corrections(int count) => [.. Enumerable.Range(0, count).Select(i => $"no, that's wrong ({i})")];
+
+    [Fact]
+    public async Task A_batch_larger_than_one_write_turn_is_stored_whole_and_moves_the_cursor_once()
+    {
+        await using var core = await TestCore.StartAsync();
+        var ingestor = core.Get<SignalIngestor>();
+        var batch = Batch("large", 0, 9_000, corrections: Corrections(SignalIngestor.RowsPerWriteTurn * 2)); // 4 write turns of rows
+
+        var result = await ingestor.IngestAsync(batch, CancellationToken.None);
+        var resent = await ingestor.IngestAsync(batch, CancellationToken.None);
+
+        Assert.Equal((IngestOutcome.Stored, SignalIngestor.RowsPerWriteTurn * 2, 0), (result.Outcome, result.Result.Accepted, result.Result.Duplicates));
+        Assert.Equal((IngestOutcome.CursorConflict, 9_000L), (resent.Outcome, resent.Result.Cursor.Offset));
+        await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        Assert.Equal((512L, 512L, 512L), await connection.QuerySingleAsync<(long, long, long)>(
+            "SELECT (SELECT count(*) FROM signals), (SELECT count(*) FROM turns), (SELECT count(*) FROM extraction_jobs)"));
+    }
+
+    [Fact]
+    public async Task A_batch_stopped_after_some_write_turns_is_completed_by_its_resend_and_nothing_is_stored_twice()
+    {
+        await using var core = await TestCore.StartAsync();
+        var ingestor = core.Get<SignalIngestor>();
+        var batch = Batch("stopped", 0, 9_000, corrections: Corrections(400));
+        // What a stop after the first write turns leaves: part of the batch stored, the cursor not moved.
+        await ingestor.IngestAsync(batch with { Turns = batch.Turns.Take(300).ToList(), Corrections = batch.Corrections.Take(300).ToList() }, CancellationToken.None);
+        await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        await connection.ExecuteAsync("UPDATE sessions SET cursor_offset = 0 WHERE session_id = 'stopped'");
+
+        var result = await ingestor.IngestAsync(batch, CancellationToken.None);
+
+        Assert.Equal((IngestOutcome.Stored, 100, 300, 9_000L), (result.Outcome, result.Result.Accepted, result.Result.Duplicates, result.Result.Cursor.Offset));
+        Assert.Equal((400L, 400L, 400L), await connection.QuerySingleAsync<(long, long, long)>(
+            "SELECT (SELECT count(*) FROM signals), (SELECT count(DISTINCT turn_id) FROM turns), (SELECT count(*) FROM extraction_jobs)"));
+    }
+
+    [Fact]
+    public async Task Another_clients_small_batch_is_written_between_the_write_turns_of_a_large_batch()
+    {
+        await using var core = await TestCore.StartAsync();
+        var ingestor = core.Get<SignalIngestor>();
+        var db = core.Get<SqliteDb>();
+        await ingestor.IngestAsync(Batch("warm-up", 0, 10, corrections: "no, wrong"), CancellationToken.None);
+
+        Task<IngestResult> large, small;
+        using (await db.EnterWriteAsync(CancellationToken.None))
+        {
+            // The large batch queues for the write turn first, then the small one (the gate serves them in that order).
+            large = ingestor.IngestAsync(Batch("large", 0, 9_000, corrections: Corrections(400)), CancellationToken.None);
+            await UntilAsync(() => db.WritersWaiting == 1);
+            small = ingestor.IngestAsync(Batch("small", 0, 10, corrections: "no, use pnpm"), CancellationToken.None);
+            await UntilAsync(() => db.WritersWaiting == 2);
+        }
+
+        await Task.WhenAll(large, small);
+        await using var connection = await db.OpenAsync(CancellationToken.None);
+        var smallId = await connection.QuerySingleAsync<long>("SELECT id FROM signals WHERE session_id = 'small'");
+        var (first, last) = await connection.QuerySingleAsync<(long, long)>("SELECT min(id), max(id) FROM signals WHERE session_id = 'large'");
+        // Written after the large batch's first write turn and before its last: it did not wait for all 800 rows.
+        Assert.InRange(smallId, first + 1, last - 1);
+    }
+
+    private static async Task UntilAsync(Func<bool> condition)
+    {
+        for (var waited = 0; !condition(); waited++)
+        {
+            Assert.True(waited < 3_000, "the writers never queued");
+            await Task.Delay(10);
+        }
+    }
 }
