@@ -37,7 +37,7 @@ public sealed class AccessAdmin(SqliteDb db, AccessStore access, TimeProvider ti
         await using var connection = await db.OpenAsync(cancellationToken);
         return (await connection.QueryAsync<UserRow>(new CommandDefinition(
             "SELECT id AS Id, name AS Name, role AS Role, created_at AS CreatedAt, locked_until AS LockedUntil FROM users ORDER BY name",
-            cancellationToken: cancellationToken))).Select(r => new UserSummary(r.Id, r.Name, r.Role, r.CreatedAt, r.LockedUntil)).ToList();
+            cancellationToken: cancellationToken))).Select(r => new UserSummary(r.Id, r.Name, r.Role, r.CreatedAt, Later(r.LockedUntil, access.LockedUntil(r.Name)))).ToList();
     }
 
     public async Task<UserSummary> CreateUserAsync(string? name, string? password, string? role, CancellationToken cancellationToken)
@@ -103,6 +103,8 @@ public sealed class AccessAdmin(SqliteDb db, AccessStore access, TimeProvider ti
         access.ForgetFailedLogins(name);
         UsersChanged?.Invoke(id);
     }
+
+    private static DateTimeOffset? Later(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
 
     /// <summary>Lifts a lockout after failed sign-ins (the password stays; the user signs in again at once).</summary>
     public async Task UnlockUserAsync(long id, CancellationToken cancellationToken)

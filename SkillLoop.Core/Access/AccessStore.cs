@@ -59,6 +59,9 @@ public sealed class AccessStore(SqliteDb db, TimeProvider time)
     /// <summary>Failed sign-ins of this name from any address are forgotten (a new password was set).</summary>
     internal void ForgetFailedLogins(string name) => _throttle.Forget(name);
 
+    /// <summary>Until when sign-ins to this name are locked out (from the address that failed), or null.</summary>
+    internal DateTimeOffset? LockedUntil(string name) => _throttle.LockedUntil(name);
+
     public async Task<ApiKeyIdentity?> FindKeyAsync(string secret, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);

@@ -80,6 +80,18 @@ public sealed class LoginThrottle(TimeProvider time)
         }
     }
 
+    /// <summary>Until when the name is locked out from some address (the latest), or null: the Users page shows it.</summary>
+    public DateTimeOffset? LockedUntil(string name)
+    {
+        var suffix = "\n" + Normalize(name);
+        var now = time.GetUtcNow();
+        lock (_lock)
+        {
+            return _entries.Where(e => e.Key.EndsWith(suffix, StringComparison.Ordinal) && e.Value.LockedUntil > now)
+                .Select(e => e.Value.LockedUntil).Max();
+        }
+    }
+
     private Entry Get(string key, DateTimeOffset now)
     {
         if (!_entries.TryGetValue(key, out var entry))

@@ -8,5 +8,19 @@ public sealed class ClusterEvents
 {
     public event Action? Changed;
 
-    public void Raise() => Changed?.Invoke();
+    /// <summary>Tells every listener; one that throws (a closed page) never stops clustering or the other listeners.</summary>
+    public void Raise()
+    {
+        foreach (var handler in Changed?.GetInvocationList().Cast<Action>() ?? [])
+        {
+            try
+            {
+                handler();
+            }
+            catch (Exception)
+            {
+                // a listener's own failure: the dashboard redraws on the next change
+            }
+        }
+    }
 }

@@ -92,6 +92,30 @@ public sealed class AccessStoreTests
     }
 
     [Fact]
+    public async Task A_locked_out_user_is_listed_with_the_end_of_the_lock_and_an_admins_unlock_lets_them_sign_in_at_once()
+    {
+        var clock = new ManualTimeProvider(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
+        await using var core = await TestCore.StartAsync(
+            new Dictionary<string, string?> { ["SKILLLOOP_ADMIN_PASSWORD"] = "right-password-1" },
+            services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock)));
+        var access = core.Get<AccessStore>();
+        var admin = core.Get<AccessAdmin>();
+        var user = await admin.CreateUserAsync("rita", "rita-password-1", Roles.Reviewer, CancellationToken.None);
+        for (var i = 0; i <= AccessStore.MaxFailedLogins; i++)
+        {
+            await access.CheckPasswordAsync("rita", "wrong", "10.0.0.9", CancellationToken.None);
+        }
+
+        Assert.Equal(LoginOutcome.LockedOut, (await access.CheckPasswordAsync("rita", "rita-password-1", "10.0.0.9", CancellationToken.None)).Outcome);
+        Assert.Equal(clock.GetUtcNow() + AccessStore.LockoutDuration, (await admin.ListUsersAsync(CancellationToken.None)).Single(u => u.Name == "rita").LockedUntil);
+
+        await admin.UnlockUserAsync(user.Id, CancellationToken.None);
+
+        Assert.Null((await admin.ListUsersAsync(CancellationToken.None)).Single(u => u.Name == "rita").LockedUntil);
+        Assert.Equal(LoginOutcome.Succeeded, (await access.CheckPasswordAsync("rita", "rita-password-1", "10.0.0.9", CancellationToken.None)).Outcome);
+    }
+
+    [Fact]
     public async Task Forty_parallel_wrong_passwords_check_exactly_five_and_lock_only_that_address()
     {
         await using var core = await TestCore.StartAsync(new Dictionary<string, string?> { ["SKILLLOOP_ADMIN_PASSWORD"] = "right-password" });
