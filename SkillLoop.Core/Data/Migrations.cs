@@ -435,6 +435,8 @@ public static class Migrations
             -- Clusters: by state in rank order (distinct users, then latest), and in rank order across states.
             CREATE INDEX ix_clusters_rank ON clusters (state, user_count DESC, last_seen DESC, signal_count);
             CREATE INDEX ix_clusters_rank_all ON clusters (user_count DESC, last_seen DESC);
+            -- Skills: sessions (uses) per active skill.
+            CREATE INDEX ix_sessions_active_skill ON sessions (active_skill);
             -- Proposals: the list's sort key without reading the rows (they carry whole skill files).
             CREATE INDEX ix_proposals_list ON proposals (state, updated_at);
             -- Overview: how many signals the heuristic extracted because the model failed, and the latest one.

@@ -196,6 +196,7 @@ public sealed class DashboardQueriesTests : IAsyncLifetime
         { "overview top skills", "ix_signals_created_at" },
         { "pattern precision", "ix_signals_pattern" },
         { "skill figures", "ix_signals_skill_stats" },
+        { "skill uses", "ix_sessions_active_skill" },
         { "model failures", "ix_extraction_jobs_extractor" },
     };
 
@@ -216,6 +217,7 @@ public sealed class DashboardQueriesTests : IAsyncLifetime
             "overview top skills" => ("SELECT coalesce(nullif(skill, ''), '(no skill)') AS Skill, count(*) AS Signals, count(DISTINCT user_hash) AS Users FROM signals WHERE created_at >= @from GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8", new { from = "2026-01-01" }),
             "pattern precision" => ("SELECT pattern, count(*), sum(cluster_id IN (SELECT id FROM clusters WHERE state = 'noise')) FROM signals GROUP BY pattern", new { }),
             "skill figures" => ("SELECT skill, count(*), sum(created_at >= @week), max(skill_path) FROM signals WHERE skill IS NOT NULL GROUP BY skill", new { week = "2026-01-01" }),
+            "skill uses" => ("SELECT active_skill, count(*) FROM sessions WHERE active_skill IS NOT NULL GROUP BY active_skill", new { }),
             _ => ("SELECT count(*) FROM extraction_jobs WHERE state = 'done' AND extractor >= 'heuristic (' AND extractor < 'heuristic )'", new { }),
         };
         await using var connection = await _core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
