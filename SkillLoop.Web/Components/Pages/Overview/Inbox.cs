@@ -70,7 +70,7 @@ public sealed class Inbox : IDisposable
                 return cached;
             }
 
-            var inReview = (await _proposals.ListAsync("review", cancellationToken)).Take(ListLimit).ToList();
+            var inReview = (await _proposals.QueryAsync("review", 0, ListLimit, cancellationToken)).Items;
             var atThreshold = await _clusters.AtThresholdAsync(ListLimit, cancellationToken);
             var merges = await _clusters.SuggestMergesAsync(ListLimit, cancellationToken);
             var open = await _clusters.CountOpenWithoutFixAsync(cancellationToken);
