@@ -123,7 +123,7 @@ public sealed class DetectorTrainingTests
     public void The_shipped_weights_reproduce_the_dev_figures_recorded_when_they_were_trained()
     {
         var root = RepositoryRoot();
-        var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "SkillLoop.Hooks", "Detection", "Model", "detector-model.json"))).RootElement;
+        var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "SkillLoop.Shared", "Detection", "Model", "detector-model.json"))).RootElement;
         var directories = Environment.GetEnvironmentVariable("SKILLLOOP_CORRECTIONS") is { Length: > 0 } named
             ? named.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             : [Path.Combine(root, CorrectionsCorpus.DefaultDirectory)];

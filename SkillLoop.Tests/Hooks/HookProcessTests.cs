@@ -71,9 +71,13 @@ public sealed class HookProcessTests : IDisposable
     public async Task The_hooks_detached_worker_sends_the_session_to_the_server()
     {
         using var server = new FakeSkillLoopServer();
+        // A session's opening message is a request, never a correction: the correction follows the agent's "Done.".
+        // (This test is about the detached worker's delivery; what counts as a correction is DetectorTests' job. The
+        // learned detector, the hook's default, does not flag a bare "you forgot the tests" at its threshold.)
         var transcript = _dir.Write(".claude/projects/p/s1.jsonl",
+            """{"type":"user","uuid":"u0","sessionId":"s1","message":{"role":"user","content":"add a login page"}}""" + "\n" +
             """{"type":"assistant","uuid":"a0","sessionId":"s1","message":{"id":"m0","role":"assistant","content":[{"type":"text","text":"Done."}]}}""" + "\n" +
-            """{"type":"user","uuid":"u1","sessionId":"s1","message":{"role":"user","content":"you forgot the tests"}}""" + "\n");
+            """{"type":"user","uuid":"u1","sessionId":"s1","message":{"role":"user","content":"no, that's wrong, you forgot the tests"}}""" + "\n");
         var payload = $$"""{"session_id":"s1","transcript_path":"{{transcript}}","cwd":"/","hook_event_name":"Stop","stop_hook_active":false}""";
 
         var (code, output, _, _) = await RunHookAsync(payload, "claude", "--url", server.Url, "--token", server.Token);
