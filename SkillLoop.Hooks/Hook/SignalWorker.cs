@@ -166,7 +166,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
             var skill = new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath);
             // The agent turn a new message answers usually lies before the cursor (the last read ended with it).
-            var previous = from > 0 ? PrecedingContext.LastAssistantProse(reader, hookEvent.TranscriptPath, from, read.Turns.Count) : null;
+            var previous = from > 0 ? PrecedingContext.LastAssistantProse(reader, hookEvent.TranscriptPath, from) : null;
             var analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: from > 0, previousAssistant: previous);
             var bytesRead = read.EndOffset - from;
             if (analysis.Corrections.Count > SignalBatchLimits.MaxCorrections && bytesRead > 1)

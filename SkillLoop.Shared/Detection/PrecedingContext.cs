@@ -11,8 +11,7 @@ public static class PrecedingContext
 {
     private const int WindowBytes = 256 * 1024;
 
-    /// <param name="newTurns">How many turns the read from <paramref name="offset"/> produced (they end the re-read too).</param>
-    public static string? LastAssistantProse(ITranscriptReader reader, string path, long offset, int newTurns)
+    public static string? LastAssistantProse(ITranscriptReader reader, string path, long offset)
     {
         if (offset <= 0 || !path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
             return null;
@@ -30,8 +29,10 @@ public static class PrecedingContext
                     return null; // one line longer than the window: no turn boundary to start from
                 start += newline + 1;
             }
-            var read = reader.Read(path, start);
-            var before = read.Turns.Count - newTurns;
+            // Only up to the cursor: reading on to the end of the file would hold every later turn of a backlog in
+            // memory once per batch (75,000 corrections: the whole session's turns, ~200 MB, and quadratic time).
+            var read = reader.Read(path, start, offset);
+            var before = read.Turns.Count;
             for (var i = before - 1; i >= 0; i--)
             {
                 var turn = read.Turns[i];

@@ -274,11 +274,49 @@ public sealed class TwoStageDetectorTests
         var cursor = new FileInfo(path).Length;
         File.AppendAllText(path, """{"type":"user","uuid":"u2","sessionId":"s","message":{"role":"user","content":"did you run the tests?"}}""" + "\n");
         var reader = new ClaudeTranscriptReader();
-        var read = reader.Read(path, cursor);
 
-        var previous = PrecedingContext.LastAssistantProse(reader, path, cursor, read.Turns.Count);
+        var previous = PrecedingContext.LastAssistantProse(reader, path, cursor);
 
         Assert.Equal("Done: the login page is in place.", previous);
-        Assert.Null(PrecedingContext.LastAssistantProse(reader, path, 0, read.Turns.Count));
+        Assert.Null(PrecedingContext.LastAssistantProse(reader, path, 0));
+    }
+    [Fact]
+    public void Reading_back_the_agent_turn_before_the_cursor_reads_nothing_after_it()
+    {
+        // A backlog of 75,000 corrections is sent in ~80 batches: re-reading to the end of the file for each held the
+        // whole rest of the session's turns in memory every time.
+        using var dir = new SkillLoop.Tests.Support.TempDirectory();
+        var path = Path.Combine(dir.Path, "t.jsonl");
+        File.WriteAllText(path, """
+            {"type":"user","uuid":"u1","sessionId":"s","message":{"role":"user","content":"add a login page"}}
+            {"type":"assistant","uuid":"a1","sessionId":"s","message":{"role":"assistant","content":[{"type":"text","text":"Done: the login page is in place."}]}}
+
+            """.ReplaceLineEndings("\n"));
+        var cursor = new FileInfo(path).Length;
+        File.AppendAllText(path, string.Concat(Enumerable.Range(0, 50).Select(i =>
+            $$$"""{"type":"user","uuid":"u{{{i + 2}}}","sessionId":"s","message":{"role":"user","content":"no, use pnpm ({{{i}}})"}}""" + "\n"
+            + $$$"""{"type":"assistant","uuid":"b{{{i}}}","sessionId":"s","message":{"role":"assistant","content":"Later answer {{{i}}}."}}""" + "\n")));
+        var reader = new RecordingReader(new ClaudeTranscriptReader());
+
+        var previous = PrecedingContext.LastAssistantProse(reader, path, cursor);
+
+        Assert.Equal("Done: the login page is in place.", previous);
+        Assert.NotEmpty(reader.Reads);
+        Assert.All(reader.Reads, r => Assert.True(r.Until <= cursor, $"read until {r.Until}, past the cursor at {cursor}"));
+        Assert.All(reader.Reads, r => Assert.True(r.Turns <= 2, $"{r.Turns} turns materialised for the two before the cursor"));
+    }
+
+    private sealed class RecordingReader(ITranscriptReader inner) : ITranscriptReader
+    {
+        public List<(long From, long Until, int Turns)> Reads { get; } = [];
+
+        public string Platform => inner.Platform;
+
+        public TranscriptRead Read(string path, long fromOffset, long untilOffset = long.MaxValue)
+        {
+            var read = inner.Read(path, fromOffset, untilOffset);
+            Reads.Add((fromOffset, untilOffset, read.Turns.Count));
+            return read;
+        }
     }
 }
