@@ -12,22 +12,26 @@ namespace SkillLoop.Benchmarks;
 /// <summary>
 /// The worker over a huge backlog (issue #17, item 5): a 250 MB Claude transcript read from the start, a 600 MB line
 /// without a newline, and 75,000 corrections, each sent to a minimal loopback stand-in of the client API. Prints the
-/// time, the batches and the process's peak resident set (goal: at most 100 MB for the worker's share).
+/// time, the batches and the worker's peak resident set (goal: at most 100 MB). With a published client it runs what
+/// users run, <c>skillloop-client __worker claude</c> (Native AOT) as a child process, one per case, and reads its peak
+/// (VmHWM) from /proc; without one, the worker runs in this JIT process and the figure includes the benchmark's own.
 /// </summary>
 internal static class BacklogBenchmark
 {
-    public static async Task RunAsync(int megabytes)
+    public static async Task RunAsync(int megabytes, string? client)
     {
         var dir = Directory.CreateTempSubdirectory("skillloop-backlog-");
         try
         {
             using var server = new StandIn();
-            var baseline = PeakRssMb();
-            Console.WriteLine($"worker backlog (in-process, server stand-in on 127.0.0.1); process peak RSS before: {baseline:F0} MB");
+            Console.WriteLine(client is not null
+                ? $"worker backlog: `{client} __worker claude` (AOT) as a child process per case, server stand-in on 127.0.0.1"
+                : $"worker backlog (in this process: no published client; server stand-in on 127.0.0.1); process peak RSS before: {PeakRssMb("self"):F0} MB");
+            var home = Directory.CreateDirectory(Path.Combine(dir.FullName, "home")).FullName;
 
             var big = Path.Combine(dir.FullName, "big.jsonl");
             var bytes = TranscriptGenerator.Write(big, megabytes * 1_000_000L);
-            await Measure(server, "claude", "big", big, $"{bytes / 1e6:F0} MB transcript from offset 0");
+            await Measure(server, client, home, "big", big, $"{bytes / 1e6:F0} MB transcript from offset 0");
             File.Delete(big);
 
             var line = Path.Combine(dir.FullName, "line.jsonl");
@@ -38,7 +42,7 @@ internal static class BacklogBenchmark
                 for (var i = 0; i < 600; i++)
                     await stream.WriteAsync(chunk);
             }
-            await Measure(server, "claude", "line", line, "600 MB line without a newline");
+            await Measure(server, client, home, "line", line, "600 MB line without a newline");
             File.Delete(line);
 
             var many = Path.Combine(dir.FullName, "many.jsonl");
@@ -48,7 +52,7 @@ internal static class BacklogBenchmark
                 for (var i = 0; i < 75_000; i++)
                     await writer.WriteLineAsync($$$"""{"type":"user","uuid":"u{{{i}}}","sessionId":"many","message":{"role":"user","content":"no, that's wrong: use pnpm ({{{i}}})"}}""");
             }
-            await Measure(server, "claude", "many", many, "75,000 corrections");
+            await Measure(server, client, home, "many", many, "75,000 corrections");
         }
         finally
         {
@@ -56,26 +60,81 @@ internal static class BacklogBenchmark
         }
     }
 
-    private static async Task Measure(StandIn server, string platform, string session, string path, string what)
+    private static async Task Measure(StandIn server, string? client, string home, string session, string path, string what)
     {
+        const string platform = "claude";
         GC.Collect();
         var before = server.Corrections;
         var batches = server.Batches;
-        using var http = SignalWorker.CreateHttpClient(server.Url, "bench", TimeSpan.FromSeconds(60));
         var clock = Stopwatch.StartNew();
-        var outcome = await new SignalWorker(http, "bench@example.com").RunAsync(new HookEvent(platform, session, path), CancellationToken.None);
+        string outcome;
+        double peak;
+        if (client is null)
+        {
+            using var http = SignalWorker.CreateHttpClient(server.Url, "bench", TimeSpan.FromSeconds(60));
+            outcome = (await new SignalWorker(http, "bench@example.com").RunAsync(new HookEvent(platform, session, path), CancellationToken.None)).ToString();
+            peak = PeakRssMb("self");
+        }
+        else
+        {
+            (outcome, peak) = await RunWorkerAsync(client, home, server.Url, session, path);
+        }
         clock.Stop();
         Console.WriteLine($"  {what}: {outcome} in {clock.Elapsed.TotalSeconds:F1} s, {server.Batches - batches} batch(es), "
             + $"{server.Corrections - before} correction(s) received, cursor {server.Offset(platform, session):N0} of {new FileInfo(path).Length:N0} bytes; "
-            + $"process peak RSS so far {PeakRssMb():F0} MB (goal <= 100 MB)");
+            + (client is null ? $"process peak RSS so far {peak:F0} MB" : $"worker peak RSS {peak:F1} MB") + " (goal <= 100 MB)");
     }
 
-    private static double PeakRssMb()
+    /// <summary>
+    /// The client's worker with a Stop payload on stdin. Its peak is polled from /proc/PID/status: VmHWM only grows, so
+    /// the last reading before the process ends is its peak (short of what it adds in its last few milliseconds).
+    /// </summary>
+    private static async Task<(string Outcome, double PeakMb)> RunWorkerAsync(string client, string home, string url, string session, string path)
     {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
-        return Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
+        var start = new ProcessStartInfo(client, ["__worker", "claude"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["HOME"] = home;
+        start.Environment["SKILLLOOP_URL"] = url;
+        start.Environment["SKILLLOOP_TOKEN"] = "bench";
+        start.Environment.Remove("SKILLLOOP_INTERNAL");
+        start.Environment["PATH"] = "/usr/bin:/bin"; // no agent CLI: no local extraction
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteAsync(
+            $$"""{"session_id":"{{session}}","transcript_path":"{{JsonEncodedText.Encode(path)}}","hook_event_name":"Stop","cwd":"{{JsonEncodedText.Encode(home)}}"}""");
+        process.StandardInput.Close();
+        var peak = 0.0;
+        while (!process.HasExited)
+        {
+            peak = Math.Max(peak, PeakRssMb(process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            await Task.Delay(5);
+        }
+        await process.WaitForExitAsync();
+        await Task.WhenAll(stdout, stderr);
+        var said = (stdout.Result + stderr.Result).Trim();
+        return ($"exit {process.ExitCode}{(said.Length > 0 ? $" ({said[..Math.Min(200, said.Length)]})" : "")}", peak);
+    }
+
+    /// <param name="pid">"self" or a process id.</param>
+    private static double PeakRssMb(string pid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0; // the process ended between two readings
+        }
+        return pid == "self" ? Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0 : 0;
     }
 
     /// <summary>Cursor, config and signals endpoints with the server's offset rule; one request per connection.</summary>

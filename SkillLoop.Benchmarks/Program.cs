@@ -7,7 +7,7 @@ using SkillLoop.Hooks.Transcripts;
 // Usage: dotnet run -c Release --project SkillLoop.Benchmarks [-- --mb 200 --runs 25 --exe path/to/skillloop-client]
 //        … -- train-detector [CORPUS_DIR…] [--out DIR]   (trains the learned detector; default benchmarks/data/corrections)
 //        … -- detector [CORPUS_DIR…]                     (its held-out test-split figures beside the regex detector)
-//        … -- knn [--knn 100000] | clustering | backlog [--mb 250] | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
+//        … -- knn [--knn 100000] | clustering | backlog [--mb 250 --exe path/to/skillloop-client | --in-process] | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
 //        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll]
 //        … -- replay [--corrections 8 --proposals 50]          (replay before review: cost per correction, tiny GGUF and no model)
 //        … -- pages [--runs 20 --signals 100000 --clusters 10000 --proposals 500 --data DIR (seed once, reuse) --web path/to/SkillLoop.Web.dll]
@@ -66,7 +66,9 @@ if (args.Contains("pages"))
 
 if (args.Contains("backlog"))
 {
-    await BacklogBenchmark.RunAsync(int.Parse(options.GetValueOrDefault("mb", "250"), CultureInfo.InvariantCulture));
+    // The published AOT client's worker as its own process (what users run); in this process only without one.
+    await BacklogBenchmark.RunAsync(int.Parse(options.GetValueOrDefault("mb", "250"), CultureInfo.InvariantCulture),
+        args.Contains("--in-process") ? null : options.GetValueOrDefault("exe") ?? FindPublishedClient());
     return;
 }
 
