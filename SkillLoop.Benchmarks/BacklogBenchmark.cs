@@ -26,7 +26,7 @@ internal static class BacklogBenchmark
             using var server = new StandIn();
             Console.WriteLine(client is not null
                 ? $"worker backlog: `{client} __worker claude` (AOT) as a child process per case, server stand-in on 127.0.0.1"
-                : $"worker backlog (in this process: no published client; server stand-in on 127.0.0.1); process peak RSS before: {PeakRssMb("self"):F0} MB");
+                : $"worker backlog (in this JIT process: --in-process or no published client; server stand-in on 127.0.0.1); process peak RSS before: {PeakRssMb("self"):F0} MB");
             var home = Directory.CreateDirectory(Path.Combine(dir.FullName, "home")).FullName;
 
             var big = Path.Combine(dir.FullName, "big.jsonl");
