@@ -37,6 +37,25 @@ public static class DetectorCommands
         Console.WriteLine($"model {result.Version}: {result.Model.Length / 1024.0:F0} KiB -> {Path.Combine(output, ModelFile)}");
         foreach (var f in result.Dev)
             Console.WriteLine($"  dev {f.Lang}: threshold {f.Threshold:F3}{(Model(result).For(f.Lang).OrPatterns ? " or a pattern" : "")}, precision {f.Precision:F2}, recall {f.Recall:F2}, clear-only recall {f.ClearRecall:F2} ({f.Turns} turns, {f.Positives} corrections)");
+        var clear = Model(result).ClearPatterns;
+        Console.WriteLine($"  clear patterns (a match is a correction whatever the score; precision >= {DetectorTrainer.ClearPrecision:F2} over >= {DetectorTrainer.ClearSupport} matches on train+dev, or a built-in candidate with no wrong match there): {(clear.Count == 0 ? "none" : string.Join(", ", clear.Order(StringComparer.Ordinal)))}");
+        if (args.Contains("--patterns"))
+        {
+            var scorer = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), DetectorModel.RegexOnly);
+            foreach (var (id, matches, corrections) in DetectorTrainer.PatternPrecision(scorer, rows.Where(r => r.Split is "train" or "dev")))
+                Console.WriteLine($"    {id}: {corrections}/{matches} ({(double)corrections / matches:F2})");
+            var byCategory = rows.Where(r => r.Split is "train" or "dev" && !r.Gated)
+                .Select(r => (Row: r, Done: DetectorFeatures.ClaimedDone(r.Previous), Asked: DetectorFeatures.AskedQuestion(r.Previous), Categories: scorer.Detect(r.Text, DetectorTrainer.Context(r)).Matches.Select(m => m.Category).Distinct().ToList()))
+                .SelectMany(x => x.Categories.Select(c => (Key: $"{x.Row.Lang} {c} done={x.Done} asked={x.Asked}", x.Row.IsPositive)))
+                .GroupBy(x => x.Key).OrderBy(g => g.Key, StringComparer.Ordinal);
+            foreach (var g in byCategory)
+                Console.WriteLine($"    {g.Key}: {g.Count(x => x.IsPositive)}/{g.Count()}");
+            foreach (var lang in (string[])["en", "zh"])
+            {
+                var all = rows.Where(r => r.Split is "train" or "dev" && !r.Gated && r.Lang == lang).ToList();
+                Console.WriteLine($"    {lang} done-claim: {all.Count(r => DetectorFeatures.ClaimedDone(r.Previous))}/{all.Count} turns; corrections among them {all.Count(r => DetectorFeatures.ClaimedDone(r.Previous) && r.IsPositive)}, among the rest {all.Count(r => !DetectorFeatures.ClaimedDone(r.Previous) && r.IsPositive)}");
+            }
+        }
         Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s; rebuild SkillLoop.Hooks to ship it");
         return 0;
     }
@@ -60,6 +79,14 @@ public static class DetectorCommands
 
     public static int Benchmark(string[] args, string root)
     {
+        if (Array.IndexOf(args, "--probe") is var probe and >= 0 && probe + 2 < args.Length)
+        {
+            var modelPath = Array.IndexOf(args, "--model") is var m and >= 0 ? args[m + 1] : null;
+            var probeModel = modelPath is null ? DetectorModel.Shipped : DetectorModel.TryRead(File.ReadAllBytes(modelPath), out var read) ? read : DetectorModel.RegexOnly;
+            var d = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), probeModel).Detect(args[probe + 2], new TurnContext(args[probe + 1], int.Parse(args.ElementAtOrDefault(probe + 3) ?? "1", CultureInfo.InvariantCulture)));
+            Console.WriteLine($"{d.IsCorrection} score {d.Score} threshold {d.Threshold:F3} patterns {string.Join(",", d.Matches.Select(x => x.PatternId))}");
+            return 0;
+        }
         var directories = CorrectionsCorpus.Directories(args, root);
         IReadOnlyList<CorpusRow> rows;
         try

@@ -118,11 +118,13 @@ public static class DetectorTrainer
         var draft = DetectorModel.Write(Bits, (float)bias, weights, new(0.5f, 0.75f), new(0.5f, 0.75f));
         DetectorModel.TryRead(draft, out var draftModel);
         var scorer = new TwoStageDetector(patterns, draftModel);
+        var clearPatterns = ChooseClearPatterns(scorer, rows);
         var thresholds = new Dictionary<string, LanguageThresholds>();
         foreach (var lang in (string[])["en", "zh"])
         {
             var detections = dev.Where(r => r.Lang == lang && !r.Gated).Select(r => (Detection: scorer.Detect(r.Text, Context(r)), r.IsPositive)).ToList();
-            var scored = detections.Select(d => (d.Detection.Score, d.IsPositive)).ToList();
+            // A clear pattern's match is a correction whatever the score: it scores above every threshold.
+            var scored = detections.Select(d => (d.Detection.Matches.Any(m => clearPatterns.Contains(m.PatternId)) ? 1.0 : d.Detection.Score, d.IsPositive)).ToList();
             // The same choice with "a matching pattern is enough": a hit scores above every threshold.
             var orScored = detections.Select(d => (d.Detection.Matches.Count > 0 ? 1.0 : d.Detection.Score, d.IsPositive)).ToList();
             var threshold = ChooseThreshold(scored, TargetPrecision);
@@ -131,10 +133,46 @@ public static class DetectorTrainer
             var chosen = orPatterns ? orThreshold : threshold;
             thresholds[lang] = new((float)chosen, (float)BandTop(chosen), orPatterns);
         }
-        var bytes = DetectorModel.Write(Bits, (float)bias, weights, thresholds["en"], thresholds["zh"]);
+        var bytes = DetectorModel.Write(Bits, (float)bias, weights, thresholds["en"], thresholds["zh"], clearPatterns);
         DetectorModel.TryRead(bytes, out var model);
         var figures = Evaluate(new TwoStageDetector(patterns, model), dev);
         return new TrainingResult(bytes, model.Version, figures, train.Count, dev.Count, CorrectionsCorpus.Fingerprint(rows));
+    }
+
+    /// <summary>A pattern is clear when at least this share of its matches on train and dev are corrections …</summary>
+    public const double ClearPrecision = 0.9;
+
+    /// <summary>… over at least this many matches (fewer say little about its precision).</summary>
+    public const int ClearSupport = 5;
+
+    /// <summary>
+    /// The patterns whose match alone makes a correction (<see cref="DetectorModel.ClearPatterns"/>): precision on the
+    /// train and dev splits (never test) of the pattern matching the person's own words, in turns after the opening one.
+    /// Besides those, the <see cref="DefaultPatterns.ClearCandidates"/> the corpus does not contradict: no wrong match
+    /// while they have fewer than <see cref="ClearSupport"/> matches, the same precision bar once they have more.
+    /// </summary>
+    public static IReadOnlyList<string> ChooseClearPatterns(TwoStageDetector scorer, IReadOnlyList<CorpusRow> rows)
+    {
+        var counts = PatternPrecision(scorer, rows.Where(r => r.Split is "train" or "dev")).ToDictionary(p => p.PatternId, p => (p.Matches, p.Corrections));
+        var measured = counts.Where(c => c.Value.Matches >= ClearSupport && (double)c.Value.Corrections / c.Value.Matches >= ClearPrecision).Select(c => c.Key);
+        var declared = DefaultPatterns.ClearCandidates.Where(id => counts.GetValueOrDefault(id) is var (matches, corrections)
+            && (matches < ClearSupport ? corrections == matches : (double)corrections / matches >= ClearPrecision));
+        return [.. measured.Union(declared).Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>How often each pattern matched the person's own words and how many of those turns were corrections.</summary>
+    public static IReadOnlyList<(string PatternId, int Matches, int Corrections)> PatternPrecision(TwoStageDetector scorer, IEnumerable<CorpusRow> rows)
+    {
+        var counts = new SortedDictionary<string, (int Matches, int Corrections)>(StringComparer.Ordinal);
+        foreach (var row in rows.Where(r => !r.Gated))
+        {
+            foreach (var id in scorer.Detect(row.Text, Context(row)).Matches.Where(m => m.Category != DefaultPatterns.Guard).Select(m => m.PatternId).Distinct())
+            {
+                var (matches, corrections) = counts.GetValueOrDefault(id);
+                counts[id] = (matches + 1, corrections + (row.IsPositive ? 1 : 0));
+            }
+        }
+        return [.. counts.Select(c => (c.Key, c.Value.Matches, c.Value.Corrections))];
     }
 
     public static TurnContext Context(CorpusRow row) => new(row.Previous, row.Turn);

@@ -18,6 +18,15 @@ public static class DefaultPatterns
 
     public static IReadOnlyList<CorrectionPattern> All { get; } = Build();
 
+    /// <summary>
+    /// Textbook corrections whose match alone should count, whatever the classifier's score: an accusation of an
+    /// omission or a "why didn't you …" right after the agent's turn. The corpus holds too few of them for the
+    /// classifier to learn (one "you forgot" in train+dev), so at its precision-first threshold it missed "you forgot
+    /// the tests" after "Done.". The trainer keeps a candidate only while the corpus does not contradict it (no wrong
+    /// match on train+dev, or precision ≥ 0.9 once it has enough matches) and ships the kept ids with the weights.
+    /// </summary>
+    public static IReadOnlyList<string> ClearCandidates { get; } = ["en.omit.forgot", "en.omit.didnt", "en.reject.why-didnt-you"];
+
     private static CorrectionPattern En(string id, string category, string regex) => new($"en.{id}", "en", category, regex);
     private static CorrectionPattern Zh(string id, string category, string regex) => new($"zh.{id}", "zh", category, regex);
 

@@ -8,9 +8,9 @@ namespace SkillLoop.Hooks.Detection;
 /// The learned detector's weights: logistic regression over hashed features (<see cref="DetectorFeatures"/>), with a
 /// decision threshold and a borderline band per language, chosen on the corpus's dev split by the trainer.
 /// Binary format (little-endian): "SLDM", u16 format, u8 hash bits, u8 flags (bit 0: English turns are also corrections
-/// when a pattern matches, bit 1: the same for Chinese; chosen on dev per language), f32 bias, f32 threshold en,
-/// f32 threshold zh, f32 band top en, f32 band top zh, u16 length + UTF-8 version id, then 2^bits half-precision
-/// weights. The version id names the exact weights ("lr1-" + a SHA-256 prefix of everything after it), so a signal
+/// when a pattern matches, bit 1: the same for Chinese; chosen on dev per language; bit 2: a list of clear patterns
+/// follows the version id), f32 bias, f32 threshold en, f32 threshold zh, f32 band top en, f32 band top zh, u16 length +
+/// UTF-8 version id, [u16 count, then per id u8 length + UTF-8 pattern id,] then 2^bits half-precision weights. The version id names the exact weights ("lr1-" + a SHA-256 prefix of everything after it), so a signal
 /// can say which detector produced it.
 /// </summary>
 public sealed class DetectorModel
@@ -21,7 +21,8 @@ public sealed class DetectorModel
 
     private static readonly Lazy<DetectorModel> ShippedModel = new(LoadShipped);
 
-    public DetectorModel(int bits, float bias, float[] weights, LanguageThresholds en, LanguageThresholds zh, string version)
+    public DetectorModel(int bits, float bias, float[] weights, LanguageThresholds en, LanguageThresholds zh, string version,
+        IReadOnlyCollection<string>? clearPatterns = null)
     {
         if (bits is < 8 or > 24 || weights.Length != 1 << bits)
             throw new ArgumentException("The weight table must have 2^bits entries.", nameof(weights));
@@ -31,7 +32,16 @@ public sealed class DetectorModel
         En = en;
         Zh = zh;
         Version = version;
+        ClearPatterns = new HashSet<string>(clearPatterns ?? [], StringComparer.Ordinal);
     }
+
+    /// <summary>
+    /// Patterns whose match alone makes a correction whatever the score: the trainer picks the ones that were right at
+    /// least <c>DetectorTrainer.ClearPrecision</c> of the time on the train and dev splits, with enough matches to tell.
+    /// The classifier's precision-first threshold otherwise drops textbook omission checks ("you forgot the tests" after
+    /// "Done."), whose few words give the n-grams little to go on.
+    /// </summary>
+    public IReadOnlySet<string> ClearPatterns { get; }
 
     public int Bits { get; }
 
@@ -76,21 +86,38 @@ public sealed class DetectorModel
         if (bits is < 8 or > 24)
             return false;
         int flags = data[7];
-        if ((flags & ~3) != 0)
+        if ((flags & ~7) != 0)
             return false;
         var bias = BinaryPrimitives.ReadSingleLittleEndian(data[8..]);
         var en = new LanguageThresholds(BinaryPrimitives.ReadSingleLittleEndian(data[12..]), BinaryPrimitives.ReadSingleLittleEndian(data[20..]), (flags & 1) != 0);
         var zh = new LanguageThresholds(BinaryPrimitives.ReadSingleLittleEndian(data[16..]), BinaryPrimitives.ReadSingleLittleEndian(data[24..]), (flags & 2) != 0);
         int versionLength = BinaryPrimitives.ReadUInt16LittleEndian(data[28..]);
         var weightsAt = header + versionLength;
-        if (data.Length != weightsAt + (2 << bits))
+        if (data.Length < weightsAt)
             return false;
         var version = Encoding.UTF8.GetString(data.Slice(header, versionLength));
+        var clear = new List<string>();
+        if ((flags & 4) != 0)
+        {
+            if (data.Length < weightsAt + 2)
+                return false;
+            int count = BinaryPrimitives.ReadUInt16LittleEndian(data[weightsAt..]);
+            weightsAt += 2;
+            for (var i = 0; i < count; i++)
+            {
+                if (data.Length <= weightsAt || data.Length < weightsAt + 1 + data[weightsAt])
+                    return false;
+                clear.Add(Encoding.UTF8.GetString(data.Slice(weightsAt + 1, data[weightsAt])));
+                weightsAt += 1 + data[weightsAt];
+            }
+        }
+        if (data.Length != weightsAt + (2 << bits))
+            return false;
         var weights = new float[1 << bits];
         var raw = data[weightsAt..];
         for (var i = 0; i < weights.Length; i++)
             weights[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(raw[(2 * i)..]);
-        model = new DetectorModel(bits, bias, weights, en, zh, version);
+        model = new DetectorModel(bits, bias, weights, en, zh, version, clear);
         return true;
     }
 
@@ -98,8 +125,25 @@ public sealed class DetectorModel
     /// The file's bytes. Weights are stored as half floats (what is scored is exactly what is stored: call
     /// <see cref="Quantise"/> before choosing thresholds). The version id is derived from the content.
     /// </summary>
-    public static byte[] Write(int bits, float bias, ReadOnlySpan<float> weights, LanguageThresholds en, LanguageThresholds zh)
+    public static byte[] Write(int bits, float bias, ReadOnlySpan<float> weights, LanguageThresholds en, LanguageThresholds zh,
+        IReadOnlyList<string>? clearPatterns = null)
     {
+        // Sorted: the same set always gives the same bytes and version id.
+        var clear = (clearPatterns ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(Encoding.UTF8.GetBytes).ToList();
+        if (clear.Count > ushort.MaxValue || clear.Any(id => id.Length is 0 or > 255))
+            throw new ArgumentException("Clear pattern ids must be 1-255 UTF-8 bytes.", nameof(clearPatterns));
+        using var list = new MemoryStream();
+        if (clear.Count > 0)
+        {
+            Span<byte> count = stackalloc byte[2];
+            BinaryPrimitives.WriteUInt16LittleEndian(count, (ushort)clear.Count);
+            list.Write(count);
+            foreach (var id in clear)
+            {
+                list.WriteByte((byte)id.Length);
+                list.Write(id);
+            }
+        }
         var body = new byte[4 * 5 + (2 << bits)];
         BinaryPrimitives.WriteSingleLittleEndian(body, bias);
         BinaryPrimitives.WriteSingleLittleEndian(body.AsSpan(4), en.Threshold);
@@ -108,8 +152,9 @@ public sealed class DetectorModel
         BinaryPrimitives.WriteSingleLittleEndian(body.AsSpan(16), zh.BandTop);
         for (var i = 0; i < weights.Length; i++)
             BinaryPrimitives.WriteHalfLittleEndian(body.AsSpan(20 + 2 * i), (Half)weights[i]);
-        var flags = (byte)((en.OrPatterns ? 1 : 0) | (zh.OrPatterns ? 2 : 0));
-        var version = "lr1-" + Convert.ToHexStringLower(SHA256.HashData([.. body, flags]))[..12];
+        var flags = (byte)((en.OrPatterns ? 1 : 0) | (zh.OrPatterns ? 2 : 0) | (clear.Count > 0 ? 4 : 0));
+        // Without clear patterns the id is computed as before, so older weights keep their version.
+        var version = "lr1-" + Convert.ToHexStringLower(SHA256.HashData([.. body, flags, .. list.ToArray()]))[..12];
         var versionBytes = Encoding.UTF8.GetBytes(version);
         using var output = new MemoryStream();
         output.Write(Magic);
@@ -122,6 +167,7 @@ public sealed class DetectorModel
         BinaryPrimitives.WriteUInt16LittleEndian(small, (ushort)versionBytes.Length);
         output.Write(small[..2]);
         output.Write(versionBytes);
+        list.WriteTo(output);
         output.Write(body.AsSpan(20));
         return output.ToArray();
     }

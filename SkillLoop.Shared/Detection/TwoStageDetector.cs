@@ -6,7 +6,7 @@ namespace SkillLoop.Hooks.Detection;
 /// <param name="Threshold">The score at or above which a turn of <paramref name="Language"/> is a correction.</param>
 /// <param name="BandTop">Scores in [Threshold, BandTop) are borderline (the server may ask a chat model).</param>
 /// <param name="Language">"en" or "zh", from the person's own words.</param>
-/// <param name="Decision">"model", or "pattern-include"/"pattern-exclude" when an admin-forced pattern decided.</param>
+/// <param name="Decision">"model" (the score, or a clear pattern the model's trainer vouched for), or "pattern-include"/"pattern-exclude" when an admin-forced pattern decided.</param>
 /// <param name="Match">The deciding pattern, else the first pattern that matched, else null.</param>
 /// <param name="Matches">Every pattern that matched the person's own words.</param>
 public sealed record Detection(
@@ -75,7 +75,7 @@ public sealed class TwoStageDetector(CorrectionDetector patterns, DetectorModel 
 
         var decision = Detection.ByModel;
         // Where the trainer found it pays on dev, a matching pattern is enough; its low score still marks it borderline.
-        var isCorrection = own.Length > 0 && (score >= limits.Threshold || (limits.OrPatterns && matches.Count > 0));
+        var isCorrection = own.Length > 0 && (score >= limits.Threshold || (limits.OrPatterns && matches.Count > 0) || AnyClear(matches));
         CorrectionMatch? deciding = null;
         foreach (var match in matches)
         {
@@ -92,6 +92,16 @@ public sealed class TwoStageDetector(CorrectionDetector patterns, DetectorModel 
 
         return new Detection(isCorrection, Math.Round(score, 4), limits.Threshold, limits.BandTop, language, decision,
             deciding ?? (matches.Count > 0 ? matches[0] : null), matches.Count == 0 ? [] : [.. matches], model.Version);
+    }
+
+    private bool AnyClear(List<CorrectionMatch> matches)
+    {
+        if (model.ClearPatterns.Count == 0)
+            return false;
+        foreach (var match in matches)
+            if (model.ClearPatterns.Contains(match.PatternId))
+                return true;
+        return false;
     }
 
     /// <summary>

@@ -242,6 +242,68 @@ public sealed class TwoStageDetectorTests
         Assert.InRange(DetectorModel.Shipped.Zh.Threshold, 0.01f, 0.99f);
     }
 
+    [Theory]
+    [InlineData("you forgot the tests")]
+    [InlineData("you forgot to add the tests")]
+    [InlineData("why didn't you add the tests?")]
+    public void Textbook_omission_checks_after_the_agent_says_done_are_corrections(string text)
+    {
+        var turns = new[]
+        {
+            new ConversationTurn("u0", TurnRole.User, "Add a retry option to the HTTP client, with tests.", null),
+            new ConversationTurn("a0", TurnRole.Assistant, "Done.", null),
+            new ConversationTurn("u1", TurnRole.User, text, null),
+        };
+
+        var analysis = new SessionAnalyzer(Shipped).Analyze(turns, ActiveSkill.None);
+
+        var correction = Assert.Single(analysis.Corrections);
+        Assert.Equal("u1", correction.TurnId);
+        // The classifier alone scores these short turns below its threshold: the shipped clear patterns decide.
+        var detection = Shipped.Detect(text, new TurnContext("Done.", 1));
+        Assert.Contains(detection.Matches, m => DetectorModel.Shipped.ClearPatterns.Contains(m.PatternId));
+    }
+
+    [Fact]
+    public void A_plain_you_forgot_in_a_brand_new_request_is_not_a_correction()
+    {
+        var turns = new[]
+        {
+            new ConversationTurn("u0", TurnRole.User, "Write a reminder bot that says you forgot your keys when I leave without them.", null),
+            new ConversationTurn("a0", TurnRole.Assistant, "Done.", null),
+        };
+
+        var analysis = new SessionAnalyzer(Shipped).Analyze(turns, ActiveSkill.None);
+
+        Assert.Empty(analysis.Corrections);
+        Assert.Contains(Shipped.Detect(turns[0].Text, new TurnContext("", 0)).Matches, m => m.PatternId == "en.omit.forgot");
+    }
+
+    [Fact]
+    public void A_clear_pattern_in_the_weights_file_counts_whatever_the_score()
+    {
+        var weights = new float[1 << 10];
+        var bytes = DetectorModel.Write(10, -8f, weights, new(0.5f, 0.7f), new(0.5f, 0.7f), ["en.omit.forgot", "zh.omit.wangle"]);
+        Assert.True(DetectorModel.TryRead(bytes, out var model));
+        Assert.Equal(["en.omit.forgot", "zh.omit.wangle"], model.ClearPatterns.Order(StringComparer.Ordinal));
+        var detector = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), model);
+        var context = new TurnContext("Done.", 1);
+
+        var forgot = detector.Detect("you forgot the tests", context);
+        var other = detector.Detect("No, that's wrong", context);
+
+        Assert.True(forgot.IsCorrection);
+        Assert.True(forgot.Borderline); // its score is low: the server may ask a chat model
+        Assert.False(other.IsCorrection); // a pattern that is not clear still needs the score
+        Assert.NotEmpty(other.Matches);
+        var without = DetectorModel.Write(10, -8f, weights, new(0.5f, 0.7f), new(0.5f, 0.7f));
+        Assert.True(DetectorModel.TryRead(without, out var plain));
+        Assert.Empty(plain.ClearPatterns);
+        Assert.NotEqual(model.Version, plain.Version);
+        Assert.False(DetectorModel.TryRead(bytes.AsSpan(0, bytes.Length - 1), out _));
+        Assert.False(DetectorModel.TryRead(bytes.AsSpan(0, 50), out _));
+    }
+
     [Fact]
     public void Signals_carry_the_score_and_detector_version_and_the_agents_previous_words_are_used()
     {
