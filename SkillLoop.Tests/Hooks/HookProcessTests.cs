@@ -72,8 +72,7 @@ public sealed class HookProcessTests : IDisposable
     {
         using var server = new FakeSkillLoopServer();
         // A session's opening message is a request, never a correction: the correction follows the agent's "Done.".
-        // (This test is about the detached worker's delivery; what counts as a correction is DetectorTests' job. The
-        // learned detector, the hook's default, does not flag a bare "you forgot the tests" at its threshold.)
+        // (This test is about the detached worker's delivery; what counts as a correction is the detector tests' job.)
         var transcript = _dir.Write(".claude/projects/p/s1.jsonl",
             """{"type":"user","uuid":"u0","sessionId":"s1","message":{"role":"user","content":"add a login page"}}""" + "\n" +
             """{"type":"assistant","uuid":"a0","sessionId":"s1","message":{"id":"m0","role":"assistant","content":[{"type":"text","text":"Done."}]}}""" + "\n" +
