@@ -87,6 +87,7 @@ internal static partial class PagesBenchmark
             }
 
             Console.WriteLine(missed == 0 ? "every page met both goals" : $"{missed} page(s) MISSED a goal");
+            await TimeTextSearchAsync(Path.Combine(data, "skillloop.db"), options.Runs);
         }
         finally
         {
@@ -122,6 +123,42 @@ internal static partial class PagesBenchmark
         }
 
         throw new TimeoutException("The server did not record its embedding model within 60 s.");
+    }
+
+    /// <summary>
+    /// Live signals' "Text contains" runs over the circuit, not a URL: its query is timed on the seeded file, a search
+    /// that matches nothing (the worst case: no page ever fills), with the trigram index and as the plain LIKE it replaced.
+    /// </summary>
+    private static async Task TimeTextSearchAsync(string database, int runs)
+    {
+        var query = new SkillLoop.Core.Capture.SignalQuery(TextContains: "no signal says this", Limit: 50);
+        (string Name, string Sql, object Parameters)[] searches =
+        [
+            ("Live signals text search (trigram index)", SkillLoop.Core.Capture.SignalStore.Sql(query), SkillLoop.Core.Capture.SignalStore.Parameters(query)),
+            ("  the same as the plain LIKE (before)", @"SELECT id FROM signals WHERE text LIKE '%' || @like || '%' ESCAPE '\' ORDER BY id DESC LIMIT 50", new { like = "no signal says this" }),
+        ];
+        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        foreach (var (name, sql, parameters) in searches)
+        {
+            var times = new List<double>();
+            for (var i = 0; i < runs + 2; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                var rows = (await connection.QueryAsync(sql, parameters)).Count();
+                if (i >= 2)
+                {
+                    times.Add(clock.Elapsed.TotalMilliseconds);
+                }
+
+                if (rows != 0)
+                {
+                    throw new InvalidOperationException($"{name}: {rows} rows for a search that matches nothing");
+                }
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-48} {Percentile(times, 0.50),8:F1} {Percentile(times, 0.95),8:F1}  (query on the file, no match)"));
+        }
     }
 
     private static async Task<(List<double> Times, long Bytes)> TimeAsync(HttpClient client, string path, int runs)

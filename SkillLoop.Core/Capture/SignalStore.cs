@@ -45,6 +45,9 @@ public sealed class SignalStore(SqliteDb db)
             (query.PatternContains is not null, @"pattern LIKE '%' || @PatternLike || '%' ESCAPE '\'"),
             // A prefix as a range, so the index on user_hash serves it (LIKE would not: it ignores case, the index does not).
             (query.UserPrefix is not null, "user_hash >= @UserPrefix AND user_hash < @UserPrefix || char(1114111)"),
+            // 3+ characters: the trigram index finds the candidates (case folded as Unicode, a superset of what LIKE
+            // matches) and LIKE keeps exactly the rows it matched before. Shorter searches have no trigram to look up.
+            (Indexed(query.TextContains), "id IN (SELECT rowid FROM signals_fts WHERE signals_fts MATCH @TextMatch)"),
             (query.TextContains is not null, @"text LIKE '%' || @TextLike || '%' ESCAPE '\'"),
         ];
         var given = terms.Where(t => t.Given).Select(t => t.Term).ToList();
@@ -56,8 +59,15 @@ public sealed class SignalStore(SqliteDb db)
         query.Platform, query.SessionId, query.Skill, query.BeforeId, query.ClusterId, query.UserPrefix,
         PatternLike = Like(query.PatternContains),
         TextLike = Like(query.TextContains),
+        TextMatch = Indexed(query.TextContains) ? Phrase(query.TextContains!) : null,
         limit = Math.Clamp(query.Limit, 1, MaxLimit),
     };
+
+    /// <summary>Whether a text search is long enough for the trigram index (3 characters, counted as Unicode scalars).</summary>
+    private static bool Indexed(string? text) => text is not null && text.EnumerateRunes().Take(3).Count() == 3;
+
+    /// <summary>An FTS5 phrase of the search as typed: quoted, so operators, wildcards and punctuation are literal.</summary>
+    private static string Phrase(string text) => "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>A LIKE pattern's literal part: its wildcards and the escape character escaped.</summary>
     private static string? Like(string? text) => text?.Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_");

@@ -447,6 +447,23 @@ public static class Migrations
             -- What the reviewer saw (and perhaps edited) in the approval dialog is pushed as written; NULL: the default.
             ALTER TABLE proposals ADD COLUMN commit_message TEXT NULL;
             """),
+        (16, "a trigram index for Live signals' text search", """
+            -- "Text contains" on a year of signals: a search that matched nothing read every row. A trigram FTS5 index
+            -- answers any substring of 3+ characters (Chinese too, no word breaking). External content: the text is
+            -- stored once, in signals; the triggers keep the index in step with every insert, edit and delete.
+            CREATE VIRTUAL TABLE signals_fts USING fts5 (text, content = 'signals', content_rowid = 'id', tokenize = 'trigram');
+            INSERT INTO signals_fts (signals_fts) VALUES ('rebuild');
+            CREATE TRIGGER signals_fts_insert AFTER INSERT ON signals BEGIN
+                INSERT INTO signals_fts (rowid, text) VALUES (new.id, new.text);
+            END;
+            CREATE TRIGGER signals_fts_delete AFTER DELETE ON signals BEGIN
+                INSERT INTO signals_fts (signals_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            END;
+            CREATE TRIGGER signals_fts_update AFTER UPDATE OF text ON signals BEGIN
+                INSERT INTO signals_fts (signals_fts, rowid, text) VALUES ('delete', old.id, old.text);
+                INSERT INTO signals_fts (rowid, text) VALUES (new.id, new.text);
+            END;
+            """),
     ];
 
     public static int Latest => All[^1].Version;

@@ -43,4 +43,48 @@ public sealed class LiveSignalsBrowserTests(SkillLoopServer server, BrowserFixtu
         Assert.True(await page.EvaluateAsync<bool>("() => window.__sameDocument === true"), "the page was reloaded");
         Assert.EndsWith("/signals", page.Url);
     }
+
+    [Fact]
+    public async Task The_live_chip_says_reconnecting_while_the_circuit_is_down_and_live_again_once_it_is_back()
+    {
+        await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = server.BaseAddress.ToString() });
+        var page = await context.NewPageAsync();
+        // The circuit's WebSocket passes through the test: it can be cut, and reconnections refused while it is down.
+        var down = false;
+        var live = new List<IWebSocketRoute>();
+        await page.RouteWebSocketAsync("**/_blazor**", async socket =>
+        {
+            if (down)
+            {
+                await socket.CloseAsync();
+                return;
+            }
+
+            live.Add(socket.ConnectToServer());
+        });
+        await page.GotoAsync("/account/login?ReturnUrl=%2Fsignals");
+        await page.GetByLabel("User name").FillAsync("admin");
+        await page.GetByLabel("Password").FillAsync(SkillLoopServer.AdminPassword);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.WaitForURLAsync("**/signals");
+        var chip = page.GetByTestId("live-indicator");
+        await chip.WaitForAsync();
+        const string After = "el => getComputedStyle(el.querySelector('.mud-chip-content'), '::after').content";
+        Assert.Equal("none", await chip.EvaluateAsync<string>(After));
+
+        down = true;
+        foreach (var socket in live.ToList())
+        {
+            await socket.CloseAsync();
+        }
+
+        await page.WaitForFunctionAsync("() => document.documentElement.classList.contains('circuit-down')", null, new() { Timeout = 15_000 });
+        Assert.Contains("reconnecting", await chip.EvaluateAsync<string>(After), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "signals-reconnecting.png") });
+
+        down = false;
+        await page.EvaluateAsync("() => Blazor.reconnect()");
+        await page.WaitForFunctionAsync("() => !document.documentElement.classList.contains('circuit-down')", null, new() { Timeout = 15_000 });
+        Assert.Equal("none", await chip.EvaluateAsync<string>(After));
+    }
 }
