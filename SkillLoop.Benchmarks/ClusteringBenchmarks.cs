@@ -249,27 +249,14 @@ internal static class ClusteringBenchmarks
         return values[values.Count / 2];
     }
 
-    /// <summary>The real core services over a temporary database.</summary>
-    private sealed class Core : IAsyncDisposable
+    /// <summary>The real core services over a temporary database, with the quality runs' signals.</summary>
+    private sealed class Core(BenchmarkCore core) : IAsyncDisposable
     {
-        private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("skillloop-bench-core-");
-        private ServiceProvider _services = null!;
         private int _sessions;
 
-        public IServiceProvider Services => _services;
+        public IServiceProvider Services => core.Services;
 
-        public static async Task<Core> StartAsync()
-        {
-            var core = new Core();
-            var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["data"] = core._directory.FullName }).Build();
-            var services = new ServiceCollection();
-            services.AddSingleton<IConfiguration>(configuration);
-            services.AddLogging(b => b.SetMinimumLevel(LogLevel.Error).AddSimpleConsole());
-            services.AddSkillLoopCore(configuration);
-            core._services = services.BuildServiceProvider();
-            await core._services.GetServices<IHostedService>().OfType<SkillLoopStartup>().Single().StartAsync(CancellationToken.None);
-            return core;
-        }
+        public static async Task<Core> StartAsync() => new(await BenchmarkCore.StartAsync("skillloop-bench-core-"));
 
         private int _run;
 
@@ -277,7 +264,7 @@ internal static class ClusteringBenchmarks
         public async Task NewRunAsync(float threshold)
         {
             _run++;
-            await _services.GetRequiredService<ClusteringSettings>().SetAsync(new ClusteringThresholds(threshold, 3), CancellationToken.None);
+            await core.Get<ClusteringSettings>().SetAsync(new ClusteringThresholds(threshold, 3), CancellationToken.None);
         }
 
         public async Task<long> StoreAsync(string? skill, string text)
@@ -286,14 +273,14 @@ internal static class ClusteringBenchmarks
             var session = $"bench-{Interlocked.Increment(ref _sessions)}";
             var batch = new SignalBatch("claude", session, $"user-{_sessions}", 0, new SessionCursor("claude", session, 1, skill, null), [],
                 [new DetectedCorrection("t", text, "bench", skill, null, 1, null, [])]);
-            await _services.GetRequiredService<SignalIngestor>().IngestAsync(batch, CancellationToken.None);
-            return (await _services.GetRequiredService<SignalStore>().QueryAsync(new SignalQuery(SessionId: session, Limit: 1), CancellationToken.None))[0].Id;
+            await core.Get<SignalIngestor>().IngestAsync(batch, CancellationToken.None);
+            return (await core.Get<SignalStore>().QueryAsync(new SignalQuery(SessionId: session, Limit: 1), CancellationToken.None))[0].Id;
         }
 
         /// <summary>The cluster each signal is in now (consolidation may have moved it).</summary>
         public async Task<List<(long Cluster, string Label)>> ClustersOfAsync(IReadOnlyList<(long Id, string Label)> signals)
         {
-            await using var connection = await _services.GetRequiredService<SqliteDb>().OpenAsync(CancellationToken.None);
+            await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
             var result = new List<(long, string)>(signals.Count);
             foreach (var (id, label) in signals)
             {
@@ -303,11 +290,6 @@ internal static class ClusteringBenchmarks
             return result;
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await _services.DisposeAsync();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            _directory.Delete(recursive: true);
-        }
+        public ValueTask DisposeAsync() => core.DisposeAsync();
     }
 }

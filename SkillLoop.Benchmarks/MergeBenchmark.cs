@@ -28,7 +28,7 @@ internal static class MergeBenchmark
             var created = await admin.PostAsJsonAsync("/api/v1/registries", new { name = "bench", provider = "git", url = remote, branch = "main" });
             created.EnsureSuccessStatusCode();
             var registryId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("registry").GetProperty("id").GetInt64();
-            await ScannedAsync(admin, registryId);
+            await ServerBenchmarks.ScannedAsync(admin, registryId);
 
             var times = new List<double>();
             var scans = new List<double>();
@@ -84,17 +84,6 @@ internal static class MergeBenchmark
         }
     }
 
-    private static async Task ScannedAsync(HttpClient admin, long registryId) =>
-        await ServerBenchmarks.WaitAsync(async () =>
-        {
-            var scan = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{registryId}/scan");
-            return scan.GetProperty("phase").GetString() switch
-            {
-                "done" => true,
-                "failed" => throw new InvalidOperationException($"The registry scan failed: {scan}"),
-                _ => false,
-            };
-        }, "the registry scan");
 
     /// <summary>What the skill owner does: a merge commit of the proposal's branch into main, in the bare remote.</summary>
     private static void Merge(string path, string branch)

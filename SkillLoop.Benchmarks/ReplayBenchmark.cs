@@ -114,28 +114,15 @@ public static class ReplayBenchmark
         }
     }
 
-    /// <summary>The real core services over a temporary database.</summary>
-    private sealed class Core : IAsyncDisposable
+    /// <summary>The real core services over a temporary database, with proposals to replay.</summary>
+    private sealed class Core(BenchmarkCore core) : IAsyncDisposable
     {
-        private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("skillloop-bench-replay-core-");
-        private ServiceProvider _services = null!;
         private int _sessions;
 
-        public T Get<T>() where T : notnull => _services.GetRequiredService<T>();
+        public T Get<T>() where T : notnull => core.Get<T>();
 
-        public static async Task<Core> StartAsync(Dictionary<string, string?> settings)
-        {
-            var core = new Core();
-            settings["data"] = core._directory.FullName;
-            var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-            var services = new ServiceCollection();
-            services.AddSingleton<IConfiguration>(configuration);
-            services.AddLogging(b => b.SetMinimumLevel(LogLevel.Error).AddSimpleConsole());
-            services.AddSkillLoopCore(configuration);
-            core._services = services.BuildServiceProvider();
-            await core._services.GetServices<IHostedService>().OfType<SkillLoopStartup>().Single().StartAsync(CancellationToken.None);
-            return core;
-        }
+        public static async Task<Core> StartAsync(Dictionary<string, string?> settings) =>
+            new(await BenchmarkCore.StartAsync("skillloop-bench-replay-core-", settings));
 
         /// <summary>A proposal in review whose cluster holds <paramref name="corrections"/> corrections of distinct users, each with two turns before it.</summary>
         public async Task<long> SeedAsync(int corrections)
@@ -167,11 +154,6 @@ public static class ReplayBenchmark
                 """, new { cluster, Original, Proposed, corrections });
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await _services.DisposeAsync();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            _directory.Delete(recursive: true);
-        }
+        public ValueTask DisposeAsync() => core.DisposeAsync();
     }
 }

@@ -216,16 +216,7 @@ internal static class ServerBenchmarks
         var created = await admin.PostAsJsonAsync("/api/v1/registries", new { name = "bench", provider = "git", url = remote, branch = "main" });
         created.EnsureSuccessStatusCode();
         var registryId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("registry").GetProperty("id").GetInt64();
-        await WaitAsync(async () =>
-        {
-            var scan = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{registryId}/scan");
-            return scan.GetProperty("phase").GetString() switch
-            {
-                "done" => true,
-                "failed" => throw new InvalidOperationException($"The registry scan failed: {scan}"),
-                _ => false,
-            };
-        }, "the registry scan");
+        await ScannedAsync(admin, registryId);
 
         var clustered = new List<double>();
         var ready = new List<double>();
@@ -483,4 +474,17 @@ internal static class ServerBenchmarks
 
         public void Dispose() => _stop.Dispose();
     }
+
+    /// <summary>Waits for the registry's scan to finish; a failed scan ends the benchmark with its message.</summary>
+    internal static async Task ScannedAsync(HttpClient admin, long registryId) =>
+        await WaitAsync(async () =>
+        {
+            var scan = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{registryId}/scan");
+            return scan.GetProperty("phase").GetString() switch
+            {
+                "done" => true,
+                "failed" => throw new InvalidOperationException($"The registry scan failed: {scan}"),
+                _ => false,
+            };
+        }, "the registry scan");
 }
