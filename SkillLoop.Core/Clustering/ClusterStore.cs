@@ -356,14 +356,17 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         return row.ToSummary();
     }
 
-    /// <summary>Open clusters that still need someone: no fix approved, pushed or merged for them.</summary>
+    /// <summary>
+    /// Open clusters that still need someone: no fix approved, pushed or merged for them. Reopened clusters are among
+    /// them: they are stored as 'open' with reopened_at set (the column allows only open, noise and merged).
+    /// </summary>
     public async Task<long> CountOpenWithoutFixAsync(CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             $"""
             SELECT count(*) FROM clusters c
-            WHERE c.state IN ('open', 'reopened') AND c.signal_count > 0
+            WHERE c.state = 'open' AND c.signal_count > 0
               AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = c.id AND p.state IN {FixUnderway})
             """, cancellationToken: cancellationToken));
     }
@@ -378,7 +381,7 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(
             $"""
             SELECT {SummaryColumns} FROM clusters
-            WHERE state IN ('open', 'reopened') AND signal_count > 0 AND threshold_reached_at IS NOT NULL
+            WHERE state = 'open' AND signal_count > 0 AND threshold_reached_at IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = clusters.id AND p.state <> 'drafting')
             ORDER BY user_count DESC, last_seen DESC
             LIMIT @limit
