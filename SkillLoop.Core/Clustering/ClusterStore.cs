@@ -49,8 +49,12 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
     /// cluster no longer needs anyone, so "open clusters" and the inbox leave it out.</summary>
     public const string FixUnderway = "('approved', 'open', 'merged')";
 
-    private const string SummaryColumns = """
-        id AS Id, nullif(skill, '') AS Skill, title AS Title, (CASE WHEN state = 'open' AND reopened_at IS NOT NULL THEN 'reopened' ELSE state END) AS State, signal_count AS SignalCount,
+    /// <summary>'reopened' is not a stored state (the column allows open, noise and merged): it is an open cluster whose
+    /// merged fix did not hold, i.e. reopened_at is set. Both the State column and the state filter derive it from this.</summary>
+    private const string IsReopened = "state = 'open' AND reopened_at IS NOT NULL";
+
+    private const string SummaryColumns = $$"""
+        id AS Id, nullif(skill, '') AS Skill, title AS Title, (CASE WHEN {{IsReopened}} THEN 'reopened' ELSE state END) AS State, signal_count AS SignalCount,
         user_count AS DistinctUsers, first_seen AS FirstSeen, last_seen AS LastSeen,
         threshold_reached_at AS ThresholdReachedAt, merged_into AS MergedInto,
         (SELECT p.id FROM proposals p WHERE p.cluster_id = clusters.id) AS ProposalId,
@@ -87,10 +91,10 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
         (bool Given, string Term)[] terms =
         [
             (query.Skill is not null, "skill = @Skill"),
-            // 'reopened' is an open cluster whose merged fix did not hold (reopened_at set); 'open' leaves those out.
+            // 'open' leaves reopened clusters out, as the State column shows them.
             (query.State is not null, query.State switch
             {
-                "reopened" => "state = 'open' AND reopened_at IS NOT NULL",
+                "reopened" => IsReopened,
                 "open" => "state = 'open' AND reopened_at IS NULL",
                 _ => "state = @State",
             }),

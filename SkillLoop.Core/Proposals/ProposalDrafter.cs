@@ -229,7 +229,7 @@ public sealed partial class ProposalDrafter(
             """, new
             {
                 id, signals = evidence.Signals, users = evidence.DistinctUsers, verified = evidence.VerifiedUsers, warningsJson, provenanceJson, evidenceJson,
-                body = Replay.ProposalReplay.AddToBody(ProposalWork.Body(evidence, ProposalWork.Change(proposal), proposal.ReviewedBy, proposal.Edited, findings.Warnings, ProposalWork.History(proposal.HistoryJson)),
+                body = ProposalWork.Body(evidence, ProposalWork.Change(proposal), proposal.ReviewedBy, proposal.Edited, findings.Warnings, ProposalWork.History(proposal.HistoryJson),
                     await Replay.ReplayStore.ReadAsync(connection, id, proposal.OriginalText, proposal.ProposedText, cancellationToken, transaction)), now,
             },
             transaction, cancellationToken: cancellationToken));

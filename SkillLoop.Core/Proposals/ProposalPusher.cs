@@ -89,8 +89,8 @@ public sealed class ProposalPusher(
             {
                 var evidence = (await ProposalStore.EvidenceAsync(connection, null, proposal.ClusterId, cancellationToken))!;
                 body = ProposalWork.Body(evidence, ProposalWork.Change(proposal), proposal.ReviewedBy, proposal.Edited,
-                    ProposalFindings.Review(proposal.OriginalText, proposal.ProposedText, evidence).Warnings, ProposalWork.History(proposal.HistoryJson));
-                body = Replay.ProposalReplay.AddToBody(body, await Replay.ReplayStore.ReadAsync(connection, id, proposal.OriginalText, proposal.ProposedText, cancellationToken));
+                    ProposalFindings.Review(proposal.OriginalText, proposal.ProposedText, evidence).Warnings, ProposalWork.History(proposal.HistoryJson),
+                    await Replay.ReplayStore.ReadAsync(connection, id, proposal.OriginalText, proposal.ProposedText, cancellationToken));
                 await connection.ExecuteAsync(new CommandDefinition("UPDATE proposals SET body = @body WHERE id = @id", new { id, body }, cancellationToken: cancellationToken));
             }
 

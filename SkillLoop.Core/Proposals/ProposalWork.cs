@@ -115,13 +115,15 @@ public sealed partial class ProposalWork(SqliteDb db, ProposalStore store, TimeP
     }
 
     /// <summary>
-    /// The PR body. The one place where sections beyond the writer's own are added (earlier rounds today; replay
-    /// results and the like go here too), so the review page and every forge get the same text.
+    /// The PR body. The one place where sections beyond the writer's own are added (earlier rounds, then the replay
+    /// of the current texts when there is one), so the review page and every forge get the same text.
     /// </summary>
-    public static string Body(ProposalEvidence evidence, ProposedChange change, string? reviewedBy, bool edited, IReadOnlyList<string> warnings, IReadOnlyList<ProposalRound> history) =>
-        ProposalWriter.Body(evidence, change, reviewedBy, edited, warnings, Sections(history));
+    public static string Body(
+        ProposalEvidence evidence, ProposedChange change, string? reviewedBy, bool edited, IReadOnlyList<string> warnings, IReadOnlyList<ProposalRound> history,
+        Replay.ProposalReplay? replay = null) =>
+        ProposalWriter.Body(evidence, change, reviewedBy, edited, warnings, Sections(history, replay));
 
-    private static IReadOnlyList<(string Heading, string Text)> Sections(IReadOnlyList<ProposalRound> history)
+    private static IReadOnlyList<(string Heading, string Text)> Sections(IReadOnlyList<ProposalRound> history, Replay.ProposalReplay? replay)
     {
         var sections = new List<(string, string)>();
         if (history.Count > 0)
@@ -137,6 +139,11 @@ public sealed partial class ProposalWork(SqliteDb db, ProposalStore store, TimeP
             }
 
             sections.Add(("Earlier rounds", text.ToString()));
+        }
+
+        if (replay is not null)
+        {
+            sections.Add(replay.BodySection());
         }
 
         return sections;

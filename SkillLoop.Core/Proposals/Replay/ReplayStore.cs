@@ -70,31 +70,16 @@ public sealed record ProposalReplay(
             $"Replay does not improve on the current text: the proposed text would have prevented {PreventedByProposed} of {Replayed} replayed corrections, the current text {PreventedByCurrent} (judged by {Model}).")
         : null;
 
-    /// <summary>The PR body's replay section (a summary line, and the flag when there is one).</summary>
-    public string BodySection()
+    /// <summary>The PR body's "Replay before review" section (heading, Markdown): see <see cref="ProposalWork.Body"/>.</summary>
+    public (string Heading, string Text) BodySection()
     {
-        var section = new StringBuilder("## Replay before review\n\n").Append(Message).Append('\n');
+        var section = new StringBuilder(Message).Append('\n');
         if (Warning is { } warning)
         {
             section.Append("\n**Flagged:** ").Append(warning).Append('\n');
         }
 
-        return section.Append('\n').ToString();
-    }
-
-    /// <summary>
-    /// <paramref name="body"/> with the replay section before its closing "Proposed by SkillLoop" line; unchanged
-    /// when <paramref name="replay"/> is null (nothing drafted yet).
-    /// </summary>
-    public static string AddToBody(string body, ProposalReplay? replay)
-    {
-        if (replay is null)
-        {
-            return body;
-        }
-
-        var footer = body.LastIndexOf("<sub>Proposed by SkillLoop", StringComparison.Ordinal);
-        return footer < 0 ? body + "\n" + replay.BodySection() : body[..footer] + replay.BodySection() + body[footer..];
+        return ("Replay before review", section.ToString());
     }
 }
 
