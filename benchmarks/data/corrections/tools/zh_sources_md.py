@@ -31,11 +31,15 @@ def main():
     manifest, out_dir = sys.argv[1], sys.argv[2]
     mirrors = os.environ.get("MIRRORS", "/work/.mirror")
     fmt = {}
+    stated = {}  # repo → where the licence is stated when there is no licence file (sixth manifest column)
     for line in open(manifest, encoding="utf-8"):
         if line.startswith("#") or not line.strip():
             continue
-        repo, commit, licence, f, path = line.rstrip("\n").split("\t")
+        cols = line.rstrip("\n").split("\t")
+        repo, commit, licence, f, path = cols[:5]
         fmt[(repo, path)] = f
+        if len(cols) > 5 and cols[5]:
+            stated[repo] = cols[5]
     rows = collections.defaultdict(list)
     for f in sorted(glob.glob(os.path.join(out_dir, "*.jsonl"))):
         for line in open(f, encoding="utf-8"):
@@ -46,9 +50,11 @@ def main():
           "Rebuild: `python3 tools/zh_extract.py build tools/zh-sources.tsv tools/labels-zh.tsv zh/` from `fetch` "
           "mirrors; `python3 tools/zh_extract.py check zh/ --sources` re-reads every file from git and confirms each "
           "`text` is verbatim.\n")
-    print("| repository | commit(s) | paths used | licence (where stated) | format | sessions | turns |")
-    print("|---|---|---|---|---|---|---|")
+    print("| repository | commit(s) | paths used | licence (where stated) | format | sessions | turns | clear | mild |")
+    print("|---|---|---|---|---|---|---|---|---|")
     total_s = total_t = 0
+    total = collections.Counter()
+    by_split = collections.Counter()
     for repo in sorted(rows, key=str.lower):
         rs = rows[repo]
         commits = sorted({r["commit"] for r in rs})
@@ -58,17 +64,30 @@ def main():
         lic_notes = set()
         for c in commits:
             name, first = licence_file(git_dir, c)
-            if not name:
-                raise SystemExit(f"{repo}@{c}: no licence file")
-            lic_notes.add(f"{rs[0]['licence']} — `{name}` (\"{first}\")")
+            if name:
+                lic_notes.add(f"{rs[0]['licence']} — `{name}` (\"{first}\")")
+            elif repo in stated:
+                lic_notes.add(f"{rs[0]['licence']} — {stated[repo]}")
+            else:
+                raise SystemExit(f"{repo}@{c}: no licence file and no stated licence in the manifest")
         formats = sorted({FORMATS[fmt[(repo, p)]] for p in paths})
         path_text = "<br>".join(f"`{p}`" for p in paths)
         commit_text = "<br>".join(f"`{c}`" for c in commits)
+        labels = collections.Counter(r["label"] for r in rs)
         print(f"| [{repo}](https://github.com/{repo}) | {commit_text} | {path_text} | {'; '.join(sorted(lic_notes))} "
-              f"| {'; '.join(formats)} | {sessions} | {len(rs)} |")
+              f"| {'; '.join(formats)} | {sessions} | {len(rs)} | {labels['clear']} | {labels['mild']} |")
         total_s += sessions
         total_t += len(rs)
-    print(f"| **total** {len(rows)} repositories | | | | | **{total_s}** | **{total_t}** |")
+        total.update(labels)
+        for r in rs:
+            by_split[(r["split"], "turns")] += 1
+            by_split[(r["split"], r["label"])] += 1
+    print(f"| **total** {len(rows)} repositories | | | | | **{total_s}** | **{total_t}** | **{total['clear']}** "
+          f"| **{total['mild']}** |")
+    print()
+    print("By split (fixed by session hash): " + "; ".join(
+        f"{sp} {by_split[(sp, 'turns')]} turns ({by_split[(sp, 'clear')]} clear, {by_split[(sp, 'mild')]} mild)"
+        for sp in ("train", "dev", "test")) + ".")
 
 
 if __name__ == "__main__":
