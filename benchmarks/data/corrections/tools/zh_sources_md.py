@@ -27,6 +27,25 @@ def licence_file(git_dir, commit):
     return None, None
 
 
+# Repositories that were read and left out, with the reason (shown under the table so nobody re-checks them)
+NOT_USED = [
+    ("Charile333/LUMI-Demo", "MIT in README; a database password and a CRON secret pasted into human turns"),
+    ("Alks0/miner-game", "MIT in README; a JWT pasted into a human turn"),
+    ("chellezheng-1199/schedule-assistant", "MIT in README; an API key (sk-…) pasted into a human turn"),
+    ("alading-2/GodotCSharpECSStruct_Open", "MIT; a GitHub token pasted into human turns"),
+    ("CZD-123-hub/czd", "only npm's default `\"license\": \"ISC\"` in package.json of a student thesis project, not a stated licence"),
+    ("Wesley1888/leadeval-system", "GPL-2.0 (copyleft; not in the corpus's permissive list)"),
+    ("Hayden0226/Photography", "custom licence, all rights reserved"),
+    ("Dylan2020THU/veloxis-cuetrace", "README: proprietary, all rights reserved"),
+    ("ntu-info/emogo-frontend-BurningBright7214", "README: \"MIT License - 僅供教育用途\" (education-only restriction)"),
+    ("Nemo-G/codely-agent-ui, iamyusen1314/smart-tutor, panxiangyu1995/RYLAPP",
+     "a licence only for a vendored sub-package, none for the repository"),
+    ("GongLongDong/yiyin, RichardChow/vueTest, HRYZNB/template-studio, lybfish/ironbull, laim3t/VecEdit, "
+     "HUANGYIHAO382/BlueTooth_pc_terminal, Tyx796/MiniProject, kyhuan/smart-tourism and about 30 smaller ones",
+     "Chinese agent chats but no licence stated anywhere"),
+]
+
+
 def main():
     manifest, out_dir = sys.argv[1], sys.argv[2]
     mirrors = os.environ.get("MIRRORS", "/work/.mirror")
@@ -88,6 +107,17 @@ def main():
     print("By split (fixed by session hash): " + "; ".join(
         f"{sp} {by_split[(sp, 'turns')]} turns ({by_split[(sp, 'clear')]} clear, {by_split[(sp, 'mild')]} mild)"
         for sp in ("train", "dev", "test")) + ".")
+    print()
+    print("Sessions left out inside used repositories: haha321-haha/hub-latest `3cursor_.md`, `6cursor_.md` and "
+          "qingxiaoyanhua-droid/AudioChat-RAG `AI聊天记录2026.5.6.md` (a human turn is not valid UTF-8); AudioChat-RAG "
+          "`cursor_casual_greeting_in_chinese.md` (a pasted CV with phone number and e-mail); funnysubaru/Yuichat "
+          "`2026-01-20_04-26-zsh-configuration-lines-98-109.md` (a database password) and "
+          "`2026-01-20_09-39-high-frequency-issue-performance-optimization.md` (a share token); five later Yuichat "
+          "sessions (repository cap of 250 turns).")
+    print()
+    print("### Considered and not used (Chinese)\n")
+    for repo, why in NOT_USED:
+        print(f"- {repo}: {why}")
 
 
 if __name__ == "__main__":
