@@ -47,8 +47,9 @@ SYSTEM_USER = (
     # Claude Code (through SpecStory): local-command caveats, slash-command echoes, pasted-image placeholders
     "<local-command-caveat>", "<command-message>", "<local-command-stdout>", "[Image: source:", "<task-notification>",
 )
-# VS Code Copilot injects terminal notifications as user messages
-SYSTEM_USER_RE = re.compile(r"^\[Terminal [0-9a-f-]+ notification: ")
+# VS Code Copilot injects terminal notifications as user messages; Cursor's agent injects a finished subagent's
+# report as a user message "<timestamp>…</timestamp>\n<system_notification>…"
+SYSTEM_USER_RE = re.compile(r"^(\[Terminal [0-9a-f-]+ notification: |<timestamp>[^<]*</timestamp>\s*<system_notification>)")
 
 
 def split_for(session: str) -> str:
@@ -144,15 +145,20 @@ def git_show(git_dir: str, commit: str, path: str) -> str:
 
 
 def read_manifest(path: str):
-    """zh-sources.tsv: repo, commit, licence (SPDX), format, file path — one committed file a row."""
+    """zh-sources.tsv: repo, commit, licence (SPDX), format, file path — one committed file a row. An optional sixth
+    column says where the licence is stated when the repository has no licence file (README section, package.json)."""
     rows = []
     for line in open(path, encoding="utf-8"):
         line = line.rstrip("\n")
         if not line or line.startswith("#"):
             continue
-        repo, commit, licence, fmt, fpath = line.split("\t")
+        repo, commit, licence, fmt, fpath = line.split("\t")[:5]
         rows.append((repo, commit, licence, fmt, fpath))
     return rows
+
+
+class NotUtf8(Exception):
+    """A human turn holds bytes that are not valid UTF-8: it cannot be carried exactly, so its session is left out."""
 
 
 def session_rows(repo, commit, licence, path, raw):
@@ -166,7 +172,7 @@ def session_rows(repo, commit, licence, path, raw):
         # a file may hold a stray invalid byte (a broken emoji in the agent's prose): JSON cannot carry it, so
         # `previous` shows U+FFFD there; a human turn must decode exactly
         if "\ufffd" in text:
-            raise SystemExit(f"{session}#{len(rows)}: the human turn is not valid UTF-8")
+            raise NotUtf8(f"{session}#{len(rows)}: the human turn is not valid UTF-8")
         n = len(rows)
         rows.append({
             "id": f"{session}#{n}", "source": repo, "commit": commit, "path": path, "licence": licence,
@@ -183,7 +189,12 @@ def candidates(manifest: str, mirrors: str, log=None):
     kept = []  # (repo, tuple of texts) of every session kept so far
     for repo, commit, licence, fmt, path in read_manifest(manifest):
         git_dir = os.path.join(mirrors, repo.replace("/", "+"), "repo")
-        rows = session_rows(repo, commit, licence, path, git_show(git_dir, commit, path))
+        try:
+            rows = session_rows(repo, commit, licence, path, git_show(git_dir, commit, path))
+        except NotUtf8 as e:
+            if log:
+                print(f"skip session: {e}", file=log)
+            continue
         if not rows:
             continue
         texts = tuple(r["text"] for r in rows)

@@ -27,15 +27,38 @@ def licence_file(git_dir, commit):
     return None, None
 
 
+# Repositories that were read and left out, with the reason (shown under the table so nobody re-checks them)
+NOT_USED = [
+    ("Charile333/LUMI-Demo", "MIT in README; a database password and a CRON secret pasted into human turns"),
+    ("Alks0/miner-game", "MIT in README; a JWT pasted into a human turn"),
+    ("chellezheng-1199/schedule-assistant", "MIT in README; an API key (sk-…) pasted into a human turn"),
+    ("alading-2/GodotCSharpECSStruct_Open", "MIT; a GitHub token pasted into human turns"),
+    ("CZD-123-hub/czd", "only npm's default `\"license\": \"ISC\"` in package.json of a student thesis project, not a stated licence"),
+    ("Wesley1888/leadeval-system", "GPL-2.0 (copyleft; not in the corpus's permissive list)"),
+    ("Hayden0226/Photography", "custom licence, all rights reserved"),
+    ("Dylan2020THU/veloxis-cuetrace", "README: proprietary, all rights reserved"),
+    ("ntu-info/emogo-frontend-BurningBright7214", "README: \"MIT License - 僅供教育用途\" (education-only restriction)"),
+    ("Nemo-G/codely-agent-ui, iamyusen1314/smart-tutor, panxiangyu1995/RYLAPP",
+     "a licence only for a vendored sub-package, none for the repository"),
+    ("GongLongDong/yiyin, RichardChow/vueTest, HRYZNB/template-studio, lybfish/ironbull, laim3t/VecEdit, "
+     "HUANGYIHAO382/BlueTooth_pc_terminal, Tyx796/MiniProject, kyhuan/smart-tourism and about 30 smaller ones",
+     "Chinese agent chats but no licence stated anywhere"),
+]
+
+
 def main():
     manifest, out_dir = sys.argv[1], sys.argv[2]
     mirrors = os.environ.get("MIRRORS", "/work/.mirror")
     fmt = {}
+    stated = {}  # repo → where the licence is stated when there is no licence file (sixth manifest column)
     for line in open(manifest, encoding="utf-8"):
         if line.startswith("#") or not line.strip():
             continue
-        repo, commit, licence, f, path = line.rstrip("\n").split("\t")
+        cols = line.rstrip("\n").split("\t")
+        repo, commit, licence, f, path = cols[:5]
         fmt[(repo, path)] = f
+        if len(cols) > 5 and cols[5]:
+            stated[repo] = cols[5]
     rows = collections.defaultdict(list)
     for f in sorted(glob.glob(os.path.join(out_dir, "*.jsonl"))):
         for line in open(f, encoding="utf-8"):
@@ -46,9 +69,11 @@ def main():
           "Rebuild: `python3 tools/zh_extract.py build tools/zh-sources.tsv tools/labels-zh.tsv zh/` from `fetch` "
           "mirrors; `python3 tools/zh_extract.py check zh/ --sources` re-reads every file from git and confirms each "
           "`text` is verbatim.\n")
-    print("| repository | commit(s) | paths used | licence (where stated) | format | sessions | turns |")
-    print("|---|---|---|---|---|---|---|")
+    print("| repository | commit(s) | paths used | licence (where stated) | format | sessions | turns | clear | mild |")
+    print("|---|---|---|---|---|---|---|---|---|")
     total_s = total_t = 0
+    total = collections.Counter()
+    by_split = collections.Counter()
     for repo in sorted(rows, key=str.lower):
         rs = rows[repo]
         commits = sorted({r["commit"] for r in rs})
@@ -58,17 +83,41 @@ def main():
         lic_notes = set()
         for c in commits:
             name, first = licence_file(git_dir, c)
-            if not name:
-                raise SystemExit(f"{repo}@{c}: no licence file")
-            lic_notes.add(f"{rs[0]['licence']} — `{name}` (\"{first}\")")
+            if name:
+                lic_notes.add(f"{rs[0]['licence']} — `{name}` (\"{first}\")")
+            elif repo in stated:
+                lic_notes.add(f"{rs[0]['licence']} — {stated[repo]}")
+            else:
+                raise SystemExit(f"{repo}@{c}: no licence file and no stated licence in the manifest")
         formats = sorted({FORMATS[fmt[(repo, p)]] for p in paths})
         path_text = "<br>".join(f"`{p}`" for p in paths)
         commit_text = "<br>".join(f"`{c}`" for c in commits)
+        labels = collections.Counter(r["label"] for r in rs)
         print(f"| [{repo}](https://github.com/{repo}) | {commit_text} | {path_text} | {'; '.join(sorted(lic_notes))} "
-              f"| {'; '.join(formats)} | {sessions} | {len(rs)} |")
+              f"| {'; '.join(formats)} | {sessions} | {len(rs)} | {labels['clear']} | {labels['mild']} |")
         total_s += sessions
         total_t += len(rs)
-    print(f"| **total** {len(rows)} repositories | | | | | **{total_s}** | **{total_t}** |")
+        total.update(labels)
+        for r in rs:
+            by_split[(r["split"], "turns")] += 1
+            by_split[(r["split"], r["label"])] += 1
+    print(f"| **total** {len(rows)} repositories | | | | | **{total_s}** | **{total_t}** | **{total['clear']}** "
+          f"| **{total['mild']}** |")
+    print()
+    print("By split (fixed by session hash): " + "; ".join(
+        f"{sp} {by_split[(sp, 'turns')]} turns ({by_split[(sp, 'clear')]} clear, {by_split[(sp, 'mild')]} mild)"
+        for sp in ("train", "dev", "test")) + ".")
+    print()
+    print("Sessions left out inside used repositories: haha321-haha/hub-latest `3cursor_.md`, `6cursor_.md` and "
+          "qingxiaoyanhua-droid/AudioChat-RAG `AI聊天记录2026.5.6.md` (a human turn is not valid UTF-8); AudioChat-RAG "
+          "`cursor_casual_greeting_in_chinese.md` (a pasted CV with phone number and e-mail); funnysubaru/Yuichat "
+          "`2026-01-20_04-26-zsh-configuration-lines-98-109.md` (a database password) and "
+          "`2026-01-20_09-39-high-frequency-issue-performance-optimization.md` (a share token); five later Yuichat "
+          "sessions (repository cap of 250 turns).")
+    print()
+    print("### Considered and not used (Chinese)\n")
+    for repo, why in NOT_USED:
+        print(f"- {repo}: {why}")
 
 
 if __name__ == "__main__":
