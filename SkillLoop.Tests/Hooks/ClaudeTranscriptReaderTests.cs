@@ -189,6 +189,8 @@ public sealed class ClaudeTranscriptReaderTests
 
         Assert.Equal(HumanTurns(Session), HumanTurns(pretty));
         Assert.Equal(HumanTurns(Session), HumanTurns(array));
+        Assert.Equal("claude", TranscriptReaders.Sniff(array)); // detect --platform auto: not Cline's JSON array
+        Assert.Equal("claude", TranscriptReaders.Sniff(pretty));
         Assert.Equal(_reader.Read(Session, 0).Turns.Count(t => t.Role == TurnRole.Assistant), read.Turns.Count(t => t.Role == TurnRole.Assistant));
         Assert.Equal(new FileInfo(pretty).Length, read.EndOffset);
     }
