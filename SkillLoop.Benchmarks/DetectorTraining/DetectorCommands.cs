@@ -25,9 +25,8 @@ public static class DetectorCommands
         var clock = Stopwatch.StartNew();
         var directories = CorrectionsCorpus.Directories(args, root);
         var rows = CorrectionsCorpus.Load(directories, Console.Out);
-        if (args.Contains("--sweep"))
-            return Sweep(rows);
-        var result = DetectorTrainer.Train(rows);
+        // The grid's out-of-fold figures with --sweep (the trainer always chooses from it; --sweep only prints it).
+        var result = DetectorTrainer.Train(rows, null, args.Contains("--sweep") ? Console.Out : null);
         var outIndex = Array.IndexOf(args, "--out");
         var output = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine(root, ModelDirectory);
         Directory.CreateDirectory(output);
@@ -35,8 +34,11 @@ public static class DetectorCommands
         File.WriteAllText(Path.Combine(output, ReportFile), result.ReportJson());
         Console.WriteLine($"corpus: {string.Join(", ", directories)}: {rows.Count} turns ({result.TrainRows} train, {result.DevRows} dev; test not read)");
         Console.WriteLine($"model {result.Version}: {result.Model.Length / 1024.0:F0} KiB -> {Path.Combine(output, ModelFile)}");
+        Console.WriteLine($"  settings (chosen by {DetectorTrainer.Folds}-fold cross-validation over train+dev sessions): {result.Settings}, objective {result.Objective:F4}");
+        foreach (var f in result.OutOfFold)
+            Console.WriteLine($"  out-of-fold {f.Lang}: threshold {f.Threshold:F3}{(Model(result).For(f.Lang).OrPatterns ? " or a pattern" : "")}, precision {f.Precision:F2}, recall {f.Recall:F2}, clear-only recall {f.ClearRecall:F2} ({f.Turns} turns, {f.Positives} corrections)");
         foreach (var f in result.Dev)
-            Console.WriteLine($"  dev {f.Lang}: threshold {f.Threshold:F3}{(Model(result).For(f.Lang).OrPatterns ? " or a pattern" : "")}, precision {f.Precision:F2}, recall {f.Recall:F2}, clear-only recall {f.ClearRecall:F2} ({f.Turns} turns, {f.Positives} corrections)");
+            Console.WriteLine($"  dev {f.Lang} (in-sample: the weights are fitted on train+dev): precision {f.Precision:F2}, recall {f.Recall:F2}, clear-only recall {f.ClearRecall:F2}");
         var clear = Model(result).ClearPatterns;
         Console.WriteLine($"  clear patterns (a match is a correction whatever the score; precision >= {DetectorTrainer.ClearPrecision:F2} over >= {DetectorTrainer.ClearSupport} matches on train+dev, or a built-in candidate with no wrong match there): {(clear.Count == 0 ? "none" : string.Join(", ", clear.Order(StringComparer.Ordinal)))}");
         if (args.Contains("--patterns"))
@@ -56,34 +58,32 @@ public static class DetectorCommands
                 Console.WriteLine($"    {lang} done-claim: {all.Count(r => DetectorFeatures.ClaimedDone(r.Previous))}/{all.Count} turns; corrections among them {all.Count(r => DetectorFeatures.ClaimedDone(r.Previous) && r.IsPositive)}, among the rest {all.Count(r => !DetectorFeatures.ClaimedDone(r.Previous) && r.IsPositive)}");
             }
         }
+        if (Array.IndexOf(args, "--errors") is var errors and >= 0 && errors + 1 < args.Length)
+        {
+            // Misses and false alarms on train+dev, out of fold (each row scored by a model that never saw its session).
+            using var writer = new StreamWriter(args[errors + 1], false, new System.Text.UTF8Encoding(false)); // replaces a surrogate half a cut leaves
+            foreach (var (row, score, detected) in result.OutOfFoldScores.Where(x => !x.Row.Gated).OrderBy(x => x.Row.Lang, StringComparer.Ordinal).ThenByDescending(x => x.Score))
+            {
+                var kind = detected == row.IsPositive ? (detected ? "tp" : "tn") : detected ? "FP" : "FN";
+                static string Flat(string s, int n) => (s.Length <= n ? s : s[..n] + "…").ReplaceLineEndings(" ⏎ ").Replace('\t', ' ');
+                writer.WriteLine($"{row.Lang}\t{kind}\t{row.Label}\t{score:F3}\t{Flat(row.Previous.Length > 120 ? row.Previous[^120..] : row.Previous, 120)}\t{Flat(row.Text, 300)}");
+            }
+            Console.WriteLine($"  out-of-fold scores of train+dev -> {args[errors + 1]}");
+        }
         Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s; rebuild SkillLoop.Hooks to ship it");
         return 0;
     }
 
     private static DetectorModel Model(TrainingResult result) => DetectorModel.TryRead(result.Model, out var model) ? model : DetectorModel.RegexOnly;
 
-    /// <summary>Dev-split figures for a grid of settings (the test split is not read).</summary>
-    private static int Sweep(IReadOnlyList<CorpusRow> rows)
-    {
-        foreach (var bits in (int[])[16, 18])
-        foreach (var epochs in (int[])[2, 3])
-        foreach (var rate in (double[])[0.05, 0.1])
-        foreach (var l2 in (double[])[1e-5, 1e-4])
-        {
-            var result = DetectorTrainer.Train(rows, new DetectorTrainer.Settings(bits, epochs, rate, l2));
-            Console.WriteLine($"bits {bits} epochs {epochs} rate {rate} l2 {l2}: " + string.Join("; ", result.Dev.Select(f =>
-                $"{f.Lang} P {f.Precision:F2} R {f.Recall:F2} (t {f.Threshold:F2})")));
-        }
-        return 0;
-    }
-
     public static int Benchmark(string[] args, string root)
     {
+        // --model FILE: weights other than the shipped ones (e.g. train-detector --out), for the probe and the figures.
+        var modelPath = Array.IndexOf(args, "--model") is var m and >= 0 && m + 1 < args.Length ? args[m + 1] : null;
+        var shipped = modelPath is null ? DetectorModel.Shipped : DetectorModel.TryRead(File.ReadAllBytes(modelPath), out var read) ? read : DetectorModel.RegexOnly;
         if (Array.IndexOf(args, "--probe") is var probe and >= 0 && probe + 2 < args.Length)
         {
-            var modelPath = Array.IndexOf(args, "--model") is var m and >= 0 ? args[m + 1] : null;
-            var probeModel = modelPath is null ? DetectorModel.Shipped : DetectorModel.TryRead(File.ReadAllBytes(modelPath), out var read) ? read : DetectorModel.RegexOnly;
-            var d = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), probeModel).Detect(args[probe + 2], new TurnContext(args[probe + 1], int.Parse(args.ElementAtOrDefault(probe + 3) ?? "1", CultureInfo.InvariantCulture)));
+            var d = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), shipped).Detect(args[probe + 2], new TurnContext(args[probe + 1], int.Parse(args.ElementAtOrDefault(probe + 3) ?? "1", CultureInfo.InvariantCulture)));
             Console.WriteLine($"{d.IsCorrection} score {d.Score} threshold {d.Threshold:F3} patterns {string.Join(",", d.Matches.Select(x => x.PatternId))}");
             return 0;
         }
@@ -99,10 +99,10 @@ public static class DetectorCommands
             return 1;
         }
         var patterns = new CorrectionDetector(DefaultPatterns.All);
-        var detector = new TwoStageDetector(patterns, DetectorModel.Shipped);
+        var detector = new TwoStageDetector(patterns, shipped);
         var test = rows.Where(r => r.Split == "test").ToList();
         Console.WriteLine($"corpus: {string.Join(", ", directories)}: {rows.Count} turns, held-out test split {test.Count} ({test.Count(r => r.IsPositive)} corrections)");
-        Console.WriteLine($"learned detector {DetectorModel.Shipped.Version}; a session's opening message is never a correction for either detector (as in the client)");
+        Console.WriteLine($"learned detector {shipped.Version}; a session's opening message is never a correction for either detector (as in the client)");
         var learned = DetectorTrainer.Evaluate(detector, test);
         var regex = DetectorTrainer.EvaluateRegex(patterns, test);
         var goals = new Dictionary<string, (double P, double R)> { ["en"] = (0.90, 0.80), ["zh"] = (0.90, 0.70) };
@@ -118,7 +118,7 @@ public static class DetectorCommands
             var goal = goals[lang];
             var met = n.Precision >= goal.P && n.Recall >= goal.R ? "met" : "MISSED";
             Console.WriteLine($"  {lang} ({n.Turns} turns, {n.Positives} corrections, {n.Clear} clear):");
-            var rule = DetectorModel.Shipped.For(lang).OrPatterns ? " or a pattern matches" : "";
+            var rule = shipped.For(lang).OrPatterns ? " or a pattern matches" : "";
             Console.WriteLine($"    learned: precision {n.Precision:F2}, recall {n.Recall:F2}, clear-only recall {n.ClearRecall:F2} (TP {n.TruePositives}, FP {n.FalsePositives}, FN {n.FalseNegatives}; score >= {n.Threshold:F3}{rule}; goal P >= {goal.P:F2}, R >= {goal.R:F2}: {met})");
             Console.WriteLine($"    regex:   precision {o.Precision:F2}, recall {o.Recall:F2}, clear-only recall {o.ClearRecall:F2} (TP {o.TruePositives}, FP {o.FalsePositives}, FN {o.FalseNegatives})");
         }
@@ -144,11 +144,11 @@ public static class DetectorCommands
             patterns.MatchAll(s.Text.Length <= 750 ? s.Text : string.Concat(s.Text.AsSpan(0, 500), "\n", s.Text.AsSpan(s.Text.Length - 250)), m);
             return (Split: s, t.Context, Matches: m.ToArray());
         }).ToArray();
-        var weights = DetectorModel.Shipped.Weights;
+        var weights = shipped.Weights;
         var featureCost = PerTurn(prepared, p =>
         {
             var sink = new SumSink(weights);
-            DetectorFeatures.Extract(ref sink, DetectorModel.Shipped.Bits, p.Split.Text, p.Split, p.Context, p.Matches);
+            DetectorFeatures.Extract(ref sink, shipped.Bits, p.Split.Text, p.Split, p.Context, p.Matches);
             return sink.Sum > 0;
         });
         var contextCost = PerTurn(turns, t => DetectorFeatures.AskedQuestion(t.Context.Previous) | DetectorFeatures.ClaimedDone(t.Context.Previous));

@@ -14,7 +14,7 @@ public static class ClientApp
           skillloop-client uninstall <platform> [--scope user|project] [--dir DIR]
           skillloop-client status [--dir DIR] [--offline]
           skillloop-client hook <platform>
-          skillloop-client detect <transcript> [--platform auto|claude|copilot|vscode|codex|cursor|cline] [--json]
+          skillloop-client detect <transcript> [--platform auto|claude|copilot|vscode|codex|cursor|cline] [--json] [--regex]
         platforms: claude, copilot, vscode, codex, cursor, cline
         """;
 
@@ -34,7 +34,7 @@ public static class ClientApp
             case HookCommand.WorkerSubcommand:
                 return await WorkerCommand.RunAsync(args, stdin, env);
             case "detect":
-                return DetectCommand.Run(args, stdout, stderr);
+                return DetectCommand.Run(args, stdout, stderr, env);
             case "install":
             case "uninstall":
             case "status":

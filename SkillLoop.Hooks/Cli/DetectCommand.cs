@@ -5,17 +5,20 @@ using SkillLoop.Hooks.Transcripts;
 namespace SkillLoop.Hooks.Cli;
 
 /// <summary>
-/// <c>detect &lt;transcript&gt; [--platform auto|…] [--json]</c>: an offline dry run over one transcript with the built-in
-/// patterns. Nothing is sent anywhere.
+/// <c>detect &lt;transcript&gt; [--platform auto|…] [--json] [--regex]</c>: an offline dry run over one transcript with the
+/// detector the hook runs (the learned one; <c>--regex</c> or <c>SKILLLOOP_DETECTOR=regex</c> for the built-in patterns
+/// alone, as <see cref="DetectorChoice"/> decides for the hook). Nothing is sent anywhere.
 /// </summary>
 public static class DetectCommand
 {
-    public static int Run(Arguments args, TextWriter stdout, TextWriter stderr)
+    public const string Usage = "usage: skillloop-client detect <transcript> [--platform auto|claude|copilot|vscode|codex|cursor|cline] [--json] [--regex]";
+
+    public static int Run(Arguments args, TextWriter stdout, TextWriter stderr, ClientEnvironment env)
     {
         var path = args.At(1);
         if (path is null)
         {
-            stderr.WriteLine("usage: skillloop-client detect <transcript> [--platform auto|claude|copilot|vscode|codex|cursor|cline] [--json] [--learned]");
+            stderr.WriteLine(Usage);
             return 64;
         }
         if (!File.Exists(path))
@@ -34,9 +37,10 @@ public static class DetectCommand
         }
 
         var read = reader.Read(path, 0);
-        // --learned: the two-stage detector the hook uses; without it, the built-in patterns alone (the documented dry run).
-        var patterns = new CorrectionDetector(DefaultPatterns.All);
-        var analysis = (args.Flag("learned") ? new SessionAnalyzer(new TwoStageDetector(patterns)) : new SessionAnalyzer(patterns))
+        // The same detector the hook's worker runs, so a dry run shows what would be sent. --learned is still accepted
+        // (it was needed before the learned detector became the default) and changes nothing.
+        var model = args.Flag("regex") ? DetectorModel.RegexOnly : DetectorChoice.For(env);
+        var analysis = new SessionAnalyzer(new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), model))
             .Analyze(read.Turns, ActiveSkill.None);
         var sessionId = read.SessionId ?? Path.GetFileNameWithoutExtension(path);
         var output = analysis.Corrections
@@ -51,7 +55,8 @@ public static class DetectCommand
         {
             foreach (var c in output)
                 stdout.WriteLine($"{c.TurnId}\t{c.Pattern}\t{c.Skill ?? "-"}\t{c.Text.ReplaceLineEndings(" ")}");
-            stderr.WriteLine($"{output.Count} correction(s) in {analysis.Turns.Count} human turn(s); {read.SkippedLines} line(s) skipped");
+            var detector = model.IsRegexOnly ? "the patterns alone" : $"learned detector {model.Version}";
+            stderr.WriteLine($"{output.Count} correction(s) in {analysis.Turns.Count} human turn(s) ({detector}); {read.SkippedLines} line(s) skipped");
         }
         return 0;
     }

@@ -18,7 +18,8 @@ public interface IFeatureSink
 /// <summary>
 /// Turns (own words, context, regex matches) into hashed features: character n-grams 1–4 (they suit Chinese, which
 /// has no spaces, and informal spellings such as "didnt"), word uni- and bigrams, the first words, the patterns and
-/// categories that matched, and conversation cues (did the agent just ask something or claim to be done?). The same
+/// categories that matched, conversation cues (did the agent just ask something or claim to be done?) and the words the
+/// agent's last turn ended on. The same
 /// code runs in the client and in the trainer, so what is trained is what is scored.
 /// </summary>
 public static class DetectorFeatures
@@ -39,6 +40,34 @@ public static class DetectorFeatures
         CharNgrams(ref sink, bits, normal);
         Words(ref sink, bits, normal);
         Cues(ref sink, bits, normal, split, context, matches);
+        AgentWords(ref sink, bits, context.Previous);
+    }
+
+    // How much of the agent's last words is read: its closing sentence or two.
+    private const int AgentTailChars = 160;
+
+    /// <summary>
+    /// The words the agent ended on, in their own feature space: the fixed "asked"/"done" word lists catch a few
+    /// endings, these let the weights learn the rest ("Let me know if you still see…", "Refresh the page", "已修复").
+    /// Chosen by the trainer's cross-validated objective over train+dev (0.661 → 0.686); the other cues tried then
+    /// (opening words × asked/done, word-count buckets, character 5-grams) scored lower.
+    /// </summary>
+    private static void AgentWords<TSink>(ref TSink sink, int bits, string? previous) where TSink : struct, IFeatureSink
+    {
+        if (string.IsNullOrEmpty(previous))
+            return;
+        var tail = previous.AsSpan().TrimEnd();
+        tail = tail[Math.Max(0, tail.Length - AgentTailChars)..];
+        Span<char> buffer = stackalloc char[AgentTailChars + 2];
+        var normal = Normalise(tail, buffer);
+        var count = 0;
+        ForEachWord(normal, ref count, static (ref int c, uint _, uint _, int _) => c++);
+        if (count == 0)
+            return;
+        var state = (Sink: sink, Bits: bits, Value: 1f / MathF.Sqrt(count));
+        ForEachWord(normal, ref state, static (ref (TSink Sink, int Bits, float Value) s, uint word, uint _, int _) =>
+            s.Sink.Add(Index(Mix(word, 0x7Au), s.Bits), s.Value));
+        sink = state.Sink;
     }
 
     /// <summary>Lower-case, digits as '0', whitespace runs as one space, padded with spaces; long text keeps head and tail.</summary>

@@ -7,6 +7,9 @@ namespace SkillLoop.Hooks.Transcripts;
 /// Reads Claude Code session transcripts (<c>~/.claude/projects/…/&lt;session&gt;.jsonl</c>, and sub-agent files whose
 /// lines carry <c>isSidechain:true</c>). Lines that cannot hold a conversation turn are skipped on a byte search,
 /// so only user and assistant lines are parsed; tool results (most of a transcript's bytes) are never parsed.
+/// That byte search is a fast path for the compact JSON Claude Code writes: a line spaced differently
+/// (<c>"type": "user"</c>) is parsed in full, and a file whose objects span several lines (pretty-printed, or a JSON
+/// array) is read again as a sequence of JSON values, so JSON-equivalent input gives the same turns.
 /// </summary>
 public sealed class ClaudeTranscriptReader : ITranscriptReader
 {
@@ -16,14 +19,92 @@ public sealed class ClaudeTranscriptReader : ITranscriptReader
     {
         var state = new ReadState();
         var end = JsonlScanner.Scan(path, fromOffset, state.OnLine, untilOffset);
-        return new TranscriptRead(state.SessionId, state.Turns, fromOffset, end, state.Skipped);
+        var fast = new TranscriptRead(state.SessionId, state.Turns, fromOffset, end, state.Skipped);
+        if (!state.PrettyPrinted)
+            return fast;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        stream.Position = Math.Min(fromOffset, stream.Length);
+        return ReadValues(stream, fromOffset, untilOffset) ?? fast;
     }
 
     public TranscriptRead Read(Stream stream, long fromOffset)
     {
+        var start = stream.CanSeek ? stream.Position : -1;
         var state = new ReadState();
         var end = JsonlScanner.Scan(stream, fromOffset, state.OnLine);
-        return new TranscriptRead(state.SessionId, state.Turns, fromOffset, end, state.Skipped);
+        var fast = new TranscriptRead(state.SessionId, state.Turns, fromOffset, end, state.Skipped);
+        if (!state.PrettyPrinted || start < 0)
+            return fast;
+        stream.Position = start;
+        return ReadValues(stream, fromOffset, long.MaxValue) ?? fast;
+    }
+
+    /// <summary>
+    /// The slow path for a transcript whose JSON objects span lines: every top-level value (an object, or an array of
+    /// them) from the offset on, parsed in full. A value still being written is left for the next read. Null when not
+    /// even one whole value was read (not JSON at all: the line-by-line reading stands).
+    /// </summary>
+    private static TranscriptRead? ReadValues(Stream stream, long fromOffset, long untilOffset)
+    {
+        using var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        var bytes = memory.GetBuffer().AsSpan(0, (int)memory.Length);
+        var state = new ReadState();
+        var reader = new Utf8JsonReader(bytes, isFinalBlock: false, new JsonReaderState(new JsonReaderOptions
+        {
+            AllowMultipleValues = true,
+            CommentHandling = JsonCommentHandling.Skip,
+            AllowTrailingCommas = true,
+        }));
+        long consumed = 0;
+        try
+        {
+            while (reader.Read())
+            {
+                if (fromOffset + reader.TokenStartIndex >= untilOffset)
+                    break;
+                if (reader.TokenType == JsonTokenType.StartArray)
+                {
+                    var elements = new List<JsonDocument>();
+                    var whole = false;
+                    while (reader.Read())
+                    {
+                        if (reader.TokenType == JsonTokenType.EndArray)
+                        {
+                            whole = true;
+                            break;
+                        }
+                        if (!JsonDocument.TryParseValue(ref reader, out var element))
+                            break;
+                        elements.Add(element);
+                    }
+                    if (!whole)
+                    {
+                        elements.ForEach(e => e.Dispose());
+                        break; // the array is not finished yet
+                    }
+                    foreach (var element in elements)
+                        using (element)
+                            state.HandleValue(element.RootElement);
+                }
+                else
+                {
+                    if (!JsonDocument.TryParseValue(ref reader, out var document))
+                        break;
+                    using (document)
+                        state.HandleValue(document.RootElement);
+                }
+                consumed = reader.BytesConsumed;
+            }
+        }
+        catch (JsonException)
+        {
+            state.Skipped++; // not JSON from here on: what came before stands
+        }
+        // The line break after the last whole value is consumed too, so the next read starts at a value (or at nothing).
+        while (consumed > 0 && consumed < bytes.Length && bytes[(int)consumed] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+            consumed++;
+        return consumed == 0 ? null : new TranscriptRead(state.SessionId, state.Turns, fromOffset, fromOffset + consumed, state.Skipped);
     }
 
     internal const string InterruptionMarker = "[Request interrupted by user";
@@ -35,6 +116,8 @@ public sealed class ClaudeTranscriptReader : ITranscriptReader
     private static ReadOnlySpan<byte> UserMarker => "\"type\":\"user\""u8;
     private static ReadOnlySpan<byte> AssistantMarker => "\"type\":\"assistant\""u8;
     private static ReadOnlySpan<byte> ProgressMarker => "\"type\":\"progress\""u8;
+    private static ReadOnlySpan<byte> TypeKey => "\"type\""u8;
+    private static ReadOnlySpan<byte> CompactTypeKey => "\"type\":\""u8;
 
     // Built-in slash commands are not skills.
     private static readonly HashSet<string> BuiltInCommands = new(StringComparer.OrdinalIgnoreCase)
@@ -63,12 +146,42 @@ public sealed class ClaudeTranscriptReader : ITranscriptReader
         // Assistant messages streamed over several lines share message.id: merge them into the first turn.
         private readonly Dictionary<string, int> _assistantIndexByMessageId = new(StringComparer.Ordinal);
 
+        /// <summary>Lines that are not a whole JSON object: the file is pretty-printed and is read again as JSON values.</summary>
+        public int Fragments;
+
+        /// <summary>Lines that are a whole JSON object (any of them: the file is JSONL, broken lines are just broken).</summary>
+        public int Objects;
+
+        /// <summary>Whether the file looked pretty-printed: no line held a whole object, some held a part of one.</summary>
+        public bool PrettyPrinted => Fragments > 0 && Objects == 0;
+
+        public void HandleValue(JsonElement root)
+        {
+            try
+            {
+                if (!Handle(root))
+                    Skipped++;
+            }
+            catch (InvalidOperationException)
+            {
+                Skipped++;
+            }
+        }
+
         public void OnLine(ReadOnlySpan<byte> line, long offset)
         {
+            var trimmed = line.Trim(" \t"u8);
+            if (trimmed.IsEmpty)
+                return;
+            if (trimmed[0] == (byte)'{' && trimmed[^1] == (byte)'}')
+                Objects++;
+            else
+                Fragments++;
             if (line.IndexOf(ToolResultMarker) >= 0 || line.IndexOf(ProgressMarker) >= 0)
                 return; // tool results and hook progress: never a human turn
             var isUser = line.IndexOf(UserMarker) >= 0;
-            if (!isUser && line.IndexOf(AssistantMarker) < 0)
+            // The markers only fit compact JSON: a line that spells "type" otherwise ("type": "user") is parsed in full.
+            if (!isUser && line.IndexOf(AssistantMarker) < 0 && (line.IndexOf(CompactTypeKey) >= 0 || line.IndexOf(TypeKey) < 0))
                 return; // snapshots, summaries, system lines
             try
             {
@@ -87,7 +200,7 @@ public sealed class ClaudeTranscriptReader : ITranscriptReader
             }
         }
 
-        private bool Handle(JsonElement root)
+        public bool Handle(JsonElement root)
         {
             if (root.ValueKind != JsonValueKind.Object)
                 return false;

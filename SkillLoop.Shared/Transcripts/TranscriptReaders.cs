@@ -31,6 +31,10 @@ public static class TranscriptReaders
                 || text.Contains("\"producer\":\"vscode", StringComparison.Ordinal)
                 ? "vscode"
                 : "copilot";
+        // Claude Code's lines carry both keys whatever the spacing; checked before Cline so that a Claude transcript
+        // pretty-printed as a JSON array is not taken for Cline's array.
+        if (text.Contains("\"sessionId\"", StringComparison.Ordinal) && text.Contains("\"uuid\"", StringComparison.Ordinal))
+            return "claude";
         if (text.TrimStart().StartsWith('[') || path.EndsWith(".messages.json", StringComparison.Ordinal)
             // Cline 3's messages file is one indented JSON object; every JSONL format has a whole object per line.
             || (text.TrimStart().StartsWith("{\n", StringComparison.Ordinal) && text.Contains("\"messages\"", StringComparison.Ordinal)))

@@ -1,4 +1,7 @@
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using SkillLoop.Hooks.Transcripts;
 
 namespace SkillLoop.Tests.Hooks;
@@ -138,5 +141,72 @@ public sealed class ClaudeTranscriptReaderTests
         var read = _reader.Read(path, 0);
 
         Assert.EndsWith("you forgot", Assert.Single(read.Turns).Text);
+    }
+
+    /// <summary>The fixture's whole lines, each re-serialised indented (the broken and partial lines left out).</summary>
+    private static List<string> IndentedLines() =>
+    [
+        .. File.ReadAllLines(Session).Select(line =>
+        {
+            try
+            {
+                return JsonNode.Parse(line)?.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }).OfType<string>(),
+    ];
+
+    private List<string> HumanTurns(string path) => [.. _reader.Read(path, 0).Turns.Where(t => t.IsHuman).Select(t => t.Text)];
+
+    [Fact]
+    public void Lines_with_spaces_after_the_colons_give_the_same_turns_as_compact_ones()
+    {
+        using var dir = new TempDir();
+        // One object per line, as JSONL, but spaced: "type": "user".
+        var spaced = IndentedLines().Select(l => Regex.Replace(l, @"\r?\n\s*", " "));
+        var path = dir.Write("spaced.jsonl", string.Join("\n", spaced) + "\n");
+
+        var read = _reader.Read(path, 0);
+
+        Assert.Contains("\"type\": \"user\"", File.ReadAllText(path), StringComparison.Ordinal);
+        Assert.Equal(HumanTurns(Session), HumanTurns(path));
+        Assert.Equal(7, read.Turns.Count(t => t.IsHuman));
+        Assert.Equal("7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a", read.SessionId);
+        Assert.Equal(new FileInfo(path).Length, read.EndOffset);
+    }
+
+    [Fact]
+    public void A_pretty_printed_transcript_gives_the_same_turns_as_the_compact_one()
+    {
+        using var dir = new TempDir();
+        var pretty = dir.Write("pretty.jsonl", string.Join("\n", IndentedLines()) + "\n");
+        var array = dir.Write("array.json", "[\n" + string.Join(",\n", IndentedLines()) + "\n]\n");
+
+        var read = _reader.Read(pretty, 0);
+
+        Assert.Equal(HumanTurns(Session), HumanTurns(pretty));
+        Assert.Equal(HumanTurns(Session), HumanTurns(array));
+        Assert.Equal("claude", TranscriptReaders.Sniff(array)); // detect --platform auto: not Cline's JSON array
+        Assert.Equal("claude", TranscriptReaders.Sniff(pretty));
+        Assert.Equal(_reader.Read(Session, 0).Turns.Count(t => t.Role == TurnRole.Assistant), read.Turns.Count(t => t.Role == TurnRole.Assistant));
+        Assert.Equal(new FileInfo(pretty).Length, read.EndOffset);
+    }
+
+    [Fact]
+    public void A_pretty_printed_object_still_being_written_is_left_for_the_next_read()
+    {
+        using var dir = new TempDir();
+        var whole = string.Join("\n", IndentedLines()) + "\n";
+        var unfinished = "{\n  \"type\": \"user\",\n  \"message\": {\n    \"role\": \"user\",\n    \"content\": \"half writ\n";
+        var path = dir.Write("growing.jsonl", whole + unfinished);
+
+        var read = _reader.Read(path, 0);
+
+        Assert.Equal(HumanTurns(Session), [.. read.Turns.Where(t => t.IsHuman).Select(t => t.Text)]);
+        Assert.True(read.EndOffset <= Encoding.UTF8.GetByteCount(whole), $"end {read.EndOffset}");
+        Assert.True(read.EndOffset >= Encoding.UTF8.GetByteCount(whole.TrimEnd()), $"end {read.EndOffset}");
     }
 }

@@ -82,6 +82,44 @@ public sealed class DetectorTrainingTests
     }
 
     [Fact]
+    public void The_test_split_never_changes_the_weights_the_thresholds_or_the_settings()
+    {
+        using var dir = new TempDirectory();
+        var rows = CorrectionsCorpus.Load([WriteCorpus(dir)]);
+        Assert.Contains(rows, r => r.Split == "test");
+        // Every test row relabelled and rewritten: nothing the trainer makes may move.
+        var tampered = rows.Select(r => r.Split == "test" ? r with { Label = r.IsPositive ? "none" : "clear", Text = "不对 " + r.Text } : r).ToList();
+
+        var clean = DetectorTrainer.Train(rows);
+        var changed = DetectorTrainer.Train(tampered);
+
+        Assert.Equal(clean.Model, changed.Model);
+        Assert.Equal(clean.ReportJson(), changed.ReportJson());
+    }
+
+    [Fact]
+    public void Settings_and_thresholds_come_from_out_of_fold_scores_over_train_and_dev_sessions()
+    {
+        using var dir = new TempDirectory();
+        var rows = CorrectionsCorpus.Load([WriteCorpus(dir)]);
+
+        var result = DetectorTrainer.Train(rows);
+
+        Assert.Contains(result.Settings, DetectorTrainer.Grid);
+        // Every train and dev row has an out-of-fold score, and every turn of a session is in the same fold.
+        Assert.Equal(rows.Count(r => r.Split is "train" or "dev"), result.OutOfFoldScores.Count);
+        Assert.DoesNotContain(result.OutOfFoldScores, s => s.Row.Split == "test");
+        Assert.All(rows.GroupBy(r => r.Session), g => Assert.Single(g.Select(r => DetectorTrainer.FoldOf(r.Session)).Distinct()));
+        Assert.True(rows.Select(r => DetectorTrainer.FoldOf(r.Session)).Distinct().Count() > 1);
+        Assert.True(DetectorModel.TryRead(result.Model, out var model));
+        foreach (var f in result.OutOfFold)
+            Assert.Equal((float)f.Threshold, model.For(f.Lang).Threshold);
+        using var report = JsonDocument.Parse(result.ReportJson());
+        Assert.Equal(JsonValueKind.Object, report.RootElement.GetProperty("outOfFold").GetProperty("en").ValueKind);
+        Assert.Equal(result.Settings.Epochs, report.RootElement.GetProperty("settings").GetProperty("epochs").GetInt32());
+    }
+
+    [Fact]
     public void The_threshold_is_the_highest_recall_at_the_target_precision_else_the_best_f1()
     {
         (double, bool)[] scored = [(0.9, true), (0.8, true), (0.7, false), (0.6, true), (0.5, true), (0.4, false), (0.3, false)];
