@@ -8,7 +8,7 @@ src = {}
 for line in open('tools/sources-en.tsv', encoding='utf-8'):
     if line.startswith('#') or not line.strip():
         continue
-    repo, lic, where, fmt = line.rstrip('\n').split('\t')
+    repo, lic, where, fmt = line.rstrip('\n').split('\t')[:4]
     src[repo] = (lic, where, fmt)
 by = collections.defaultdict(list)
 for r in rows:
@@ -20,7 +20,11 @@ out = ['## English', '',
        'is one session. A file still present at the snapshot\'s HEAD was read at HEAD; a file deleted later was read at '
        'the newest commit that added or modified it (`commit` in each row). Later re-saves of one conversation were '
        'dropped as duplicates (`tools/extract_specstory.py`). The licence is the repository\'s licence as stated at the '
-       'snapshot\'s HEAD.', '',
+       'snapshot\'s HEAD (ThatHunky/gryag deleted every file at HEAD, LICENSE included: its licence is the MIT LICENSE '
+       'present at the commits read). Sources marked `--english-only` in `tools/sources-en.tsv` had their sessions '
+       'with a turn in another script (Ukrainian) left out. Sessions whose "human" turns were written by the agent '
+       'itself (Cursor subagent prompts such as "Explore the … codebase and return a structured summary", and '
+       '"Implement the following to-dos … You have been assigned …" hand-offs) were left out when labelling.', '',
        '| Repository | Licence (SPDX, where stated) | Format | Sessions | Turns | clear | mild |',
        '|---|---|---|---:|---:|---:|---:|']
 tot = collections.Counter()
