@@ -11,6 +11,7 @@ grep -v '^#' "$here/sources-en.tsv" | while IFS=$'\t' read -r repo licence where
   [ -z "$repo" ] && continue
   case "$format" in
     SpecStory*) tool=extract_specstory.py ;;
+    Aider*) tool=extract_aider.py ;;
     *) echo "no converter for $format" >&2; exit 1 ;;
   esac
   python3 "$here/$tool" --git-dir "$MIRRORS/${repo/\//+}/repo" --repo "$repo" --licence "$licence" $extra \

@@ -14,10 +14,11 @@ by = collections.defaultdict(list)
 for r in rows:
     by[r['source']].append(r)
 out = ['## English', '',
-       'All English rows (`en/*.jsonl`) come from SpecStory chat histories (`.specstory/history/*.md`) that their '
-       'owners committed to public GitHub repositories (SpecStory saves Cursor, VS Code Copilot, Claude Code, Codex '
-       'CLI and Gemini CLI sessions; the agent is named in each file). Nobody on this team wrote any of them. Each file '
-       'is one session. A file still present at the snapshot\'s HEAD was read at HEAD; a file deleted later was read at '
+       'All English rows (`en/*.jsonl`) come from agent chat histories that their owners committed to public GitHub '
+       'repositories: SpecStory histories (`.specstory/history/*.md`; SpecStory saves Cursor, VS Code Copilot, Claude '
+       'Code, Codex CLI and Gemini CLI sessions; the agent is named in each file; each file is one session) and Aider '
+       'chat histories (`.aider.chat.history.md`, one file per repository in which each "# aider chat started at …" '
+       'run is one session, converted by `tools/extract_aider.py`). Nobody on this team wrote any of them. A file still present at the snapshot\'s HEAD was read at HEAD; a file deleted later was read at '
        'the newest commit that added or modified it (`commit` in each row). Later re-saves of one conversation were '
        'dropped as duplicates (`tools/extract_specstory.py`). The licence is the repository\'s licence as stated at the '
        'snapshot\'s HEAD (ThatHunky/gryag deleted every file at HEAD, LICENSE included: its licence is the MIT LICENSE '
@@ -43,7 +44,7 @@ out += ['', 'By split (fixed by session hash): ' + '; '.join(
     f"{s} {sum(v for (a, _), v in split.items() if a == s)} turns "
     f"({split[(s, 'clear')]} clear, {split[(s, 'mild')]} mild)" for s in ('train', 'dev', 'test')) + '.', '',
     '### Commits and paths read', '',
-    'Every row carries its exact `commit` and `path` (files under `.specstory/history/`). Commits per repository:', '']
+    'Every row carries its exact `commit` and `path` (files under `.specstory/history/`, or `.aider.chat.history.md`). Commits per repository:', '']
 for repo in sorted(by):
     rs = by[repo]
     commits = sorted({r['commit'] for r in rs})
