@@ -116,6 +116,9 @@ def main():
     ap.add_argument('--max-repo', type=int, default=MAX_REPO_TURNS)
     ap.add_argument('--prefer', default=r'(?i)debug|fix|error|fail|broken|issue|bug|not[-_ ]work|troubleshoot',
                     help='sessions whose path matches are taken first when the repository cap applies')
+    ap.add_argument('--skip-regex', action='append', default=[],
+                    help='drop human turns that match (re.match) this pattern: a project\'s own hook text that the '
+                         'editor saved as a user message (no spaces: stage_all.sh passes the arguments unquoted)')
     ap.add_argument('--english-only', action='store_true',
                     help='drop whole sessions in which a human turn is written in a non-Latin script (Cyrillic, CJK, …)')
     a = ap.parse_args()
@@ -139,6 +142,8 @@ def main():
             print(f'unreadable: {p}', file=sys.stderr)
             continue
         turns = session_turns(text)
+        if a.skip_regex:
+            turns = [(prev, t) for prev, t in turns if not any(re.match(x, t) for x in a.skip_regex)]
         if a.english_only and any(len(NON_LATIN.findall(t)) > 3 for _, t in turns):
             print(f'not English: {p}', file=sys.stderr)
             continue

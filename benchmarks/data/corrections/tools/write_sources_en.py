@@ -25,7 +25,10 @@ out = ['## English', '',
        'present at the commits read). Sources marked `--english-only` in `tools/sources-en.tsv` had their sessions '
        'with a turn in another script (Ukrainian) left out. Sessions whose "human" turns were written by the agent '
        'itself (Cursor subagent prompts such as "Explore the … codebase and return a structured summary", and '
-       '"Implement the following to-dos … You have been assigned …" hand-offs) were left out when labelling.', '',
+       '"Implement the following to-dos … You have been assigned …" hand-offs) were left out when labelling. A '
+       'project hook\'s own text that the editor saved as a user message is dropped with `--skip-regex` (in '
+       '`tools/sources-en.tsv`). ARTPARK-SAHAI-ORG/calibrate-backend is CC BY-SA 4.0 (share-alike): its rows keep that '
+       'licence; drop `en/ARTPARK-SAHAI-ORG__calibrate-backend.jsonl` if share-alike data is not wanted.', '',
        '| Repository | Licence (SPDX, where stated) | Format | Sessions | Turns | clear | mild |',
        '|---|---|---|---:|---:|---:|---:|']
 tot = collections.Counter()
