@@ -30,6 +30,8 @@ PROSE_DROP = [
     re.compile(r'^_\*{4}_[ \t]*$', re.M),
     re.compile(r'^(Tool use|Tool call|Additional data|Result):.*$', re.M),
 ]
+# Letters of scripts other than Latin: a session with a turn written in them is not an English session.
+NON_LATIN = re.compile(r'[\u0400-\u04ff\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]')
 MAX_SESSION_TURNS = 80
 MAX_REPO_TURNS = 250
 
@@ -68,7 +70,12 @@ def parse(text):
         yield role, text[m.end():end]
 
 
+# Cursor stamps a background-task notice with the time it arrived: "<timestamp>…</timestamp>\n<system_notification>".
+TIMESTAMP = re.compile(r'^<timestamp>[^<]*</timestamp>\s*')
+
+
 def is_system(t):
+    t = TIMESTAMP.sub('', t)
     return t.startswith(SYSTEM_PREFIXES) or bool(COMMAND_ECHO.match(t))
 
 
@@ -109,6 +116,11 @@ def main():
     ap.add_argument('--max-repo', type=int, default=MAX_REPO_TURNS)
     ap.add_argument('--prefer', default=r'(?i)debug|fix|error|fail|broken|issue|bug|not[-_ ]work|troubleshoot',
                     help='sessions whose path matches are taken first when the repository cap applies')
+    ap.add_argument('--skip-regex', action='append', default=[],
+                    help='drop human turns that match (re.match) this pattern: a project\'s own hook text that the '
+                         'editor saved as a user message (no spaces: stage_all.sh passes the arguments unquoted)')
+    ap.add_argument('--english-only', action='store_true',
+                    help='drop whole sessions in which a human turn is written in a non-Latin script (Cyrillic, CJK, …)')
     a = ap.parse_args()
     gd = a.git_dir
     rx = re.compile(r'(^|/)\.specstory/history/[^/]+\.md$')
@@ -130,6 +142,11 @@ def main():
             print(f'unreadable: {p}', file=sys.stderr)
             continue
         turns = session_turns(text)
+        if a.skip_regex:
+            turns = [(prev, t) for prev, t in turns if not any(re.match(x, t) for x in a.skip_regex)]
+        if a.english_only and any(len(NON_LATIN.findall(t)) > 3 for _, t in turns):
+            print(f'not English: {p}', file=sys.stderr)
+            continue
         if turns:
             sessions.append((p, c, turns))
     # The same conversation is often saved twice (renamed file, or a later save with more turns): keep the longest.

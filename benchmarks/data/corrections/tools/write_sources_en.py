@@ -8,19 +8,27 @@ src = {}
 for line in open('tools/sources-en.tsv', encoding='utf-8'):
     if line.startswith('#') or not line.strip():
         continue
-    repo, lic, where, fmt = line.rstrip('\n').split('\t')
+    repo, lic, where, fmt = line.rstrip('\n').split('\t')[:4]
     src[repo] = (lic, where, fmt)
 by = collections.defaultdict(list)
 for r in rows:
     by[r['source']].append(r)
 out = ['## English', '',
-       'All English rows (`en/*.jsonl`) come from SpecStory chat histories (`.specstory/history/*.md`) that their '
-       'owners committed to public GitHub repositories (SpecStory saves Cursor, VS Code Copilot, Claude Code, Codex '
-       'CLI and Gemini CLI sessions; the agent is named in each file). Nobody on this team wrote any of them. Each file '
-       'is one session. A file still present at the snapshot\'s HEAD was read at HEAD; a file deleted later was read at '
+       'All English rows (`en/*.jsonl`) come from agent chat histories that their owners committed to public GitHub '
+       'repositories: SpecStory histories (`.specstory/history/*.md`; SpecStory saves Cursor, VS Code Copilot, Claude '
+       'Code, Codex CLI and Gemini CLI sessions; the agent is named in each file; each file is one session) and Aider '
+       'chat histories (`.aider.chat.history.md`, one file per repository in which each "# aider chat started at …" '
+       'run is one session, converted by `tools/extract_aider.py`). Nobody on this team wrote any of them. A file still present at the snapshot\'s HEAD was read at HEAD; a file deleted later was read at '
        'the newest commit that added or modified it (`commit` in each row). Later re-saves of one conversation were '
        'dropped as duplicates (`tools/extract_specstory.py`). The licence is the repository\'s licence as stated at the '
-       'snapshot\'s HEAD.', '',
+       'snapshot\'s HEAD (ThatHunky/gryag deleted every file at HEAD, LICENSE included: its licence is the MIT LICENSE '
+       'present at the commits read). Sources marked `--english-only` in `tools/sources-en.tsv` had their sessions '
+       'with a turn in another script (Ukrainian) left out. Sessions whose "human" turns were written by the agent '
+       'itself (Cursor subagent prompts such as "Explore the … codebase and return a structured summary", and '
+       '"Implement the following to-dos … You have been assigned …" hand-offs) were left out when labelling. A '
+       'project hook\'s own text that the editor saved as a user message is dropped with `--skip-regex` (in '
+       '`tools/sources-en.tsv`). ARTPARK-SAHAI-ORG/calibrate-backend is CC BY-SA 4.0 (share-alike): its rows keep that '
+       'licence; drop `en/ARTPARK-SAHAI-ORG__calibrate-backend.jsonl` if share-alike data is not wanted.', '',
        '| Repository | Licence (SPDX, where stated) | Format | Sessions | Turns | clear | mild |',
        '|---|---|---|---:|---:|---:|---:|']
 tot = collections.Counter()
@@ -39,7 +47,7 @@ out += ['', 'By split (fixed by session hash): ' + '; '.join(
     f"{s} {sum(v for (a, _), v in split.items() if a == s)} turns "
     f"({split[(s, 'clear')]} clear, {split[(s, 'mild')]} mild)" for s in ('train', 'dev', 'test')) + '.', '',
     '### Commits and paths read', '',
-    'Every row carries its exact `commit` and `path` (files under `.specstory/history/`). Commits per repository:', '']
+    'Every row carries its exact `commit` and `path` (files under `.specstory/history/`, or `.aider.chat.history.md`). Commits per repository:', '']
 for repo in sorted(by):
     rs = by[repo]
     commits = sorted({r['commit'] for r in rs})
