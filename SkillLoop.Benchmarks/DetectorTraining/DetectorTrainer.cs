@@ -88,7 +88,15 @@ public sealed record TrainingResult(byte[] Model, string Version, IReadOnlyList<
 /// </summary>
 public static class DetectorTrainer
 {
-    public const double TargetPrecision = 0.92; // a margin over the 0.90 goal: test must still reach 0.90
+    /// <summary>
+    /// The out-of-fold precision each language's threshold must reach. Not the 0.90: on train+dev that point
+    /// finds only about a third of English and a quarter of Chinese corrections, and the loop needs recall more (a
+    /// problem must be heard from 3 distinct users; at recall 0.3 that happens for 1 problem in 5 that five people
+    /// hit, at 0.55 for 3 in 5). What precision costs is bounded downstream: borderline scores (one logit above the
+    /// threshold) are confirmed by the server's chat model when one is configured, and a stray signal must still
+    /// cluster with two other users' before anything is proposed.
+    /// </summary>
+    public const double TargetPrecision = 0.85;
     public const int Folds = 5;
     private const ulong Seed = 0x5EED_0015UL;
 
@@ -236,7 +244,7 @@ public static class DetectorTrainer
     }
 
     /// <summary>Precisions around the target at which <see cref="Objective"/> averages recall.</summary>
-    private static readonly double[] ObjectivePrecisions = [0.86, 0.88, 0.90, 0.92, 0.94, 0.96];
+    private static readonly double[] ObjectivePrecisions = [0.80, 0.825, 0.85, 0.875, 0.90, 0.925];
 
     /// <summary>
     /// What the settings are chosen by: per language, the out-of-fold recall at each of several precisions around the
