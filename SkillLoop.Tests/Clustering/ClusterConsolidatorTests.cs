@@ -190,6 +190,26 @@ public sealed partial class ClusterConsolidatorTests
     }
 
     [Fact]
+    public async Task Clusters_an_admin_merged_are_never_split_apart_again()
+    {
+        await using var core = await ClustererTests.StartAsync(sqliteVec: true, new AngleEmbedder());
+        var clusterer = core.Get<Clusterer>();
+        var ids = new List<long>();
+        // Two pairs 80° apart (cos 0.17): two problems by similarity, one by the admin's judgement.
+        foreach (var (user, angle) in new[] { ("u1", 0), ("u2", 10), ("u3", 80), ("u4", 90) })
+        {
+            ids.Add(await ClustererTests.StoreAsync(core, user, "pdf-report", $"report problem {user} angle:{angle}"));
+            await clusterer.AssignAsync(ids[^1], null, CancellationToken.None);
+        }
+
+        var before = await ClustersOfAsync(core, ids);
+        await core.Get<ClusterStore>().MergeAsync(before[2], before[0], CancellationToken.None);
+
+        Assert.Equal(new ConsolidationResult(0, 0), await core.Get<ClusterConsolidator>().RunAsync(CancellationToken.None));
+        Assert.Single((await ClustersOfAsync(core, ids)).Distinct());
+    }
+
+    [Fact]
     public async Task Members_of_a_cluster_with_a_proposal_stay_where_they_are()
     {
         await using var core = await ClustererTests.StartAsync(sqliteVec: true, new AngleEmbedder());
