@@ -239,6 +239,14 @@ internal static class ClusteringBenchmarks
         clock.Stop();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"clustering end to end (embedding included, batches of 32): {count:N0} issues in {clock.Elapsed.TotalSeconds:F1} s ({count / clock.Elapsed.TotalSeconds:F0} issues/s)"));
+
+        // The first consolidation pass re-clusters every skill (later passes only the skills that changed).
+        var skills = labelled.Select(i => i.Skill).Distinct().Count();
+        clock.Restart();
+        var result = await core.Services.GetRequiredService<ClusterConsolidator>().RunAsync(CancellationToken.None);
+        clock.Stop();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"consolidation pass over those clusters: {skills} skills of ~{count / skills:N0} signals (re-clustered up to {ClusterConsolidator.ReclusterLimit:N0} a skill) in {clock.Elapsed.TotalSeconds:F1} s ({result.Merged} merged, {result.Moved} moved)"));
     }
 
     private static float[] RandomVector(Random random) => Enumerable.Range(0, 384).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();

@@ -258,8 +258,10 @@ public sealed class ClusterStore(SqliteDb db, Clusterer clusterer, ClusteringSet
                 throw new ClusterActionException("Only clusters of the same skill can be merged.");
             }
 
+            // Every member is pinned: consolidation re-clusters by similarity and would otherwise split apart what an
+            // admin put together (a pinned member never moves; new signals may still join).
             await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE signals SET cluster_id = @targetId WHERE cluster_id = @sourceId", new { sourceId, targetId }, transaction, cancellationToken: cancellationToken));
+                "UPDATE signals SET cluster_id = @targetId, cluster_pinned = 1 WHERE cluster_id IN (@sourceId, @targetId)", new { sourceId, targetId }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE clusters SET state = 'merged', merged_into = @targetId, updated_at = @now WHERE id = @sourceId",
                 new { sourceId, targetId, now }, transaction, cancellationToken: cancellationToken));

@@ -4,10 +4,12 @@ using System.Text;
 namespace SkillLoop.Core.Ai.MiniLm;
 
 /// <summary>
-/// Makes Chinese text readable to the English-only MiniLM: Han text is segmented by longest match over a
-/// CC-CEDICT-derived word list and each word replaced by its short English gloss ("合计" → "add up the total");
-/// Han characters without a gloss are split one per word, as BERT's basic tokenizer does, so each reaches the model
-/// as its own token instead of a whole run becoming one [UNK]. Text without Han characters is returned unchanged.
+/// Makes Chinese text readable to the English-only MiniLM: Han text is segmented by longest match (from the end of
+/// each run) over a CC-CEDICT-derived word list and each word replaced by its short English gloss ("合计" → "total");
+/// particles are dropped and function words read as the one English word they mean ("不要" → "don't"). Han
+/// characters without a gloss are split one per word, as BERT's basic tokenizer does, so each reaches the model as
+/// its own token instead of a whole run becoming one [UNK]. Latin text (code, English words in a Chinese sentence)
+/// is kept as written. Text without Han characters is returned unchanged.
 /// The table (2 MB compressed, CC BY-SA 4.0, see Data/cedict-gloss.NOTICE.md) is loaded on first use.
 /// </summary>
 public static class ChineseGloss
@@ -36,7 +38,7 @@ public static class ChineseGloss
             return text;
         }
 
-        var (words, longest) = Table.Value;
+        var (table, longest) = Table.Value;
         var result = new StringBuilder(text.Length * 3);
         var i = 0;
         while (i < text.Length)
@@ -53,27 +55,36 @@ public static class ChineseGloss
                 run++;
             }
 
-            // Longest match first, within the run of Han characters.
-            while (i < run)
+            // Longest match from the end of the run (backward maximum matching): it splits Chinese right more often than
+            // matching from the start ("把总计" is 把 + 总计 "total", not 把总 "a Ming officer" + 计).
+            var words = new List<string>();
+            for (var end = run; end > i;)
             {
-                var matched = false;
-                for (var length = Math.Min(longest, run - i); length >= 1; length--)
+                var length = Math.Min(longest, end - i);
+                while (length > 1 && !table.ContainsKey(text.Substring(end - length, length)))
                 {
-                    if (words.TryGetValue(text.Substring(i, length), out var gloss))
-                    {
-                        result.Append(' ').Append(gloss).Append(' ');
-                        i += length;
-                        matched = true;
-                        break;
-                    }
+                    length--;
                 }
 
-                if (!matched)
-                {
-                    result.Append(' ').Append(text[i]).Append(' ');
-                    i++;
-                }
+                words.Add(text.Substring(end - length, length));
+                end -= length;
             }
+
+            for (var w = words.Count - 1; w >= 0; w--)
+            {
+                if (!table.TryGetValue(words[w], out var gloss))
+                {
+                    result.Append(' ').Append(words[w]).Append(' ');
+                }
+                else if (gloss.Length > 0)
+                {
+                    result.Append(' ').Append(gloss).Append(' ');
+                }
+
+                // An empty gloss is a particle (的, 了, 吗): dropped, as its dictionary note would only add noise.
+            }
+
+            i = run;
         }
 
         return result.ToString();
