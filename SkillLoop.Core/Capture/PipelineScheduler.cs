@@ -18,8 +18,8 @@ public sealed partial class PipelineScheduler : TaskScheduler, IDisposable
     /// <summary>The nice value of the threads that work while clients post (CFS weight 110 against 1024 for requests).</summary>
     public const int LoweredNice = 10;
 
-    public const string NormalThreadName = "SkillLoop pipeline";
-    public const string LoweredThreadName = "SkillLoop pipeline (lowered)";
+    public const string NormalThreadName = "Pipeline"; // Linux keeps 15 characters of a thread name
+    public const string LoweredThreadName = "Pipeline (low)";
 
     private readonly IngestActivity _activity;
     private readonly BlockingCollection<Task> _queue = [];
