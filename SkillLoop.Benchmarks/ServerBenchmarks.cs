@@ -94,24 +94,38 @@ internal static class ServerBenchmarks
             var big = FloodBody();
 
             await QuietAsync(quiet, "warm-up", TimeSpan.FromSeconds(2));
-            var alone = await QuietAsync(quiet, "alone", options.Duration);
+            var (alone, aloneCpu) = await WithThreadCpuAsync(server.Id, () => QuietAsync(quiet, "alone", options.Duration));
 
             using var stop = new CancellationTokenSource();
             var floods = Enumerable.Range(0, 4).Select(i => FloodClientAsync(flood, big, i, stop.Token)).ToList();
             await Task.Delay(TimeSpan.FromSeconds(1)); // the flood is under way
-            var flooded = await QuietAsync(quiet, "flooded", options.Duration);
+            Console.WriteLine(Invariant($"  (flooding server process {server.Id} for {options.Duration.TotalSeconds:F0} s: a profiler can attach now)"));
+            var (flooded, floodedCpu) = await WithThreadCpuAsync(server.Id, () => QuietAsync(quiet, "flooded", options.Duration));
             await stop.CancelAsync();
             var results = await Task.WhenAll(floods);
 
             var ratio = Percentile(flooded, 0.5) / Percentile(alone, 0.5);
             Console.WriteLine(Invariant($"flood: one token posts {big.Length / 1e6:F1} MB batches from 4 connections ({results.Sum(r => r.Accepted)} accepted, {results.Sum(r => r.Refused)} answered 429, {results.Sum(r => r.Failed)} failed{string.Concat(results.Select(r => r.LastFailure).Where(f => f is not null).Take(1).Select(f => ": " + (f!.Length > 200 ? f[..200] : f)))}) while another token posts one-correction batches, {options.Duration.TotalSeconds:F0} s each"));
             Console.WriteLine(Invariant($"  other client's latency alone: p50 {Percentile(alone, 0.5):F1} ms, p95 {Percentile(alone, 0.95):F1} ms ({alone.Count} posts); during the flood: p50 {Percentile(flooded, 0.5):F1} ms, p95 {Percentile(flooded, 0.95):F1} ms ({flooded.Count} posts)"));
+            Console.WriteLine($"  CPU by thread alone: server {aloneCpu.Server}; load generator {aloneCpu.Generator}");
+            Console.WriteLine($"  CPU by thread during the flood: server {floodedCpu.Server}; load generator {floodedCpu.Generator}");
             Console.WriteLine(Invariant($"  slow-down: p50 {ratio:F2}x, p95 {Percentile(flooded, 0.95) / Percentile(alone, 0.95):F2}x — goal: p50 <= 2x: {Verdict(ratio <= 2)} (load average {LoadAverage()} at the end)"));
         }
         finally
         {
             work.Delete(recursive: true);
         }
+    }
+
+    /// <summary>Runs <paramref name="phase"/> and says where the server's and this process's CPU went meanwhile, by thread name.</summary>
+    private static async Task<(T Result, (string Server, string Generator) Cpu)> WithThreadCpuAsync<T>(int serverPid, Func<Task<T>> phase)
+    {
+        var server = ThreadCpu.Read(serverPid);
+        var generator = ThreadCpu.Read(Environment.ProcessId);
+        var clock = Stopwatch.StartNew();
+        var result = await phase();
+        var elapsed = clock.Elapsed;
+        return (result, (ThreadCpu.Describe(ThreadCpu.Read(serverPid).Since(server), elapsed), ThreadCpu.Describe(ThreadCpu.Read(Environment.ProcessId).Since(generator), elapsed, top: 3)));
     }
 
     /// <summary>A batch just under the 8 MB limit, shaped like an old client's first read of a long session.</summary>

@@ -52,6 +52,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SignalFeed>();
         services.AddSingleton<RefusedPosts>();
         services.AddSingleton<IngestActivity>();
+        services.AddSingleton<PipelineScheduler>();
         services.AddSingleton<Extraction.ExtractionSettings>();
         services.AddSingleton<UserIdentityHasher>();
         services.AddSingleton<SignalIngestor>();

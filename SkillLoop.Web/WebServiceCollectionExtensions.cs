@@ -88,6 +88,7 @@ public static class WebServiceCollectionExtensions
         app.UseAuthentication();
         app.UseRateLimiter(); // after authentication: each credential has its own bucket
         app.UseAuthorization();
+        app.UseIngestInFlight(); // a signal post in flight holds the background pipeline back
         app.UseAntiforgery();
         return app;
     }

@@ -20,7 +20,8 @@ public sealed partial class ClusteringJobRunner(
     Capture.IngestActivity ingest,
     ClusterEvents events,
     TimeProvider time,
-    ILogger<ClusteringJobRunner> logger) : BackgroundService
+    ILogger<ClusteringJobRunner> logger,
+    Capture.PipelineScheduler? pipeline = null) : BackgroundService
 {
     private const int BatchSize = 32;
     private static readonly TimeSpan Idle = TimeSpan.FromMilliseconds(200);
@@ -115,7 +116,12 @@ public sealed partial class ClusteringJobRunner(
         return [.. rows.Select(r => (r.SignalId, r.ProblemPattern))];
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    // On the pipeline's threads when there are any (the embedding model runs its parts there too): request handling
+    // keeps the thread pool and comes first for the CPU.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        pipeline is null ? LoopAsync(stoppingToken) : pipeline.RunAsync(() => LoopAsync(stoppingToken), stoppingToken);
+
+    private async Task LoopAsync(CancellationToken stoppingToken)
     {
         await state.WhenReadyAsync(stoppingToken);
 

@@ -41,7 +41,8 @@ public sealed partial class ExtractionJobRunner(
     IOptions<ExtractionOptions> options,
     ILogger<ExtractionJobRunner> logger,
     Telemetry.SkillLoopMetrics? metrics = null,
-    Detection.DetectionVerdicts? verdicts = null) : BackgroundService
+    Detection.DetectionVerdicts? verdicts = null,
+    Capture.PipelineScheduler? pipeline = null) : BackgroundService
 {
     private TaskCompletionSource _wake = NewWake();
     private readonly ExtractionOptions _options = options.Value;
@@ -78,7 +79,11 @@ public sealed partial class ExtractionJobRunner(
     public Task<int> RecoverAsync(CancellationToken cancellationToken) =>
         store.RecoverInterruptedAsync(_options.MaxAttempts, cancellationToken);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    // On the pipeline's threads when there are any: request handling keeps the thread pool and comes first for the CPU.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        pipeline is null ? LoopAsync(stoppingToken) : pipeline.RunAsync(() => LoopAsync(stoppingToken), stoppingToken);
+
+    private async Task LoopAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
         await database.WhenReadyAsync(stoppingToken);

@@ -81,7 +81,9 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
             await _gate.WaitAsync(cancellationToken);
             try
             {
-                await Task.Run(() => Encode(inputs, vectors, cancellationToken), cancellationToken);
+                // On the caller's scheduler: the clustering pipeline's own threads (see PipelineScheduler), the thread
+                // pool for anyone else.
+                await Task.Factory.StartNew(() => Encode(inputs, vectors, cancellationToken), cancellationToken, TaskCreationOptions.DenyChildAttach, TaskScheduler.Current);
             }
             finally
             {
@@ -126,7 +128,7 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         var batches = (order.Length + _batchSize - 1) / _batchSize;
         // Runs side by side, one core each: a sentence is too small a job to split well over cores
         // (one core: ~315 sentences/s; two runs side by side: ~500/s; one run on two cores: ~420/s).
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads, CancellationToken = cancellationToken };
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads, CancellationToken = cancellationToken, TaskScheduler = TaskScheduler.Current };
         try
         {
             Parallel.For(0, batches, parallel, b => EncodeBatch(model, inputs, order.AsSpan(b * _batchSize, Math.Min(_batchSize, order.Length - b * _batchSize)).ToArray(), vectors, cancellationToken));
