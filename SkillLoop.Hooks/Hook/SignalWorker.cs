@@ -111,13 +111,15 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
         var analyzer = new SessionAnalyzer(new TwoStageDetector(new CorrectionDetector(config.Patterns), detector ?? DetectorModel.RegexOnly), Math.Max(0, config.Settings.ContextTurns));
         var outcome = WorkerOutcome.NothingNew;
         var window = ReadWindowBytes;
+        // Where the conversation stands at the cursor, once known: the next batch starts where this one ended.
+        (long Offset, ConversationPosition Position)? known = null;
         // A backlog goes in batches, each from where the last one left the cursor.
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (Prepare(reader, analyzer, hookEvent, cursor, config, ref window) is not { } prepared)
+            if (Prepare(reader, analyzer, hookEvent, cursor, config, known, ref window) is not { } prepared)
                 return outcome;
-            var (batch, body, local) = prepared;
+            var (batch, body, local, positionAtEnd) = prepared;
             try
             {
                 using var content = new ByteArrayContent(body);
@@ -139,6 +141,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
                     return outcome == WorkerOutcome.Posted && result == WorkerOutcome.Conflict ? outcome : result;
                 outcome = WorkerOutcome.Posted;
                 cursor = batch.Cursor;
+                known = (cursor.Offset, positionAtEnd);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
@@ -152,10 +155,15 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
     /// the server takes in one batch: the window shrinks until every correction read fits, so the cursor never
     /// moves past a correction that was not sent. Null when nothing new is complete.
     /// </summary>
-    private (SignalBatch Batch, byte[] Body, LocalIssueExtractor? Local)? Prepare(
-        ITranscriptReader reader, SessionAnalyzer analyzer, HookEvent hookEvent, SessionCursor cursor, ClientConfig config, ref long window)
+    private (SignalBatch Batch, byte[] Body, LocalIssueExtractor? Local, ConversationPosition PositionAtEnd)? Prepare(
+        ITranscriptReader reader, SessionAnalyzer analyzer, HookEvent hookEvent, SessionCursor cursor, ClientConfig config,
+        (long Offset, ConversationPosition Position)? known, ref long window)
     {
         var from = Math.Max(0, cursor.Offset);
+        // A turn's verdict must not depend on where a read starts: the detector's context (the agent's last words, the
+        // turn's place in the session, an interruption, whether the agent has answered yet) comes from the turns before
+        // the cursor, carried over from the last batch or read back from the transcript.
+        var position = known is { } k && k.Offset == from ? k.Position : PrecedingContext.PositionAt(reader, hookEvent.TranscriptPath, from);
         while (true)
         {
             var until = window >= long.MaxValue - from ? long.MaxValue : from + window;
@@ -165,9 +173,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
 
             var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
             var skill = new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath);
-            // The agent turn a new message answers usually lies before the cursor (the last read ended with it).
-            var previous = from > 0 ? PrecedingContext.LastAssistantProse(reader, hookEvent.TranscriptPath, from) : null;
-            var analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: from > 0, previousAssistant: previous);
+            var analysis = analyzer.Analyze(read.Turns, skill, at: position);
             var bytesRead = read.EndOffset - from;
             if (analysis.Corrections.Count > SignalBatchLimits.MaxCorrections && bytesRead > 1)
             {
@@ -179,7 +185,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             {
                 // The answer being corrected is usually in an earlier read: take it back from the transcript.
                 var before = ReadBefore(reader, hookEvent.TranscriptPath, from, Math.Max(1, config.Settings.ContextTurns));
-                analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: true, before, previous);
+                analysis = analyzer.Analyze(read.Turns, skill, before: before, at: position);
             }
             var batch = ForServer(hookEvent, user, cursor.Offset, read.EndOffset, analysis, clientVersion,
                 local is not null && analysis.Corrections.Count > 0 ? local.Cli : null);
@@ -194,7 +200,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             window = analysis.Corrections.Count == 0
                 ? ReadWindowBytes
                 : Math.Clamp(bytesRead * TargetCorrections / analysis.Corrections.Count, 1, ReadWindowBytes);
-            return (batch, body, local);
+            return (batch, body, local, analysis.PositionAtEnd!);
         }
     }
 

@@ -145,7 +145,17 @@ public sealed class CorrectionDetector
         }
         catch (RegexMatchTimeoutException)
         {
-            return null;
+            // The timeout is wall-clock time: on a busy machine a GC pause or a descheduled thread can stop a harmless
+            // match, and the same turn would be judged differently from one run to the next. Only a pattern that is
+            // slow a second time is taken as too slow for this text.
+            try
+            {
+                m = regex.Match(prepared);
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                return null;
+            }
         }
         return m.Success
             ? new CorrectionMatch(pattern.Id, pattern.Category, Confidence(pattern.Category, m.Index, textLength), m.Index, m.Length, pattern.Force)
@@ -184,7 +194,14 @@ public sealed class CorrectionDetector
             }
             catch (RegexMatchTimeoutException)
             {
-                // A slow guard simply does not apply.
+                try
+                {
+                    text = guard.Replace(text, static m => new string(' ', m.Length)); // once more, as for patterns
+                }
+                catch (RegexMatchTimeoutException)
+                {
+                    // A slow guard simply does not apply.
+                }
             }
         }
         return text.Trim();

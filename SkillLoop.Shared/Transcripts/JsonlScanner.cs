@@ -130,4 +130,30 @@ public static class JsonlScanner
             position += n;
         }
     }
+
+    /// <summary>
+    /// The start of the line that ends just before <paramref name="offset"/> (a line start): searched backwards a block
+    /// at a time, so a line of any length costs no memory.
+    /// </summary>
+    public static long LineStartBefore(string path, long offset)
+    {
+        if (offset <= 1)
+            return 0;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+        Span<byte> block = stackalloc byte[8192];
+        // The byte at offset - 1 ends the line itself; its start follows the newline before that.
+        var end = Math.Min(offset - 1, stream.Length);
+        while (end > 0)
+        {
+            var start = Math.Max(0, end - block.Length);
+            stream.Position = start;
+            var chunk = block[..(int)(end - start)];
+            stream.ReadExactly(chunk);
+            var newline = chunk.LastIndexOf((byte)'\n');
+            if (newline >= 0)
+                return start + newline + 1;
+            end = start;
+        }
+        return 0;
+    }
 }
