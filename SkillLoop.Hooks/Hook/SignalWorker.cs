@@ -107,8 +107,10 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
         }
 
         var config = await configTask;
-        // Built once per run: the detector compiles its patterns, far too costly to repeat for every batch.
-        var analyzer = new SessionAnalyzer(new TwoStageDetector(new CorrectionDetector(config.Patterns), detector ?? DetectorModel.RegexOnly), Math.Max(0, config.Settings.ContextTurns));
+        // Built once per run: the detector compiles its patterns, far too costly to repeat for every batch. Without the
+        // linear-time prefilter: for a run this short it costs more CPU and memory than it saves.
+        var analyzer = new SessionAnalyzer(new TwoStageDetector(new CorrectionDetector(config.Patterns, linearPrefilter: false), detector ?? DetectorModel.RegexOnly),
+            Math.Max(0, config.Settings.ContextTurns));
         var outcome = WorkerOutcome.NothingNew;
         var window = ReadWindowBytes;
         // Where the conversation stands at the cursor, once known: the next batch starts where this one ended.
@@ -171,10 +173,21 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             if (read.EndOffset <= from)
                 return null;
 
+            var bytesRead = read.EndOffset - from;
+            var humans = 0;
+            foreach (var turn in read.Turns)
+                humans += turn.IsHuman ? 1 : 0;
+            if (humans > SignalBatchLimits.MaxCorrections && bytesRead > 1)
+            {
+                // More human turns than a batch can carry as corrections: read fewer before judging any of them (a
+                // backlog's first window held ~9,000, all judged and thrown away).
+                window = Math.Max(1, bytesRead * TargetCorrections / humans);
+                continue;
+            }
+
             var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
             var skill = new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath);
             var analysis = analyzer.Analyze(read.Turns, skill, at: position);
-            var bytesRead = read.EndOffset - from;
             if (analysis.Corrections.Count > SignalBatchLimits.MaxCorrections && bytesRead > 1)
             {
                 // More than one batch can carry: read less, sized from what this read held.
@@ -196,10 +209,11 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
                 window = Math.Max(1, bytesRead / 2); // over the byte limit even without context: read less
                 continue;
             }
-            // The next window: as many bytes as should hold about TargetCorrections, never more than the maximum.
-            window = analysis.Corrections.Count == 0
+            // The next window: as many bytes as should hold about TargetCorrections human turns (so never more
+            // corrections than a batch takes), never more than the maximum.
+            window = humans == 0
                 ? ReadWindowBytes
-                : Math.Clamp(bytesRead * TargetCorrections / analysis.Corrections.Count, 1, ReadWindowBytes);
+                : Math.Clamp(bytesRead * TargetCorrections / humans, 1, ReadWindowBytes);
             return (batch, body, local, analysis.PositionAtEnd!);
         }
     }

@@ -34,7 +34,8 @@ public static class JsonlScanner
 
     public static long Scan(Stream stream, long fromOffset, JsonlLineHandler onLine, long untilOffset = long.MaxValue)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+        var rented = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+        var buffer = rented;
         try
         {
             // The buffer holds the bytes [consumedOffset, consumedOffset + filled) of the file.
@@ -54,10 +55,10 @@ public static class JsonlScanner
                     }
                     else
                     {
-                        // One line longer than the buffer: grow (up to the cap) rather than split it.
-                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxLineBytes));
+                        // One line longer than the buffer: grow (up to the cap) rather than split it. Not from the
+                        // shared pool: it would keep every size up to 16 MB for the rest of the process.
+                        var bigger = GC.AllocateUninitializedArray<byte>(Math.Min(buffer.Length * 2, MaxLineBytes));
                         buffer.AsSpan(0, filled).CopyTo(bigger);
-                        ArrayPool<byte>.Shared.Return(buffer);
                         buffer = bigger;
                     }
                 }
@@ -104,7 +105,7 @@ public static class JsonlScanner
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(rented);
         }
     }
 
