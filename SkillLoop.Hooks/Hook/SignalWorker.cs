@@ -107,17 +107,21 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
         }
 
         var config = await configTask;
-        // Built once per run: the detector compiles its patterns, far too costly to repeat for every batch.
-        var analyzer = new SessionAnalyzer(new TwoStageDetector(new CorrectionDetector(config.Patterns), detector ?? DetectorModel.RegexOnly), Math.Max(0, config.Settings.ContextTurns));
+        // Built once per run: the detector compiles its patterns, far too costly to repeat for every batch. Without the
+        // linear-time prefilter: for a run this short it costs more CPU and memory than it saves.
+        var analyzer = new SessionAnalyzer(new TwoStageDetector(new CorrectionDetector(config.Patterns, linearPrefilter: false), detector ?? DetectorModel.RegexOnly),
+            Math.Max(0, config.Settings.ContextTurns));
         var outcome = WorkerOutcome.NothingNew;
         var window = ReadWindowBytes;
+        // Where the conversation stands at the cursor, once known: the next batch starts where this one ended.
+        (long Offset, ConversationPosition Position)? known = null;
         // A backlog goes in batches, each from where the last one left the cursor.
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (Prepare(reader, analyzer, hookEvent, cursor, config, ref window) is not { } prepared)
+            if (Prepare(reader, analyzer, hookEvent, cursor, config, known, ref window) is not { } prepared)
                 return outcome;
-            var (batch, body, local) = prepared;
+            var (batch, body, local, positionAtEnd) = prepared;
             try
             {
                 using var content = new ByteArrayContent(body);
@@ -139,6 +143,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
                     return outcome == WorkerOutcome.Posted && result == WorkerOutcome.Conflict ? outcome : result;
                 outcome = WorkerOutcome.Posted;
                 cursor = batch.Cursor;
+                known = (cursor.Offset, positionAtEnd);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
@@ -152,10 +157,15 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
     /// the server takes in one batch: the window shrinks until every correction read fits, so the cursor never
     /// moves past a correction that was not sent. Null when nothing new is complete.
     /// </summary>
-    private (SignalBatch Batch, byte[] Body, LocalIssueExtractor? Local)? Prepare(
-        ITranscriptReader reader, SessionAnalyzer analyzer, HookEvent hookEvent, SessionCursor cursor, ClientConfig config, ref long window)
+    private (SignalBatch Batch, byte[] Body, LocalIssueExtractor? Local, ConversationPosition PositionAtEnd)? Prepare(
+        ITranscriptReader reader, SessionAnalyzer analyzer, HookEvent hookEvent, SessionCursor cursor, ClientConfig config,
+        (long Offset, ConversationPosition Position)? known, ref long window)
     {
         var from = Math.Max(0, cursor.Offset);
+        // A turn's verdict must not depend on where a read starts: the detector's context (the agent's last words, the
+        // turn's place in the session, an interruption, whether the agent has answered yet) comes from the turns before
+        // the cursor, carried over from the last batch or read back from the transcript.
+        var position = known is { } k && k.Offset == from ? k.Position : PrecedingContext.PositionAt(reader, hookEvent.TranscriptPath, from);
         while (true)
         {
             var until = window >= long.MaxValue - from ? long.MaxValue : from + window;
@@ -163,12 +173,21 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             if (read.EndOffset <= from)
                 return null;
 
+            var bytesRead = read.EndOffset - from;
+            var humans = 0;
+            foreach (var turn in read.Turns)
+                humans += turn.IsHuman ? 1 : 0;
+            if (humans > SignalBatchLimits.MaxCorrections && bytesRead > 1)
+            {
+                // More human turns than a batch can carry as corrections: read fewer before judging any of them (a
+                // backlog's first window held ~9,000, all judged and thrown away).
+                window = Math.Max(1, bytesRead * TargetCorrections / humans);
+                continue;
+            }
+
             var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
             var skill = new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath);
-            // The agent turn a new message answers usually lies before the cursor (the last read ended with it).
-            var previous = from > 0 ? PrecedingContext.LastAssistantProse(reader, hookEvent.TranscriptPath, from) : null;
-            var analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: from > 0, previousAssistant: previous);
-            var bytesRead = read.EndOffset - from;
+            var analysis = analyzer.Analyze(read.Turns, skill, at: position);
             if (analysis.Corrections.Count > SignalBatchLimits.MaxCorrections && bytesRead > 1)
             {
                 // More than one batch can carry: read less, sized from what this read held.
@@ -179,7 +198,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             {
                 // The answer being corrected is usually in an earlier read: take it back from the transcript.
                 var before = ReadBefore(reader, hookEvent.TranscriptPath, from, Math.Max(1, config.Settings.ContextTurns));
-                analysis = analyzer.Analyze(read.Turns, skill, conversationStarted: true, before, previous);
+                analysis = analyzer.Analyze(read.Turns, skill, before: before, at: position);
             }
             var batch = ForServer(hookEvent, user, cursor.Offset, read.EndOffset, analysis, clientVersion,
                 local is not null && analysis.Corrections.Count > 0 ? local.Cli : null);
@@ -190,11 +209,12 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
                 window = Math.Max(1, bytesRead / 2); // over the byte limit even without context: read less
                 continue;
             }
-            // The next window: as many bytes as should hold about TargetCorrections, never more than the maximum.
-            window = analysis.Corrections.Count == 0
+            // The next window: as many bytes as should hold about TargetCorrections human turns (so never more
+            // corrections than a batch takes), never more than the maximum.
+            window = humans == 0
                 ? ReadWindowBytes
-                : Math.Clamp(bytesRead * TargetCorrections / analysis.Corrections.Count, 1, ReadWindowBytes);
-            return (batch, body, local);
+                : Math.Clamp(bytesRead * TargetCorrections / humans, 1, ReadWindowBytes);
+            return (batch, body, local, analysis.PositionAtEnd!);
         }
     }
 

@@ -10,10 +10,12 @@ public sealed record ActiveSkill(string? Name, string? Path)
 }
 
 /// <summary>What one read of a session yields for the server.</summary>
+/// <param name="PositionAtEnd">Where the conversation stands after these turns: the next read's start, when it follows on.</param>
 public sealed record SessionAnalysis(
     IReadOnlyList<UserTurn> Turns,
     IReadOnlyList<DetectedCorrection> Corrections,
-    ActiveSkill SkillAtEnd);
+    ActiveSkill SkillAtEnd,
+    ConversationPosition? PositionAtEnd = null);
 
 /// <summary>
 /// Walks a read's turns in order: keeps track of the active skill (the nearest preceding skill use in the main
@@ -48,27 +50,34 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
     /// and nothing else.
     /// </param>
     /// <param name="previousAssistant">The agent's last prose before these turns, when the caller knows it (a read past the beginning).</param>
+    /// <param name="at">
+    /// Where these turns start in the conversation (<see cref="PrecedingContext.PositionAt"/>): when given, it decides
+    /// every context feature instead of <paramref name="conversationStarted"/> and <paramref name="previousAssistant"/>,
+    /// so each turn is judged exactly as in a read of the whole session from its start.
+    /// </param>
     public SessionAnalysis Analyze(IReadOnlyList<ConversationTurn> turns, ActiveSkill skillAtStart, bool conversationStarted = false,
-        IReadOnlyList<ConversationTurn>? before = null, string? previousAssistant = null)
+        IReadOnlyList<ConversationTurn>? before = null, string? previousAssistant = null, ConversationPosition? at = null)
     {
         var skill = skillAtStart;
-        var agentHasAnswered = conversationStarted;
+        var agentHasAnswered = at?.AgentHasAnswered ?? conversationStarted;
         var pathPending = false;
         var userTurns = new List<UserTurn>();
         var corrections = new List<DetectedCorrection>();
         var context = new List<ContextTurn>();
-        var interrupted = false;
-        // Mid-session reads do not know how many human turns came before: "a few" is closer than "none".
-        var humanIndex = conversationStarted ? 3 : 0;
-        var lastAssistant = previousAssistant;
+        var interrupted = at?.AfterInterruption ?? false;
+        // Mid-session reads that do not know how many human turns came before: "a few" is closer than "none".
+        var humanIndex = at?.HumanTurns ?? (conversationStarted ? 3 : 0);
+        var lastAssistant = at is null ? previousAssistant : at.LastAssistant;
+        // Unknown ("null") only where a read starts mid-session without its position; else none yet is "".
+        var started = at is null && conversationStarted;
 
         foreach (var turn in before ?? [])
         {
             if (turn.IsSidechain || turn.IsMeta || turn.IsInterruption || turn.Text.Length == 0)
                 continue;
             context.Add(new ContextTurn(turn.Role == TurnRole.User ? "user" : "assistant", Truncate(turn.Text, MaxContextChars)));
-            if (turn.Role != TurnRole.User && previousAssistant is null)
-                lastAssistant = turn.Text.Length <= MaxPreviousChars ? turn.Text : turn.Text[^MaxPreviousChars..];
+            if (turn.Role != TurnRole.User && previousAssistant is null && at is null)
+                lastAssistant = PreviousOf(turn.Text);
         }
         if (context.Count > contextTurns)
             context.RemoveRange(0, context.Count - contextTurns);
@@ -94,7 +103,7 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
                 userTurns.Add(new UserTurn(turn.Id, Truncate(turn.Text, MaxTurnChars), turn.Timestamp));
                 if (agentHasAnswered)
                 {
-                    var detection = detector.Detect(turn.Text, new TurnContext(lastAssistant ?? (conversationStarted ? null : ""), humanIndex, interrupted));
+                    var detection = detector.Detect(turn.Text, new TurnContext(lastAssistant ?? (started ? null : ""), humanIndex, interrupted));
                     if (detection.IsCorrection)
                     {
                         var confidence = detection.Match?.Confidence ?? detection.Score;
@@ -112,7 +121,7 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
             if (turn.Role == TurnRole.Assistant && (turn.Text.Length > 0 || turn.ToolCalls.Count > 0))
                 agentHasAnswered = true;
             if (turn.Role == TurnRole.Assistant && turn.Text.Length > 0)
-                lastAssistant = turn.Text.Length <= MaxPreviousChars ? turn.Text : turn.Text[^MaxPreviousChars..];
+                lastAssistant = PreviousOf(turn.Text);
             if (!turn.IsMeta && turn.Text.Length > 0)
                 context.Add(new ContextTurn(turn.Role == TurnRole.User ? "user" : "assistant",
                     Truncate(turn.Text, MaxContextChars)));
@@ -120,8 +129,12 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
                 context.RemoveRange(0, context.Count - contextTurns);
         }
 
-        return new SessionAnalysis(userTurns, corrections, skill);
+        return new SessionAnalysis(userTurns, corrections, skill,
+            new ConversationPosition(lastAssistant, Math.Min(humanIndex, ConversationPosition.HumanTurnsThatMatter), interrupted, agentHasAnswered));
     }
+
+    /// <summary>What the detector keeps of an agent turn as the previous one: its last <see cref="MaxPreviousChars"/> characters.</summary>
+    public static string PreviousOf(string text) => text.Length <= MaxPreviousChars ? text : text[^MaxPreviousChars..];
 
     /// <summary>
     /// A named use (Skill tool, slash command) starts a skill whose path may follow on the next "Base directory for

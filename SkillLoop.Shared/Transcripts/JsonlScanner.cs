@@ -34,7 +34,8 @@ public static class JsonlScanner
 
     public static long Scan(Stream stream, long fromOffset, JsonlLineHandler onLine, long untilOffset = long.MaxValue)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+        var rented = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+        var buffer = rented;
         try
         {
             // The buffer holds the bytes [consumedOffset, consumedOffset + filled) of the file.
@@ -54,10 +55,10 @@ public static class JsonlScanner
                     }
                     else
                     {
-                        // One line longer than the buffer: grow (up to the cap) rather than split it.
-                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxLineBytes));
+                        // One line longer than the buffer: grow (up to the cap) rather than split it. Not from the
+                        // shared pool: it would keep every size up to 16 MB for the rest of the process.
+                        var bigger = GC.AllocateUninitializedArray<byte>(Math.Min(buffer.Length * 2, MaxLineBytes));
                         buffer.AsSpan(0, filled).CopyTo(bigger);
-                        ArrayPool<byte>.Shared.Return(buffer);
                         buffer = bigger;
                     }
                 }
@@ -104,7 +105,7 @@ public static class JsonlScanner
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(rented);
         }
     }
 
@@ -129,5 +130,31 @@ public static class JsonlScanner
                 return position + newline + 1;
             position += n;
         }
+    }
+
+    /// <summary>
+    /// The start of the line that ends just before <paramref name="offset"/> (a line start): searched backwards a block
+    /// at a time, so a line of any length costs no memory.
+    /// </summary>
+    public static long LineStartBefore(string path, long offset)
+    {
+        if (offset <= 1)
+            return 0;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+        Span<byte> block = stackalloc byte[8192];
+        // The byte at offset - 1 ends the line itself; its start follows the newline before that.
+        var end = Math.Min(offset - 1, stream.Length);
+        while (end > 0)
+        {
+            var start = Math.Max(0, end - block.Length);
+            stream.Position = start;
+            var chunk = block[..(int)(end - start)];
+            stream.ReadExactly(chunk);
+            var newline = chunk.LastIndexOf((byte)'\n');
+            if (newline >= 0)
+                return start + newline + 1;
+            end = start;
+        }
+        return 0;
     }
 }

@@ -158,4 +158,28 @@ public sealed class CorrectionDetectorTests
 
         Assert.True(opening.Confidence > buried.Confidence);
     }
+
+    [Fact]
+    public void Without_the_linear_prefilter_every_turn_of_the_corpus_gets_the_same_matches()
+    {
+        // The hook's worker runs without it (cheaper for a short run); the server and benchmarks with it.
+        var corpus = Path.Combine(SkillLoop.Tests.Support.PublishedClient.RepositoryRoot, "benchmarks", "data", "corrections");
+        var texts = Directory.GetFiles(corpus, "*.jsonl", SearchOption.AllDirectories)
+            .SelectMany(File.ReadLines)
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("text").GetString() ?? "")
+            .ToList();
+        var plain = new CorrectionDetector(DefaultPatterns.All, linearPrefilter: false);
+        var matched = 0;
+
+        foreach (var text in texts)
+        {
+            var with = new List<CorrectionMatch>();
+            var without = new List<CorrectionMatch>();
+            Detector.MatchAll(text, with);
+            plain.MatchAll(text, without);
+            Assert.Equal(with, without);
+            matched += with.Count > 0 ? 1 : 0;
+        }
+        Assert.True(texts.Count > 2_000 && matched > 300, $"{texts.Count} turns, {matched} with a match");
+    }
 }
