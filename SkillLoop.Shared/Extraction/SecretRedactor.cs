@@ -24,32 +24,29 @@ public static partial class SecretRedactor
 {
     private const string Marker = "[REDACTED";
 
-    private static readonly (Regex Pattern, string Kind, Need Needs)[] Tokens =
+    private static readonly (Regex Pattern, string Kind)[] Tokens =
     [
-        (OpenAiKey(), "api-key", Need.OpenAiKey),
-        (GitHubToken(), "github-token", Need.GitHubToken),
-        (AwsAccessKeyId(), "aws-key", Need.AwsKeyId),
-        (SlackToken(), "slack-token", Need.SlackToken),
-        (GoogleOAuthSecret(), "google-oauth-secret", Need.GoogleOAuthSecret),
-        (SendGridKey(), "sendgrid-key", Need.SendGridKey),
-        (PyPiToken(), "pypi-token", Need.PyPiToken),
-        (DigitalOceanToken(), "digitalocean-token", Need.DigitalOceanToken),
-        (SlackWebhook(), "slack-webhook", Need.SlackWebhook),
-        (GoogleApiKey(), "google-key", Need.GoogleApiKey),
-        (StripeKey(), "stripe-key", Need.StripeKey),
-        (NpmToken(), "npm-token", Need.NpmToken),
-        (HuggingFaceToken(), "hf-token", Need.HuggingFaceToken),
-        (Jwt(), "jwt", Need.Jwt),
+        (OpenAiKey(), "api-key"),
+        (GitHubToken(), "github-token"),
+        (AwsAccessKeyId(), "aws-key"),
+        (SlackToken(), "slack-token"),
+        (GoogleOAuthSecret(), "google-oauth-secret"),
+        (SendGridKey(), "sendgrid-key"),
+        (PyPiToken(), "pypi-token"),
+        (DigitalOceanToken(), "digitalocean-token"),
+        (SlackWebhook(), "slack-webhook"),
+        (GoogleApiKey(), "google-key"),
+        (StripeKey(), "stripe-key"),
+        (NpmToken(), "npm-token"),
+        (HuggingFaceToken(), "hf-token"),
+        (Jwt(), "jwt"),
     ];
 
     /// <summary>The text with every secret replaced; null stays null.</summary>
     [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(text))]
     public static string? Redact(string? text) => text is null ? null : RedactWithReport(text).Text;
 
-    public static RedactionResult RedactWithReport(string text) => RedactWithReport(text, prefilter: true);
-
-    /// <param name="prefilter">False runs every pattern (tests: the prefilter must never change a result).</param>
-    internal static RedactionResult RedactWithReport(string text, bool prefilter)
+    public static RedactionResult RedactWithReport(string text)
     {
         var kinds = new List<string>();
         if (string.IsNullOrEmpty(text))
@@ -57,39 +54,34 @@ public static partial class SecretRedactor
             return new(text, kinds);
         }
 
-        // One vectorised scan for the literals every pattern needs tells which patterns can match at all; most text has
-        // none and is done after that one pass, instead of ~25 (issue 16: a flood of 8 MB batches is redacted at ingest).
-        // Once a pattern has replaced something the text is no longer the one scanned, so every later pattern runs.
-        var need = prefilter ? Needed(text) : Need.All;
-        bool Run(Need pattern) => (need & pattern) != 0 || kinds.Count > 0;
-
         // Longest structures first: a PEM block or a URL would otherwise be cut up by the narrower patterns.
-        text = !Run(Need.PrivateKey) ? text : PrivateKey().Replace(text, _ => Found(kinds, "private-key"));
-        text = !Run(Need.PuttyKey) ? text : PuttyKey().Replace(text, _ => Found(kinds, "private-key"));
-        text = !Run(Need.AwsKeyId) ? text : AwsCsvSecret().Replace(text, m => m.Groups["id"].Value + "," + Found(kinds, "aws-secret"));
+        text = PrivateKey().Replace(text, _ => Found(kinds, "private-key"));
+        text = PuttyKey().Replace(text, _ => Found(kinds, "private-key"));
+        text = AwsCsvSecret().Replace(text, m => m.Groups["id"].Value + "," + Found(kinds, "aws-secret"));
         // Cheap checks first where a pattern can only match around a literal: searching from every letter is what
         // made the e-mail and URL patterns slow (about 1-3 M chars/s on plain prose).
-        text = !Run(Need.Url) ? text : UrlPassword().Replace(text, m => m.Groups["pw"].Value.StartsWith(Marker, StringComparison.Ordinal)
+        text = !text.Contains("://", StringComparison.Ordinal) ? text : UrlPassword().Replace(text, m => m.Groups["pw"].Value.StartsWith(Marker, StringComparison.Ordinal)
             ? m.Value
             : m.Groups["prefix"].Value + Found(kinds, "password") + "@");
-        text = !Run(Need.AwsSecret) ? text : AwsSecret().Replace(text, m => m.Groups["key"].Value + Found(kinds, "aws-secret"));
-        foreach (var (pattern, kind, needs) in Tokens)
+        text = AwsSecret().Replace(text, m => m.Groups["key"].Value + Found(kinds, "aws-secret"));
+        foreach (var (pattern, kind) in Tokens)
         {
-            text = !Run(needs) ? text : pattern.Replace(text, _ => Found(kinds, kind));
+            text = pattern.Replace(text, _ => Found(kinds, kind));
         }
 
-        text = !Run(Need.Bearer) ? text : Bearer().Replace(text, m => m.Groups["value"].Value.StartsWith(Marker, StringComparison.Ordinal)
+        text = Bearer().Replace(text, m => m.Groups["value"].Value.StartsWith(Marker, StringComparison.Ordinal)
             ? m.Value
             : m.Groups["scheme"].Value + Found(kinds, "token"));
-        // The broad patterns below start at nearly every word: they run only where one of their words occurs.
-        text = !Run(Need.Authorization) ? text : AuthorizationHeader().Replace(text, m => KeepKey(m, kinds, "credentials"));
-        text = !Run(Need.Cookie) ? text : CookieHeader().Replace(text, m => KeepKey(m, kinds, "cookie"));
-        text = !Run(Need.Curl) ? text : CurlUser().Replace(text, m => KeepKey(m, kinds, "password"));
-        text = !Run(Need.CliPassword) ? text : CliPassword().Replace(text, m => KeepKey(m, kinds, "password"));
-        text = !Run(Need.KeyValue) ? text : KeyValueSecret().Replace(text, m => KeepKey(m, kinds, "secret"));
-        text = !Run(Need.Environment) ? text : EnvironmentSecret().Replace(text, m => KeepKey(m, kinds, "secret"));
-        text = !Run(Need.Password) ? text : ProsePassword().Replace(text, m => KeepKey(m, kinds, "password"));
-        text = !Run(Need.Home) ? text : HomeDirectory().Replace(text, m => m.Groups["user"].Value.StartsWith(Marker, StringComparison.Ordinal)
+        // The broad patterns below run only where one of their words occurs (one vectorised scan each): most text
+        // has none, and these patterns start at nearly every word.
+        text = !Has(text, AuthorizationWords) ? text : AuthorizationHeader().Replace(text, m => KeepKey(m, kinds, "credentials"));
+        text = !Has(text, CookieWords) ? text : CookieHeader().Replace(text, m => KeepKey(m, kinds, "cookie"));
+        text = CurlUser().Replace(text, m => KeepKey(m, kinds, "password"));
+        text = CliPassword().Replace(text, m => KeepKey(m, kinds, "password"));
+        text = !Has(text, KeyWords) ? text : KeyValueSecret().Replace(text, m => KeepKey(m, kinds, "secret"));
+        text = !Has(text, EnvironmentWords) ? text : EnvironmentSecret().Replace(text, m => KeepKey(m, kinds, "secret"));
+        text = !Has(text, PasswordWords) ? text : ProsePassword().Replace(text, m => KeepKey(m, kinds, "password"));
+        text = !Has(text, HomeWords) ? text : HomeDirectory().Replace(text, m => m.Groups["user"].Value.StartsWith(Marker, StringComparison.Ordinal)
             ? m.Value
             : m.Groups["prefix"].Value + Found(kinds, "user"));
         text = RedactEmails(text, kinds);
@@ -138,113 +130,17 @@ public static partial class SecretRedactor
 
     private static bool IsLocalPartChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '%' or '+' or '-';
 
-    /// <summary>The patterns a text can match, one bit each (see <see cref="Anchors"/>).</summary>
-    [Flags]
-    private enum Need : long
-    {
-        None = 0,
-        PrivateKey = 1L << 0,
-        PuttyKey = 1L << 1,
-        AwsKeyId = 1L << 2, // the CSV form and the key id alone
-        Url = 1L << 3,
-        AwsSecret = 1L << 4,
-        OpenAiKey = 1L << 5,
-        GitHubToken = 1L << 6,
-        SlackToken = 1L << 7,
-        GoogleOAuthSecret = 1L << 8,
-        SendGridKey = 1L << 9,
-        PyPiToken = 1L << 10,
-        DigitalOceanToken = 1L << 11,
-        SlackWebhook = 1L << 12,
-        GoogleApiKey = 1L << 13,
-        StripeKey = 1L << 14,
-        NpmToken = 1L << 15,
-        HuggingFaceToken = 1L << 16,
-        Jwt = 1L << 17,
-        Bearer = 1L << 18,
-        Authorization = 1L << 19,
-        Cookie = 1L << 20,
-        Curl = 1L << 21,
-        CliPassword = 1L << 22,
-        KeyValue = 1L << 23,
-        Environment = 1L << 24,
-        Password = 1L << 25,
-        Home = 1L << 26,
-        All = (1L << 27) - 1,
-    }
+    // Words each broad pattern needs (a superset: a hit only means the pattern runs).
+    private static readonly SearchValues<string> AuthorizationWords = SearchValues.Create(["authorization"], StringComparison.OrdinalIgnoreCase);
+    private static readonly SearchValues<string> CookieWords = SearchValues.Create(["cookie", "-b"], StringComparison.OrdinalIgnoreCase);
+    private static readonly SearchValues<string> KeyWords = SearchValues.Create(
+        ["pass", "pwd", "secret", "api", "token", "access", "auth", "private", "account", "shared", "sig", "x-amz"], StringComparison.OrdinalIgnoreCase);
+    private static readonly SearchValues<string> EnvironmentWords = SearchValues.Create(
+        ["TOKEN", "SECRET", "_KEY", "PASSWORD", "PASSWD", "_PASS", "PGPASS", "SSHPASS", "PWD", "CREDENTIALS", "_AUTH"], StringComparison.Ordinal);
+    private static readonly SearchValues<string> PasswordWords = SearchValues.Create(["pass", "pwd", "pin", "密码", "口令"], StringComparison.OrdinalIgnoreCase);
+    private static readonly SearchValues<string> HomeWords = SearchValues.Create(["/home/", "/Users/", ":\\", ":/"], StringComparison.Ordinal);
 
-    /// <summary>
-    /// For each pattern, literals of which every match contains at least one, compared ignoring case (a superset: a hit
-    /// only means the pattern runs). A pattern added to <see cref="RedactWithReport"/> needs its literals here too, or it
-    /// never runs; the tests check every kind against a text that has only its own secret.
-    /// </summary>
-    private static readonly (string Literal, Need Needs)[] Anchors =
-    [
-        ("-----BEGIN ", Need.PrivateKey),
-        ("PuTTY-User-Key-File-", Need.PuttyKey),
-        .. new[] { "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA" }.Select(l => (l, Need.AwsKeyId)),
-        ("://", Need.Url),
-        ("aws", Need.AwsSecret),
-        ("sk-", Need.OpenAiKey),
-        .. new[] { "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_" }.Select(l => (l, Need.GitHubToken)),
-        ("xox", Need.SlackToken),
-        ("xapp-", Need.SlackToken),
-        ("GOCSPX-", Need.GoogleOAuthSecret),
-        ("SG.", Need.SendGridKey),
-        ("pypi-", Need.PyPiToken),
-        ("_v1_", Need.DigitalOceanToken),
-        ("hooks.slack.com/", Need.SlackWebhook),
-        ("AIza", Need.GoogleApiKey),
-        ("_live_", Need.StripeKey),
-        ("_test_", Need.StripeKey),
-        ("npm_", Need.NpmToken),
-        ("hf_", Need.HuggingFaceToken),
-        ("eyJ", Need.Jwt),
-        ("bearer", Need.Bearer),
-        ("token", Need.Bearer),
-        ("authorization", Need.Authorization),
-        ("cookie", Need.Cookie),
-        ("-b", Need.Cookie),
-        ("curl", Need.Curl),
-        .. new[] { "sshpass", "login", "mysql", "mariadb" }.Select(l => (l, Need.CliPassword)),
-        .. new[] { "pass", "pwd", "secret", "api", "token", "access", "auth", "private", "account", "shared", "sig", "x-amz" }.Select(l => (l, Need.KeyValue)),
-        .. new[] { "TOKEN", "SECRET", "_KEY", "PASSWORD", "PASSWD", "_PASS", "PGPASS", "SSHPASS", "PWD", "CREDENTIALS", "_AUTH" }.Select(l => (l, Need.Environment)),
-        .. new[] { "pass", "pwd", "pin" }.Select(l => (l, Need.Password)), // and 密码, 口令: see Needed
-        .. new[] { "/home/", "/Users/", ":\\", ":/" }.Select(l => (l, Need.Home)),
-    ];
-
-    // ASCII only: with a non-ASCII literal among them, an ignore-case search falls back to a much slower algorithm.
-    private static readonly SearchValues<string> AnyAnchor =
-        SearchValues.Create([.. Anchors.Select(a => a.Literal).Distinct(StringComparer.OrdinalIgnoreCase)], StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>The patterns whose literals occur in <paramref name="text"/>: one vectorised pass, a few checks per hit.</summary>
-    private static Need Needed(string text)
-    {
-        var need = Need.None;
-        var span = text.AsSpan();
-        for (var at = span.IndexOfAny(AnyAnchor); at >= 0 && need != Need.All;)
-        {
-            var rest = span[at..];
-            foreach (var (literal, needs) in Anchors)
-            {
-                if (rest.StartsWith(literal, StringComparison.OrdinalIgnoreCase))
-                {
-                    need |= needs;
-                }
-            }
-
-            var next = span[(at + 1)..].IndexOfAny(AnyAnchor);
-            at = next < 0 ? -1 : at + 1 + next;
-        }
-
-        // The Chinese words for password: ordinal scans, as fast as a memchr.
-        if ((need & Need.Password) == 0 && (span.IndexOf("密码", StringComparison.Ordinal) >= 0 || span.IndexOf("口令", StringComparison.Ordinal) >= 0))
-        {
-            need |= Need.Password;
-        }
-
-        return need;
-    }
+    private static bool Has(string text, SearchValues<string> words) => text.AsSpan().IndexOfAny(words) >= 0;
 
     private static string KeepKey(Match m, List<string> kinds, string kind)
     {
