@@ -130,15 +130,73 @@ public sealed class InstallScriptTests(SkillLoopServer shared, ITestOutputHelper
         Assert.Contains($"client: {SignalWorker.Version}; the server has a newer client, 9.9.9: update with curl -fsSL {server.BaseAddress.ToString().TrimEnd('/')}/install.sh | sh -s -- --token <token>", stdout.ToString());
     }
 
-    /// <summary>A clients folder as build/clients.sh makes it, holding the published linux-x64 client.</summary>
-    private static async Task<TempDirectory> ClientsFolderAsync(string version)
+    /// <summary>
+    /// install.ps1 read and run by a real PowerShell 7 (Linux here, so its Windows download path is not run): the served
+    /// script parses without an error, its binaries table is the manifest's (each platform's file and SHA-256), and on Linux it exits 1
+    /// pointing to install.sh, or asking for the token first, having written nothing.
+    /// </summary>
+    [SkippableFact]
+    public async Task The_powershell_installer_parses_carries_the_manifests_windows_binary_and_sends_linux_users_to_install_sh()
+    {
+        var pwsh = await PowerShellTool.GetAsync();
+        Skip.If(pwsh.Unavailable is not null, $"PowerShell cannot run here: {pwsh.Unavailable}");
+        output.WriteLine($"pwsh {pwsh.Version}");
+        using var clients = await ClientsFolderAsync(version: "9.9.9", windows: true);
+        using var server = SkillLoopServer.StartWith(new Dictionary<string, string?> { ["SKILLLOOP_CLIENTS"] = clients.Path });
+        using var anonymous = server.CreateClientWith(null);
+        var url = server.BaseAddress.ToString().TrimEnd('/');
+        using var work = new TempDirectory("skillloop-ps1");
+        File.WriteAllText(work.Combine("install.ps1"), await anonymous.GetStringAsync("/install.ps1"));
+        File.WriteAllText(work.Combine("check.ps1"), """
+            param([string]$Path)
+            $tokens = $null; $errors = $null
+            $ast = [System.Management.Automation.Language.Parser]::ParseFile($Path, [ref]$tokens, [ref]$errors)
+            foreach ($e in $errors) { Write-Output "parse error: $($e.Message)" }
+            $assignment = $ast.Find({ param($n) $n -is [System.Management.Automation.Language.AssignmentStatementAst] -and $n.Left.Extent.Text -eq '$binaries' }, $true)
+            $table = $assignment.Right.Expression.SafeGetValue()
+            foreach ($key in $table.Keys) { Write-Output "$key $($table[$key].File) $($table[$key].Sha256)" }
+            """);
+        var windowsSha = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(clients.Combine("win-x64", "skillloop-client.exe"))));
+        var linuxSha = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(clients.Combine("linux-x64", "skillloop-client"))));
+
+        var check = await ProcessRunner.RunAsync(pwsh.Executable!, ["-NoProfile", "-NonInteractive", "-File", work.Combine("check.ps1"), work.Combine("install.ps1")],
+            PowerShellTool.Environment(work.Path), timeout: TimeSpan.FromMinutes(2));
+        var onLinux = await ProcessRunner.RunAsync(pwsh.Executable!, ["-NoProfile", "-NonInteractive", "-File", work.Combine("install.ps1"), "-Token", SkillLoopServer.IngestToken],
+            PowerShellTool.Environment(work.Path), timeout: TimeSpan.FromMinutes(2));
+        var noToken = await ProcessRunner.RunAsync(pwsh.Executable!, ["-NoProfile", "-NonInteractive", "-File", work.Combine("install.ps1")],
+            PowerShellTool.Environment(work.Path), timeout: TimeSpan.FromMinutes(2));
+
+        Assert.True(check.ExitCode == 0, check.StandardOutput + check.StandardError);
+        Assert.Equal(
+            [$"linux-x64 linux-x64/skillloop-client {linuxSha}", $"win-x64 win-x64/skillloop-client.exe {windowsSha}"],
+            check.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal));
+        Assert.Equal(1, onLinux.ExitCode);
+        // One plain line on stderr, not PowerShell's error view (script line, caret, a message wrapped in "|" lines).
+        Assert.Equal($"skillloop install: on Linux and macOS, run: curl -fsSL {url}/install.sh | sh -s -- --token <token>", onLinux.StandardError.Trim());
+        Assert.Equal(1, noToken.ExitCode);
+        Assert.Equal($"skillloop install: -Token is required: make an ingest token in Settings -> Ingest tokens on {url}", noToken.StandardError.Trim());
+        Assert.False(Directory.Exists(work.Combine(".local", "bin")), "nothing is installed where the script refuses");
+    }
+
+    /// <summary>A clients folder as build/clients.sh makes it, holding the published linux-x64 client
+    /// (and, with <paramref name="windows"/>, the same bytes as a win-x64 entry: only the scripts read it).</summary>
+    private static async Task<TempDirectory> ClientsFolderAsync(string version, bool windows = false)
     {
         var client = await PublishedClient.GetAsync();
         var folder = new TempDirectory("skillloop-clients");
         Directory.CreateDirectory(folder.Combine("linux-x64"));
         File.Copy(client, folder.Combine("linux-x64", "skillloop-client"));
         var bytes = await File.ReadAllBytesAsync(client);
-        var manifest = new ClientManifest(version, [new ClientBinary("linux-x64", "linux-x64/skillloop-client", "native-aot", bytes.Length, Convert.ToHexStringLower(SHA256.HashData(bytes)))]);
+        List<ClientBinary> files = [new("linux-x64", "linux-x64/skillloop-client", "native-aot", bytes.Length, Convert.ToHexStringLower(SHA256.HashData(bytes)))];
+        if (windows)
+        {
+            var exe = bytes.Append((byte)'w').ToArray(); // other bytes than linux-x64's, so the test sees which entry the script took
+            Directory.CreateDirectory(folder.Combine("win-x64"));
+            await File.WriteAllBytesAsync(folder.Combine("win-x64", "skillloop-client.exe"), exe);
+            files.Add(new("win-x64", "win-x64/skillloop-client.exe", "single-file", exe.Length, Convert.ToHexStringLower(SHA256.HashData(exe))));
+        }
+
+        var manifest = new ClientManifest(version, files);
         await File.WriteAllTextAsync(folder.Combine("manifest.json"), JsonSerializer.Serialize(manifest, HooksJsonContext.Default.ClientManifest));
         return folder;
     }

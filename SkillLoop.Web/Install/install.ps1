@@ -15,7 +15,8 @@ $ErrorActionPreference = 'Stop'
 $version = '@VERSION@'
 
 function Fail([string]$message) {
-    Write-Error "skillloop install: $message" -ErrorAction Continue
+    # Plain text on stderr: Write-Error would wrap the message in PowerShell's error view (script line, caret, "|").
+    [Console]::Error.WriteLine("skillloop install: $message")
     exit 1
 }
 
