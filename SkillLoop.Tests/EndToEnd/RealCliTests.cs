@@ -13,8 +13,8 @@ namespace SkillLoop.Tests.EndToEnd;
 /// A CLI that cannot be installed here (no npm, no registry) skips its test with the reason.
 /// </summary>
 /// <remarks>
-/// Not covered, and why: Cline CLI 3 continues a task only in its terminal UI (<c>cline --id</c>), which needs a
-/// tmux-driven session; Cursor has no CLI on npm that runs offline.
+/// Cline CLI 3 continues a task only in its terminal UI (<c>cline --id</c>): its correction is typed into that UI,
+/// run in a detached tmux session. Not covered, and why: Cursor has no CLI on npm that runs offline.
 /// </remarks>
 [Collection(ServerCollection.Name)]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
@@ -136,6 +136,125 @@ public sealed class RealCliTests(SkillLoopServer server, ITestOutputHelper outpu
             "the rollout does not carry the correction");
         var signal = await WaitForSignalAsync("codex", thread);
         Assert.Equal(Skill, signal.GetProperty("skill").GetString());
+    }
+
+    [SkippableFact]
+    public async Task Cline_cli_captures_a_correction_typed_into_its_resumed_terminal_ui_with_its_skill()
+    {
+        var cline = await CliAsync("cline");
+        var tmux = await TmuxAsync();
+        await using var api = await StartApiAsync();
+        using var home = new TempDirectory("skillloop-realcli-cline");
+        // Cline 3 reads global skills from ~/.agents/skills/<name>/SKILL.md (and its own skills folder).
+        WriteSkill(home.Combine(".agents", "skills", Skill));
+        var environment = Environment(home.Path, cline, new()
+        {
+            ["CLINE_NO_AUTO_UPDATE"] = "1",
+            // The other CLIs share cline's node_modules/.bin: without this the hook would extract locally with that
+            // claude (unconfigured here, so it would try the internet), which a Cline user does not have.
+            ["SKILLLOOP_LOCAL_EXTRACTION"] = "0",
+            ["TERM"] = "xterm-256color",
+            ["LANG"] = "C.UTF-8",
+            ["LC_ALL"] = "C.UTF-8",
+        });
+        var project = Project(home);
+        await RunAsync(cline, ["auth", "--provider", "openai-compatible", "--apikey", "sk-stand-in", "--modelid", "gpt-stand-in",
+            "--baseurl", $"{api.BaseAddress.ToString().TrimEnd('/')}/v1"], environment, project);
+        await InstallClientAsync("cline", environment);
+
+        await RunAsync(cline, ["--json", Prompt], environment, project);
+        var sessions = home.Combine(".cline", "data", "sessions");
+        var session = Path.GetFileName(Assert.Single(Directory.GetDirectories(sessions)));
+        var messages = Path.Combine(sessions, session, session + ".messages.json");
+        Assert.Contains("\"skills\"", File.ReadAllText(messages));
+
+        // The second turn: the resumed session's terminal UI in a detached tmux session on its own server, the
+        // correction typed as keys, waiting for Cline to write it and for the hook's signal (no fixed sleeps).
+        var socket = $"skillloop-cline-{Guid.NewGuid():N}";
+        try
+        {
+            await TmuxRunAsync(tmux, socket, ["-u", "new-session", "-d", "-s", "cline", "-x", "200", "-y", "50", "-c", project,
+                $"'{cline.Executable}' --id {session}"], environment);
+            await WaitUntilAsync(async () => (await PaneAsync(tmux, socket, environment)).Contains("Ask anything", StringComparison.Ordinal),
+                "the resumed session's terminal UI to take input", () => PaneAsync(tmux, socket, environment));
+            await TmuxRunAsync(tmux, socket, ["send-keys", "-t", "cline", "-l", Correction], environment);
+            // An Enter arriving with the typed text is taken as part of a paste: send it once the input box shows it.
+            await WaitUntilAsync(async () => (await PaneAsync(tmux, socket, environment)).Contains("❯ " + Correction, StringComparison.Ordinal),
+                "the correction to appear in the input box", () => PaneAsync(tmux, socket, environment));
+            await TmuxRunAsync(tmux, socket, ["send-keys", "-t", "cline", "Enter"], environment);
+            await WaitUntilAsync(() => Task.FromResult(File.ReadAllText(messages).Contains(StandInModelApi.CorrectionAnswer[..30], StringComparison.Ordinal)),
+                "Cline writing the answer to the correction into its session file", () => PaneAsync(tmux, socket, environment));
+
+            var signal = await WaitForSignalAsync("cline", session);
+            Assert.Equal(Skill, signal.GetProperty("skill").GetString());
+        }
+        finally
+        {
+            await ProcessRunner.RunAsync(tmux, ["-L", socket, "kill-server"], environment);
+            // Cline may leave its background hub daemon (--cline-hub-daemon --cwd <project>) running: end it by id.
+            KillProcessesMentioning(project);
+        }
+    }
+
+    private static void KillProcessesMentioning(string path)
+    {
+        foreach (var directory in Directory.GetDirectories("/proc"))
+        {
+            try
+            {
+                if (int.TryParse(Path.GetFileName(directory), out var id) && id != System.Environment.ProcessId
+                    && File.ReadAllText(Path.Combine(directory, "cmdline")).Contains(path, StringComparison.Ordinal))
+                {
+                    using var process = System.Diagnostics.Process.GetProcessById(id);
+                    process.Kill(entireProcessTree: true);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+            {
+                // The process ended meanwhile.
+            }
+        }
+    }
+
+    /// <summary>tmux drives Cline's terminal UI; without it the Cline test cannot type its second turn.</summary>
+    private async Task<string> TmuxAsync()
+    {
+        try
+        {
+            var version = await ProcessRunner.RunAsync("tmux", ["-V"]);
+            Skip.If(version.ExitCode != 0, $"'tmux -V' failed ({version.ExitCode}): Cline's terminal UI cannot be driven");
+            output.WriteLine(version.StandardOutput.Trim());
+            return "tmux";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            throw new SkipException("tmux is not installed: Cline continues a session only in its terminal UI, which the test drives with tmux");
+        }
+    }
+
+    private static async Task TmuxRunAsync(string tmux, string socket, string[] arguments, Dictionary<string, string?> environment)
+    {
+        var run = await ProcessRunner.RunAsync(tmux, ["-L", socket, .. arguments], environment);
+        Assert.True(run.ExitCode == 0, $"tmux {string.Join(' ', arguments)} failed ({run.ExitCode}): {run.StandardError}");
+    }
+
+    private static async Task<string> PaneAsync(string tmux, string socket, Dictionary<string, string?> environment) =>
+        (await ProcessRunner.RunAsync(tmux, ["-L", socket, "capture-pane", "-p", "-t", "cline"], environment)).StandardOutput;
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, Func<Task<string>> screen)
+    {
+        var deadline = DateTime.UtcNow + RunTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            await Task.Delay(250);
+        }
+
+        Assert.Fail($"Waited {RunTimeout.TotalMinutes} min for {what}. The terminal shows:\n{await screen()}");
     }
 
     private static readonly SkillLoop.Hooks.Contracts.ExtractedIssue SampleIssue = new(

@@ -50,6 +50,8 @@ public sealed class StandInModelApi : IAsyncDisposable
             app.MapPost("/messages", api.MessagesAsync);
             app.MapPost("/v1/responses", api.ResponsesAsync);
             app.MapPost("/responses", api.ResponsesAsync);
+            app.MapPost("/v1/chat/completions", api.ChatCompletionsAsync);
+            app.MapPost("/chat/completions", api.ChatCompletionsAsync);
             app.Map("/{**rest}", async context =>
             {
                 api.Requests.Enqueue((context.Request.Path, null));
@@ -63,7 +65,7 @@ public sealed class StandInModelApi : IAsyncDisposable
     /// <summary>The requests whose body contains <paramref name="text"/>, with the tool names each offered the model.</summary>
     public IReadOnlyList<IReadOnlyList<string>> ToolsOfferedWith(string text) => Requests
         .Where(r => r.Body is not null && r.Body.ToJsonString().Contains(JsonEncodedText.Encode(text).Value, StringComparison.Ordinal))
-        .Select(r => (IReadOnlyList<string>)(r.Body!["tools"] as JsonArray ?? []).Select(t => t?["name"]?.GetValue<string>() ?? t?["type"]?.GetValue<string>() ?? "").ToList())
+        .Select(r => (IReadOnlyList<string>)(r.Body!["tools"] as JsonArray ?? []).Select(t => t?["name"]?.GetValue<string>() ?? t?["function"]?["name"]?.GetValue<string>() ?? t?["type"]?.GetValue<string>() ?? "").ToList())
         .ToList();
 
     public async ValueTask DisposeAsync()
@@ -120,6 +122,11 @@ public sealed class StandInModelApi : IAsyncDisposable
             if (tools.Contains("skill"))
             {
                 return ("skill", new JsonObject { ["skill"] = SkillName }, "");
+            }
+
+            if (tools.Contains("skills"))
+            {
+                return ("skills", new JsonObject { ["skill"] = SkillName }, "");
             }
 
             if (tools.Contains("exec_command") && SkillFile is not null)
@@ -250,6 +257,81 @@ public sealed class StandInModelApi : IAsyncDisposable
 
         await SseAsync(context, "response.output_item.done", new JsonObject { ["type"] = "response.output_item.done", ["output_index"] = 0, ["item"] = item.DeepClone() });
         await SseAsync(context, "response.completed", new JsonObject { ["type"] = "response.completed", ["response"] = Response("completed", [item.DeepClone()]) });
+    }
+
+    private async Task ChatCompletionsAsync(HttpContext context)
+    {
+        var body = await ReadAsync(context);
+        var tools = (body?["tools"] as JsonArray ?? []).Select(t => t?["function"]?["name"]?.GetValue<string>() ?? "").ToList();
+        var messages = body?["messages"] as JsonArray ?? [];
+        var last = messages.LastOrDefault(m => m?["role"]?.GetValue<string>() is "user" or "tool");
+        var afterTool = last?["role"]?.GetValue<string>() == "tool";
+        var lastUser = messages.LastOrDefault(m => m?["role"]?.GetValue<string>() == "user");
+        var userText = lastUser?["content"] switch
+        {
+            JsonArray parts => string.Join("\n", parts.Select(p => p?["text"]?.GetValue<string>() ?? "")),
+            JsonValue value => value.GetValue<string>(),
+            _ => "",
+        };
+        var (tool, arguments, text) = Decide(tools, afterTool, userText);
+        var id = NextId("chatcmpl");
+        var model = body?["model"]?.GetValue<string>() ?? "gpt-stand-in";
+        var finish = tool is null ? "stop" : "tool_calls";
+        var callId = NextId("call");
+        JsonArray ToolCalls(bool streamed)
+        {
+            var call = new JsonObject
+            {
+                ["id"] = callId, ["type"] = "function",
+                ["function"] = new JsonObject { ["name"] = tool, ["arguments"] = arguments!.ToJsonString() },
+            };
+            if (streamed)
+            {
+                call["index"] = 0;
+            }
+
+            return [call];
+        }
+
+        JsonObject Usage() => new() { ["prompt_tokens"] = 12, ["completion_tokens"] = 9, ["total_tokens"] = 21 };
+
+        if (body?["stream"]?.GetValue<bool>() != true)
+        {
+            var message = new JsonObject { ["role"] = "assistant", ["content"] = tool is null ? text : null };
+            if (tool is not null)
+            {
+                message["tool_calls"] = ToolCalls(streamed: false);
+            }
+
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(new JsonObject
+            {
+                ["id"] = id, ["object"] = "chat.completion", ["created"] = 1_796_000_000, ["model"] = model,
+                ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["message"] = message, ["finish_reason"] = finish }),
+                ["usage"] = Usage(),
+            }.ToJsonString());
+            return;
+        }
+
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        JsonObject Chunk(JsonObject delta, string? finishReason) => new()
+        {
+            ["id"] = id, ["object"] = "chat.completion.chunk", ["created"] = 1_796_000_000, ["model"] = model,
+            ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finishReason }),
+        };
+        await DataAsync(context, Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null).ToJsonString());
+        await DataAsync(context, Chunk(tool is null ? new JsonObject { ["content"] = text } : new JsonObject { ["tool_calls"] = ToolCalls(streamed: true) }, null).ToJsonString());
+        var end = Chunk(new JsonObject(), finish);
+        end["usage"] = Usage();
+        await DataAsync(context, end.ToJsonString());
+        await DataAsync(context, "[DONE]");
+    }
+
+    private static async Task DataAsync(HttpContext context, string data)
+    {
+        await context.Response.WriteAsync($"data: {data}\n\n", Encoding.UTF8, context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
     }
 
     private static async Task SseAsync(HttpContext context, string name, JsonObject data)

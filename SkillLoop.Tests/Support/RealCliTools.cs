@@ -5,7 +5,7 @@ public sealed record RealCli(string Name, string? Executable, string? Version, s
 
 /// <summary>
 /// The real agent CLIs, pinned in <c>SkillLoop.Tests/RealCli/package.json</c> + lock and installed once per test run
-/// with <c>npm ci</c> into <c>artifacts/real-cli</c> (reused while the lock file is unchanged). Where npm or the
+/// with <c>npm ci</c> (or <c>npm install</c> of the same lock, see below) into <c>artifacts/real-cli</c> (reused while the lock file is unchanged). Where npm or the
 /// registry is missing, each CLI reports why, and its tests skip with that reason instead of failing.
 /// </summary>
 public static class RealCliTools
@@ -64,6 +64,13 @@ public static class RealCliTools
         try
         {
             run = await ProcessRunner.RunAsync("npm", ["ci", "--no-audit", "--no-fund"], timeout: TimeSpan.FromMinutes(15), workingDirectory: Folder);
+            if (run.ExitCode != 0 && run.StandardError.Contains("are in sync", StringComparison.Ordinal))
+            {
+                // cline's per-platform binaries (@cline/cli-darwin-*, -windows-*, -linux-arm64) are optional and the
+                // registry here serves only linux-x64, so the lock lacks the others and 'npm ci' calls it out of sync.
+                // 'npm install' installs the same locked versions and skips the missing optional ones.
+                run = await ProcessRunner.RunAsync("npm", ["install", "--no-audit", "--no-fund"], timeout: TimeSpan.FromMinutes(15), workingDirectory: Folder);
+            }
         }
         catch (System.ComponentModel.Win32Exception)
         {
