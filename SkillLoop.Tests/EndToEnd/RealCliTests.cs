@@ -115,7 +115,9 @@ public sealed class RealCliTests(SkillLoopServer server, ITestOutputHelper outpu
             wire_api = "responses"
             env_key = "STANDIN_API_KEY"
             """);
-        var environment = Environment(home.Path, codex, new() { ["STANDIN_API_KEY"] = "sk-stand-in" });
+        // Every pinned CLI shares one node_modules/.bin on PATH: without this the hook's worker would extract with that
+        // unconfigured claude, which tries the internet and outlives the test. A Codex user would not have it there.
+        var environment = Environment(home.Path, codex, new() { ["STANDIN_API_KEY"] = "sk-stand-in", ["SKILLLOOP_LOCAL_EXTRACTION"] = "0" });
         await InstallClientAsync("codex", environment);
         var project = Project(home);
         string[] exec = ["exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "--json"];
