@@ -178,8 +178,10 @@ static void HookStartup(string dir, string? exe, int runs)
     var transcript = Path.Combine(dir, "hook.jsonl");
     File.WriteAllText(transcript, """{"type":"user","uuid":"u1","sessionId":"s1","message":{"role":"user","content":"no, that's wrong"}}""" + "\n");
     var payload = $$"""{"session_id":"s1","transcript_path":"{{transcript}}","cwd":"{{dir}}","hook_event_name":"Stop","stop_hook_active":false}""";
-    // A closed loopback port: the detached worker fails fast and nothing leaves the machine.
-    string[] hookArgs = ["hook", "claude", "--url", "http://127.0.0.1:9/", "--token", "bench"];
+    // A loopback stand-in that refuses the token: each detached worker stops at its first request and nothing leaves the
+    // machine. (A closed port made them retry for the worker's 10-minute window, dozens at once, after the benchmark.)
+    using var refusing = RefusingServer.Start();
+    string[] hookArgs = ["hook", "claude", "--url", $"http://127.0.0.1:{refusing.Port}/", "--token", "bench"];
 
     var hook = new List<double>();
     var python = new List<double>();
@@ -262,4 +264,58 @@ static string FindRepositoryRoot()
             return dir.FullName;
     }
     throw new InvalidOperationException("SkillLoop.sln not found above the benchmark's folder.");
+}
+
+/// <summary>Answers every HTTP request on a loopback port with 401 and closes the connection.</summary>
+sealed class RefusingServer : IDisposable
+{
+    private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+
+    private RefusingServer() => _listener.Start();
+
+    public int Port => ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public static RefusingServer Start()
+    {
+        var server = new RefusingServer();
+        _ = Task.Run(server.AcceptAsync);
+        return server;
+    }
+
+    private async Task AcceptAsync()
+    {
+        var answer = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray();
+        while (true)
+        {
+            System.Net.Sockets.TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync();
+            }
+            catch (Exception e) when (e is ObjectDisposedException or System.Net.Sockets.SocketException)
+            {
+                return; // disposed
+            }
+
+            _ = Task.Run(async () =>
+            {
+                using (client)
+                {
+                    try
+                    {
+                        var stream = client.GetStream();
+                        var buffer = new byte[8192];
+                        _ = await stream.ReadAsync(buffer); // the request line and headers; the answer does not depend on them
+                        await stream.WriteAsync(answer);
+                    }
+                    catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+                    {
+                        // The worker went away first.
+                    }
+                }
+            });
+        }
+    }
+
+    public void Dispose() => _listener.Stop();
 }
