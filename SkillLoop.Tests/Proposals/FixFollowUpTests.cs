@@ -15,17 +15,8 @@ public sealed class FixFollowUpTests
     public async Task A_fix_merged_on_a_bare_remote_is_merged_after_a_scan_and_two_new_users_reopen_it_with_a_new_version_in_review()
     {
         await using var world = await ProposalWorld.StartAsync("git");
-        foreach (var user in new[] { "alice", "bob", "carol" })
-        {
-            await world.CorrectAsync(user, Problem);
-        }
-
-        await world.RunAsync();
-        var review = await world.OnlyProposalAsync();
+        var (review, open) = await ApprovedFixAsync(world);
         Assert.Equal("review", review.Proposal.State);
-        await world.Core.Get<ProposalStore>().ApproveAsync(review.Proposal.Id, review.Version, null, null, "reviewer", CancellationToken.None);
-        await world.RunAsync();
-        var open = await world.OnlyProposalAsync();
         Assert.Equal("open", open.Proposal.State);
 
         // The skill owner merges the branch on the remote: a real merge commit with both tips as parents.
@@ -186,16 +177,7 @@ public sealed class FixFollowUpTests
     public async Task A_stale_branch_is_rebuilt_on_request_keeping_the_upstream_change_and_the_fix()
     {
         await using var world = await ProposalWorld.StartAsync("git");
-        foreach (var user in new[] { "alice", "bob", "carol" })
-        {
-            await world.CorrectAsync(user, Problem);
-        }
-
-        await world.RunAsync();
-        var review = await world.OnlyProposalAsync();
-        await world.Core.Get<ProposalStore>().ApproveAsync(review.Proposal.Id, review.Version, null, null, "reviewer", CancellationToken.None);
-        await world.RunAsync();
-        var open = await world.OnlyProposalAsync();
+        var (review, open) = await ApprovedFixAsync(world);
 
         // The skill's description changes upstream (the first lines; the fix adds a section at the end).
         var upstream = ProposalWorld.SkillText.Replace("Builds PDF reports from tables.", "Builds PDF reports from tables and charts.", StringComparison.Ordinal);
@@ -219,16 +201,7 @@ public sealed class FixFollowUpTests
     public async Task A_rebase_that_meets_a_conflicting_upstream_change_pushes_nothing_and_says_so()
     {
         await using var world = await ProposalWorld.StartAsync("git");
-        foreach (var user in new[] { "alice", "bob", "carol" })
-        {
-            await world.CorrectAsync(user, Problem);
-        }
-
-        await world.RunAsync();
-        var review = await world.OnlyProposalAsync();
-        await world.Core.Get<ProposalStore>().ApproveAsync(review.Proposal.Id, review.Version, null, null, "reviewer", CancellationToken.None);
-        await world.RunAsync();
-        var open = await world.OnlyProposalAsync();
+        var (review, open) = await ApprovedFixAsync(world);
 
         // Upstream adds its own section at the very end, where the fix adds its pitfall.
         world.Remote.Commit("Own pitfalls", new Dictionary<string, string> { [ProposalWorld.SkillPath] = ProposalWorld.SkillText + "\n## Notes\n\nKeep it short.\n" });
@@ -263,6 +236,15 @@ public sealed class FixFollowUpTests
     private static async Task<ProposalWorld> OpenAsync(string provider)
     {
         var world = await ProposalWorld.StartAsync(provider);
+        var (_, open) = await ApprovedFixAsync(world);
+        Assert.Equal("open", open.Proposal.State);
+        Assert.Equal("open", Assert.Single(world.Forge.Pulls).State);
+        return world;
+    }
+
+    /// <summary>Three users report <see cref="Problem"/>; the proposal is approved and pushed. The proposal in review, then as pushed.</summary>
+    private static async Task<(ProposalDetail Review, ProposalDetail Open)> ApprovedFixAsync(ProposalWorld world)
+    {
         foreach (var user in new[] { "alice", "bob", "carol" })
         {
             await world.CorrectAsync(user, Problem);
@@ -272,8 +254,6 @@ public sealed class FixFollowUpTests
         var review = await world.OnlyProposalAsync();
         await world.Core.Get<ProposalStore>().ApproveAsync(review.Proposal.Id, review.Version, null, null, "reviewer", CancellationToken.None);
         await world.RunAsync();
-        Assert.Equal("open", (await world.OnlyProposalAsync()).Proposal.State);
-        Assert.Equal("open", Assert.Single(world.Forge.Pulls).State);
-        return world;
+        return (review, await world.OnlyProposalAsync());
     }
 }
