@@ -82,6 +82,10 @@ public static class HookCommand
 
     private static string ReadPayload(TextReader stdin)
     {
+        // The real stdin is read on this thread with poll(2) for the timeout: a Task would start the thread pool,
+        // two threads and their spinning, for one small read.
+        if (ReferenceEquals(stdin, Console.In) && PayloadInput.TryRead(MaxPayloadChars, StdinTimeout, out var payload))
+            return payload;
         // Agents close stdin after writing the payload; never hang if one does not.
         var read = Task.Run(() =>
         {
@@ -92,7 +96,7 @@ public static class HookCommand
             {
                 text.Append(buffer, 0, n);
                 // Some agents never close stdin: stop at the end of the first complete JSON value.
-                if (buffer[n - 1] is '}' or '\n' or '\r' && IsCompleteJson(text.ToString()))
+                if (buffer[n - 1] is '}' or '\n' or '\r' && PayloadInput.IsCompleteJson(System.Text.Encoding.UTF8.GetBytes(text.ToString())))
                     break;
             }
             return text.ToString();
@@ -100,22 +104,21 @@ public static class HookCommand
         return read.Wait(StdinTimeout) ? read.Result : "";
     }
 
-    private static bool IsCompleteJson(string text)
-    {
-        try
-        {
-            using var _ = System.Text.Json.JsonDocument.Parse(text);
-            return true;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return false;
-        }
-    }
-
     private static void StartWorker(ClientEnvironment env, string platform, string payload, string? url, string? token)
     {
         var exe = env.ExecutablePath;
+        List<string> arguments = [exe];
+        if (string.Equals(Path.GetFileNameWithoutExtension(exe), "dotnet", StringComparison.OrdinalIgnoreCase))
+            arguments.Add(Path.Combine(AppContext.BaseDirectory, ClientEnvironment.ExecutableName + ".dll"));
+        arguments.Add(WorkerSubcommand);
+        arguments.Add(platform);
+        if (url is not null)
+            arguments.AddRange(["--url", url]);
+        // Passed this way only by tests; install keeps the token in client.json instead.
+        var environment = token is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["SKILLLOOP_TOKEN"] = token };
+        if (WorkerSpawn.TryStart(arguments, environment, payload))
+            return;
+
         var start = new ProcessStartInfo(exe)
         {
             UseShellExecute = false,
@@ -125,20 +128,10 @@ public static class HookCommand
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        if (string.Equals(Path.GetFileNameWithoutExtension(exe), "dotnet", StringComparison.OrdinalIgnoreCase))
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, ClientEnvironment.ExecutableName + ".dll"));
-        start.ArgumentList.Add(WorkerSubcommand);
-        start.ArgumentList.Add(platform);
-        if (url is not null)
-        {
-            start.ArgumentList.Add("--url");
-            start.ArgumentList.Add(url);
-        }
-        if (token is not null)
-        {
-            // Passed on stdin-free channel only for tests; install keeps the token in client.json instead.
-            start.Environment["SKILLLOOP_TOKEN"] = token;
-        }
+        foreach (var argument in arguments.Skip(1))
+            start.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment)
+            start.Environment[name] = value;
         using var worker = Process.Start(start);
         if (worker is null)
             return;
