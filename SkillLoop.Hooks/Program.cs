@@ -1,4 +1,5 @@
 using SkillLoop.Hooks.Cli;
+using SkillLoop.Hooks.Hook;
 
 namespace SkillLoop.Hooks;
 
@@ -7,5 +8,8 @@ namespace SkillLoop.Hooks;
 public static class Program
 {
     public static Task<int> Main(string[] args) =>
-        ClientApp.RunAsync(args, Console.In, Console.Out, Console.Error, ClientEnvironment.FromProcess());
+        // The hook runs at every agent turn and prints nothing: it skips Console's set-up (issue #17, return <= 15 ms).
+        args is ["hook", ..]
+            ? Task.FromResult(HookCommand.RunFromProcess(new Arguments(args), ClientEnvironment.FromProcess()))
+            : ClientApp.RunAsync(args, Console.In, Console.Out, Console.Error, ClientEnvironment.FromProcess());
 }

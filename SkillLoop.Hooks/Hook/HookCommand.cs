@@ -19,8 +19,15 @@ public static class HookCommand
 
     public static int Run(Arguments args, TextReader stdin, ClientEnvironment env) => Run(args, stdin, env, StartWorker);
 
+    /// <summary>
+    /// The hook as the agent runs it: the payload comes from this process's stdin, read without
+    /// <see cref="Console"/> where the platform allows (Console's set-up starts a signal-handling thread and
+    /// duplicates the standard handles, at every agent turn, for a hook that prints nothing).
+    /// </summary>
+    public static int RunFromProcess(Arguments args, ClientEnvironment env) => Run(args, stdin: null, env, StartWorker);
+
     /// <summary>The hook with the worker start replaceable, so tests can see whether a worker would start.</summary>
-    internal static int Run(Arguments args, TextReader stdin, ClientEnvironment env, Action<ClientEnvironment, string, string, string?, string?> startWorker)
+    internal static int Run(Arguments args, TextReader? stdin, ClientEnvironment env, Action<ClientEnvironment, string, string, string?, string?> startWorker)
     {
         try
         {
@@ -80,12 +87,13 @@ public static class HookCommand
         }
     }
 
-    private static string ReadPayload(TextReader stdin)
+    private static string ReadPayload(TextReader? stdin)
     {
-        // The real stdin is read on this thread with poll(2) for the timeout: a Task would start the thread pool,
-        // two threads and their spinning, for one small read.
-        if (ReferenceEquals(stdin, Console.In) && PayloadInput.TryRead(MaxPayloadChars, StdinTimeout, out var payload))
+        // The process's stdin is read on this thread with poll(2) for the timeout: a Task would start the thread
+        // pool, two threads and their spinning, for one small read.
+        if (stdin is null && PayloadInput.TryRead(MaxPayloadChars, StdinTimeout, out var payload))
             return payload;
+        stdin ??= Console.In;
         // Agents close stdin after writing the payload; never hang if one does not.
         var read = Task.Run(() =>
         {
