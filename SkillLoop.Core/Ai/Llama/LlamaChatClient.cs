@@ -40,19 +40,16 @@ public sealed record LlamaClientOptions
 public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
 {
     private readonly LlamaModel _model;
-    private readonly bool _ownsModel;
     private readonly LlamaClientOptions _options;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private LlamaContext? _context;
-    private bool _disposed;
+    private readonly LlamaSession _session;
 
     public LlamaChatClient(LlamaModel model, LlamaClientOptions? options = null, ILogger<LlamaChatClient>? logger = null, bool ownsModel = false)
     {
         _model = model;
-        _ownsModel = ownsModel;
         _options = options ?? new LlamaClientOptions();
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        _session = new LlamaSession(model, ownsModel, () => new LlamaContextSettings((uint)ContextLength, _options.Threads, _options.BatchThreads));
         Metadata = new ChatClientMetadata("llama.cpp", null, model.Name);
     }
 
@@ -65,14 +62,14 @@ public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
 
     public int CountPromptTokens(IEnumerable<ChatMessage> messages)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_session.IsDisposed, this);
         var turns = messages.Select(m => (Role: m.Role.Value, Content: m.Text)).ToList();
         return PromptTokens(_model.ApplyChatTemplate(turns, addAssistant: true)).Length;
     }
 
     public int CountTokens(string text)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_session.IsDisposed, this);
         return _model.Tokenize(text, addSpecial: false, parseSpecial: false).Length;
     }
 
@@ -93,13 +90,13 @@ public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
         ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_session.IsDisposed, this);
         var request = Prepare(messages, options);
         var responseId = Guid.NewGuid().ToString("N");
         var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var generation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
-        await _gate.WaitAsync(cancellationToken);
+        await _session.EnterAsync(cancellationToken);
         Task<GenerationResult> producer;
         try
         {
@@ -109,14 +106,14 @@ public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
         }
         catch
         {
-            _gate.Release();
+            _session.Exit();
             throw;
         }
 
         _ = producer.ContinueWith(t =>
         {
             _ = t.Exception; // surfaced to the caller through the channel; observed here so it is not reported twice
-            _gate.Release();
+            _session.Exit();
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
@@ -155,24 +152,7 @@ public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
         : serviceType.IsInstanceOfType(this) ? this
         : null;
 
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        // Wait for a running generation: freeing the context under it would crash the process.
-        _gate.Wait();
-        _context?.Dispose();
-        if (_ownsModel)
-        {
-            _model.Dispose();
-        }
-
-        _gate.Dispose();
-    }
+    public void Dispose() => _session.Dispose();
 
     private GenerationRequest Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
@@ -204,11 +184,7 @@ public sealed partial class LlamaChatClient : IChatClient, IPromptTokenCounter
         Exception? failure = null;
         try
         {
-            _context ??= new LlamaContext(_model, new LlamaContextSettings(
-                (uint)ContextLength,
-                _options.Threads,
-                _options.BatchThreads));
-            var context = _context;
+            var context = _session.Context;
             context.Clear();
 
             var prompt = PromptTokens(request.Prompt);

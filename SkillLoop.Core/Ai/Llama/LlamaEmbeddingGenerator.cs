@@ -11,17 +11,17 @@ namespace SkillLoop.Core.Ai.Llama;
 public sealed class LlamaEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
     private readonly LlamaModel _model;
-    private readonly bool _ownsModel;
-    private readonly LlamaClientOptions _options;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private LlamaContext? _context;
-    private bool _disposed;
+    private readonly LlamaSession _session;
 
     public LlamaEmbeddingGenerator(LlamaModel model, LlamaClientOptions? options = null, bool ownsModel = false)
     {
         _model = model;
-        _ownsModel = ownsModel;
-        _options = options ?? new LlamaClientOptions();
+        var settings = options ?? new LlamaClientOptions();
+        _session = new LlamaSession(model, ownsModel, () => new LlamaContextSettings(
+            (uint)Math.Min(settings.EmbeddingContextLength, model.TrainContextLength > 0 ? model.TrainContextLength : settings.EmbeddingContextLength),
+            settings.Threads,
+            settings.BatchThreads,
+            Embeddings: true));
         Metadata = new EmbeddingGeneratorMetadata("llama.cpp", null, model.Name, model.EmbeddingLength);
     }
 
@@ -32,9 +32,9 @@ public sealed class LlamaEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
         EmbeddingGenerationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_session.IsDisposed, this);
         var inputs = values.ToList();
-        await _gate.WaitAsync(cancellationToken);
+        await _session.EnterAsync(cancellationToken);
         try
         {
             var vectors = await Task.Factory.StartNew(() => Embed(inputs, cancellationToken),
@@ -44,7 +44,7 @@ public sealed class LlamaEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
         }
         finally
         {
-            _gate.Release();
+            _session.Exit();
         }
     }
 
@@ -54,31 +54,11 @@ public sealed class LlamaEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
         : serviceType.IsInstanceOfType(this) ? this
         : null;
 
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        _gate.Wait();
-        _context?.Dispose();
-        if (_ownsModel)
-        {
-            _model.Dispose();
-        }
-
-        _gate.Dispose();
-    }
+    public void Dispose() => _session.Dispose();
 
     private List<float[]> Embed(List<string> inputs, CancellationToken cancellationToken)
     {
-        _context ??= new LlamaContext(_model, new LlamaContextSettings(
-            (uint)Math.Min(_options.EmbeddingContextLength, _model.TrainContextLength > 0 ? _model.TrainContextLength : _options.EmbeddingContextLength),
-            _options.Threads,
-            _options.BatchThreads,
-            Embeddings: true));
+        var context = _session.Context;
         var vectors = new List<float[]>(inputs.Count);
         foreach (var input in inputs)
         {
@@ -90,9 +70,9 @@ public sealed class LlamaEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
                 continue;
             }
 
-            _context.Clear();
-            _context.Decode(tokens.AsSpan(0, Math.Min(tokens.Length, _context.ContextLength)), cancellationToken);
-            vectors.Add(Normalize(_context.GetSequenceEmbedding()));
+            context.Clear();
+            context.Decode(tokens.AsSpan(0, Math.Min(tokens.Length, context.ContextLength)), cancellationToken);
+            vectors.Add(Normalize(context.GetSequenceEmbedding()));
         }
 
         return vectors;
