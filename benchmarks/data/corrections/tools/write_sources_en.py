@@ -16,9 +16,13 @@ for r in rows:
 out = ['## English', '',
        'All English rows (`en/*.jsonl`) come from agent chat histories that their owners committed to public GitHub '
        'repositories: SpecStory histories (`.specstory/history/*.md`; SpecStory saves Cursor, VS Code Copilot, Claude '
-       'Code, Codex CLI and Gemini CLI sessions; the agent is named in each file; each file is one session) and Aider '
+       'Code, Codex CLI and Gemini CLI sessions; the agent is named in each file; each file is one session), Aider '
        'chat histories (`.aider.chat.history.md`, one file per repository in which each "# aider chat started at …" '
-       'run is one session, converted by `tools/extract_aider.py`). Nobody on this team wrote any of them. A file still present at the snapshot\'s HEAD was read at HEAD; a file deleted later was read at '
+       'run is one session, converted by `tools/extract_aider.py`), VS Code Copilot Chat exports (`<login>: …` / '
+       '`GitHub Copilot: …` markdown, one file per session, converted by `tools/extract_copilot_export.py`; exports '
+       'whose agent turns are not marked were left out whole) and Claude Code transcripts written by '
+       'kiliman/claude-transcript (`.claude-transcripts/*.md`, prompts quoted as `> [!IMPORTANT]` callouts, converted '
+       'by `tools/extract_claude_transcript.py`). Nobody on this team wrote any of them. A file still present at the snapshot\'s HEAD was read at HEAD; a file deleted later was read at '
        'the newest commit that added or modified it (`commit` in each row). Later re-saves of one conversation were '
        'dropped as duplicates (`tools/extract_specstory.py`). The licence is the repository\'s licence as stated at the '
        'snapshot\'s HEAD (ThatHunky/gryag deleted every file at HEAD, LICENSE included: its licence is the MIT LICENSE '
@@ -47,7 +51,8 @@ out += ['', 'By split (fixed by session hash): ' + '; '.join(
     f"{s} {sum(v for (a, _), v in split.items() if a == s)} turns "
     f"({split[(s, 'clear')]} clear, {split[(s, 'mild')]} mild)" for s in ('train', 'dev', 'test')) + '.', '',
     '### Commits and paths read', '',
-    'Every row carries its exact `commit` and `path` (files under `.specstory/history/`, or `.aider.chat.history.md`). Commits per repository:', '']
+    'Every row carries its exact `commit` and `path` (files under `.specstory/history/`, `.aider.chat.history.md`, '
+    'Copilot Chat exports under `chat-logs/`, or `.claude-transcripts/`). Commits per repository:', '']
 for repo in sorted(by):
     rs = by[repo]
     commits = sorted({r['commit'] for r in rs})
