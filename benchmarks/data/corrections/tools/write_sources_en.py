@@ -31,7 +31,10 @@ out = ['## English', '',
        'itself (Cursor subagent prompts such as "Explore the … codebase and return a structured summary", and '
        '"Implement the following to-dos … You have been assigned …" hand-offs) were left out when labelling. A '
        'project hook\'s own text that the editor saved as a user message is dropped with `--skip-regex` (in '
-       '`tools/sources-en.tsv`). ARTPARK-SAHAI-ORG/calibrate-backend is CC BY-SA 4.0 (share-alike): its rows keep that '
+       '`tools/sources-en.tsv`). Sessions holding a secret or personal data were left out whole when labelling, never '
+       'edited: robin-collins/next-ppdb (4 sessions: a database URL with its password, a customer\'s name and phone '
+       'number), Awhitter/pgstndtrprt (1: a person\'s e-mail address) and specstoryai/keyframe-blogger (1: an e-mail '
+       'address and cloud project identifiers). ARTPARK-SAHAI-ORG/calibrate-backend is CC BY-SA 4.0 (share-alike): its rows keep that '
        'licence; drop `en/ARTPARK-SAHAI-ORG__calibrate-backend.jsonl` if share-alike data is not wanted.', '',
        '| Repository | Licence (SPDX, where stated) | Format | Sessions | Turns | clear | mild |',
        '|---|---|---|---:|---:|---:|---:|']
