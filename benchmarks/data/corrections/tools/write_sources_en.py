@@ -34,7 +34,9 @@ out = ['## English', '',
        '`tools/sources-en.tsv`). Sessions holding a secret or personal data were left out whole when labelling, never '
        'edited: robin-collins/next-ppdb (4 sessions: a database URL with its password, a customer\'s name and phone '
        'number), Awhitter/pgstndtrprt (1: a person\'s e-mail address) and specstoryai/keyframe-blogger (1: an e-mail '
-       'address and cloud project identifiers). ARTPARK-SAHAI-ORG/calibrate-backend is CC BY-SA 4.0 (share-alike): its rows keep that '
+       'address and cloud project identifiers). robin-collins/aibundle is capped at 150 turns (`--max-repo 150`, sessions '
+       'whose file name mentions an error or fix first) because the same person also wrote robin-collins/gpt-crawler, '
+       'robin-collins/Roo-Cline and robin-collins/next-ppdb. ARTPARK-SAHAI-ORG/calibrate-backend is CC BY-SA 4.0 (share-alike): its rows keep that '
        'licence; drop `en/ARTPARK-SAHAI-ORG__calibrate-backend.jsonl` if share-alike data is not wanted.', '',
        '| Repository | Licence (SPDX, where stated) | Format | Sessions | Turns | clear | mild |',
        '|---|---|---|---:|---:|---:|---:|']
