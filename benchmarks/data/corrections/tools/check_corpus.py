@@ -18,6 +18,11 @@ def aider_source(text):
     return '#### ' + text.replace('\n', '  \n#### ')
 
 
+def transcript_source(text):
+    # kiliman/claude-transcript quotes a prompt with "> " on every line (tools/extract_claude_transcript.py undoes it).
+    return '> ' + text.replace('\n', '\n> ')
+
+
 def split_of(session):
     h = hashlib.sha256(session.encode('utf-8')).digest()[0] % 10
     return 'train' if h <= 5 else ('dev' if h <= 7 else 'test')
@@ -66,7 +71,11 @@ def main():
                 if src is None:
                     errors.append(f'{where}: cannot read {key}')
                 elif r['text'] not in src and not (r['path'].endswith('.aider.chat.history.md')
-                                                    and aider_source(r['text']) in src):
+                                                    # the turn's own leading spaces were stripped: its body
+                                                    and aider_source(r['text'])[len('#### '):] in src) \
+                        and not (r['path'].startswith('.claude-transcripts/')
+                                 and (transcript_source(r['text']) in src
+                                      or transcript_source(r['text']).replace('\n> \n', '\n>\n') in src)):
                     errors.append(f'{where}: text not found verbatim in the source file')
     for s, turns in per_session.items():
         if sorted(turns) != list(range(len(turns))):

@@ -9,7 +9,8 @@ Aider appends every run to one markdown file: "# aider chat started at <time>" o
 is written as "#### " lines (a multi-line message is joined with "  \\n#### "); tool output, warnings and command
 results are "> " lines; everything else is the model's reply. The conversion is exact and reversible: a turn's text is
 the "#### " block with that prefix and separator undone (`check_corpus.py` re-applies them to find the turn verbatim
-in the file). Skipped as not written in natural language by the person: "<blank>" inputs and bare slash commands
+in the file). A "#### " line inside a SEARCH/REPLACE block of the model's reply (a markdown heading in the file it
+writes) is file content, not a message. Skipped as not written in natural language by the person: "<blank>" inputs and bare slash commands
 (/add, /run, /undo, …, and "!" shell commands) except /ask, /code and /architect, whose text is the person's own
 request, the answers to Aider's yes/no confirmation prompts, and the prompts Aider's watch mode writes around
 "AI!" code comments. `previous` is the
@@ -51,8 +52,20 @@ def sessions_of(text):
     """Yields (started, [(previous, turn_text), …]) per Aider run."""
     lines = text.split('\n')
     sessions, cur, started, pending, last_prose = [], None, None, [], ''
-    i = 0
+    i, in_edit = 0, False
     while i < len(lines):
+        # A markdown h4 ("#### Request") inside a SEARCH/REPLACE block of the model's reply is file content, not a
+        # message the person typed.
+        if in_edit:
+            in_edit = not lines[i].startswith('>>>>>>> REPLACE')
+            pending.append(lines[i])
+            i += 1
+            continue
+        if lines[i].startswith('<<<<<<< SEARCH'):
+            in_edit = True
+            pending.append(lines[i])
+            i += 1
+            continue
         m = START.match(lines[i])
         if m:
             if cur is not None:

@@ -20,7 +20,9 @@ HEADER = re.compile(r'^_\*\*(User|Assistant|Agent)\b[^\n]*\*\*_[ \t]*$', re.M)
 SYSTEM_PREFIXES = ('<command-name>', '<command-message>', '<local-command-stdout>', 'Caveat:',
                    'This session is being continued from a previous conversation', '[Request interrupted',
                    '<user-prompt-submit-hook>', '<system-reminder>', '<system_notification>',
-                   '<local-command-caveat>', 'System: Please continue.')
+                   '<local-command-caveat>', 'System: Please continue.',
+                   # Claude Code's bash mode ("!cmd"): the shell command and its output, like Aider's "!" commands.
+                   '<bash-input>', '<bash-stdout>', '<bash-stderr>')
 # A slash command typed in Claude Code and saved together with its local output ("/exit\n  ⎿  See ya!").
 COMMAND_ECHO = re.compile(r'^/[a-z][\w:-]*\b[^\n]*\n\s*⎿')
 PROSE_DROP = [

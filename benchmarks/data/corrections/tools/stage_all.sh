@@ -12,6 +12,8 @@ grep -v '^#' "$here/sources-en.tsv" | while IFS=$'\t' read -r repo licence where
   case "$format" in
     SpecStory*) tool=extract_specstory.py ;;
     Aider*) tool=extract_aider.py ;;
+    "Copilot Chat export"*) tool=extract_copilot_export.py ;;
+    "Claude Code transcript"*) tool=extract_claude_transcript.py ;;
     *) echo "no converter for $format" >&2; exit 1 ;;
   esac
   python3 "$here/$tool" --git-dir "$MIRRORS/${repo/\//+}/repo" --repo "$repo" --licence "$licence" $extra \
