@@ -43,6 +43,17 @@ NOT_USED = [
     ("GongLongDong/yiyin, RichardChow/vueTest, HRYZNB/template-studio, lybfish/ironbull, laim3t/VecEdit, "
      "HUANGYIHAO382/BlueTooth_pc_terminal, Tyx796/MiniProject, kyhuan/smart-tourism and about 30 smaller ones",
      "Chinese agent chats but no licence stated anywhere"),
+    ("Darrenthinker/forwarder-system, zerynG/fITcost, 2333qbyqby/GlobalPose, 9BwgeBTPG-QH/mark-it-down, "
+     "kenny324324/kennyreseme, linnnn696/SmartRestaurant, chenyuxiangAK47/DIYOrigin, lihuilai/match3, "
+     "catswerecaught/hanlin-bridge, faintcicado/CS310_nlp_project, PPJINHONG/cursor_pro",
+     "Chinese agent chats but no licence stated anywhere (checked in the second round)"),
+    ("henry1122/wp1141", "course homework; only one homework's package.json says MIT, nothing for the repository"),
+    ("luole-ai/devProject", "only npm's default `\"license\": \"ISC\"` in package.json, not a stated licence"),
+    ("albertyuee/deep-research-agent", "README lists the licences of downloaded test documents, none for the repository"),
+    ("Adams521/everything-gift", "MIT in README, but its one chat export is cut off inside a character (not valid UTF-8)"),
+    ("keithhegit/Shan_Hai_Jing, wangdexinya/Third-Person-MC",
+     "their `docs/cursor_.md` is a copy of wangdexinya/ThreejsMC's, already in the corpus"),
+    ("design4pro/mcp-rag-server", "MIT, but its SpecStory sessions are Polish and English, not Chinese"),
 ]
 
 
