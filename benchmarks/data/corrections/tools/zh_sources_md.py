@@ -124,7 +124,8 @@ def main():
           "`cursor_casual_greeting_in_chinese.md` (a pasted CV with phone number and e-mail); funnysubaru/Yuichat "
           "`2026-01-20_04-26-zsh-configuration-lines-98-109.md` (a database password) and "
           "`2026-01-20_09-39-high-frequency-issue-performance-optimization.md` (a share token); five later Yuichat "
-          "sessions (repository cap of 250 turns).")
+          "sessions (repository cap of 250 turns); weyoung3350/ros_exporter "
+          "`2025-07-11_03-20Z-部署ros机器人系统和配置.md` (a device login password in the first turn).")
     print()
     print("### Considered and not used (Chinese)\n")
     for repo, why in NOT_USED:
