@@ -66,10 +66,15 @@ def main():
                     gd = f"{a.mirrors}/{r['source'].replace('/', '+')}/repo"
                     out = subprocess.run(['git', '--git-dir', gd, 'show', f"{r['commit']}:{r['path']}"],
                                          capture_output=True)
-                    cache[key] = out.stdout.decode('utf-8') if out.returncode == 0 else None
+                    try:
+                        cache[key] = out.stdout.decode('utf-8') if out.returncode == 0 else None
+                    except UnicodeDecodeError:
+                        cache[key] = False  # a committed file that is not valid UTF-8 cannot carry a turn exactly
                 src = cache[key]
                 if src is None:
                     errors.append(f'{where}: cannot read {key}')
+                elif src is False:
+                    errors.append(f'{where}: the source file is not valid UTF-8')
                 elif r['text'] not in src and not (r['path'].endswith('.aider.chat.history.md')
                                                     # the turn's own leading spaces were stripped: its body
                                                     and aider_source(r['text'])[len('#### '):] in src) \

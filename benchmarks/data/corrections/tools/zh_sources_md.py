@@ -43,6 +43,17 @@ NOT_USED = [
     ("GongLongDong/yiyin, RichardChow/vueTest, HRYZNB/template-studio, lybfish/ironbull, laim3t/VecEdit, "
      "HUANGYIHAO382/BlueTooth_pc_terminal, Tyx796/MiniProject, kyhuan/smart-tourism and about 30 smaller ones",
      "Chinese agent chats but no licence stated anywhere"),
+    ("Darrenthinker/forwarder-system, zerynG/fITcost, 2333qbyqby/GlobalPose, 9BwgeBTPG-QH/mark-it-down, "
+     "kenny324324/kennyreseme, linnnn696/SmartRestaurant, chenyuxiangAK47/DIYOrigin, lihuilai/match3, "
+     "catswerecaught/hanlin-bridge, faintcicado/CS310_nlp_project, PPJINHONG/cursor_pro",
+     "Chinese agent chats but no licence stated anywhere (checked in the second round)"),
+    ("henry1122/wp1141", "course homework; only one homework's package.json says MIT, nothing for the repository"),
+    ("luole-ai/devProject", "only npm's default `\"license\": \"ISC\"` in package.json, not a stated licence"),
+    ("albertyuee/deep-research-agent", "README lists the licences of downloaded test documents, none for the repository"),
+    ("Adams521/everything-gift", "MIT in README, but its one chat export is cut off inside a character (not valid UTF-8)"),
+    ("keithhegit/Shan_Hai_Jing, wangdexinya/Third-Person-MC",
+     "their `docs/cursor_.md` is a copy of wangdexinya/ThreejsMC's, already in the corpus"),
+    ("design4pro/mcp-rag-server", "MIT, but its SpecStory sessions are Polish and English, not Chinese"),
 ]
 
 
@@ -113,7 +124,8 @@ def main():
           "`cursor_casual_greeting_in_chinese.md` (a pasted CV with phone number and e-mail); funnysubaru/Yuichat "
           "`2026-01-20_04-26-zsh-configuration-lines-98-109.md` (a database password) and "
           "`2026-01-20_09-39-high-frequency-issue-performance-optimization.md` (a share token); five later Yuichat "
-          "sessions (repository cap of 250 turns).")
+          "sessions (repository cap of 250 turns); weyoung3350/ros_exporter "
+          "`2025-07-11_03-20Z-部署ros机器人系统和配置.md` (a device login password in the first turn).")
     print()
     print("### Considered and not used (Chinese)\n")
     for repo, why in NOT_USED:
