@@ -104,7 +104,7 @@ public static class CorrectionsCorpus
             }
             if (arg.StartsWith("--", StringComparison.Ordinal))
             {
-                skipNext = arg is "--out" or "--model" or "--errors";
+                skipNext = arg is "--out" or "--model" or "--errors" or "--settings";
                 continue;
             }
             if (arg is "train-detector" or "detector")

@@ -26,7 +26,15 @@ public static class DetectorCommands
         var directories = CorrectionsCorpus.Directories(args, root);
         var rows = CorrectionsCorpus.Load(directories, Console.Out);
         // The grid's out-of-fold figures with --sweep (the trainer always chooses from it; --sweep only prints it).
-        var result = DetectorTrainer.Train(rows, null, args.Contains("--sweep") ? Console.Out : null);
+        // --settings EPOCHS,RATE,L2,CAP[,BITS]: one point instead of the grid (quick experiments; what ships is chosen from the grid).
+        DetectorTrainer.Settings? fixedSettings = null;
+        if (Array.IndexOf(args, "--settings") is var s and >= 0 && s + 1 < args.Length)
+        {
+            var v = args[s + 1].Split(',');
+            fixedSettings = new DetectorTrainer.Settings(v.Length > 4 ? int.Parse(v[4], CultureInfo.InvariantCulture) : 16, int.Parse(v[0], CultureInfo.InvariantCulture),
+                double.Parse(v[1], CultureInfo.InvariantCulture), double.Parse(v[2], CultureInfo.InvariantCulture), double.Parse(v[3], CultureInfo.InvariantCulture));
+        }
+        var result = DetectorTrainer.Train(rows, fixedSettings, args.Contains("--sweep") ? Console.Out : null);
         var outIndex = Array.IndexOf(args, "--out");
         var output = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine(root, ModelDirectory);
         Directory.CreateDirectory(output);
@@ -37,6 +45,8 @@ public static class DetectorCommands
         Console.WriteLine($"  settings (chosen by {DetectorTrainer.Folds}-fold cross-validation over train+dev sessions): {result.Settings}, objective {result.Objective:F4}");
         foreach (var f in result.OutOfFold)
             Console.WriteLine($"  out-of-fold {f.Lang}: threshold {f.Threshold:F3}{(Model(result).For(f.Lang).OrPatterns ? " or a pattern" : "")}, precision {f.Precision:F2}, recall {f.Recall:F2}, clear-only recall {f.ClearRecall:F2} ({f.Turns} turns, {f.Positives} corrections)");
+        foreach (var (lang, recalls) in result.Curve.OrderBy(c => c.Key, StringComparer.Ordinal))
+            Console.WriteLine($"  out-of-fold curve {lang}: " + string.Join(", ", DetectorTrainer.CurvePrecisions.Zip(recalls, (p, r) => $"P {p:F2} -> R {r:F3}")));
         foreach (var f in result.Dev)
             Console.WriteLine($"  dev {f.Lang} (in-sample: the weights are fitted on train+dev): precision {f.Precision:F2}, recall {f.Recall:F2}, clear-only recall {f.ClearRecall:F2}");
         var clear = Model(result).ClearPatterns;

@@ -37,10 +37,51 @@ public static class DetectorFeatures
     {
         Span<char> buffer = stackalloc char[MaxNgramChars + 2];
         var normal = Normalise(own, buffer);
+        var previous = context.Previous.AsSpan();
+        var asked = AskedQuestion(previous);
+        var done = ClaimedDone(previous);
+        var cjk = CjkShare(normal) > 0.2;
         CharNgrams(ref sink, bits, normal);
         Words(ref sink, bits, normal);
-        Cues(ref sink, bits, normal, split, context, matches);
+        Cues(ref sink, bits, normal, split, context, matches, asked, done, cjk);
         AgentWords(ref sink, bits, context.Previous);
+        HeadGrams(ref sink, bits, normal, HeadSpace);
+        // Chinese only: the same opening after "done"/after a question. "还是…", "没变化", "不用…" read differently after
+        // "已修复" than after "要不要…？"; out of fold (recall at precision 0.85) the crossing raised Chinese 0.51 → 0.55 and
+        // lowered English 0.53 → 0.48 when it was on for every turn.
+        if (cjk)
+            HeadGrams(ref sink, bits, normal, HeadSpace + 1 + ((asked ? 1u : 0u) | (done ? 2u : 0u)) * 0x100u);
+    }
+
+    // How many characters of the own words' opening get their own n-grams.
+    private const int HeadChars = 12;
+    private const uint HeadSpace = 0x61u;
+
+    /// <summary>
+    /// Character 1–3-grams of the opening, in their own feature space: a correction says so first ("no,", "still",
+    /// "why did", "不对", "还是", "没变化"), and in a long message the body's n-grams drown those few. Chosen out of fold
+    /// (5-fold over train+dev): recall at precision 0.85 went 0.47 → 0.50 (English), 0.45 → 0.50 (Chinese).
+    /// </summary>
+    private static void HeadGrams<TSink>(ref TSink sink, int bits, ReadOnlySpan<char> normal, uint space) where TSink : struct, IFeatureSink
+    {
+        var head = normal[..Math.Min(normal.Length, HeadChars)];
+        if (head.Length <= 2)
+            return;
+        var count = 0;
+        for (var i = 0; i < head.Length; i++)
+            count += Math.Min(3, head.Length - i);
+        var value = 1f / MathF.Sqrt(count);
+        var seed = Mix(CharSeed, space);
+        for (var i = 0; i < head.Length; i++)
+        {
+            var h = seed;
+            var max = Math.Min(3, head.Length - i);
+            for (var n = 0; n < max; n++)
+            {
+                h = (h ^ head[i + n]) * 16777619u;
+                sink.Add(Index(h, bits), value);
+            }
+        }
     }
 
     // How much of the agent's last words is read: its closing sentence or two.
@@ -167,9 +208,34 @@ public static class DetectorFeatures
                 continue;
             }
             var cjk = c >= '\u2E80';
+            // Chinese has no spaces: a run of CJK characters is a phrase or a sentence, not a word. Its character bigrams
+            // are the words ("不对", "还是", "没有"), so the word uni/bigrams and the opening word mean something in
+            // Chinese too (out of fold, recall at precision 0.85: Chinese 0.45 → 0.50, English 0.47 → 0.49).
+            if (cjk)
+            {
+                var start = i;
+                while (i < text.Length && char.IsLetterOrDigit(text[i]) && text[i] >= '\u2E80')
+                    i++;
+                if (i - start == 1)
+                {
+                    var single = (WordSeed ^ text[start]) * 16777619u;
+                    action(ref state, single, previous, position);
+                    previous = single;
+                    position++;
+                    continue;
+                }
+                for (var k = start; k + 1 < i; k++)
+                {
+                    var bigram = ((WordSeed ^ text[k]) * 16777619u ^ text[k + 1]) * 16777619u;
+                    action(ref state, bigram, previous, position);
+                    previous = bigram;
+                    position++;
+                }
+                continue;
+            }
             var h = WordSeed;
             var length = 0;
-            while (i < text.Length && (char.IsLetterOrDigit(text[i]) || (text[i] == '\'' && !cjk)) && (text[i] >= '\u2E80') == cjk)
+            while (i < text.Length && (char.IsLetterOrDigit(text[i]) || text[i] == '\'') && text[i] < '\u2E80')
             {
                 if (text[i] != '\'' && length < 24)
                 {
@@ -185,18 +251,14 @@ public static class DetectorFeatures
     }
 
     private static void Cues<TSink>(ref TSink sink, int bits, ReadOnlySpan<char> normal, in OwnWordsSplit split, in TurnContext context,
-        ReadOnlySpan<CorrectionMatch> matches) where TSink : struct, IFeatureSink
+        ReadOnlySpan<CorrectionMatch> matches, bool asked, bool done, bool cjk) where TSink : struct, IFeatureSink
     {
-        var previous = context.Previous.AsSpan();
-        var asked = AskedQuestion(previous);
-        var done = ClaimedDone(previous);
-        var first = previous.IsEmpty;
+        var first = string.IsNullOrEmpty(context.Previous);
         var question = normal.TrimEnd().EndsWith("?") || normal.Contains("吗", StringComparison.Ordinal) || normal.Contains("呢", StringComparison.Ordinal);
         var length = normal.Length;
         var lengthBucket = length switch { <= 2 => 0, <= 12 => 1, <= 30 => 2, <= 80 => 3, <= 200 => 4, <= 500 => 5, _ => 6 };
         var position = context.HumanTurnIndex switch { 0 => 0, 1 => 1, 2 => 2, <= 5 => 3, <= 10 => 4, _ => 5 };
         var paste = !split.HasPaste ? 0 : split.PastedFraction switch { < 0.3 => 1, < 0.7 => 2, _ => 3 };
-        var cjk = CjkShare(normal) > 0.2;
         // Every cue twice: once shared, once for this language only. Chinese turns are fewer and are corrections more
         // often, and the same cue ("asked a question", a pattern category) does not weigh the same in both languages.
         var language = cjk ? 0x20000u : 0x10000u;

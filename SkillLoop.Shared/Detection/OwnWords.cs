@@ -85,6 +85,10 @@ public static class OwnWords
             return true;
         if (IsErrorHeadline(trimmed))
             return true;
+        // What Cursor pastes when the person points at an element, and inline images: the page's words, not the person's.
+        if (trimmed.StartsWith("DOM Path:") || trimmed.StartsWith("data:image/") || trimmed.StartsWith("Position: top=")
+            || trimmed.StartsWith("React Component:") || trimmed.StartsWith("HTML Element:"))
+            return true;
         // A line the agent wrote, pasted back: quoting is not blaming.
         if (previous is { Length: > 0 } && trimmed.Length >= 24 && previous.AsSpan().IndexOf(trimmed, StringComparison.Ordinal) >= 0)
             return true;

@@ -40,6 +40,22 @@ public sealed class TwoStageDetectorTests
     }
 
     [Fact]
+    public void An_element_reference_cursor_pastes_and_an_inline_image_are_not_the_persons_own_words()
+    {
+        var text = "DOM Path: div#root > div.min-h-screen bg-white > div.flex h-screen overflow-hidden > button.flex items-center\n"
+            + "Position: top=120px, left=40px, width=200px, height=32px\n"
+            + "React Component: Sidebar\n"
+            + "HTML Element: <button class=\"flex\">语言</button>\n"
+            + "data:image/svg+xml;base64,PHN2ZyB3aWR0aD0iMTIzIiBoZWlnaHQ9IjMwIi\n"
+            + "这个按钮放到右上角";
+
+        var split = OwnWords.Split(text);
+
+        Assert.Equal("这个按钮放到右上角", split.Text);
+        Assert.True(split.HasPaste);
+    }
+
+    [Fact]
     public void Chinese_prose_with_code_words_stays_the_persons_own_words()
     {
         var split = OwnWords.Split("还是不行，useEffect 里面的 fetch 没有执行");
