@@ -38,9 +38,23 @@ public sealed partial class Clusterer(
     /// </summary>
     public const string ProblemText = "CASE WHEN " + Extraction.HeuristicIssueExtractor.IsHeuristicSql + " THEN NULL ELSE i.problem_pattern END";
 
-    /// <summary>The text that represents a signal's problem: the extracted problem pattern and the correction.</summary>
-    public static string TextFor(string correction, string? problemPattern) =>
-        string.IsNullOrWhiteSpace(problemPattern) ? correction : problemPattern.Trim() + "\n" + correction;
+    /// <summary>
+    /// What is embedded besides the model: stored with the model id (see <see cref="Reembedder.ModelId"/>), so a change
+    /// here re-embeds every signal once. <c>no-lead-in</c>: the correction is embedded without its lead-in.
+    /// </summary>
+    public const string EmbeddedText = "+no-lead-in";
+
+    /// <summary>
+    /// The text that represents a signal's problem: the extracted problem pattern and the correction, without the
+    /// lead-in that only says "wrong" ("No, …", "Wrong: …", "不对，…"). Every correction has one, so it pulled unrelated
+    /// problems together: on the labelled set with every skill in one partition (threshold 0.33), pairwise F1 English
+    /// 0.840 → 0.874 and Chinese 0.856 → 0.889 (see the clustering benchmark).
+    /// </summary>
+    public static string TextFor(string correction, string? problemPattern)
+    {
+        var own = Extraction.CorrectionText.StripLeadIn(correction);
+        return string.IsNullOrWhiteSpace(problemPattern) ? own : problemPattern.Trim() + "\n" + own;
+    }
 
     /// <summary>Assigns one signal; a signal already in a cluster stays where it is.</summary>
     public async Task<ClusterAssignment> AssignAsync(long signalId, string? problemPattern, CancellationToken cancellationToken) =>
