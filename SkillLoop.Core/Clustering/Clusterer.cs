@@ -183,7 +183,8 @@ public sealed partial class Clusterer(
             """
             UPDATE clusters SET
                 centroid_sum = @sum, signal_count = signal_count + 1, user_count = @users, last_seen = @now, updated_at = @now,
-                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END, title = @title
+                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END, title = @title,
+                consolidated = 0
             WHERE id = @clusterId
             """, new { clusterId, sum = Vectors.ToBlob(sum), users, now, crossing, title }, transaction, cancellationToken: cancellationToken));
         await _clusterVectors.UpsertAsync(connection, transaction, clusterId, cluster.Skill, sum, cancellationToken);
@@ -192,7 +193,9 @@ public sealed partial class Clusterer(
 
     /// <summary>
     /// Recomputes a cluster's centroid and evidence from its members (after a join, merge or move), and records the
-    /// moment it first reaches the distinct-user threshold. Returns true only on that first crossing.
+    /// moment it first reaches the distinct-user threshold. Returns true only on that first crossing. A cluster left
+    /// below the threshold (consolidation or an admin took members away) loses the mark unless a proposal was made
+    /// for it: a crossing by members that were never its own is undone.
     /// </summary>
     internal async Task<bool> RefreshAsync(
         SqliteConnection connection, SqliteTransaction transaction, long clusterId, ClusteringThresholds thresholds, DateTimeOffset now, CancellationToken cancellationToken)
@@ -223,7 +226,10 @@ public sealed partial class Clusterer(
             UPDATE clusters SET
                 centroid_sum = @sum, signal_count = @count, user_count = @users,
                 first_seen = @firstSeen, last_seen = @lastSeen, updated_at = @now,
-                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END,
+                threshold_reached_at = CASE
+                    WHEN @crossing THEN @now
+                    WHEN @below AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = @clusterId) THEN NULL
+                    ELSE threshold_reached_at END,
                 title = coalesce(@title, title)
             WHERE id = @clusterId
             """,
@@ -238,6 +244,7 @@ public sealed partial class Clusterer(
                 lastSeen = members.Max(m => m.CreatedAt),
                 now,
                 crossing,
+                below = users < thresholds.DistinctUsers,
             },
             transaction, cancellationToken: cancellationToken));
         if (cluster.State != "merged")
