@@ -62,6 +62,18 @@ DOMAIN = {
  '更新':'update', '创建':'create', '检查':'check', '运行':'run', '执行':'execute run', '构建':'build', '部署':'deploy', '环境':'environment',
  '环境变量':'environment variable', '硬编码':'hardcode', '写死':'hardcode', '打印':'print', '输出':'output', '加载':'load', '缓存':'cache', '并发':'concurrency',
  '线程':'thread', '锁':'lock', '签名':'signature', '认证':'authentication', '授权':'authorization', '登录':'login', '密码':'password', '用户':'user',
+ '编译':'compile', '编译器':'compiler', '导入':'import', '导出':'export', '语句':'statement', '约定':'convention', '约定式':'conventional',
+ '约定式提交':'conventional commits', '产物':'artifact', '构建产物':'build artifacts', '生成':'generate', '生成的':'generated', '可运行':'runnable',
+ '指出':'point out', '改动':'change', '批准':'approve', '特性':'attribute', '框架':'framework', '单元测试':'unit test', '初始化':'initialize',
+ '暂存':'stage', '撤销':'undo revert', '上游':'upstream', '第三方':'third-party', '拷贝':'copy', '复制':'copy', '外部':'external', '废弃':'deprecate',
+ '弃用':'deprecate', '重命名':'rename', '改名':'rename', '读取':'read', '写入':'write', '限流':'rate limit', '退避':'backoff', '抖动':'jitter',
+ '打码':'mask', '凭据':'credentials', '凭证':'credentials', '调试':'debug', '请求头':'request header', '大小写':'capitalization case', '大写':'uppercase capital',
+ '小写':'lowercase', '千分位':'thousands separator', '分隔符':'separator', '四舍五入':'round', '逗号':'comma', '表结构':'schema', '架构':'schema architecture',
+ '可逆':'reversible', '删掉':'delete', '实现':'implement', '重构':'refactor', '提示':'hint prompt', '报错信息':'error message', '异步':'async', '同步':'sync',
+ '回调':'callback', '中间件':'middleware', '容器':'container', '镜像':'image', '仓库':'repository', '推送':'push', '拉取':'pull', '克隆':'clone',
+ '变基':'rebase', '冲突':'conflict', '补丁':'patch', '钩子':'hook', '流水线':'pipeline', '断点':'breakpoint', '堆栈':'stack', '内存':'memory',
+ '性能':'performance', '查询':'query', '注入':'injection', '序列化':'serialize', '反序列化':'deserialize', '编码':'encoding', '解码':'decode',
+ '字符串':'string', '数组':'array', '列表':'list', '字典':'dictionary', '布尔':'boolean', '枚举':'enum', '泛型':'generic', '接口文档':'API docs',
 }
 
 def main(source, target):

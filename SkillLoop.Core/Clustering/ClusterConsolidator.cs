@@ -59,7 +59,8 @@ public sealed partial class ClusterConsolidator(SqliteDb db, Clusterer clusterer
 
         var clusterRows = (await connection.QueryAsync<ClusterRow>(new CommandDefinition(
             """
-            SELECT c.id AS Id, c.skill AS Skill, c.updated_at AS UpdatedAt, EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = c.id) AS HasProposal
+            SELECT c.id AS Id, c.skill AS Skill, c.updated_at AS UpdatedAt, c.consolidated AS Consolidated,
+                   EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = c.id) AS HasProposal
             FROM clusters c WHERE c.state = 'open' AND c.signal_count > 0
             """, transaction: transaction, cancellationToken: cancellationToken))).ToList();
         var memberRows = (await connection.QueryAsync<MemberRow>(new CommandDefinition(
@@ -79,10 +80,14 @@ public sealed partial class ClusterConsolidator(SqliteDb db, Clusterer clusterer
         long newClusters = 0;
         var byId = clusterRows.ToDictionary(c => c.Id);
         // Only skills where something changed since the last pass (every assignment and admin action stamps its
-        // cluster): a pass is a function of a skill's signals, so an unchanged skill would come out the same.
+        // cluster): a pass is a function of a skill's signals, so an unchanged skill would come out the same. A join
+        // also clears its cluster's consolidated flag, which catches the join whose time was read before this pass
+        // began but which had to wait for it to write.
         var since = _lastRun;
-        foreach (var partition in clusterRows.GroupBy(c => c.Skill).Where(p => since is null || p.Any(c => c.UpdatedAt >= since)))
+        var settled = new List<string>();
+        foreach (var partition in clusterRows.GroupBy(c => c.Skill).Where(p => since is null || p.Any(c => c.UpdatedAt >= since || !c.Consolidated)))
         {
+            settled.Add(partition.Key);
             var ids = partition.Select(c => c.Id).ToHashSet();
             var members = memberRows.Where(m => ids.Contains(m.ClusterId)).Select(m => new Member(m.Id, m.ClusterId, m.Pinned, Vectors.Normalize(MemoryMarshal.Cast<byte, float>(m.Vector)))).ToList();
             // Vectors of another model (a re-embedding in progress) are left for the next pass.
@@ -164,6 +169,12 @@ public sealed partial class ClusterConsolidator(SqliteDb db, Clusterer clusterer
         {
             await clusterer.RefreshAsync(connection, transaction, clusterId, thresholds, now, cancellationToken);
         }
+
+        // Every cluster of the skills re-clustered here (those it made included) is settled: it may now ask for a
+        // proposal (see ProposalDrafter.CreateDueAsync).
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE clusters SET consolidated = 1 WHERE consolidated = 0 AND state = 'open' AND skill IN (SELECT value FROM json_each(@skills))",
+            new { skills = System.Text.Json.JsonSerializer.Serialize(settled) }, transaction, cancellationToken: cancellationToken));
 
         await transaction.CommitAsync(cancellationToken);
         (_lastRun, _lastThreshold) = (now, thresholds.Similarity);
@@ -559,6 +570,7 @@ public sealed partial class ClusterConsolidator(SqliteDb db, Clusterer clusterer
         public long Id { get; init; }
         public string Skill { get; init; } = "";
         public DateTimeOffset UpdatedAt { get; init; }
+        public bool Consolidated { get; init; }
         public bool HasProposal { get; init; }
     }
 

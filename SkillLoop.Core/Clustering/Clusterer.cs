@@ -38,9 +38,23 @@ public sealed partial class Clusterer(
     /// </summary>
     public const string ProblemText = "CASE WHEN " + Extraction.HeuristicIssueExtractor.IsHeuristicSql + " THEN NULL ELSE i.problem_pattern END";
 
-    /// <summary>The text that represents a signal's problem: the extracted problem pattern and the correction.</summary>
-    public static string TextFor(string correction, string? problemPattern) =>
-        string.IsNullOrWhiteSpace(problemPattern) ? correction : problemPattern.Trim() + "\n" + correction;
+    /// <summary>
+    /// What is embedded besides the model: stored with the model id (see <see cref="Reembedder.ModelId"/>), so a change
+    /// here re-embeds every signal once. <c>no-lead-in</c>: the correction is embedded without its lead-in.
+    /// </summary>
+    public const string EmbeddedText = "+no-lead-in";
+
+    /// <summary>
+    /// The text that represents a signal's problem: the extracted problem pattern and the correction, without the
+    /// lead-in that only says "wrong" ("No, …", "Wrong: …", "不对，…"). Every correction has one, so it pulled unrelated
+    /// problems together: on the labelled set with every skill in one partition (threshold 0.33), pairwise F1 English
+    /// 0.840 → 0.874 and Chinese 0.856 → 0.889 (see the clustering benchmark).
+    /// </summary>
+    public static string TextFor(string correction, string? problemPattern)
+    {
+        var own = Extraction.CorrectionText.StripLeadIn(correction);
+        return string.IsNullOrWhiteSpace(problemPattern) ? own : problemPattern.Trim() + "\n" + own;
+    }
 
     /// <summary>Assigns one signal; a signal already in a cluster stays where it is.</summary>
     public async Task<ClusterAssignment> AssignAsync(long signalId, string? problemPattern, CancellationToken cancellationToken) =>
@@ -169,7 +183,8 @@ public sealed partial class Clusterer(
             """
             UPDATE clusters SET
                 centroid_sum = @sum, signal_count = signal_count + 1, user_count = @users, last_seen = @now, updated_at = @now,
-                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END, title = @title
+                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END, title = @title,
+                consolidated = 0
             WHERE id = @clusterId
             """, new { clusterId, sum = Vectors.ToBlob(sum), users, now, crossing, title }, transaction, cancellationToken: cancellationToken));
         await _clusterVectors.UpsertAsync(connection, transaction, clusterId, cluster.Skill, sum, cancellationToken);
@@ -178,7 +193,9 @@ public sealed partial class Clusterer(
 
     /// <summary>
     /// Recomputes a cluster's centroid and evidence from its members (after a join, merge or move), and records the
-    /// moment it first reaches the distinct-user threshold. Returns true only on that first crossing.
+    /// moment it first reaches the distinct-user threshold. Returns true only on that first crossing. A cluster left
+    /// below the threshold (consolidation or an admin took members away) loses the mark unless a proposal was made
+    /// for it: a crossing by members that were never its own is undone.
     /// </summary>
     internal async Task<bool> RefreshAsync(
         SqliteConnection connection, SqliteTransaction transaction, long clusterId, ClusteringThresholds thresholds, DateTimeOffset now, CancellationToken cancellationToken)
@@ -209,7 +226,10 @@ public sealed partial class Clusterer(
             UPDATE clusters SET
                 centroid_sum = @sum, signal_count = @count, user_count = @users,
                 first_seen = @firstSeen, last_seen = @lastSeen, updated_at = @now,
-                threshold_reached_at = CASE WHEN @crossing THEN @now ELSE threshold_reached_at END,
+                threshold_reached_at = CASE
+                    WHEN @crossing THEN @now
+                    WHEN @below AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = @clusterId) THEN NULL
+                    ELSE threshold_reached_at END,
                 title = coalesce(@title, title)
             WHERE id = @clusterId
             """,
@@ -224,6 +244,7 @@ public sealed partial class Clusterer(
                 lastSeen = members.Max(m => m.CreatedAt),
                 now,
                 crossing,
+                below = users < thresholds.DistinctUsers,
             },
             transaction, cancellationToken: cancellationToken));
         if (cluster.State != "merged")

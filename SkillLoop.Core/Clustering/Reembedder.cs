@@ -35,13 +35,16 @@ public sealed partial class Reembedder(
 
     public ReembedProgress Progress => _progress;
 
-    /// <summary>Identifies the embedding model, so that a change of model is noticed across restarts.</summary>
+    /// <summary>
+    /// Identifies the embedding model and what is embedded (<see cref="Clusterer.EmbeddedText"/>), so that a change of
+    /// either is noticed across restarts.
+    /// </summary>
     public string ModelId
     {
         get
         {
             var metadata = embedder.GetService<EmbeddingGeneratorMetadata>();
-            return $"{metadata?.ProviderName ?? embedder.GetType().Name}/{metadata?.DefaultModelId ?? "default"}";
+            return $"{metadata?.ProviderName ?? embedder.GetType().Name}/{metadata?.DefaultModelId ?? "default"}{Clusterer.EmbeddedText}";
         }
     }
 

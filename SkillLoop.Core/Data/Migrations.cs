@@ -464,6 +464,13 @@ public static class Migrations
                 INSERT INTO signals_fts (rowid, text) VALUES (new.id, new.text);
             END;
             """),
+        (17, "a cluster's members settled by consolidation", """
+            -- 0 while a cluster holds signals that joined it as they arrived (greedy, at the similarity threshold) and
+            -- no consolidation pass has re-clustered its skill since; 1 after one has. A proposal is only made for a
+            -- settled cluster, so a cluster that crossed the distinct-user threshold by an unlucky join is split
+            -- before it can ask for a fix. Existing clusters start unsettled: the first pass after the upgrade settles them.
+            ALTER TABLE clusters ADD COLUMN consolidated INTEGER NOT NULL DEFAULT 0;
+            """),
     ];
 
     public static int Latest => All[^1].Version;

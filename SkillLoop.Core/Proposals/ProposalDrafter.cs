@@ -15,6 +15,7 @@ namespace SkillLoop.Core.Proposals;
 public sealed partial class ProposalDrafter(
     ProposalWork work,
     ClusteringSettings clustering,
+    ClusterConsolidator consolidator,
     RegistryStore registries,
     GitMirror git,
     ProposalWriter writer,
@@ -24,21 +25,40 @@ public sealed partial class ProposalDrafter(
     private const string Actor = ProposalWork.Actor;
     private static readonly TimeSpan UnmatchedWait = TimeSpan.FromSeconds(30);
 
-    /// <summary>One proposal for each open cluster with enough distinct users (the registry's threshold, else the global one).</summary>
+    /// <summary>
+    /// One proposal for each open cluster with enough distinct users (the registry's threshold, else the global one),
+    /// counted once consolidation has settled the cluster. Signals join a cluster as they arrive, by similarity to its
+    /// centroid, so a cluster can reach the threshold with members that consolidation would move to a cluster of
+    /// their own; a proposal would then anchor them there for good. So a cluster with enough users that joined since
+    /// the last consolidation pass has its skill consolidated first, and only settled clusters are counted.
+    /// </summary>
     public async Task<int> CreateDueAsync(CancellationToken cancellationToken)
     {
         var global = (await clustering.GetAsync(cancellationToken)).DistinctUsers;
         await using var connection = await work.Db.OpenAsync(cancellationToken);
         var lowest = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
             "SELECT min(distinct_users) FROM registries", cancellationToken: cancellationToken));
+        var minimum = Math.Min(global, lowest ?? global);
+        var unsettled = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            """
+            SELECT EXISTS (SELECT 1 FROM clusters c
+                WHERE c.state = 'open' AND c.signal_count > 0 AND c.user_count >= @minimum AND c.consolidated = 0
+                  AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = c.id))
+            """, new { minimum }, cancellationToken: cancellationToken));
+        if (unsettled)
+        {
+            await consolidator.RunAsync(cancellationToken);
+        }
+
+        // A signal that joins after the pass unsettles its cluster again: it waits for the next pass.
         var candidates = (await connection.QueryAsync<(long Id, string Skill, long Users, long Signals, string Title, string? Path)>(new CommandDefinition(
             """
             SELECT c.id, c.skill, c.user_count, c.signal_count, c.title, (SELECT max(skill_path) FROM signals s WHERE s.cluster_id = c.id)
             FROM clusters c
-            WHERE c.state = 'open' AND c.signal_count > 0 AND c.user_count >= @minimum
+            WHERE c.state = 'open' AND c.signal_count > 0 AND c.user_count >= @minimum AND c.consolidated = 1
               AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = c.id)
             ORDER BY c.id LIMIT 100
-            """, new { minimum = Math.Min(global, lowest ?? global) }, cancellationToken: cancellationToken))).ToList();
+            """, new { minimum }, cancellationToken: cancellationToken))).ToList();
         if (candidates.Count == 0)
         {
             return 0;
@@ -61,7 +81,8 @@ public sealed partial class ProposalDrafter(
             var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
                 """
                 INSERT INTO proposals (cluster_id, skill, registry_id, skill_path, title, state, evidence_signals, evidence_users, created_at, updated_at)
-                VALUES (@clusterId, @skill, @registryId, @path, @title, 'drafting', @signals, @users, @now, @now)
+                SELECT @clusterId, @skill, @registryId, @path, @title, 'drafting', @signals, @users, @now, @now
+                WHERE EXISTS (SELECT 1 FROM clusters WHERE id = @clusterId AND consolidated = 1 AND user_count = @users)
                 ON CONFLICT (cluster_id) DO NOTHING
                 RETURNING id
                 """,

@@ -38,7 +38,7 @@ public sealed class AiSettingsTests : IAsyncLifetime
         var embedder = core.Get<IEmbeddingGenerator<string, Embedding<float>>>();
         var reembedder = core.Get<Reembedder>();
         await reembedder.StartAsync(CancellationToken.None);
-        await WaitUntilAsync(() => reembedder.Progress.Model == "openai/embed-a");
+        await WaitUntilAsync(() => reembedder.Progress.Model == "openai/embed-a" + SkillLoop.Core.Clustering.Clusterer.EmbeddedText);
         var clusterer = core.Get<Clusterer>();
         await clusterer.AssignAsync(await ClustererTests.StoreAsync(core, "alice", "pdf-report", "the totals row must stay at the bottom"), null, CancellationToken.None);
         await clusterer.AssignAsync(await ClustererTests.StoreAsync(core, "bob", "pdf-report", "dates in ISO format please"), null, CancellationToken.None);
@@ -49,8 +49,8 @@ public sealed class AiSettingsTests : IAsyncLifetime
         Assert.Equal(new AiProviderInfo("openai", "embed-b"), view.InUse.Embeddings);
         Assert.Same(embedder, core.Get<IEmbeddingGenerator<string, Embedding<float>>>());
         Assert.Equal("embed-b", embedder.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId);
-        await WaitUntilAsync(() => reembedder.Progress is { Model: "openai/embed-b", Running: false, Done: 2, Total: 2 });
-        Assert.Equal("openai/embed-b", await core.Get<SettingsStore>().GetAsync(Reembedder.ModelKey, CancellationToken.None));
+        await WaitUntilAsync(() => reembedder.Progress is { Model: "openai/embed-b" + SkillLoop.Core.Clustering.Clusterer.EmbeddedText, Running: false, Done: 2, Total: 2 });
+        Assert.Equal("openai/embed-b" + SkillLoop.Core.Clustering.Clusterer.EmbeddedText, await core.Get<SettingsStore>().GetAsync(Reembedder.ModelKey, CancellationToken.None));
         var batch = Assert.Single(_fake.Requests, r => r.Path == "/v1/embeddings" && r.Body.GetProperty("model").GetString() == "embed-b");
         Assert.Equal(2, batch.Body.GetProperty("input").GetArrayLength());
         await reembedder.StopAsync(CancellationToken.None);

@@ -237,6 +237,89 @@ public sealed partial class ClusterConsolidatorTests
     }
 
     [Fact]
+    public async Task A_cluster_that_reaches_three_users_by_an_unlucky_join_asks_for_no_proposal_until_consolidation_confirms_them()
+    {
+        // With MiniLM at 0.35: the two "vendored code" corrections are 0.50 similar; the "ask for tests" one is 0.37
+        // similar to their centroid, so it joins as it arrives and the cluster counts three users, but its mean
+        // similarity to them is 0.32: consolidation gives it a cluster of its own.
+        using var model = new SkillLoop.Core.Ai.MiniLm.MiniLmEmbeddingGenerator();
+        await using var core = await ClustererTests.StartAsync(sqliteVec: true, model);
+        await core.Get<ClusteringSettings>().SetAsync(new ClusteringThresholds(0.35f, 3), CancellationToken.None);
+        var clusterer = core.Get<Clusterer>();
+        var drafter = core.Get<SkillLoop.Core.Proposals.ProposalDrafter>();
+        var ids = new List<long>();
+        var assignments = new List<ClusterAssignment>();
+        foreach (var (user, text) in new[]
+        {
+            ("alice", "Don't suggest edits to the vendored third-party code."),
+            ("bob", "No, the vendor folder is external; leave it out of the review."),
+            ("carol", "Again you approved code that has no tests; ask for them."),
+        })
+        {
+            ids.Add(await ClustererTests.StoreAsync(core, user, "code-review", text));
+            assignments.Add(await clusterer.AssignAsync(ids[^1], null, CancellationToken.None));
+        }
+
+        Assert.Single((await ClustersOfAsync(core, ids)).Distinct());
+        Assert.True(assignments[^1].ThresholdReached); // as they arrived: three users in one cluster
+
+        Assert.Equal(0, await drafter.CreateDueAsync(CancellationToken.None));
+
+        var clusters = await ClustersOfAsync(core, ids);
+        Assert.Equal(clusters[0], clusters[1]);
+        Assert.NotEqual(clusters[0], clusters[2]);
+        var vendored = (await core.Get<ClusterStore>().GetAsync(clusters[0], CancellationToken.None))!.Cluster;
+        Assert.Equal(2, vendored.DistinctUsers);
+        Assert.Null(vendored.ThresholdReachedAt); // the crossing by a member that was never its own is undone
+        Assert.Empty(await ProposalClustersAsync(core));
+
+        // A third user with the same problem: now the cluster has its three users, and the proposal is made.
+        ids.Add(await ClustererTests.StoreAsync(core, "dave", "code-review", "Review comments should not touch vendored libraries."));
+        Assert.Equal(clusters[0], (await clusterer.AssignAsync(ids[^1], null, CancellationToken.None)).ClusterId);
+
+        Assert.Equal(1, await drafter.CreateDueAsync(CancellationToken.None));
+        Assert.Equal([clusters[0]], await ProposalClustersAsync(core));
+        Assert.Equal([clusters[0], clusters[0], clusters[2], clusters[0]], await ClustersOfAsync(core, ids));
+    }
+
+    [Fact]
+    public async Task A_join_unsettles_its_cluster_and_the_next_pass_settles_it_even_when_the_join_was_stamped_before_the_pass()
+    {
+        await using var core = await ClustererTests.StartAsync(sqliteVec: true, new AngleEmbedder());
+        var clusterer = core.Get<Clusterer>();
+        var consolidator = core.Get<ClusterConsolidator>();
+        var first = await clusterer.AssignAsync(await ClustererTests.StoreAsync(core, "alice", "pdf-report", A), null, CancellationToken.None);
+        Assert.False(await ConsolidatedAsync(core, first.ClusterId));
+        await consolidator.RunAsync(CancellationToken.None);
+        Assert.True(await ConsolidatedAsync(core, first.ClusterId));
+
+        var joined = await clusterer.AssignAsync(await ClustererTests.StoreAsync(core, "bob", "pdf-report", B), null, CancellationToken.None);
+        Assert.Equal(first.ClusterId, joined.ClusterId);
+        Assert.False(await ConsolidatedAsync(core, first.ClusterId));
+        // A join whose time was read before the last pass began (it waited for the pass to finish writing).
+        await using (var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None))
+        {
+            await connection.ExecuteAsync("UPDATE clusters SET updated_at = '2000-01-01 00:00:00+00:00' WHERE id = @id", new { id = first.ClusterId });
+        }
+
+        await consolidator.RunAsync(CancellationToken.None);
+
+        Assert.True(await ConsolidatedAsync(core, first.ClusterId));
+    }
+
+    private static async Task<bool> ConsolidatedAsync(TestCore core, long clusterId)
+    {
+        await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        return await connection.ExecuteScalarAsync<bool>("SELECT consolidated FROM clusters WHERE id = @clusterId", new { clusterId });
+    }
+
+    private static async Task<List<long>> ProposalClustersAsync(TestCore core)
+    {
+        await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        return (await connection.QueryAsync<long>("SELECT cluster_id FROM proposals ORDER BY id")).ToList();
+    }
+
+    [Fact]
     public async Task Close_clusters_in_two_languages_are_suggested_for_a_merge_and_same_language_ones_are_not()
     {
         await using var core = await ClustererTests.StartAsync(sqliteVec: true, new AngleEmbedder());

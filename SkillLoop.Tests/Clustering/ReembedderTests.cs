@@ -23,12 +23,12 @@ public sealed class ReembedderTests
         var dates = await clusterer.AssignAsync(await StoreAsync(core, "carol", "pdf-report", "dates in ISO format year month day"), null, CancellationToken.None);
         var first = Create(core, new BagOfWordsEmbeddingGenerator());
         await first.RunAsync(CancellationToken.None);
-        Assert.Equal("bag-of-words/bow-64", await core.Get<SettingsStore>().GetAsync(Reembedder.ModelKey, CancellationToken.None));
+        Assert.Equal("bag-of-words/bow-64" + Clusterer.EmbeddedText, await core.Get<SettingsStore>().GetAsync(Reembedder.ModelKey, CancellationToken.None));
 
         var second = Create(core, new BagOfWordsEmbeddingGenerator(dimensions: 32));
         await second.RunAsync(CancellationToken.None);
 
-        Assert.Equal(new ReembedProgress("bag-of-words/bow-32", false, 3, 3, null), second.Progress);
+        Assert.Equal(new ReembedProgress("bag-of-words/bow-32" + Clusterer.EmbeddedText, false, 3, 3, null), second.Progress);
         await using var connection = await core.Get<SqliteDb>().OpenWithVectorsAsync(CancellationToken.None);
         Assert.Equal([32], (await connection.QueryAsync<int>("SELECT DISTINCT dimensions FROM vectors")).ToList());
         Assert.Equal([totals.ClusterId, totals.ClusterId, dates.ClusterId], (await connection.QueryAsync<long>("SELECT cluster_id FROM signals ORDER BY id")).ToList());

@@ -23,13 +23,14 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     /// <summary>
     /// The model as this generator runs it; stored with the vectors, so a change of precision or of what is embedded
-    /// re-embeds (<c>zh-gloss2</c>: Chinese is glossed in English first, see <see cref="ChineseGloss"/>; the 2 is the
-    /// first-sense table with function words and backward matching, which changed every Chinese vector).
+    /// re-embeds (<c>zh-gloss3</c>: Chinese is glossed in English first, see <see cref="ChineseGloss"/>; 2 was the
+    /// first-sense table with function words and backward matching, 3 adds software senses such as 编译 "compile",
+    /// 导入 "import", 约定式提交 "conventional commits").
     /// </summary>
-    public const string ModelName = "all-MiniLM-L6-v2-int8+zh-gloss2";
+    public const string ModelName = "all-MiniLM-L6-v2-int8+zh-gloss3";
 
     /// <summary>The unquantised model (reference and comparison only).</summary>
-    public const string FloatModelName = "all-MiniLM-L6-v2+zh-gloss2";
+    public const string FloatModelName = "all-MiniLM-L6-v2+zh-gloss3";
 
     public const int Dimensions = 384;
 

@@ -21,8 +21,8 @@ public sealed class MiniLmEmbeddingGeneratorTests(MiniLmFixture fixture) : IClas
         Assert.Equal(MiniLmEmbeddingGenerator.Dimensions, vector.Length);
         Assert.Equal(1.0, Math.Sqrt(vector.Sum(x => (double)x * x)), 3);
         Assert.Equal("minilm", fixture.Generator.Metadata.ProviderName);
-        Assert.Equal("all-MiniLM-L6-v2-int8+zh-gloss2", fixture.Generator.Metadata.DefaultModelId);
-        Assert.Equal("all-MiniLM-L6-v2-int8+zh-gloss2", Assert.Single(embeddings).ModelId);
+        Assert.Equal("all-MiniLM-L6-v2-int8+zh-gloss3", fixture.Generator.Metadata.DefaultModelId);
+        Assert.Equal("all-MiniLM-L6-v2-int8+zh-gloss3", Assert.Single(embeddings).ModelId);
     }
 
     [Fact]
@@ -133,7 +133,7 @@ public sealed class MiniLmEmbeddingGeneratorTests(MiniLmFixture fixture) : IClas
         var int8 = await fixture.Generator.GenerateAsync(sentences);
         var floats = await reference.GenerateAsync(sentences);
 
-        Assert.Equal("all-MiniLM-L6-v2+zh-gloss2", reference.Metadata.DefaultModelId);
+        Assert.Equal("all-MiniLM-L6-v2+zh-gloss3", reference.Metadata.DefaultModelId);
         var cosines = int8.Zip(floats, Cosine).ToList();
         Assert.All(cosines, c => Assert.True(c > 0.97, $"cosine {c:F4}"));
         Assert.True(cosines.Average() > 0.985, $"mean cosine {cosines.Average():F4}");
