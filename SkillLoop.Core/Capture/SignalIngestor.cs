@@ -22,6 +22,8 @@ public sealed record IngestResult(IngestOutcome Outcome, SignalBatchResult Resul
 /// of <see cref="RowsPerWriteTurn"/> rows, so another client's post waits for one part, not for the whole batch; its
 /// cursor moves in the last one. A batch stopped half-way (the server stopped) left rows but not the cursor: the
 /// client's resend from the same offset stores the rest, and every row once (turn ids are unique per session).
+/// A write turn of a large batch also ends early, after <see cref="MinRowsPerWriteTurn"/> rows, once another writer
+/// waits for it: a small post then waits for a few rows, not for a whole part.
 /// </summary>
 public sealed partial class SignalIngestor(
     SqliteDb db,
@@ -34,6 +36,12 @@ public sealed partial class SignalIngestor(
 {
     /// <summary>Rows (turns and corrections) written in one write turn: a few milliseconds of holding it.</summary>
     internal const int RowsPerWriteTurn = 256;
+
+    /// <summary>
+    /// Rows a write turn writes before it gives way to a writer waiting for it (about a millisecond): fewer would
+    /// commit too often; 256 made another client's post wait 20-60 ms behind a flood's write turn (issue 16, item 13).
+    /// </summary>
+    internal const int MinRowsPerWriteTurn = 16;
 
     private readonly KeyedGates _sessionGates = new();
 
@@ -98,9 +106,9 @@ public sealed partial class SignalIngestor(
                 }
             }
 
-            var rows = RowsPerWriteTurn;
+            var rows = 0;
             // Corrections first: they are what the pipeline works on; plain turns come from old clients only.
-            for (; correctionsWritten < batch.Corrections.Count && rows > 0; correctionsWritten++, rows--)
+            for (; correctionsWritten < batch.Corrections.Count && !TurnIsOver(rows); correctionsWritten++, rows++)
             {
                 var signal = await InsertCorrectionAsync(connection, transaction, batch, batch.Corrections[correctionsWritten], user, credentialId, awaitClientUntil, now, token);
                 if (signal is null)
@@ -113,7 +121,7 @@ public sealed partial class SignalIngestor(
                 }
             }
 
-            for (; turnsWritten < batch.Turns.Count && rows > 0; turnsWritten++, rows--)
+            for (; turnsWritten < batch.Turns.Count && !TurnIsOver(rows); turnsWritten++, rows++)
             {
                 await InsertTurnAsync(connection, transaction, batch, batch.Turns[turnsWritten], userHash, now, token);
             }
@@ -136,6 +144,9 @@ public sealed partial class SignalIngestor(
         var cursor = batch.Cursor with { Platform = batch.Platform, SessionId = batch.SessionId };
         return new(IngestOutcome.Stored, new SignalBatchResult(stored.Count, duplicates, cursor));
     }
+
+    /// <summary>Whether a write turn that wrote <paramref name="rows"/> rows ends here (the batch continues in the next).</summary>
+    private bool TurnIsOver(int rows) => rows >= RowsPerWriteTurn || (rows >= MinRowsPerWriteTurn && db.WritersWaiting > 0);
 
     private static Task InsertTurnAsync(
         Microsoft.Data.Sqlite.SqliteConnection connection, System.Data.Common.DbTransaction transaction, SignalBatch batch, UserTurn turn,
