@@ -34,11 +34,16 @@ public sealed class LargeBatchThreads : TaskScheduler, IDisposable
     /// <summary>How many pieces of work <see cref="RunAsync"/> was given (the dashboard's tests see large posts come here).</summary>
     public long HandedOver => Interlocked.Read(ref _handedOver);
 
-    /// <summary>Runs <paramref name="work"/>, and every continuation of it that does not opt out, on these threads.</summary>
-    public Task RunAsync(Func<Task> work)
+    /// <summary>
+    /// Runs <paramref name="work"/>, and every continuation of it that does not opt out, on these threads. The caller
+    /// resumes on the thread pool, never inline on one of these threads (the request pipeline after the handler, or the
+    /// next request of the connection, would otherwise run at lowered priority).
+    /// </summary>
+    public async Task RunAsync(Func<Task> work)
     {
         Interlocked.Increment(ref _handedOver);
-        return Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, this).Unwrap();
+        await Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, this).Unwrap()
+            .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
     }
 
     public void Dispose() => _queue.CompleteAdding();

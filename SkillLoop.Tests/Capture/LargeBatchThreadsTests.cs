@@ -1,4 +1,5 @@
 using SkillLoop.Core.Capture;
+using SkillLoop.Tests.Support;
 
 namespace SkillLoop.Tests.Capture;
 
@@ -29,6 +30,30 @@ public sealed class LargeBatchThreadsTests
 
         Assert.False(seen.Item3);
         Assert.Equal(1, threads.HandedOver);
+        // And the caller is back at its own priority.
+        Assert.NotEqual(LargeBatchThreads.ThreadName, Thread.CurrentThread.Name);
+    }
+
+    [Fact]
+    public async Task A_batch_parsed_at_lowered_priority_is_written_at_normal_priority_so_no_writer_waits_for_a_starved_thread()
+    {
+        await using var core = await TestCore.StartAsync();
+        var threads = core.Get<LargeBatchThreads>();
+        var ingestor = core.Get<SignalIngestor>();
+        var ownNice = PipelineSchedulerTests.CurrentThread().Nice;
+        (string? Name, int Nice) writer = default;
+        // Told of the stored signals right after the last write turn, on the thread that wrote it.
+        using var subscription = core.Get<SignalFeed>().Subscribe(_ =>
+        {
+            writer = PipelineSchedulerTests.CurrentThread();
+            return Task.CompletedTask;
+        });
+
+        var result = await RunAsync(threads, () => ingestor.IngestAsync(SignalIngestorTests.Batch("lowered", 0, 10, corrections: "no, that's wrong"), CancellationToken.None));
+
+        Assert.Equal((IngestOutcome.Stored, 1), (result.Outcome, result.Result.Accepted));
+        Assert.NotEqual(LargeBatchThreads.ThreadName, writer.Name);
+        Assert.Equal(ownNice, writer.Nice);
     }
 
     private static async Task<T> RunAsync<T>(LargeBatchThreads threads, Func<Task<T>> work)
