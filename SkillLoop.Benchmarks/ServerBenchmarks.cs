@@ -113,8 +113,8 @@ internal static class ServerBenchmarks
             Console.WriteLine($"  CPU by thread during the flood: server {floodedCpu.Server}; load generator {floodedCpu.Generator}");
             if (largeBatchCpu > 0)
             {
-                // Parsing, validation, redaction and the write turns of the large batches run on their own threads: their
-                // CPU time per batch holds on a shared machine where wall times do not.
+                // Parsing, validation and redaction of the large batches run on their own threads (the write turns on the
+                // pool): their CPU time per batch holds better on a shared machine than wall times do.
                 Console.WriteLine(Invariant($"  large-batch threads (Ingest (low), nice 10): {largeBatchCpu * 1000 / Math.Max(1, results.Sum(r => r.Accepted)):F0} ms CPU per accepted batch"));
             }
 

@@ -1,13 +1,14 @@
 namespace SkillLoop.Core.Capture;
 
 /// <summary>
-/// Where a large signal batch (an old client's first read of a long session: megabytes of turns) is parsed, redacted
-/// and written: threads of lowered OS priority (nice <see cref="PipelineScheduler.LoweredNice"/> on Linux), never the
+/// Where a large signal batch (an old client's first read of a long session: megabytes of turns) is parsed and
+/// redacted: threads of lowered OS priority (nice <see cref="PipelineScheduler.LoweredNice"/> on Linux), never the
 /// thread pool that serves the other requests (issue 16, item 13). Such a batch costs a few hundred milliseconds of
 /// CPU; on the pool it held a core that another client's small post then waited for. At lowered priority the small
 /// post gets the core at once and the large batch continues in the gaps: the client sending it may slow down, the
 /// others do not. With nothing else to run the threads take whole cores, so a large batch on an idle server is not
-/// slower. Continuations of the work (after an await) come back here too, unless they opt out.
+/// slower. Continuations of the work (after an await) come back here too, unless they opt out: the write turns do
+/// (<see cref="SignalIngestor"/>), since a thread of nice 10 must not hold the write lock others wait for.
 /// </summary>
 public sealed class LargeBatchThreads : TaskScheduler, IDisposable
 {

@@ -5,9 +5,9 @@ namespace SkillLoop.Web.Protection;
 
 /// <summary>
 /// A large signal post (over <see cref="RateLimits.LargeBatchBytes"/>, or of unknown length) is received on the
-/// request's thread, then parsed, validated, redacted and written on <see cref="LargeBatchThreads"/>, at lowered
-/// priority (issue 16, item 13): its few hundred milliseconds of CPU no longer hold a core that another client's
-/// small post waits for. Waiting for the body's bytes takes no core, so it happens before the hand-over, into a
+/// request's thread, then parsed, validated and redacted on <see cref="LargeBatchThreads"/>, at lowered priority
+/// (issue 16, item 13; its write turns go back to the pool, see <see cref="SignalIngestor"/>): its few hundred
+/// milliseconds of CPU no longer hold a core that another client's small post waits for. Waiting for the body's bytes takes no core, so it happens before the hand-over, into a
 /// pooled buffer. After authorisation and the per-credential limit: one large batch per token reaches this at a time.
 /// </summary>
 public static class LargeBatchPriority
