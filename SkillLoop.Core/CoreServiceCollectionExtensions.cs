@@ -53,6 +53,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RefusedPosts>();
         services.AddSingleton<IngestActivity>();
         services.AddSingleton<PipelineScheduler>();
+        services.AddSingleton<LargeBatchThreads>();
         services.AddSingleton<Extraction.ExtractionSettings>();
         services.AddSingleton<UserIdentityHasher>();
         services.AddSingleton<SignalIngestor>();

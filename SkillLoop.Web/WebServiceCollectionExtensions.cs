@@ -89,6 +89,7 @@ public static class WebServiceCollectionExtensions
         app.UseRateLimiter(); // after authentication: each credential has its own bucket
         app.UseAuthorization();
         app.UseIngestInFlight(); // a signal post in flight holds the background pipeline back
+        app.UseLargeBatchPriority(); // a large signal batch is parsed and stored at lowered priority
         app.UseAntiforgery();
         return app;
     }

@@ -109,7 +109,8 @@ public sealed partial class PipelineScheduler : TaskScheduler, IDisposable
         }
     }
 
-    private static void LowerPriority()
+    /// <summary>Lowers the calling thread's priority to nice <see cref="LoweredNice"/> (BelowNormal off Linux); for good: it cannot be raised back.</summary>
+    internal static void LowerPriority()
     {
         try
         {

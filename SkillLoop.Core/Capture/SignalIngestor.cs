@@ -22,6 +22,8 @@ public sealed record IngestResult(IngestOutcome Outcome, SignalBatchResult Resul
 /// of <see cref="RowsPerWriteTurn"/> rows, so another client's post waits for one part, not for the whole batch; its
 /// cursor moves in the last one. A batch stopped half-way (the server stopped) left rows but not the cursor: the
 /// client's resend from the same offset stores the rest, and every row once (turn ids are unique per session).
+/// A write turn of a large batch also ends early, after <see cref="MinRowsPerWriteTurn"/> rows, once another writer
+/// waits for it: a small post then waits for a few rows, not for a whole part.
 /// </summary>
 public sealed partial class SignalIngestor(
     SqliteDb db,
@@ -34,6 +36,12 @@ public sealed partial class SignalIngestor(
 {
     /// <summary>Rows (turns and corrections) written in one write turn: a few milliseconds of holding it.</summary>
     internal const int RowsPerWriteTurn = 256;
+
+    /// <summary>
+    /// Rows a write turn writes before it gives way to a writer waiting for it (about a millisecond): fewer would
+    /// commit too often; 256 made another client's post wait 20-60 ms behind a flood's write turn (issue 16, item 13).
+    /// </summary>
+    internal const int MinRowsPerWriteTurn = 16;
 
     private readonly KeyedGates _sessionGates = new();
 
@@ -73,72 +81,91 @@ public sealed partial class SignalIngestor(
         // Marked on arrival, not once the write turn is ours: a batch queued behind a long background write is a client
         // posting all the same, and the background stages must see it before they start their next step.
         activity.MarkIngest();
-        // One batch of a session at a time, from its cursor check to its cursor update: a large batch is written in
-        // several write turns, and a racing batch of the same session must see the cursor it leaves.
-        using var sessionTurn = await _sessionGates.EnterAsync(batch.Platform + "/" + batch.SessionId, cancellationToken);
-        var duplicates = 0;
-        var turnsWritten = 0;
-        var correctionsWritten = 0;
-        for (var chunk = 0; ; chunk++)
+        // The write turns run at normal priority even for a large batch parsed and redacted at lowered priority
+        // (LargeBatchThreads): a thread of nice 10 holding the write lock while other processes take the cores would keep
+        // every other writer waiting (priority inversion); parsing and redaction hold nothing, so they stay lowered.
+        return TaskScheduler.Current is LargeBatchThreads
+            ? await Task.Run(WriteAsync, CancellationToken.None)
+            : await WriteAsync();
+
+        async Task<IngestResult> WriteAsync()
         {
-            // Once the first part is committed the batch is finished even if its client hangs up: the rest is short,
-            // and a half-stored batch would only be completed by the client's resend.
-            var token = chunk == 0 ? cancellationToken : CancellationToken.None;
-            using var writeTurn = await db.EnterWriteAsync(token);
-            var connection = writeTurn.Connection;
-            // Not deferred: BEGIN IMMEDIATE takes the write lock up front.
-            await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync(token);
-            if (chunk == 0)
+            // One batch of a session at a time, from its cursor check to its cursor update: a large batch is written in
+            // several write turns, and a racing batch of the same session must see the cursor it leaves.
+            using var sessionTurn = await _sessionGates.EnterAsync(batch.Platform + "/" + batch.SessionId, cancellationToken);
+            var duplicates = 0;
+            var turnsWritten = 0;
+            var correctionsWritten = 0;
+            for (var chunk = 0; ; chunk++)
             {
-                var current = await ReadCursorAsync(connection, transaction, batch.Platform, batch.SessionId, token);
-                if (current.Offset != batch.FromOffset)
+                // Once the first part is committed the batch is finished even if its client hangs up: the rest is short,
+                // and a half-stored batch would only be completed by the client's resend.
+                var token = chunk == 0 ? cancellationToken : CancellationToken.None;
+                using var writeTurn = await db.EnterWriteAsync(token);
+                var connection = writeTurn.Connection;
+                // Not deferred: BEGIN IMMEDIATE takes the write lock up front.
+                await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync(token);
+                if (chunk == 0)
                 {
-                    LogCursorConflict(logger, batch.Platform, batch.SessionId, batch.FromOffset, current.Offset);
-                    return new(IngestOutcome.CursorConflict, new SignalBatchResult(0, 0, current));
+                    var current = await ReadCursorAsync(connection, transaction, batch.Platform, batch.SessionId, token);
+                    if (current.Offset != batch.FromOffset)
+                    {
+                        LogCursorConflict(logger, batch.Platform, batch.SessionId, batch.FromOffset, current.Offset);
+                        return new(IngestOutcome.CursorConflict, new SignalBatchResult(0, 0, current));
+                    }
+                }
+
+                var rows = 0;
+                // Corrections first: they are what the pipeline works on; plain turns come from old clients only.
+                for (; correctionsWritten < batch.Corrections.Count && !TurnIsOver(rows); correctionsWritten++, rows++)
+                {
+                    var signal = await InsertCorrectionAsync(connection, transaction, batch, batch.Corrections[correctionsWritten], user, credentialId, awaitClientUntil, now, token);
+                    if (signal is null)
+                    {
+                        duplicates++;
+                    }
+                    else
+                    {
+                        stored.Add(signal);
+                    }
+                }
+
+                while (turnsWritten < batch.Turns.Count && !TurnIsOver(rows))
+                {
+                    // A few turns per statement execution: the statement is prepared once for them, not once a row (that
+                    // was most of the CPU time of writing an old client's thousands of turns).
+                    var count = Math.Min(Math.Min(MinRowsPerWriteTurn, RowsPerWriteTurn - rows), batch.Turns.Count - turnsWritten);
+                    await InsertTurnsAsync(connection, transaction, batch, batch.Turns.Skip(turnsWritten).Take(count), userHash, now, token);
+                    turnsWritten += count;
+                    rows += count;
+                }
+
+                var last = turnsWritten == batch.Turns.Count && correctionsWritten == batch.Corrections.Count;
+                if (last)
+                {
+                    await UpdateCursorAsync(connection, transaction, batch, userHash, now, token);
+                }
+
+                await transaction.CommitAsync(token);
+                if (last)
+                {
+                    break;
                 }
             }
 
-            var rows = RowsPerWriteTurn;
-            // Corrections first: they are what the pipeline works on; plain turns come from old clients only.
-            for (; correctionsWritten < batch.Corrections.Count && rows > 0; correctionsWritten++, rows--)
-            {
-                var signal = await InsertCorrectionAsync(connection, transaction, batch, batch.Corrections[correctionsWritten], user, credentialId, awaitClientUntil, now, token);
-                if (signal is null)
-                {
-                    duplicates++;
-                }
-                else
-                {
-                    stored.Add(signal);
-                }
-            }
-
-            for (; turnsWritten < batch.Turns.Count && rows > 0; turnsWritten++, rows--)
-            {
-                await InsertTurnAsync(connection, transaction, batch, batch.Turns[turnsWritten], userHash, now, token);
-            }
-
-            var last = turnsWritten == batch.Turns.Count && correctionsWritten == batch.Corrections.Count;
-            if (last)
-            {
-                await UpdateCursorAsync(connection, transaction, batch, userHash, now, token);
-            }
-
-            await transaction.CommitAsync(token);
-            if (last)
-            {
-                break;
-            }
+            LogStored(logger, stored.Count, duplicates, batch.Platform, batch.SessionId);
+            feed.Publish(stored);
+            var cursor = batch.Cursor with { Platform = batch.Platform, SessionId = batch.SessionId };
+            return new(IngestOutcome.Stored, new SignalBatchResult(stored.Count, duplicates, cursor));
         }
-
-        LogStored(logger, stored.Count, duplicates, batch.Platform, batch.SessionId);
-        feed.Publish(stored);
-        var cursor = batch.Cursor with { Platform = batch.Platform, SessionId = batch.SessionId };
-        return new(IngestOutcome.Stored, new SignalBatchResult(stored.Count, duplicates, cursor));
     }
 
-    private static Task InsertTurnAsync(
-        Microsoft.Data.Sqlite.SqliteConnection connection, System.Data.Common.DbTransaction transaction, SignalBatch batch, UserTurn turn,
+    /// <summary>Whether a write turn that wrote <paramref name="rows"/> rows ends here (the batch continues in the next).</summary>
+    private bool TurnIsOver(int rows) => rows >= RowsPerWriteTurn || (rows >= MinRowsPerWriteTurn && db.WritersWaiting > 0);
+
+    /// <summary>Dapper runs one command for every row of <paramref name="turns"/>, so SQLite prepares the statement once.</summary>
+    private static Task InsertTurnsAsync(
+        Microsoft.Data.Sqlite.SqliteConnection connection, System.Data.Common.DbTransaction transaction, SignalBatch batch, IEnumerable<UserTurn> turns,
         string userHash, DateTimeOffset now, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(new CommandDefinition(
             """
@@ -146,7 +173,7 @@ public sealed partial class SignalIngestor(
             VALUES (@platform, @sessionId, @TurnId, @Text, @userHash, @Timestamp, @now)
             ON CONFLICT (platform, session_id, turn_id) DO NOTHING
             """,
-            new { platform = batch.Platform, sessionId = batch.SessionId, turn.TurnId, turn.Text, userHash, turn.Timestamp, now },
+            turns.Select(turn => new { platform = batch.Platform, sessionId = batch.SessionId, turn.TurnId, turn.Text, userHash, turn.Timestamp, now }).ToList(),
             transaction, cancellationToken: cancellationToken));
 
     /// <summary>The correction's signal and its extraction job; null when the turn was stored before (a resend).</summary>

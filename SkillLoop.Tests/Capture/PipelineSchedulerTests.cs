@@ -122,7 +122,7 @@ public sealed class PipelineSchedulerTests
     }
 
     /// <summary>The calling thread's name and nice value (Linux: /proc/thread-self/stat, field 19).</summary>
-    private static (string? Name, int Nice) CurrentThread()
+    internal static (string? Name, int Nice) CurrentThread()
     {
         if (!OperatingSystem.IsLinux())
         {

@@ -221,6 +221,34 @@ public sealed class SignalIngestorTests
         Assert.InRange(smallId, first + 1, last - 1);
     }
 
+    [Fact]
+    public async Task A_large_batchs_write_turn_gives_way_after_a_few_rows_when_another_client_waits_for_it()
+    {
+        await using var core = await TestCore.StartAsync();
+        var ingestor = core.Get<SignalIngestor>();
+        var db = core.Get<SqliteDb>();
+        await ingestor.IngestAsync(Batch("warm-up", 0, 10, corrections: "no, wrong"), CancellationToken.None);
+
+        Task<IngestResult> large, small;
+        using (await db.EnterWriteAsync(CancellationToken.None))
+        {
+            // The small batch is waiting from the moment the large one's first write turn starts.
+            large = ingestor.IngestAsync(Batch("large", 0, 9_000, corrections: Corrections(400)), CancellationToken.None);
+            await UntilAsync(() => db.WritersWaiting == 1);
+            small = ingestor.IngestAsync(Batch("small", 0, 10, corrections: "no, use pnpm"), CancellationToken.None);
+            await UntilAsync(() => db.WritersWaiting == 2);
+        }
+
+        var (stored, _) = (await large, await small);
+        await using var connection = await db.OpenAsync(CancellationToken.None);
+        var smallId = await connection.QuerySingleAsync<long>("SELECT id FROM signals WHERE session_id = 'small'");
+        var (first, count) = await connection.QuerySingleAsync<(long, long)>("SELECT min(id), count(*) FROM signals WHERE session_id = 'large'");
+        // Its first write turn ended after the fewest rows a turn writes, not after RowsPerWriteTurn; nothing was lost.
+        Assert.Equal(first + SignalIngestor.MinRowsPerWriteTurn, smallId);
+        Assert.Equal(400, count);
+        Assert.Equal((IngestOutcome.Stored, 400, 9_000L), (stored.Outcome, stored.Result.Accepted, stored.Result.Cursor.Offset));
+    }
+
     private static async Task UntilAsync(Func<bool> condition)
     {
         for (var waited = 0; !condition(); waited++)

@@ -48,7 +48,7 @@ public sealed class IngestInFlightTests(SkillLoopServer server)
     }
 
     /// <summary>A JSON body of known length that sends its first half, then waits to be told to send the rest.</summary>
-    private sealed class HeldBody(byte[] body) : HttpContent
+    internal sealed class HeldBody(byte[] body) : HttpContent
     {
         private readonly TaskCompletionSource _firstHalfSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _rest = new(TaskCreationOptions.RunContinuationsAsynchronously);

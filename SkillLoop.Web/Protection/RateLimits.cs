@@ -116,7 +116,8 @@ public static partial class RateLimits
         return $"address:{context.Connection.RemoteIpAddress}";
     }
 
-    private static bool IsLarge(HttpRequest request) => request.ContentLength is not { } length || length > LargeBatchBytes;
+    /// <summary>Whether a request's body is large (over <see cref="LargeBatchBytes"/>) or of unknown length.</summary>
+    internal static bool IsLarge(HttpRequest request) => request.ContentLength is not { } length || length > LargeBatchBytes;
 
     private static Task RejectAsync(OnRejectedContext rejected, int perMinute)
     {
