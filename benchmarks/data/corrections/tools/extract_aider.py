@@ -18,7 +18,7 @@ model's prose since the last human turn with "> " lines and SEARCH/REPLACE edit 
 1500 characters. Each file is read at HEAD, or at the newest commit that added or modified it when deleted later.
 """
 import argparse, json, re, sys
-from extract_specstory import git, split_of, NON_LATIN, MAX_SESSION_TURNS, MAX_REPO_TURNS
+from extract_specstory import git, session_rows, NON_LATIN, MAX_SESSION_TURNS, MAX_REPO_TURNS
 
 START = re.compile(r'^# aider chat started at (.+)$')
 SEP = '  \n#### '
@@ -134,10 +134,7 @@ def main():
                 continue
             total += len(turns)
             session = f'{a.repo}:{p}@{sid}'
-            for i, (prev, t) in enumerate(turns):
-                out.append({'id': f'{session}#{i}', 'source': a.repo, 'commit': c, 'path': p, 'licence': a.licence,
-                            'session': session, 'turn': i, 'lang': 'en', 'previous': prev, 'text': t,
-                            'split': split_of(session)})
+            out.extend(session_rows(a.repo, c, p, a.licence, session, turns))
     for row in out:
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + '\n')
     print(f'{a.repo}: {len({r["session"] for r in out})} sessions kept, {total} turns', file=sys.stderr)

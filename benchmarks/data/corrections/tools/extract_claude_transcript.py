@@ -16,7 +16,7 @@ name), "([view file](…))" links and to-do items removed, cut to its last 1500 
 import argparse, json, re, subprocess, sys
 
 sys.path.insert(0, __import__('os').path.dirname(__file__))
-from extract_specstory import split_of, is_system, MAX_SESSION_TURNS, MAX_REPO_TURNS, NON_LATIN  # noqa: E402
+from extract_specstory import write_session, is_system, MAX_SESSION_TURNS, MAX_REPO_TURNS, NON_LATIN  # noqa: E402
 
 CALLOUT = re.compile(r'^> \[!(IMPORTANT|WARNING|CAUTION|NOTE|TIP)\][ \t]*\n((?:>[^\n]*(?:\n|$))*)', re.M)
 FENCE = re.compile(r'^```.*?^```[ \t]*$', re.M | re.S)
@@ -80,12 +80,7 @@ def main():
         if not turns or total + len(turns) > MAX_REPO_TURNS:
             continue
         total += len(turns)
-        session = f'{a.repo}:{p}'
-        for i, (prev, t) in enumerate(turns):
-            row = {'id': f'{session}#{i}', 'source': a.repo, 'commit': head, 'path': p, 'licence': a.licence,
-                   'session': session, 'turn': i, 'lang': 'en', 'previous': prev, 'text': t,
-                   'split': split_of(session)}
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + '\n')
+        write_session(a.repo, head, p, a.licence, turns)
     print(f'{a.repo}: {total} turns', file=sys.stderr)
 
 

@@ -15,7 +15,7 @@ of such a turn cannot be told from the text. `previous` is the agent's prose wit
 import argparse, json, re, subprocess, sys
 
 sys.path.insert(0, __import__('os').path.dirname(__file__))
-from extract_specstory import split_of, MAX_SESSION_TURNS, MAX_REPO_TURNS, NON_LATIN  # noqa: E402
+from extract_specstory import write_session, MAX_SESSION_TURNS, MAX_REPO_TURNS, NON_LATIN  # noqa: E402
 
 AGENT = 'GitHub Copilot: '
 TOOL_LINE = re.compile(r'^(Read|Created|Checked|Searched|Ran|Edited|Using|Summarized|Starting|Completed|Updated|'
@@ -95,12 +95,7 @@ def main():
             print(f'repo cap: skipped {p}', file=sys.stderr)
             continue
         total += len(turns)
-        session = f'{a.repo}:{p}'
-        for i, (prev, t) in enumerate(turns):
-            row = {'id': f'{session}#{i}', 'source': a.repo, 'commit': head, 'path': p, 'licence': a.licence,
-                   'session': session, 'turn': i, 'lang': 'en', 'previous': prev, 'text': t,
-                   'split': split_of(session)}
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + '\n')
+        write_session(a.repo, head, p, a.licence, turns)
     print(f'{a.repo}: {total} turns', file=sys.stderr)
 
 

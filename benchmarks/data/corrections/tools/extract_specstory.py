@@ -49,6 +49,19 @@ def split_of(session):
     return 'train' if h <= 5 else ('dev' if h <= 7 else 'test')
 
 
+def session_rows(repo, commit, path, licence, session, turns):
+    """One corpus row (CORPUS.md's keys, in its order) per human turn of a session; labels are merged in later."""
+    return [{'id': f'{session}#{i}', 'source': repo, 'commit': commit, 'path': path, 'licence': licence,
+             'session': session, 'turn': i, 'lang': 'en', 'previous': prev, 'text': t, 'split': split_of(session)}
+            for i, (prev, t) in enumerate(turns)]
+
+
+def write_session(repo, commit, path, licence, turns):
+    """Writes a session named by its file (repo:path) to stdout, one JSON line per human turn."""
+    for row in session_rows(repo, commit, path, licence, f'{repo}:{path}', turns):
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + '\n')
+
+
 def strip_separator(s):
     s = s.strip()
     if s.endswith('\n---') or s == '---':
@@ -170,12 +183,7 @@ def main():
         total += len(turns)
         chosen.append((p, c, turns))
     for p, c, turns in sorted(chosen):
-        session = f'{a.repo}:{p}'
-        for i, (prev, t) in enumerate(turns):
-            row = {'id': f'{session}#{i}', 'source': a.repo, 'commit': c, 'path': p, 'licence': a.licence,
-                   'session': session, 'turn': i, 'lang': 'en', 'previous': prev, 'text': t,
-                   'split': split_of(session)}
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + '\n')
+        write_session(a.repo, c, p, a.licence, turns)
     print(f'{a.repo}: {len(keep)} sessions kept, {total} turns', file=sys.stderr)
 
 
