@@ -199,24 +199,9 @@ public sealed class SignalIngestorTests
     public async Task Another_clients_small_batch_is_written_between_the_write_turns_of_a_large_batch()
     {
         await using var core = await TestCore.StartAsync();
-        var ingestor = core.Get<SignalIngestor>();
-        var db = core.Get<SqliteDb>();
-        await ingestor.IngestAsync(Batch("warm-up", 0, 10, corrections: "no, wrong"), CancellationToken.None);
 
-        Task<IngestResult> large, small;
-        using (await db.EnterWriteAsync(CancellationToken.None))
-        {
-            // The large batch queues for the write turn first, then the small one (the gate serves them in that order).
-            large = ingestor.IngestAsync(Batch("large", 0, 9_000, corrections: Corrections(400)), CancellationToken.None);
-            await UntilAsync(() => db.WritersWaiting == 1);
-            small = ingestor.IngestAsync(Batch("small", 0, 10, corrections: "no, use pnpm"), CancellationToken.None);
-            await UntilAsync(() => db.WritersWaiting == 2);
-        }
+        var (_, smallId, first, last, _) = await LargeBatchThenSmallAsync(core);
 
-        await Task.WhenAll(large, small);
-        await using var connection = await db.OpenAsync(CancellationToken.None);
-        var smallId = await connection.QuerySingleAsync<long>("SELECT id FROM signals WHERE session_id = 'small'");
-        var (first, last) = await connection.QuerySingleAsync<(long, long)>("SELECT min(id), max(id) FROM signals WHERE session_id = 'large'");
         // Written after the large batch's first write turn and before its last: it did not wait for all 800 rows.
         Assert.InRange(smallId, first + 1, last - 1);
     }
@@ -225,6 +210,22 @@ public sealed class SignalIngestorTests
     public async Task A_large_batchs_write_turn_gives_way_after_a_few_rows_when_another_client_waits_for_it()
     {
         await using var core = await TestCore.StartAsync();
+
+        var (stored, smallId, first, _, count) = await LargeBatchThenSmallAsync(core);
+
+        // Its first write turn ended after the fewest rows a turn writes, not after RowsPerWriteTurn; nothing was lost.
+        Assert.Equal(first + SignalIngestor.MinRowsPerWriteTurn, smallId);
+        Assert.Equal(400, count);
+        Assert.Equal((IngestOutcome.Stored, 400, 9_000L), (stored.Outcome, stored.Result.Accepted, stored.Result.Cursor.Offset));
+    }
+
+    /// <summary>
+    /// A 400-correction batch queues for the write turn, then another client's one-correction batch (the gate serves
+    /// them in that order, so the small one waits from the large one's first turn on). Returns the large batch's result,
+    /// the small signal's id, and the large batch's first and last signal ids and count.
+    /// </summary>
+    private static async Task<(IngestResult Large, long SmallId, long First, long Last, long Count)> LargeBatchThenSmallAsync(TestCore core)
+    {
         var ingestor = core.Get<SignalIngestor>();
         var db = core.Get<SqliteDb>();
         await ingestor.IngestAsync(Batch("warm-up", 0, 10, corrections: "no, wrong"), CancellationToken.None);
@@ -232,7 +233,6 @@ public sealed class SignalIngestorTests
         Task<IngestResult> large, small;
         using (await db.EnterWriteAsync(CancellationToken.None))
         {
-            // The small batch is waiting from the moment the large one's first write turn starts.
             large = ingestor.IngestAsync(Batch("large", 0, 9_000, corrections: Corrections(400)), CancellationToken.None);
             await UntilAsync(() => db.WritersWaiting == 1);
             small = ingestor.IngestAsync(Batch("small", 0, 10, corrections: "no, use pnpm"), CancellationToken.None);
@@ -242,11 +242,8 @@ public sealed class SignalIngestorTests
         var (stored, _) = (await large, await small);
         await using var connection = await db.OpenAsync(CancellationToken.None);
         var smallId = await connection.QuerySingleAsync<long>("SELECT id FROM signals WHERE session_id = 'small'");
-        var (first, count) = await connection.QuerySingleAsync<(long, long)>("SELECT min(id), count(*) FROM signals WHERE session_id = 'large'");
-        // Its first write turn ended after the fewest rows a turn writes, not after RowsPerWriteTurn; nothing was lost.
-        Assert.Equal(first + SignalIngestor.MinRowsPerWriteTurn, smallId);
-        Assert.Equal(400, count);
-        Assert.Equal((IngestOutcome.Stored, 400, 9_000L), (stored.Outcome, stored.Result.Accepted, stored.Result.Cursor.Offset));
+        var (first, last, count) = await connection.QuerySingleAsync<(long, long, long)>("SELECT min(id), max(id), count(*) FROM signals WHERE session_id = 'large'");
+        return (stored, smallId, first, last, count);
     }
 
     private static async Task UntilAsync(Func<bool> condition)
