@@ -13,19 +13,14 @@ exactly the inverse of the converter's quoting, nothing else changed - and white
 `previous` is the assistant prose between two prompts: code fences, tool lines (an emoji followed by a bold tool
 name), "([view file](…))" links and to-do items removed, cut to its last 1500 characters.
 """
-import argparse, json, re, subprocess, sys
+import argparse, re, sys
 
 sys.path.insert(0, __import__('os').path.dirname(__file__))
-from extract_specstory import write_session, is_system, MAX_SESSION_TURNS, MAX_REPO_TURNS, NON_LATIN  # noqa: E402
+from extract_specstory import git, agent_prose, write_sessions, is_system  # noqa: E402
 
 CALLOUT = re.compile(r'^> \[!(IMPORTANT|WARNING|CAUTION|NOTE|TIP)\][ \t]*\n((?:>[^\n]*(?:\n|$))*)', re.M)
 FENCE = re.compile(r'^```.*?^```[ \t]*$', re.M | re.S)
 TOOL = re.compile(r'^(\S{1,3} \*\*[^*\n]+\*\*.*|\(\[view file\].*|\.\.\. \+\d+ lines.*|- \[[ x]\] .*)$', re.M)
-
-
-def git(gd, *args):
-    return subprocess.run(['git', '-c', 'core.quotePath=false', '--git-dir', gd, *args], capture_output=True,
-                          check=True).stdout
 
 
 def unquote(block):
@@ -52,11 +47,8 @@ def session_turns(text):
         # A slash command, or a command message the converter rendered as a lone code span ("`COMMAND`\\").
         if not t or re.match(r'`/[\w:-]+[^`\n]*`', t) or re.fullmatch(r'`[^`\n]*`\\?', t) or is_system(t):
             continue
-        prev = '\n\n'.join(pending) if pending else last_prose
-        if pending:
-            last_prose = prev
-        pending = []
-        turns.append((prev[-1500:], t))
+        last_prose = agent_prose(pending, last_prose)
+        turns.append((last_prose[-1500:], t))
     return turns
 
 
@@ -70,17 +62,8 @@ def main():
     head = git(a.git_dir, 'rev-parse', 'HEAD').decode().strip()
     paths = [p for p in git(a.git_dir, 'ls-tree', '--name-only', 'HEAD', '.claude-transcripts/').decode().splitlines()
              if p.endswith('.md')]
-    total = 0
-    for p in sorted(paths):
-        turns = session_turns(git(a.git_dir, 'show', f'{head}:{p}').decode('utf-8'))
-        if a.english_only and any(len(NON_LATIN.findall(t)) > 3 for _, t in turns):
-            print(f'not English: {p}', file=sys.stderr)
-            continue
-        turns = turns[:MAX_SESSION_TURNS]
-        if not turns or total + len(turns) > MAX_REPO_TURNS:
-            continue
-        total += len(turns)
-        write_session(a.repo, head, p, a.licence, turns)
+    sessions = ((p, session_turns(git(a.git_dir, 'show', f'{head}:{p}').decode('utf-8'))) for p in sorted(paths))
+    total = write_sessions(a.repo, head, a.licence, sessions, a.english_only)
     print(f'{a.repo}: {total} turns', file=sys.stderr)
 
 

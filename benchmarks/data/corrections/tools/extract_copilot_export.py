@@ -12,20 +12,15 @@ Each file is one session, read at HEAD. A person's turn runs from `<login>: ` to
 of such a turn cannot be told from the text. `previous` is the agent's prose with its tool lines ("Read [](…)",
 "Using \"Apply Patch\"", "Made changes.", empty code fences) removed, cut to its last 1500 characters.
 """
-import argparse, json, re, subprocess, sys
+import argparse, re, sys
 
 sys.path.insert(0, __import__('os').path.dirname(__file__))
-from extract_specstory import write_session, MAX_SESSION_TURNS, MAX_REPO_TURNS, NON_LATIN  # noqa: E402
+from extract_specstory import git, write_sessions  # noqa: E402
 
 AGENT = 'GitHub Copilot: '
 TOOL_LINE = re.compile(r'^(Read|Created|Checked|Searched|Ran|Edited|Using|Summarized|Starting|Completed|Updated|'
                        r'Continue to iterate\?)\b.*$|^Made changes\.\s*$', re.M)
 EMPTY_FENCE = re.compile(r'```[^\n]*\n\s*```')
-
-
-def git(gd, *args):
-    return subprocess.run(['git', '-c', 'core.quotePath=false', '--git-dir', gd, *args], capture_output=True,
-                          check=True).stdout
 
 
 def prose(s):
@@ -70,6 +65,16 @@ def session_turns(text):
     return turns
 
 
+def alternating(git_dir, head, paths):
+    """(path, turns) of each export whose human and agent turns alternate; the others are reported and left out."""
+    for p in paths:
+        turns = session_turns(git(git_dir, 'show', f'{head}:{p}').decode('utf-8'))
+        if turns is None:
+            print(f'not an alternating Copilot export: {p}', file=sys.stderr)
+            continue
+        yield p, turns
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--git-dir', required=True)
@@ -81,21 +86,7 @@ def main():
     head = git(a.git_dir, 'rev-parse', 'HEAD').decode().strip()
     paths = [p for p in git(a.git_dir, 'ls-tree', '-r', '--name-only', 'HEAD', '--', a.under or '.').decode().splitlines()
              if p.endswith('.md')]
-    total = 0
-    for p in sorted(paths):
-        turns = session_turns(git(a.git_dir, 'show', f'{head}:{p}').decode('utf-8'))
-        if turns is None:
-            print(f'not an alternating Copilot export: {p}', file=sys.stderr)
-            continue
-        if a.english_only and any(len(NON_LATIN.findall(t)) > 3 for _, t in turns):
-            print(f'not English: {p}', file=sys.stderr)
-            continue
-        turns = turns[:MAX_SESSION_TURNS]
-        if total + len(turns) > MAX_REPO_TURNS:
-            print(f'repo cap: skipped {p}', file=sys.stderr)
-            continue
-        total += len(turns)
-        write_session(a.repo, head, p, a.licence, turns)
+    total = write_sessions(a.repo, head, a.licence, alternating(a.git_dir, head, sorted(paths)), a.english_only)
     print(f'{a.repo}: {total} turns', file=sys.stderr)
 
 

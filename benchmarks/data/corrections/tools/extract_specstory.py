@@ -62,6 +62,25 @@ def write_session(repo, commit, path, licence, turns):
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + '\n')
 
 
+def write_sessions(repo, commit, licence, sessions, english_only=False):
+    """Writes (path, turns) sessions in order: a session not in English is dropped when asked, each is cut to
+    MAX_SESSION_TURNS, and one that would take the repository past MAX_REPO_TURNS is skipped. Returns the turns written."""
+    total = 0
+    for path, turns in sessions:
+        if english_only and any(len(NON_LATIN.findall(t)) > 3 for _, t in turns):
+            print(f'not English: {path}', file=sys.stderr)
+            continue
+        turns = turns[:MAX_SESSION_TURNS]
+        if not turns:
+            continue
+        if total + len(turns) > MAX_REPO_TURNS:
+            print(f'repo cap: skipped {path}', file=sys.stderr)
+            continue
+        total += len(turns)
+        write_session(repo, commit, path, licence, turns)
+    return total
+
+
 def strip_separator(s):
     s = s.strip()
     if s.endswith('\n---') or s == '---':
@@ -94,6 +113,15 @@ def is_system(t):
     return t.startswith(SYSTEM_PREFIXES) or bool(COMMAND_ECHO.match(t))
 
 
+def agent_prose(pending, last_prose):
+    """The agent's prose before a human turn: what it said since the previous human turn (pending, emptied here),
+    else what it said before that turn. It is also the prose for the next turn if the agent says nothing new."""
+    if pending:
+        last_prose = '\n\n'.join(pending)
+        pending.clear()
+    return last_prose
+
+
 def session_turns(text):
     turns, pending, last_prose = [], [], ''
     for role, content in parse(text):
@@ -105,11 +133,8 @@ def session_turns(text):
         t = strip_separator(content)
         if not t or is_system(t):
             continue
-        prev = '\n\n'.join(pending) if pending else last_prose
-        if pending:
-            last_prose = prev
-        pending = []
-        turns.append((prev[-1500:], t))
+        last_prose = agent_prose(pending, last_prose)
+        turns.append((last_prose[-1500:], t))
     return turns
 
 
