@@ -122,8 +122,11 @@ public static class HookCommand
         arguments.Add(platform);
         if (url is not null)
             arguments.AddRange(["--url", url]);
-        // Passed this way only by tests; install keeps the token in client.json instead.
-        var environment = token is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["SKILLLOOP_TOKEN"] = token };
+        // The environment as ClientEnvironment read it at start (not read a second time). The token is passed this way
+        // only by tests; install keeps it in client.json instead.
+        var environment = new Dictionary<string, string>(env.Variables, OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+        if (token is not null)
+            environment["SKILLLOOP_TOKEN"] = token;
         if (WorkerSpawn.TryStart(arguments, environment, payload))
             return;
 
@@ -138,6 +141,7 @@ public static class HookCommand
         };
         foreach (var argument in arguments.Skip(1))
             start.ArgumentList.Add(argument);
+        start.Environment.Clear();
         foreach (var (name, value) in environment)
             start.Environment[name] = value;
         using var worker = Process.Start(start);

@@ -13,18 +13,18 @@ namespace SkillLoop.Hooks.Hook;
 internal static class WorkerSpawn
 {
     /// <summary>
-    /// Spawns <paramref name="arguments"/> (argv[0] is the executable's path) with <paramref name="extraEnvironment"/>
-    /// added to this process's environment and writes <paramref name="stdin"/> to it. False when this platform or libc
+    /// Spawns <paramref name="arguments"/> (argv[0] is the executable's path) with exactly <paramref name="environment"/>
+    /// and writes <paramref name="stdin"/> to it. False when this platform or libc
     /// cannot (the caller then uses <see cref="System.Diagnostics.Process"/>); true once the worker has started, even
     /// if it then exited before reading everything.
     /// </summary>
-    public static bool TryStart(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> extraEnvironment, string stdin)
+    public static bool TryStart(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment, string stdin)
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
             return false;
         try
         {
-            return Start(arguments, extraEnvironment, stdin);
+            return Start(arguments, environment, stdin);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -32,7 +32,7 @@ internal static class WorkerSpawn
         }
     }
 
-    private static bool Start(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> extraEnvironment, string stdin)
+    private static bool Start(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment, string stdin)
     {
         var fds = new int[2];
         if (pipe(fds) != 0)
@@ -70,7 +70,7 @@ internal static class WorkerSpawn
                     _ = posix_spawnattr_setflags(attributes, SetSignalMask);
 
                 var argv = NullTerminated(unmanaged, arguments);
-                var envp = NullTerminated(unmanaged, Environment(extraEnvironment));
+                var envp = NullTerminated(unmanaged, environment.Select(variable => variable.Key + "=" + variable.Value));
                 spawned = posix_spawn(out _, Marshal.ReadIntPtr(argv), actions, attributes, argv, envp) == 0;
             }
             finally
@@ -121,18 +121,6 @@ internal static class WorkerSpawn
         {
             handle.Free();
         }
-    }
-
-    private static IEnumerable<string> Environment(IReadOnlyDictionary<string, string> extra)
-    {
-        foreach (System.Collections.DictionaryEntry entry in System.Environment.GetEnvironmentVariables())
-        {
-            var name = (string)entry.Key;
-            if (!extra.ContainsKey(name))
-                yield return name + "=" + (string?)entry.Value;
-        }
-        foreach (var (name, value) in extra)
-            yield return name + "=" + value;
     }
 
     private static IntPtr NullTerminated(List<IntPtr> unmanaged, IEnumerable<string> strings)
