@@ -93,3 +93,14 @@ public sealed class ServerCollection : ICollectionFixture<SkillLoopServer>
 {
     public const string Name = "server";
 }
+
+/// <summary>
+/// A server of its own for tests that flood it (thousands of corrections): on the shared server their backlog of
+/// extraction and clustering would hold up every later test that waits for the pipeline, by tens of seconds on a
+/// loaded two-core CI machine.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class FloodServerCollection : ICollectionFixture<SkillLoopServer>
+{
+    public const string Name = "flood server";
+}

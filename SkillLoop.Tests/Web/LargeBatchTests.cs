@@ -14,7 +14,7 @@ namespace SkillLoop.Tests.Web;
 /// Issue 16, item 13: a token flooding the server with large batches takes its turn, at lowered priority; other
 /// clients' posts are answered meanwhile and nothing of the large batches is lost.
 /// </summary>
-[Collection(ServerCollection.Name)]
+[Collection(FloodServerCollection.Name)]
 public sealed class LargeBatchTests(SkillLoopServer server)
 {
     [Fact]
