@@ -9,6 +9,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- detector [CORPUS_DIR…]                     (its held-out test-split figures beside the regex detector)
 //        … -- knn [--knn 100000] | clustering | backlog [--mb 250 --exe path/to/skillloop-client | --in-process] | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
 //        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll]
+//        … -- ingest-write [--writers 1,16,64 --seconds 5]   (ingest's write path in process: signals/s, CPU µs per signal)
 //        … -- replay [--corrections 8 --proposals 50]          (replay before review: cost per correction, tiny GGUF and no model)
 //        … -- pages [--runs 20 --signals 100000 --clusters 10000 --proposals 500 --data DIR (seed once, reuse) --web path/to/SkillLoop.Web.dll]
 //        … -- merge [--runs 5 --web path/to/SkillLoop.Web.dll]   (merge on a plain git remote -> merged after a scan)
@@ -49,6 +50,14 @@ if (args.Contains("server"))
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture)),
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("drain", "10"), CultureInfo.InvariantCulture)),
         int.Parse(options.GetValueOrDefault("proposals", "3"), CultureInfo.InvariantCulture)));
+    return;
+}
+
+if (args.FirstOrDefault() == "ingest-write")
+{
+    await IngestWriteBenchmark.RunAsync(
+        options.GetValueOrDefault("writers", "1,16,64").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToList(),
+        TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "5"), CultureInfo.InvariantCulture)));
     return;
 }
 

@@ -52,6 +52,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SignalFeed>();
         services.AddSingleton<RefusedPosts>();
         services.AddSingleton<IngestActivity>();
+        services.AddSingleton<SignalSearchIndexer>();
         services.AddSingleton<PipelineScheduler>();
         services.AddSingleton<LargeBatchThreads>();
         services.AddSingleton<Extraction.ExtractionSettings>();
@@ -102,6 +103,7 @@ public static class CoreServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ClusteringJobRunner>());
         services.AddHostedService(sp => sp.GetRequiredService<Reembedder>());
         services.AddHostedService(sp => sp.GetRequiredService<Retention>());
+        services.AddHostedService(sp => sp.GetRequiredService<SignalSearchIndexer>());
         services.AddHostedService(sp => sp.GetRequiredService<RegistryScans>());
         services.AddHostedService(sp => sp.GetRequiredService<ProposalRunner>());
         services.AddProposalReplay(configuration);

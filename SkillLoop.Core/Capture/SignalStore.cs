@@ -46,8 +46,10 @@ public sealed class SignalStore(SqliteDb db)
             // A prefix as a range, so the index on user_hash serves it (LIKE would not: it ignores case, the index does not).
             (query.UserPrefix is not null, "user_hash >= @UserPrefix AND user_hash < @UserPrefix || char(1114111)"),
             // 3+ characters: the trigram index finds the candidates (case folded as Unicode, a superset of what LIKE
-            // matches) and LIKE keeps exactly the rows it matched before. Shorter searches have no trigram to look up.
-            (Indexed(query.TextContains), "id IN (SELECT rowid FROM signals_fts WHERE signals_fts MATCH @TextMatch)"),
+            // matches), with the signals not indexed yet (SignalSearchIndexer), and LIKE keeps exactly the rows it
+            // matched before. Shorter searches have no trigram to look up.
+            (Indexed(query.TextContains),
+                "(id IN (SELECT rowid FROM signals_fts WHERE signals_fts MATCH @TextMatch) OR id IN (SELECT id FROM signals_fts_pending))"),
             (query.TextContains is not null, @"text LIKE '%' || @TextLike || '%' ESCAPE '\'"),
         ];
         var given = terms.Where(t => t.Given).Select(t => t.Term).ToList();

@@ -471,6 +471,30 @@ public static class Migrations
             -- before it can ask for a fix. Existing clusters start unsettled: the first pass after the upgrade settles them.
             ALTER TABLE clusters ADD COLUMN consolidated INTEGER NOT NULL DEFAULT 0;
             """),
+        (18, "the trigram index written in the background, not by ingest", """
+            -- Writing a signal's trigrams in its own transaction doubled the CPU time of storing it (one index segment per
+            -- commit), on the one write path every client waits for. A new signal's id is queued here instead, and
+            -- SignalSearchIndexer moves the queue into signals_fts in bulk when ingest pauses; a search reads the queued
+            -- rows directly, so it stays exact meanwhile. An indexed row leaves the index when it is edited or deleted;
+            -- a queued one only leaves the queue (deleting what the index never held would corrupt it).
+            CREATE TABLE signals_fts_pending (id INTEGER PRIMARY KEY);
+            DROP TRIGGER signals_fts_insert;
+            DROP TRIGGER signals_fts_delete;
+            DROP TRIGGER signals_fts_update;
+            CREATE TRIGGER signals_fts_insert AFTER INSERT ON signals BEGIN
+                INSERT INTO signals_fts_pending (id) VALUES (new.id);
+            END;
+            CREATE TRIGGER signals_fts_delete AFTER DELETE ON signals BEGIN
+                INSERT INTO signals_fts (signals_fts, rowid, text)
+                    SELECT 'delete', old.id, old.text WHERE NOT EXISTS (SELECT 1 FROM signals_fts_pending WHERE id = old.id);
+                DELETE FROM signals_fts_pending WHERE id = old.id;
+            END;
+            CREATE TRIGGER signals_fts_update AFTER UPDATE OF text ON signals
+            WHEN NOT EXISTS (SELECT 1 FROM signals_fts_pending WHERE id = old.id) BEGIN
+                INSERT INTO signals_fts (signals_fts, rowid, text) VALUES ('delete', old.id, old.text);
+                INSERT INTO signals_fts (rowid, text) VALUES (new.id, new.text);
+            END;
+            """),
     ];
 
     public static int Latest => All[^1].Version;

@@ -1,4 +1,5 @@
 using Dapper;
+using Microsoft.Data.Sqlite;
 using SkillLoop.Core.Capture;
 using SkillLoop.Core.Data;
 using SkillLoop.Hooks.Contracts;
@@ -217,6 +218,71 @@ public sealed class SignalIngestorTests
         Assert.Equal(first + SignalIngestor.MinRowsPerWriteTurn, smallId);
         Assert.Equal(400, count);
         Assert.Equal((IngestOutcome.Stored, 400, 9_000L), (stored.Outcome, stored.Result.Accepted, stored.Result.Cursor.Offset));
+    }
+
+    [Fact]
+    public async Task Small_batches_waiting_for_the_write_turn_are_stored_in_one_transaction_each_with_its_own_outcome()
+    {
+        await using var core = await TestCore.StartAsync();
+        var ingestor = core.Get<SignalIngestor>();
+        var db = core.Get<SqliteDb>();
+        await ingestor.IngestAsync(Batch("moved-on", 0, 10, corrections: "no, wrong"), CancellationToken.None);
+        await using var connection = await db.OpenAsync(CancellationToken.None);
+        // A real failure of one batch's insert, inside the group's transaction.
+        await connection.ExecuteAsync("CREATE TRIGGER fail_one BEFORE INSERT ON signals WHEN new.text = 'boom' BEGIN SELECT RAISE(ABORT, 'refused by a test'); END");
+        var (groups, batches) = ingestor.GroupsWritten;
+
+        var posts = new List<Task<IngestResult>>();
+        using (await db.EnterWriteAsync(CancellationToken.None))
+        {
+            foreach (var batch in new[]
+            {
+                Batch("group-1", 0, 10, corrections: "no, use pnpm"),
+                Batch("moved-on", 0, 10, corrections: "no, wrong"), // a resend from a stale cursor
+                Batch("group-2", 0, 10, corrections: "boom"),
+                Batch("group-3", 0, 10, corrections: ["no, the totals row goes last", "and bold it"]),
+            })
+            {
+                posts.Add(ingestor.IngestAsync(batch, CancellationToken.None));
+                await UntilAsync(() => db.WritersWaiting == posts.Count);
+            }
+        }
+
+        var failed = await Assert.ThrowsAsync<SqliteException>(() => posts[2]);
+        Assert.Contains("refused by a test", failed.Message);
+        var (first, stale, last) = (await posts[0], await posts[1], await posts[3]);
+        Assert.Equal((IngestOutcome.Stored, 1), (first.Outcome, first.Result.Accepted));
+        Assert.Equal((IngestOutcome.CursorConflict, 10L), (stale.Outcome, stale.Result.Cursor.Offset));
+        Assert.Equal((IngestOutcome.Stored, 2), (last.Outcome, last.Result.Accepted));
+        Assert.Equal((groups + 1, batches + 4), ingestor.GroupsWritten); // one commit for the four posts
+        Assert.Equal(["group-1", "group-3", "group-3", "moved-on"], await connection.QueryAsync<string>(
+            "SELECT s.session_id FROM signals s JOIN extraction_jobs j ON j.signal_id = s.id ORDER BY s.session_id"));
+        Assert.Equal([("group-1", 10L), ("group-3", 10L), ("moved-on", 10L)], await connection.QueryAsync<(string, long)>(
+            "SELECT session_id, cursor_offset FROM sessions ORDER BY session_id")); // the failed post moved no cursor
+    }
+
+    [Fact]
+    public async Task A_small_post_cancelled_while_it_waits_for_the_write_turn_stores_nothing_and_the_others_are_stored()
+    {
+        await using var core = await TestCore.StartAsync();
+        var ingestor = core.Get<SignalIngestor>();
+        var db = core.Get<SqliteDb>();
+        using var cancel = new CancellationTokenSource();
+
+        Task<IngestResult> cancelled, kept;
+        using (await db.EnterWriteAsync(CancellationToken.None))
+        {
+            cancelled = ingestor.IngestAsync(Batch("gone", 0, 10, corrections: "no, use pnpm"), cancel.Token);
+            await UntilAsync(() => db.WritersWaiting == 1);
+            kept = ingestor.IngestAsync(Batch("kept", 0, 10, corrections: "no, use yarn"), CancellationToken.None);
+            await UntilAsync(() => db.WritersWaiting == 2);
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        }
+
+        Assert.Equal(1, (await kept).Result.Accepted);
+        await using var connection = await db.OpenAsync(CancellationToken.None);
+        Assert.Equal(["kept"], await connection.QueryAsync<string>("SELECT session_id FROM signals"));
     }
 
     /// <summary>

@@ -82,12 +82,32 @@ public sealed class SignalSearchTests : IAsyncLifetime
         Assert.Empty(await SearchAsync("nothing like this"));
     }
 
-    [Fact]
-    public async Task The_index_follows_inserted_edited_and_deleted_signals()
+    private async Task<long> PendingAsync()
+    {
+        await using var connection = await _core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        return await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM signals_fts_pending");
+    }
+
+    private async Task AssertIndexIntactAsync()
+    {
+        await using var connection = await _core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        // Checked against the content table: every indexed row's trigrams, and no row the index should not hold.
+        Assert.Equal("ok", await connection.ExecuteScalarAsync<string>("INSERT INTO signals_fts (signals_fts, rank) VALUES ('integrity-check', 1); SELECT 'ok'"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_index_follows_inserted_edited_and_deleted_signals_whether_indexed_yet_or_still_queued(bool indexedFirst)
     {
         await using var connection = await _core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
         await InsertAsync(connection, 100, "Put the legend under the chart");
         Assert.Equal([100L], await SearchAsync("legend"));
+        if (indexedFirst)
+        {
+            Assert.Equal(Texts.Length + 1, await _core.Get<SignalSearchIndexer>().IndexPendingAsync(CancellationToken.None));
+            Assert.Equal(0, await PendingAsync());
+        }
 
         await connection.ExecuteAsync("UPDATE signals SET text = 'Put the caption under the chart' WHERE id = 100");
         Assert.Empty(await SearchAsync("legend"));
@@ -95,7 +115,56 @@ public sealed class SignalSearchTests : IAsyncLifetime
 
         await connection.ExecuteAsync("DELETE FROM signals WHERE id = 100");
         Assert.Empty(await SearchAsync("caption"));
-        Assert.Equal("ok", await connection.ExecuteScalarAsync<string>("INSERT INTO signals_fts (signals_fts, rank) VALUES ('integrity-check', 1); SELECT 'ok'"));
+        await _core.Get<SignalSearchIndexer>().IndexPendingAsync(CancellationToken.None);
+        await AssertIndexIntactAsync();
+        Assert.Empty(await SearchAsync("caption"));
+        Assert.Equal([2L, 1L], await SearchAsync("TOTALS ROW"));
+    }
+
+    [Fact]
+    public async Task New_signals_are_searchable_at_once_and_indexed_in_bulk_later_with_the_same_results()
+    {
+        await using var connection = await _core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        var rows = SignalSearchIndexer.RowsPerTurn + 500; // more than one write turn of the indexer
+        for (var id = 1_000; id < 1_000 + rows; id++)
+        {
+            await InsertAsync(connection, id, id % 7 == 0 ? $"the legend overlaps the chart ({id})" : $"wrong colour ({id})");
+        }
+
+        var before = await SearchAsync("legend overlaps");
+        Assert.Equal(rows + Texts.Length, await PendingAsync());
+
+        Assert.Equal(rows + Texts.Length, await _core.Get<SignalSearchIndexer>().IndexPendingAsync(CancellationToken.None));
+
+        Assert.Equal(0, await PendingAsync());
+        Assert.Equal(before, await SearchAsync("legend overlaps"));
+        Assert.Equal(await LikeAsync("legend overlaps"), before);
+        Assert.Equal(Enumerable.Range(1_000, rows).Count(id => id % 7 == 0), before.Count);
+        await AssertIndexIntactAsync();
+    }
+
+    [Fact]
+    public async Task The_server_indexes_what_ingest_queued_by_itself()
+    {
+        var indexer = _core.Get<SignalSearchIndexer>();
+        await indexer.StartAsync(CancellationToken.None);
+        try
+        {
+            await _core.Get<SignalIngestor>().IngestAsync(SignalIngestorTests.Batch("indexed", 0, 10, corrections: "no, the legend goes under the chart"), CancellationToken.None);
+            for (var waited = 0; await PendingAsync() > 0; waited++)
+            {
+                Assert.True(waited < 1_000, "nothing indexed the queued signals within 10 s");
+                await Task.Delay(10);
+            }
+        }
+        finally
+        {
+            await indexer.StopAsync(CancellationToken.None);
+        }
+
+        await using var connection = await _core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        Assert.Equal(1, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM signals_fts WHERE signals_fts MATCH '\"legend\"'"));
+        await AssertIndexIntactAsync();
     }
 
     [Fact]
@@ -117,6 +186,29 @@ public sealed class SignalSearchTests : IAsyncLifetime
 
         Assert.Equal([1L], await connection.QueryAsync<long>("SELECT rowid FROM signals_fts WHERE signals_fts MATCH '\"合计行\"'"));
         Assert.Equal([2L], await connection.QueryAsync<long>("SELECT rowid FROM signals_fts WHERE signals_fts MATCH '\"TOTALS\"'"));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM signals_fts_pending"));
+    }
+
+    [Fact]
+    public async Task Migration_18_keeps_what_was_indexed_and_queues_what_comes_after()
+    {
+        using var directory = new TempDirectory();
+        await using var connection = new SqliteConnection($"Data Source={directory.Combine("db.sqlite")};Pooling=False");
+        await connection.OpenAsync();
+        foreach (var (version, _, sql) in Migrations.All.Where(m => m.Version < 18))
+        {
+            await connection.ExecuteAsync(sql);
+            await connection.ExecuteAsync($"PRAGMA user_version = {version}");
+        }
+
+        await InsertAsync(connection, 1, "No, the totals row goes last"); // indexed by migration 16's trigger
+
+        Assert.Equal(Migrations.Latest - 17, await Migrations.ApplyAsync(connection, CancellationToken.None));
+        await InsertAsync(connection, 2, "the totals row is missing");
+        await connection.ExecuteAsync("DELETE FROM signals WHERE id = 1");
+
+        Assert.Equal([2L], await connection.QueryAsync<long>("SELECT id FROM signals_fts_pending"));
+        Assert.Empty(await connection.QueryAsync<long>("SELECT rowid FROM signals_fts WHERE signals_fts MATCH '\"totals\"'"));
     }
 
     [Fact]

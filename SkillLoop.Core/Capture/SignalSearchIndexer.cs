@@ -1,0 +1,96 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SkillLoop.Core.Data;
+
+namespace SkillLoop.Core.Capture;
+
+/// <summary>
+/// Keeps Live signals' trigram index (<c>signals_fts</c>) in step with the signals stored, in bulk and after ingest
+/// (migration 18): ingest only queues a new signal's id in <c>signals_fts_pending</c>, which a search reads as it is, and
+/// this moves the queue into the index a few thousand rows per write turn once clients pause, so the index gains one
+/// segment per pass instead of one per stored batch.
+/// </summary>
+public sealed partial class SignalSearchIndexer(
+    SqliteDb db,
+    DatabaseState database,
+    SignalFeed feed,
+    IngestActivity ingest,
+    TimeProvider time,
+    ILogger<SignalSearchIndexer> logger) : BackgroundService
+{
+    /// <summary>Rows indexed in one write turn: tens of milliseconds of holding it.</summary>
+    internal const int RowsPerTurn = 2_000;
+
+    /// <summary>How long new signals gather before a pass, so a pass indexes many.</summary>
+    internal static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(500);
+
+    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Indexes every queued signal; returns how many.</summary>
+    public async Task<int> IndexPendingAsync(CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (true)
+        {
+            using var writeTurn = await db.EnterWriteAsync(cancellationToken);
+            var connection = writeTurn.Connection;
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            var (count, upTo) = await connection.QuerySingleAsync<(long Count, long? UpTo)>(new CommandDefinition(
+                "SELECT count(*), max(id) FROM (SELECT id FROM signals_fts_pending ORDER BY id LIMIT @limit)",
+                new { limit = RowsPerTurn }, transaction, cancellationToken: cancellationToken));
+            if (count == 0)
+            {
+                return total;
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO signals_fts (rowid, text)
+                SELECT s.id, s.text FROM signals_fts_pending p JOIN signals s ON s.id = p.id WHERE p.id <= @upTo;
+                DELETE FROM signals_fts_pending WHERE id <= @upTo;
+                """, new { upTo }, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            total += (int)count;
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        await database.WhenReadyAsync(stoppingToken);
+        using var subscription = feed.Subscribe(_ => { _wake.TrySetResult(); return Task.CompletedTask; });
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            Interlocked.Exchange(ref _wake, new(TaskCreationOptions.RunContinuationsAsynchronously));
+            try
+            {
+                await ingest.GiveWayAsync(stoppingToken);
+                var indexed = await IndexPendingAsync(stoppingToken);
+                if (indexed > 0)
+                {
+                    LogIndexed(logger, indexed);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                // Searches still find the queued rows; the next pass tries again.
+                LogFailed(logger, ex);
+            }
+
+            await Task.WhenAny(_wake.Task, Task.Delay(TimeSpan.FromMinutes(1), time, stoppingToken));
+            await Task.Delay(Gather, time, stoppingToken);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Search index: {Count} signal(s) indexed")]
+    private static partial void LogIndexed(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Search index: a pass failed; queued signals stay searchable and are indexed later")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+}
