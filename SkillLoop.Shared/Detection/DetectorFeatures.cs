@@ -278,6 +278,19 @@ public static class DetectorFeatures
         Cue(ref sink, bits, language, 13, (asked ? 1u : 0u) | (uint)lengthBucket << 1);
         Cue(ref sink, bits, language, 14, (done ? 1u : 0u) | (uint)lengthBucket << 1);
 
+        // Chinese only: does the turn open like a new request (我希望, 帮我, 另外, 接下来 …) and does it complain anywhere
+        // (还是, 没有, 不对, 为什么 …), crossed with what the agent just said. After "已完成" a new request is the usual
+        // next step, not a correction; the n-grams see the words but not that combination. Out of fold (5-fold over
+        // train+dev), Chinese recall at precision 0.80/0.85/0.90 went 0.63/0.53/0.46 → 0.66/0.60/0.54, English unchanged
+        // (0.66/0.57/0.37 → 0.66/0.58/0.37); the same cue with English word lists lowered English at 0.80 and 0.85.
+        if (cjk)
+        {
+            var request = StartsWithAny(normal.TrimStart(), RequestOpeningsCjk);
+            var complaints = CountAny(normal, ComplaintWordsCjk);
+            Cue(ref sink, bits, language, 30, (request ? 1u : 0u) | (complaints > 0 ? 2u : 0u) | (done ? 4u : 0u) | (asked ? 8u : 0u));
+            Cue(ref sink, bits, language, 31, (uint)Math.Min(complaints, 3) | (request ? 4u : 0u));
+        }
+
         Cue(ref sink, bits, language, 20, matches.Length == 0 ? 0u : matches.Length == 1 ? 1u : 2u);
         foreach (var match in matches)
         {
@@ -289,6 +302,36 @@ public static class DetectorFeatures
             Cue(ref sink, bits, language, 23, category ^ (asked ? 0x1000u : 0u) ^ (done ? 0x2000u : 0u) ^ (first ? 0x4000u : 0u));
             Cue(ref sink, bits, language, 24, category ^ (uint)paste << 8 ^ (match.Index <= 2 ? 0x10000u : 0u));
         }
+    }
+
+    private static readonly string[] RequestOpeningsCjk =
+    [
+        "我希望", "我想", "帮我", "请帮", "请你", "添加", "增加", "加一个", "另外", "另一个", "接下来", "下一步", "再加", "再帮", "新增",
+        "实现", "我需要", "能不能", "可以", "现在我们", "然后", "把", "我们", "给", "在",
+    ];
+
+    private static readonly string[] ComplaintWordsCjk =
+    [
+        "还是", "依然", "仍然", "没有", "没", "不对", "不行", "错", "为什么", "怎么", "又", "不是", "不要", "别", "失败", "报错", "无法",
+        "不能", "不了", "根本", "一直", "乱", "重复", "丢", "不见", "回退", "恢复",
+    ];
+
+    private static bool StartsWithAny(ReadOnlySpan<char> text, string[] words)
+    {
+        foreach (var word in words)
+            if (text.StartsWith(word, StringComparison.Ordinal))
+                return true;
+        return false;
+    }
+
+    /// <summary>How many of the words occur in the text (each counted once).</summary>
+    private static int CountAny(ReadOnlySpan<char> text, string[] words)
+    {
+        var count = 0;
+        foreach (var word in words)
+            if (text.Contains(word, StringComparison.Ordinal))
+                count++;
+        return count;
     }
 
     private static void Cue<TSink>(ref TSink sink, int bits, uint language, uint kind, uint value) where TSink : struct, IFeatureSink
