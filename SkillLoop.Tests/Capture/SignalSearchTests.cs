@@ -171,13 +171,7 @@ public sealed class SignalSearchTests : IAsyncLifetime
     public async Task Migration_16_indexes_the_signals_stored_before_it()
     {
         using var directory = new TempDirectory();
-        await using var connection = new SqliteConnection($"Data Source={directory.Combine("db.sqlite")};Pooling=False");
-        await connection.OpenAsync();
-        foreach (var (version, _, sql) in Migrations.All.Where(m => m.Version < 16))
-        {
-            await connection.ExecuteAsync(sql);
-            await connection.ExecuteAsync($"PRAGMA user_version = {version}");
-        }
+        await using var connection = await OldSchema.OpenAtAsync(directory, 15);
 
         await InsertAsync(connection, 1, "不对，合计行应该放在最后");
         await InsertAsync(connection, 2, "No, the totals row goes last");
@@ -193,13 +187,7 @@ public sealed class SignalSearchTests : IAsyncLifetime
     public async Task Migration_18_keeps_what_was_indexed_and_queues_what_comes_after()
     {
         using var directory = new TempDirectory();
-        await using var connection = new SqliteConnection($"Data Source={directory.Combine("db.sqlite")};Pooling=False");
-        await connection.OpenAsync();
-        foreach (var (version, _, sql) in Migrations.All.Where(m => m.Version < 18))
-        {
-            await connection.ExecuteAsync(sql);
-            await connection.ExecuteAsync($"PRAGMA user_version = {version}");
-        }
+        await using var connection = await OldSchema.OpenAtAsync(directory, 17);
 
         await InsertAsync(connection, 1, "No, the totals row goes last"); // indexed by migration 16's trigger
 

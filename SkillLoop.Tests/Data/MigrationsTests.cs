@@ -43,13 +43,7 @@ public sealed class TrustMigrationTests
     public async Task Existing_ingest_tokens_become_shared_their_signals_self_declared_and_rejections_stay_silent()
     {
         using var directory = new TempDirectory();
-        await using var connection = new SqliteConnection($"Data Source={directory.Combine("db.sqlite")};Pooling=False");
-        await connection.OpenAsync();
-        foreach (var (version, _, sql) in Migrations.All.Where(m => m.Version <= 6))
-        {
-            await connection.ExecuteAsync(sql);
-            await connection.ExecuteAsync($"PRAGMA user_version = {version}");
-        }
+        await using var connection = await OldSchema.OpenAtAsync(directory, 6);
 
         await connection.ExecuteAsync(
             """
