@@ -20,8 +20,19 @@ public sealed partial class SignalSearchIndexer(
     TimeProvider time,
     ILogger<SignalSearchIndexer> logger) : BackgroundService
 {
-    /// <summary>Rows indexed in one write turn: tens of milliseconds of holding it.</summary>
+    /// <summary>Rows indexed in one write turn at most: tens of milliseconds of holding it.</summary>
     internal const int RowsPerTurn = 2_000;
+
+    /// <summary>
+    /// Characters indexed in one write turn at most (at least one row): signals are up to 20,000 characters, and
+    /// 2,000 of those would hold the write turn, and every client's post with it, for seconds.
+    /// </summary>
+    internal const long CharactersPerTurn = 200_000;
+
+    private long _turns;
+
+    /// <summary>Write turns taken to index so far.</summary>
+    internal long Turns => Interlocked.Read(ref _turns);
 
     /// <summary>How long new signals gather before a pass, so a pass indexes many.</summary>
     internal static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(500);
@@ -37,13 +48,24 @@ public sealed partial class SignalSearchIndexer(
             using var writeTurn = await db.EnterWriteAsync(cancellationToken);
             var connection = writeTurn.Connection;
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-            var (count, upTo) = await connection.QuerySingleAsync<(long Count, long? UpTo)>(new CommandDefinition(
-                "SELECT count(*), max(id) FROM (SELECT id FROM signals_fts_pending ORDER BY id LIMIT @limit)",
-                new { limit = RowsPerTurn }, transaction, cancellationToken: cancellationToken));
-            if (count == 0)
+            var queued = (await connection.QueryAsync<(long Id, long Length)>(new CommandDefinition(
+                """
+                SELECT p.id, coalesce(length(s.text), 0)
+                FROM signals_fts_pending p LEFT JOIN signals s ON s.id = p.id
+                ORDER BY p.id LIMIT @limit
+                """, new { limit = RowsPerTurn }, transaction, cancellationToken: cancellationToken))).ToList();
+            if (queued.Count == 0)
             {
                 return total;
             }
+
+            var (count, characters) = (0, 0L);
+            while (count < queued.Count && (count == 0 || characters + queued[count].Length <= CharactersPerTurn))
+            {
+                characters += queued[count++].Length;
+            }
+
+            var upTo = queued[count - 1].Id;
 
             await connection.ExecuteAsync(new CommandDefinition(
                 """
@@ -52,7 +74,8 @@ public sealed partial class SignalSearchIndexer(
                 DELETE FROM signals_fts_pending WHERE id <= @upTo;
                 """, new { upTo }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
-            total += (int)count;
+            Interlocked.Increment(ref _turns);
+            total += count;
         }
     }
 

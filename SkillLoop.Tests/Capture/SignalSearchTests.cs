@@ -144,6 +144,28 @@ public sealed class SignalSearchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Long_signals_are_indexed_in_several_short_write_turns()
+    {
+        await using var connection = await _core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        var indexer = _core.Get<SignalSearchIndexer>();
+        await indexer.IndexPendingAsync(CancellationToken.None);
+        const int rows = 25;
+        const int length = 20_000; // the longest text a signal keeps
+        for (var id = 2_000; id < 2_000 + rows; id++)
+        {
+            await InsertAsync(connection, id, string.Concat(Enumerable.Repeat($"the legend overlaps the chart {id}; ", length / 36)).PadRight(length, '.'));
+        }
+
+        var turns = indexer.Turns;
+        Assert.Equal(rows, await indexer.IndexPendingAsync(CancellationToken.None));
+
+        // 10 rows a turn at most: a turn never holds more than CharactersPerTurn of text.
+        Assert.Equal((long)Math.Ceiling(rows / (double)(SignalSearchIndexer.CharactersPerTurn / length)), indexer.Turns - turns);
+        Assert.Equal(rows, (await SearchAsync("legend overlaps")).Count);
+        await AssertIndexIntactAsync();
+    }
+
+    [Fact]
     public async Task The_server_indexes_what_ingest_queued_by_itself()
     {
         var indexer = _core.Get<SignalSearchIndexer>();
