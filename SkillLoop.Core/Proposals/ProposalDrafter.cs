@@ -25,6 +25,13 @@ public sealed partial class ProposalDrafter(
     private const string Actor = ProposalWork.Actor;
     private static readonly TimeSpan UnmatchedWait = TimeSpan.FromSeconds(30);
 
+    // An open cluster with enough distinct users (@minimum) and no proposal yet: one condition for the check that
+    // consolidates first and for the candidates, so the two never disagree about which clusters are due.
+    private const string DueCluster = """
+        c.state = 'open' AND c.signal_count > 0 AND c.user_count >= @minimum
+        AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = c.id)
+        """;
+
     /// <summary>
     /// One proposal for each open cluster with enough distinct users (the registry's threshold, else the global one),
     /// counted once consolidation has settled the cluster. Signals join a cluster as they arrive, by similarity to its
@@ -40,11 +47,8 @@ public sealed partial class ProposalDrafter(
             "SELECT min(distinct_users) FROM registries", cancellationToken: cancellationToken));
         var minimum = Math.Min(global, lowest ?? global);
         var unsettled = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            """
-            SELECT EXISTS (SELECT 1 FROM clusters c
-                WHERE c.state = 'open' AND c.signal_count > 0 AND c.user_count >= @minimum AND c.consolidated = 0
-                  AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = c.id))
-            """, new { minimum }, cancellationToken: cancellationToken));
+            $"SELECT EXISTS (SELECT 1 FROM clusters c WHERE {DueCluster} AND c.consolidated = 0)",
+            new { minimum }, cancellationToken: cancellationToken));
         if (unsettled)
         {
             await consolidator.RunAsync(cancellationToken);
@@ -52,11 +56,10 @@ public sealed partial class ProposalDrafter(
 
         // A signal that joins after the pass unsettles its cluster again: it waits for the next pass.
         var candidates = (await connection.QueryAsync<(long Id, string Skill, long Users, long Signals, string Title, string? Path)>(new CommandDefinition(
-            """
+            $"""
             SELECT c.id, c.skill, c.user_count, c.signal_count, c.title, (SELECT max(skill_path) FROM signals s WHERE s.cluster_id = c.id)
             FROM clusters c
-            WHERE c.state = 'open' AND c.signal_count > 0 AND c.user_count >= @minimum AND c.consolidated = 1
-              AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.cluster_id = c.id)
+            WHERE {DueCluster} AND c.consolidated = 1
             ORDER BY c.id LIMIT 100
             """, new { minimum }, cancellationToken: cancellationToken))).ToList();
         if (candidates.Count == 0)
