@@ -45,7 +45,7 @@ internal static class FloodProfile
             var invisible = Measure(runs, _ => texts.Count(InvisibleCharacters.Contains));
             var ingest = Measure(runs, i => ingestor.IngestAsync(template with { SessionId = $"profile-{i}", Cursor = template.Cursor with { SessionId = $"profile-{i}" } }, CancellationToken.None).GetAwaiter().GetResult());
             var write = (Cpu: ingest.Cpu - redact.Cpu - invisible.Cpu, Wall: ingest.Wall - redact.Wall - invisible.Wall);
-            // The write split: the corrections (signal, extraction job and the trigram index of its text) and the plain turns.
+            // The write split: the corrections (signal, extraction job, its place in the search index's queue) and the plain turns.
             var correctionsOnly = Measure(runs, i => ingestor.IngestAsync(template with { SessionId = $"corrections-{i}", Cursor = template.Cursor with { SessionId = $"corrections-{i}" }, Turns = [] }, CancellationToken.None).GetAwaiter().GetResult());
             Console.WriteLine(FormattableString.Invariant(
                 $"  one {body.Length / 1e6:F1} MB batch ({template.Turns.Count:N0} turns, {template.Corrections.Count:N0} corrections, {texts.Sum(t => t.Length) / 1e6:F1} M chars), CPU ms (median of {runs}, in process): parse {parse.Cpu:F0}, validate {validate.Cpu:F0}, redact {redact.Cpu:F0}, invisible characters {invisible.Cpu:F0}, write turns {write.Cpu:F0} (held {write.Wall:F0} ms wall); total {parse.Cpu + validate.Cpu + ingest.Cpu:F0}; the {template.Corrections.Count:N0} corrections alone, redaction and write turns: {correctionsOnly.Cpu:F0}"));

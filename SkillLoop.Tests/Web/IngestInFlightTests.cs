@@ -39,7 +39,8 @@ public sealed class IngestInFlightTests(SkillLoopServer server)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
-    private static async Task UntilAsync(Func<bool> condition, CancellationToken cancellationToken)
+    /// <summary>Waits until <paramref name="condition"/> holds (the large-batch tests wait the same way).</summary>
+    internal static async Task UntilAsync(Func<bool> condition, CancellationToken cancellationToken)
     {
         while (!condition())
         {

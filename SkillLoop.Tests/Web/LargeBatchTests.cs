@@ -56,12 +56,12 @@ public sealed class LargeBatchTests(SkillLoopServer server)
 
         var activity = server.Services.GetRequiredService<IngestActivity>();
         using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await UntilAsync(() => !activity.IsBusy, patience.Token); // whatever earlier tests posted is over
+        await IngestInFlightTests.UntilAsync(() => !activity.IsBusy, patience.Token); // whatever earlier tests posted is over
 
         var first = flood.PostAsync("/api/v1/signals", held);
         await held.FirstHalfSent;
         // Past the per-token limit (the post is in flight) and waiting for the rest of its body: it holds the token's turn.
-        await UntilAsync(() => activity.IsBusy, patience.Token);
+        await IngestInFlightTests.UntilAsync(() => activity.IsBusy, patience.Token);
         var second = flood.PostAsync("/api/v1/signals", Json(Body("large-queued")));
         using var small = await other.PostAsync("/api/v1/signals", Json(SignalIngestorTests.Batch("large-other", 0, 10, corrections: "no, use pnpm")));
         await Task.Delay(TimeSpan.FromSeconds(1)); // ample for a 2 MB batch that did not wait
@@ -79,14 +79,6 @@ public sealed class LargeBatchTests(SkillLoopServer server)
     private static ByteArrayContent Json(SignalBatch batch) => Json(JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch));
 
     private static ByteArrayContent Json(byte[] body) => new(body) { Headers = { ContentType = new("application/json") } };
-
-    private static async Task UntilAsync(Func<bool> condition, CancellationToken cancellationToken)
-    {
-        while (!condition())
-        {
-            await Task.Delay(10, cancellationToken);
-        }
-    }
 
     private const int Corrections = 300;
 
