@@ -45,6 +45,8 @@ internal static class FloodProfile
             var invisible = Measure(runs, _ => texts.Count(InvisibleCharacters.Contains));
             var ingest = Measure(runs, i => ingestor.IngestAsync(template with { SessionId = $"profile-{i}", Cursor = template.Cursor with { SessionId = $"profile-{i}" } }, CancellationToken.None).GetAwaiter().GetResult());
             var write = (Cpu: ingest.Cpu - redact.Cpu - invisible.Cpu, Wall: ingest.Wall - redact.Wall - invisible.Wall);
+            Console.WriteLine(FormattableString.Invariant(
+                $"  allocated per batch (MB): parse {parse.AllocatedMb:F1}, validate {validate.AllocatedMb:F1}, redact {redact.AllocatedMb:F1}, invisible {invisible.AllocatedMb:F1}, ingest (redaction and writes) {ingest.AllocatedMb:F1}"));
             // The write split: the corrections (signal, extraction job, its place in the search index's queue) and the plain turns.
             var correctionsOnly = Measure(runs, i => ingestor.IngestAsync(template with { SessionId = $"corrections-{i}", Cursor = template.Cursor with { SessionId = $"corrections-{i}" }, Turns = [] }, CancellationToken.None).GetAwaiter().GetResult());
             Console.WriteLine(FormattableString.Invariant(
@@ -57,20 +59,23 @@ internal static class FloodProfile
         }
     }
 
-    private static (double Cpu, double Wall) Measure(int runs, Action<int> action)
+    private static (double Cpu, double Wall, double AllocatedMb) Measure(int runs, Action<int> action)
     {
         action(-1); // first use: JIT, regex and statement caches
         var cpu = new List<double>();
         var wall = new List<double>();
+        var allocated = new List<double>();
         for (var i = 0; i < runs; i++)
         {
             var before = Process.GetCurrentProcess().TotalProcessorTime;
+            var bytes = GC.GetTotalAllocatedBytes(precise: true);
             var clock = Stopwatch.StartNew();
             action(i);
             wall.Add(clock.Elapsed.TotalMilliseconds);
+            allocated.Add((GC.GetTotalAllocatedBytes(precise: true) - bytes) / 1e6);
             cpu.Add((Process.GetCurrentProcess().TotalProcessorTime - before).TotalMilliseconds);
         }
 
-        return (cpu.Order().ElementAt(runs / 2), wall.Order().ElementAt(runs / 2));
+        return (cpu.Order().ElementAt(runs / 2), wall.Order().ElementAt(runs / 2), allocated.Order().ElementAt(runs / 2));
     }
 }

@@ -17,7 +17,7 @@ namespace SkillLoop.Benchmarks;
 /// </summary>
 internal static class ServerBenchmarks
 {
-    public sealed record Options(string WebDll, IReadOnlyList<int> Clients, TimeSpan Duration, TimeSpan Drain, int ProposalRuns);
+    public sealed record Options(string WebDll, IReadOnlyList<int> Clients, TimeSpan Duration, TimeSpan Drain, int ProposalRuns, bool ProfileOnly = false);
 
     private sealed record LoadResult(int Clients, TimeSpan Elapsed, long Requests, long Signals, long Errors, IReadOnlyList<double> LatenciesMs, TimeSpan ServerCpu, TimeSpan GeneratorCpu, ResidentMemory PeakRss);
 
@@ -82,6 +82,11 @@ internal static class ServerBenchmarks
         {
             Console.WriteLine(Invariant($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()} at start (compare the ratio, not the times, on a shared machine)"));
             await FloodProfile.RunAsync(FloodBody());
+            if (options.ProfileOnly)
+            {
+                return;
+            }
+
             var data = Directory.CreateDirectory(Path.Combine(work.FullName, "data")).FullName;
             await using var server = await BenchServer.StartAsync(options.WebDll, data);
             using var admin = server.CreateClient(BenchServer.AdminApiKey);
