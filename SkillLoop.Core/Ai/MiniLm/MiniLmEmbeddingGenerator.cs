@@ -42,6 +42,7 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     private readonly int _threads;
     private readonly bool _quantized;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TrimSchedule _trimSchedule;
     private readonly Lazy<Model> _model;
     private bool _disposed;
 
@@ -52,19 +53,24 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     /// </param>
     /// <param name="threads">Model runs side by side, each on one core; all cores by default.</param>
     /// <param name="quantized">False runs the float model as shipped (for comparisons).</param>
-    public MiniLmEmbeddingGenerator(int batchSize = 1, int? threads = null, bool quantized = true)
+    /// <param name="time">The clock of the idle trim (<see cref="TrimSchedule"/>).</param>
+    public MiniLmEmbeddingGenerator(int batchSize = 1, int? threads = null, bool quantized = true, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         _batchSize = batchSize;
         _threads = threads ?? Math.Max(1, Environment.ProcessorCount);
         _quantized = quantized;
         _model = new(Load, LazyThreadSafetyMode.ExecutionAndPublication);
+        _trimSchedule = new TrimSchedule(LinuxMemory.Trim, _gate, time ?? TimeProvider.System);
         Metadata = new EmbeddingGeneratorMetadata(ProviderName, null, quantized ? ModelName : FloatModelName, Dimensions);
     }
 
     public EmbeddingGeneratorMetadata Metadata { get; }
 
     public bool IsLoaded => _model.IsValueCreated;
+
+    /// <summary>How many times the freed native memory of finished batches was given back (<see cref="TrimSchedule"/>).</summary>
+    public int MemoryTrims => _trimSchedule.Trims;
 
     /// <summary>Loads the model now (about a second) instead of on the first request.</summary>
     public void Warm() => _ = _model.Value;
@@ -88,8 +94,8 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
             }
             finally
             {
-                // The batch's tensors are freed; give their memory back rather than keep the peak of the largest batch.
-                LinuxMemory.Trim();
+                // The batch's tensors are freed; their memory goes back once the model is idle, not after every batch.
+                _trimSchedule.BatchEnded();
                 _gate.Release();
             }
         }
@@ -113,6 +119,7 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
         _disposed = true;
         _gate.Wait();
+        _trimSchedule.Dispose();
         if (_model.IsValueCreated)
         {
             _model.Value.Session.Dispose();

@@ -187,6 +187,20 @@ public sealed class MiniLmEmbeddingGeneratorTests(MiniLmFixture fixture) : IClas
         Assert.Equal(MiniLmEmbeddingGenerator.Dimensions, embeddings[0].Vector.Length);
     }
 
+    [Fact]
+    public async Task Freed_model_memory_goes_back_once_the_model_is_idle_not_after_every_batch()
+    {
+        var clock = new SkillLoop.Tests.Fakes.SteppedTimeProvider(new DateTimeOffset(2026, 12, 2, 9, 0, 0, TimeSpan.Zero));
+        using var generator = new MiniLmEmbeddingGenerator(time: clock);
+
+        await generator.GenerateAsync(["the first correction"]);
+        await generator.GenerateAsync(["the second correction"]);
+        Assert.Equal(0, generator.MemoryTrims);
+
+        clock.Advance(TrimSchedule.IdleDelay);
+        Assert.Equal(1, generator.MemoryTrims);
+    }
+
     private static double Cosine(Embedding<float> a, Embedding<float> b)
     {
         var x = a.Vector.Span;
