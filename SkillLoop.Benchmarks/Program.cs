@@ -49,7 +49,8 @@ if (args.Contains("server"))
         options.GetValueOrDefault("clients", "16,64").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToList(),
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture)),
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("drain", "10"), CultureInfo.InvariantCulture)),
-        int.Parse(options.GetValueOrDefault("proposals", "3"), CultureInfo.InvariantCulture)));
+        int.Parse(options.GetValueOrDefault("proposals", "3"), CultureInfo.InvariantCulture),
+        Warmup: TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("warmup", "2"), CultureInfo.InvariantCulture))));
     return;
 }
 

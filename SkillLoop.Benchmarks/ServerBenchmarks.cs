@@ -17,7 +17,7 @@ namespace SkillLoop.Benchmarks;
 /// </summary>
 internal static class ServerBenchmarks
 {
-    public sealed record Options(string WebDll, IReadOnlyList<int> Clients, TimeSpan Duration, TimeSpan Drain, int ProposalRuns, bool ProfileOnly = false);
+    public sealed record Options(string WebDll, IReadOnlyList<int> Clients, TimeSpan Duration, TimeSpan Drain, int ProposalRuns, bool ProfileOnly = false, TimeSpan? Warmup = null);
 
     private sealed record LoadResult(int Clients, TimeSpan Elapsed, long Requests, long Signals, long Errors, IReadOnlyList<double> LatenciesMs, TimeSpan ServerCpu, TimeSpan GeneratorCpu, ResidentMemory PeakRss);
 
@@ -284,7 +284,7 @@ internal static class ServerBenchmarks
         using var client = server.CreateClient(BenchServer.IngestToken, handler);
         var accepted = 0L;
         // The first seconds pay for JIT tiering and connection set-up: not counted.
-        accepted += (await IngestAsync(server, client, 16, TimeSpan.FromSeconds(2), "warm")).Signals;
+        accepted += (await IngestAsync(server, client, 16, options.Warmup ?? TimeSpan.FromSeconds(2), "warm")).Signals;
         var overallPeak = default(ResidentMemory);
         foreach (var clients in options.Clients)
         {
