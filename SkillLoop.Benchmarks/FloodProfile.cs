@@ -49,6 +49,15 @@ internal static class FloodProfile
                 $"  allocated per batch (MB): parse {parse.AllocatedMb:F1}, validate {validate.AllocatedMb:F1}, redact {redact.AllocatedMb:F1}, invisible {invisible.AllocatedMb:F1}, ingest (redaction and writes) {ingest.AllocatedMb:F1}"));
             // The write split: the corrections (signal, extraction job, its place in the search index's queue) and the plain turns.
             var correctionsOnly = Measure(runs, i => ingestor.IngestAsync(template with { SessionId = $"corrections-{i}", Cursor = template.Cursor with { SessionId = $"corrections-{i}" }, Turns = [] }, CancellationToken.None).GetAwaiter().GetResult());
+            // What the search indexer's write turns hold: the signals stored above wait in its queue (it is not running).
+            var indexer = provider.GetRequiredService<SignalSearchIndexer>();
+            var turnsBefore = indexer.Turns;
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var indexing = Stopwatch.StartNew();
+            var indexed = await indexer.IndexPendingAsync(CancellationToken.None);
+            var turns = Math.Max(1, indexer.Turns - turnsBefore);
+            Console.WriteLine(FormattableString.Invariant(
+                $"  search index: {indexed:N0} queued signals in {turns} write turns of at most {SignalSearchIndexer.CharactersPerTurn:N0} characters: {indexing.Elapsed.TotalMilliseconds / turns:F0} ms held and {(Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / turns:F0} ms CPU a turn"));
             Console.WriteLine(FormattableString.Invariant(
                 $"  one {body.Length / 1e6:F1} MB batch ({template.Turns.Count:N0} turns, {template.Corrections.Count:N0} corrections, {texts.Sum(t => t.Length) / 1e6:F1} M chars), CPU ms (median of {runs}, in process): parse {parse.Cpu:F0}, validate {validate.Cpu:F0}, redact {redact.Cpu:F0}, invisible characters {invisible.Cpu:F0}, write turns {write.Cpu:F0} (held {write.Wall:F0} ms wall); total {parse.Cpu + validate.Cpu + ingest.Cpu:F0}; the {template.Corrections.Count:N0} corrections alone, redaction and write turns: {correctionsOnly.Cpu:F0}"));
         }

@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.Data.Sqlite;
 using SkillLoop.Core.Capture;
 using SkillLoop.Core.Data;
+using SkillLoop.Tests.Fakes;
 using SkillLoop.Tests.Support;
 
 namespace SkillLoop.Tests.Capture;
@@ -159,9 +160,51 @@ public sealed class SignalSearchTests : IAsyncLifetime
         var turns = indexer.Turns;
         Assert.Equal(rows, await indexer.IndexPendingAsync(CancellationToken.None));
 
-        // 10 rows a turn at most: a turn never holds more than CharactersPerTurn of text.
+        // CharactersPerTurn / length rows a turn at most: a turn never holds more than CharactersPerTurn of text.
         Assert.Equal((long)Math.Ceiling(rows / (double)(SignalSearchIndexer.CharactersPerTurn / length)), indexer.Turns - turns);
         Assert.Equal(rows, (await SearchAsync("legend overlaps")).Count);
+        await AssertIndexIntactAsync();
+    }
+
+    [Fact]
+    public async Task While_a_client_is_posting_the_indexer_takes_one_write_turn_and_waits_before_the_next()
+    {
+        await using var connection = await _core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        await _core.Get<SignalSearchIndexer>().IndexPendingAsync(CancellationToken.None);
+        const int length = 20_000;
+        for (var id = 3_000; id < 3_008; id++)
+        {
+            await InsertAsync(connection, id, $"the legend overlaps the chart {id} ".PadRight(length, '.'));
+        }
+
+        var clock = new SteppedTimeProvider(new DateTimeOffset(2026, 12, 2, 9, 0, 0, TimeSpan.Zero));
+        var ingest = new IngestActivity(clock);
+        var indexer = new SignalSearchIndexer(_core.Get<SqliteDb>(), _core.Get<DatabaseState>(), _core.Get<SignalFeed>(), ingest, clock,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<SignalSearchIndexer>.Instance);
+        var post = ingest.BeginPost(); // a large batch on its way in
+
+        var indexing = indexer.IndexPendingAsync(CancellationToken.None);
+        for (var waited = 0; indexer.Turns < 1; waited++)
+        {
+            Assert.True(waited < 1_000, "the first write turn did not happen within 10 s");
+            await Task.Delay(10);
+        }
+
+        await Task.Delay(200);
+        Assert.Equal(1, indexer.Turns); // the clock has not moved: the post is still in flight, the indexer still waits
+        Assert.False(indexing.IsCompleted);
+
+        post.Dispose();
+        for (var waited = 0; !indexing.IsCompleted; waited++)
+        {
+            Assert.True(waited < 1_000, "the indexer did not finish within 10 s of the post's end");
+            clock.Advance(IngestActivity.Quiet);
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(8, await indexing);
+        Assert.Equal(8 / (SignalSearchIndexer.CharactersPerTurn / length), indexer.Turns); // 2 rows a turn
+        Assert.Equal(0, await PendingAsync());
         await AssertIndexIntactAsync();
     }
 

@@ -11,6 +11,11 @@ public sealed class SteppedTimeProvider(DateTimeOffset start) : TimeProvider
 
     public override DateTimeOffset GetUtcNow() => _now;
 
+    // Elapsed times (GetElapsedTime, Stopwatch-style waits) follow the stepped clock too.
+    public override long GetTimestamp() => _now.UtcTicks;
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         var timer = new SteppedTimer(this, callback, state);
