@@ -44,4 +44,18 @@ public sealed class WriteTurnTests
         Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM settings WHERE key = 'half'"));
         Assert.Equal(1, await database.ScalarAsync<long>("SELECT count(*) FROM settings WHERE key = 'next'"));
     }
+
+    [Fact]
+    public async Task The_writers_connection_keeps_savepoint_journals_in_memory_and_other_connections_keep_the_default()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        using (var turn = await database.Db.EnterWriteAsync(CancellationToken.None))
+        {
+            // 2 = MEMORY: group commit's per-post savepoints would otherwise spill their journal to a temporary file.
+            Assert.Equal(2, await turn.Connection.ExecuteScalarAsync<long>("PRAGMA temp_store"));
+        }
+
+        await using var other = await database.Db.OpenAsync(CancellationToken.None);
+        Assert.Equal(0, await other.ExecuteScalarAsync<long>("PRAGMA temp_store"));
+    }
 }
