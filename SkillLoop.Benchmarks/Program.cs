@@ -13,6 +13,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- replay [--corrections 8 --proposals 50]          (replay before review: cost per correction, tiny GGUF and no model)
 //        … -- pages [--runs 20 --signals 100000 --clusters 10000 --proposals 500 --data DIR (seed once, reuse) --web path/to/SkillLoop.Web.dll]
 //        … -- merge [--runs 5 --web path/to/SkillLoop.Web.dll]   (merge on a plain git remote -> merged after a scan)
+//        … -- pooling-experiment [--grid]   (experiment: MiniLM token pooling, plain mean vs SIF/IDF, on the labelled set only)
 //        … -- ai [--quick] [--redactor | --llama]         (MiniLM, redactor, heuristic extraction, llama.cpp on the tiny GGUF)
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
@@ -28,6 +29,12 @@ if (args.FirstOrDefault() == "train-detector")
 if (args.FirstOrDefault() == "detector")
 {
     Environment.Exit(SkillLoop.Benchmarks.DetectorTraining.DetectorCommands.Benchmark(args, FindRepositoryRoot()));
+}
+
+if (args.FirstOrDefault() == "pooling-experiment")
+{
+    PoolingExperiment.Run(FindRepositoryRoot(), args.Contains("--grid"));
+    return;
 }
 
 if (args.FirstOrDefault() == "ai")

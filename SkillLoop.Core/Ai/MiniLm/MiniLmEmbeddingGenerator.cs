@@ -15,7 +15,8 @@ namespace SkillLoop.Core.Ai.MiniLm;
 /// </summary>
 /// <remarks>
 /// The package's tokenizer is used as is; running the session and pooling are done here: the package's own encoder
-/// pools through a per-element tensor indexer and computes an output nobody reads.
+/// pools through a per-element tensor indexer and computes an output nobody reads. Weighted pooling (SIF) was measured
+/// and not kept: see the clustering section of docs/benchmarks.md and <c>SkillLoop.Benchmarks -- pooling-experiment</c>.
 /// </remarks>
 public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
@@ -171,8 +172,26 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         }
     }
 
-    /// <summary>Runs one padded batch and mean-pools each sentence's token states over its attention mask, normalised.</summary>
-    private static float[][] Run(InferenceSession session, RunOptions runOptions, List<(long[] InputIds, long[] TokenTypeIds, long[] AttentionMask)> encoded)
+    /// <summary>
+    /// Each text's word-piece ids and last hidden states (tokens × <see cref="Dimensions"/>), one model run per text,
+    /// prepared as <see cref="GenerateAsync"/> prepares it. For experiments with the pooling (the clustering benchmark).
+    /// </summary>
+    internal IReadOnlyList<(long[] Ids, float[] States)> TokenStates(IReadOnlyList<string> texts)
+    {
+        var model = _model.Value;
+        var result = new (long[] Ids, float[] States)[texts.Count];
+        using var runOptions = new RunOptions();
+        for (var i = 0; i < texts.Count; i++)
+        {
+            var encoded = model.Tokenizer.Encode([ChineseGloss.Prepare(texts[i])]);
+            result[i] = RunStates(model.Session, runOptions, encoded)[0];
+        }
+
+        return result;
+    }
+
+    /// <summary>Runs one padded batch; each sentence's unpadded word-piece ids and hidden states.</summary>
+    private static (long[] Ids, float[] States)[] RunStates(InferenceSession session, RunOptions runOptions, List<(long[] InputIds, long[] TokenTypeIds, long[] AttentionMask)> encoded)
     {
         var count = encoded.Count;
         var length = encoded[0].InputIds.Length;
@@ -193,42 +212,61 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         using var outputs = session.Run(runOptions, InputNames, [idsValue, maskValue, typesValue], OutputNames);
         var states = outputs[0].GetTensorDataAsSpan<float>();
 
-        var vectors = new float[count][];
+        var result = new (long[] Ids, float[] States)[count];
         for (var i = 0; i < count; i++)
         {
-            var vector = vectors[i] = new float[Dimensions];
-            var tokens = 0;
-            for (var t = 0; t < length; t++)
+            var kept = Enumerable.Range(0, length).Where(t => mask[i * length + t] != 0).ToArray();
+            var sentenceIds = new long[kept.Length];
+            var sentenceStates = new float[kept.Length * Dimensions];
+            for (var k = 0; k < kept.Length; k++)
             {
-                if (mask[i * length + t] == 0)
-                {
-                    continue;
-                }
-
-                tokens++;
-                var state = states.Slice((i * length + t) * Dimensions, Dimensions);
-                for (var d = 0; d < Dimensions; d++)
-                {
-                    vector[d] += state[d];
-                }
+                sentenceIds[k] = ids[i * length + kept[k]];
+                states.Slice((i * length + kept[k]) * Dimensions, Dimensions).CopyTo(sentenceStates.AsSpan(k * Dimensions));
             }
 
-            // Mean then L2 norm: the mean's divisor cancels out in the normalisation, as in sentence-transformers.
-            var norm = 0f;
-            for (var d = 0; d < Dimensions; d++)
-            {
-                vector[d] /= Math.Max(tokens, 1);
-                norm += vector[d] * vector[d];
-            }
+            result[i] = (sentenceIds, sentenceStates);
+        }
 
-            var scale = 1 / MathF.Max(MathF.Sqrt(norm), 1e-12f);
+        return result;
+    }
+
+    /// <summary>Runs one padded batch and mean-pools each sentence's token states, normalised.</summary>
+    private static float[][] Run(InferenceSession session, RunOptions runOptions, List<(long[] InputIds, long[] TokenTypeIds, long[] AttentionMask)> encoded) =>
+        [.. RunStates(session, runOptions, encoded).Select(s => Pool(s.Ids, s.States, null))];
+
+    /// <summary>
+    /// The weighted mean of a sentence's token states (every weight 1 without <paramref name="weight"/>: the plain mean
+    /// of sentence-transformers), L2-normalised: the mean's divisor cancels out in the normalisation.
+    /// </summary>
+    internal static float[] Pool(long[] ids, float[] states, Func<long, float>? weight)
+    {
+        var vector = new float[Dimensions];
+        var total = 0f;
+        for (var t = 0; t < ids.Length; t++)
+        {
+            var w = weight?.Invoke(ids[t]) ?? 1f;
+            total += w;
+            var state = states.AsSpan(t * Dimensions, Dimensions);
             for (var d = 0; d < Dimensions; d++)
             {
-                vector[d] *= scale;
+                vector[d] += w * state[d];
             }
         }
 
-        return vectors;
+        var norm = 0f;
+        for (var d = 0; d < Dimensions; d++)
+        {
+            vector[d] /= total > 0 ? total : 1;
+            norm += vector[d] * vector[d];
+        }
+
+        var scale = 1 / MathF.Max(MathF.Sqrt(norm), 1e-12f);
+        for (var d = 0; d < Dimensions; d++)
+        {
+            vector[d] *= scale;
+        }
+
+        return vector;
     }
 
     private sealed record Model(InferenceSession Session, MiniLMTokenizer Tokenizer);

@@ -116,6 +116,30 @@ public sealed class MiniLmEmbeddingGeneratorTests(MiniLmFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task Pooling_the_token_states_by_their_plain_mean_gives_exactly_the_served_vectors()
+    {
+        // The pooling experiment (SkillLoop.Benchmarks -- pooling-experiment) re-pools these token states: its "mean"
+        // must be what the server stores, or its before/after figures compare something else.
+        string[] sentences = ["Write commit messages in the conventional commits format.", "不对，生成的文件不要提交。", "ok"];
+
+        var served = await fixture.Generator.GenerateAsync(sentences);
+        var states = fixture.Generator.TokenStates(sentences);
+
+        for (var i = 0; i < sentences.Length; i++)
+        {
+            Assert.Equal(states[i].Ids.Length * MiniLmEmbeddingGenerator.Dimensions, states[i].States.Length);
+            Assert.Equal(101, states[i].Ids[0]); // [CLS] ... [SEP], no padding
+            Assert.Equal(102, states[i].Ids[^1]);
+            Assert.Equal(served[i].Vector.ToArray(), MiniLmEmbeddingGenerator.Pool(states[i].Ids, states[i].States, null));
+        }
+
+        // Weights move the vector: all weight on the last word piece before [SEP] is not the mean.
+        var last = states[0].Ids[^2];
+        var weighted = MiniLmEmbeddingGenerator.Pool(states[0].Ids, states[0].States, id => id == last ? 1f : 0f);
+        Assert.True(weighted.Zip(served[0].Vector.ToArray(), (a, b) => a * b).Sum() < 0.95f);
+    }
+
+    [Fact]
     public async Task The_int8_model_stays_close_to_the_float_model_it_was_made_from()
     {
         // Guards the load-time quantisation: wrong scales or a mangled graph still give unit vectors, but not these.
