@@ -45,6 +45,8 @@ public static class DetectorFeatures
         Words(ref sink, bits, normal);
         Cues(ref sink, bits, normal, split, context, matches, asked, done, cjk);
         AgentWords(ref sink, bits, context.Previous);
+        if (!cjk)
+            Overlap(ref sink, bits, normal, context.Previous, asked, done);
         HeadGrams(ref sink, bits, normal, HeadSpace);
         // Chinese only: the same opening after "done"/after a question. "还是…", "没变化", "不用…" read differently after
         // "已修复" than after "要不要…？"; out of fold (recall at precision 0.85) the crossing raised Chinese 0.51 → 0.55 and
@@ -90,6 +92,78 @@ public static class DetectorFeatures
         ForEachWord(normal, ref state, static (ref (TSink Sink, int Bits, float Value) s, uint word, uint _, int _) =>
             s.Sink.Add(Index(Mix(word, 0x7Au), s.Bits), s.Value));
         sink = state.Sink;
+    }
+
+    // How much of the agent's last turn is compared with the person's words.
+    private const int OverlapChars = 600;
+
+    /// <summary>
+    /// English only: what share of the person's words (three letters or more) the agent's last words also used, bucketed,
+    /// alone and crossed with asked/done. A correction talks about what the agent just did ("the dropdown is still
+    /// empty" after "the dropdown is now populated"); a new request brings its own words. The n-grams see each text
+    /// alone, never the two together. Out of fold (5-fold over train+dev, mean of 10 shuffle seeds), English recall at
+    /// precision 0.80/0.85/0.90 went 0.657/0.556/0.340 → 0.652/0.559/0.377, Chinese 0.675/0.602/0.521 → 0.670/0.616/0.525;
+    /// on Chinese turns too it lowered Chinese recall at precision 0.80 (0.675 → 0.652).
+    /// </summary>
+    private static void Overlap<TSink>(ref TSink sink, int bits, ReadOnlySpan<char> normal, string? previous, bool asked, bool done) where TSink : struct, IFeatureSink
+    {
+        if (string.IsNullOrEmpty(previous))
+            return;
+        var tail = previous.AsSpan().TrimEnd();
+        tail = tail[Math.Max(0, tail.Length - OverlapChars)..];
+        Span<char> buffer = stackalloc char[OverlapChars + 2];
+        Span<uint> agentWords = stackalloc uint[256];
+        var agent = agentWords[..CollectWords(Normalise(tail, buffer), agentWords)];
+        Span<uint> ownWords = stackalloc uint[256];
+        var own = ownWords[..CollectWords(normal, ownWords)];
+        var shared = 0;
+        foreach (var word in own)
+            if (agent.Contains(word))
+                shared++;
+        var share = own.IsEmpty ? -1 : (double)shared / own.Length;
+        var bucket = share switch { < 0 => 0u, 0 => 1u, < 0.1 => 2u, < 0.25 => 3u, < 0.5 => 4u, _ => 5u };
+        const uint english = 0x10000u;
+        Cue(ref sink, bits, english, 40, bucket);
+        Cue(ref sink, bits, english, 41, bucket | (done ? 8u : 0u) | (asked ? 16u : 0u));
+    }
+
+    /// <summary>The words of three letters or more (a CJK run gives its character bigrams), hashed as <see cref="ForEachWord"/> hashes them; how many were written.</summary>
+    private static int CollectWords(ReadOnlySpan<char> text, Span<uint> into)
+    {
+        var count = 0;
+        var i = 0;
+        while (i < text.Length && count < into.Length)
+        {
+            var c = text[i];
+            if (!char.IsLetterOrDigit(c))
+            {
+                i++;
+                continue;
+            }
+            if (c >= '\u2E80')
+            {
+                var start = i;
+                while (i < text.Length && char.IsLetterOrDigit(text[i]) && text[i] >= '\u2E80')
+                    i++;
+                for (var k = start; k + 1 < i && count < into.Length; k++)
+                    into[count++] = ((WordSeed ^ text[k]) * 16777619u ^ text[k + 1]) * 16777619u;
+                continue;
+            }
+            var h = WordSeed;
+            var length = 0;
+            while (i < text.Length && (char.IsLetterOrDigit(text[i]) || text[i] == '\'') && text[i] < '\u2E80')
+            {
+                if (text[i] != '\'' && length < 24)
+                {
+                    h = (h ^ text[i]) * 16777619u;
+                    length++;
+                }
+                i++;
+            }
+            if (length >= 3)
+                into[count++] = h;
+        }
+        return count;
     }
 
     /// <summary>Lower-case, digits as '0', whitespace runs as one space, padded with spaces; long text keeps head and tail.</summary>

@@ -384,6 +384,36 @@ public sealed class TwoStageDetectorTests
         Assert.All(reader.Reads, r => Assert.True(r.Turns <= 2, $"{r.Turns} turns materialised for the two before the cursor"));
     }
 
+    [Fact]
+    public void An_english_turns_features_depend_on_the_words_it_shares_with_the_agents_last_turn_a_chinese_turns_do_not()
+    {
+        // The agent's closing 200 characters are the same in both; only earlier prose (read by the overlap cue, not by
+        // the closing-words features or the asked/done word lists) mentions, or not, what the person talks about.
+        var closing = " " + string.Concat(Enumerable.Repeat("Take a look at the screen when you have a moment. ", 5));
+        static string Features(string text, string previous)
+        {
+            var sink = new ListSink([]);
+            new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), DetectorModel.RegexOnly).ExtractFeatures(text, new TurnContext(previous, 3), 16, ref sink);
+            return string.Join(",", sink.Items.Order());
+        }
+
+        var english = "the dropdown selection list renders empty";
+        Assert.NotEqual(
+            Features(english, "The dropdown component renders the selection list from the query." + closing),
+            Features(english, "The weather forecast mentions heavy rainfall over the valley tonight." + closing));
+        var chinese = "下拉菜单的选项列表是空的";
+        Assert.Equal(
+            Features(chinese, "下拉菜单的选项列表来自查询结果。" + closing),
+            Features(chinese, "天气预报说今晚山谷里有大雨。" + closing));
+    }
+
+    private readonly struct ListSink(List<(int, float)> items) : IFeatureSink
+    {
+        public List<(int, float)> Items => items;
+
+        public void Add(int index, float value) => items.Add((index, value));
+    }
+
     private sealed class RecordingReader(ITranscriptReader inner) : ITranscriptReader
     {
         public List<(long From, long Until, int Turns)> Reads { get; } = [];
