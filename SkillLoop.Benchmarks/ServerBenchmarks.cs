@@ -99,6 +99,16 @@ internal static class ServerBenchmarks
             var big = FloodBody();
 
             await QuietAsync(quiet, "warm-up", TimeSpan.FromSeconds(2));
+            // A server that has run for a while has compiled the large-batch path: three batches of the flood's size with
+            // a handful of corrections compile it (and leave the pipeline almost nothing to do), so the figures below
+            // compare a flood with no flood, not the JIT's first pass over parsing and redaction with no flood.
+            var warmBody = FloodBody(corrections: 4);
+            for (var i = 0; i < 3; i++)
+            {
+                await FloodClientAsync(flood, warmBody, 90 + i, rounds: 1, CancellationToken.None);
+            }
+
+            await QuietAsync(quiet, "warm-up", TimeSpan.FromSeconds(2));
             var (alone, aloneCpu) = await WithThreadCpuAsync(server.Id, () => QuietAsync(quiet, "alone", options.Duration));
 
             using var stop = new CancellationTokenSource();
@@ -143,22 +153,25 @@ internal static class ServerBenchmarks
     }
 
     /// <summary>A batch just under the 8 MB limit, shaped like an old client's first read of a long session.</summary>
-    private static byte[] FloodBody()
+    private static byte[] FloodBody(int corrections = 400)
     {
         var text = string.Concat(Enumerable.Repeat("no, that's wrong: the report must use the company template and not the default one. ", 22));
         var session = "flood-template";
         var batch = new SignalBatch("claude", session, "flood@example.com", 0, new SessionCursor("claude", session, 1_000_000, "pdf", null),
             [.. Enumerable.Range(0, 2_400).Select(i => new UserTurn($"t{i}", text, null))],
-            [.. Enumerable.Range(0, 400).Select(i => new DetectedCorrection($"t{i}", text, Pattern, "pdf", null, 0.9, null, [new ContextTurn("assistant", text)]))]);
+            [.. Enumerable.Range(0, corrections).Select(i => new DetectedCorrection($"t{i}", text, Pattern, "pdf", null, 0.9, null, [new ContextTurn("assistant", text)]))]);
         return JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch);
     }
 
-    private static async Task<(long Accepted, long Refused, long Failed, string? LastFailure)> FloodClientAsync(HttpClient http, byte[] template, int index, CancellationToken stop)
+    private static async Task<(long Accepted, long Refused, long Failed, string? LastFailure)> FloodClientAsync(HttpClient http, byte[] template, int index, CancellationToken stop) =>
+        await FloodClientAsync(http, template, index, int.MaxValue, stop);
+
+    private static async Task<(long Accepted, long Refused, long Failed, string? LastFailure)> FloodClientAsync(HttpClient http, byte[] template, int index, int rounds, CancellationToken stop)
     {
         long accepted = 0, refused = 0, failed = 0;
         string? lastFailure = null;
         var placeholder = Encoding.UTF8.GetBytes("flood-template");
-        for (var round = 0; !stop.IsCancellationRequested; round++)
+        for (var round = 0; round < rounds && !stop.IsCancellationRequested; round++)
         {
             // A new session each time (same length as the template's id), so every batch is stored, not a cursor conflict.
             var body = (byte[])template.Clone();
