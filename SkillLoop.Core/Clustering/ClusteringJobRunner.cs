@@ -94,6 +94,30 @@ public sealed partial class ClusteringJobRunner(
         return assigned;
     }
 
+    // The credentials with unclustered signals, one index seek each (a skip scan of ix_signals_unclustered), then
+    // each credential's oldest extracted ones from the same index: no pass over the whole backlog (migration 19).
+    // INDEXED BY: without statistics the planner picks ix_signals_cluster_id and reads every unclustered row.
+    internal const string PendingSql = $"""
+        WITH RECURSIVE credentials (id) AS (
+            SELECT (SELECT credential_id FROM signals INDEXED BY ix_signals_unclustered
+                    WHERE cluster_id IS NULL ORDER BY credential_id LIMIT 1)
+            UNION ALL
+            SELECT (SELECT credential_id FROM signals INDEXED BY ix_signals_unclustered
+                    WHERE cluster_id IS NULL AND credential_id > credentials.id ORDER BY credential_id LIMIT 1)
+            FROM credentials WHERE credentials.id IS NOT NULL)
+        SELECT SignalId, ProblemPattern FROM (
+            SELECT s.id AS SignalId, {Clusterer.ProblemText} AS ProblemPattern, s.credential_id AS CredentialId,
+                   row_number() OVER (PARTITION BY s.credential_id ORDER BY s.id) AS Turn
+            FROM credentials c
+            JOIN signals s ON s.id IN (
+                SELECT u.id FROM signals u INDEXED BY ix_signals_unclustered JOIN issues ui ON ui.signal_id = u.id
+                WHERE u.cluster_id IS NULL AND u.credential_id = c.id AND u.id NOT IN (SELECT value FROM json_each(@exclude))
+                ORDER BY u.id LIMIT @BatchSize)
+            JOIN issues i ON i.signal_id = s.id)
+        ORDER BY Turn, CredentialId
+        LIMIT @BatchSize
+        """;
+
     /// <summary>
     /// Signals with an issue and no cluster, except <paramref name="exclude"/> (the batch being assigned meanwhile).
     /// Credentials take turns within a batch: the oldest of each credential's, then the second oldest of each, and so
@@ -103,15 +127,7 @@ public sealed partial class ClusteringJobRunner(
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<PendingRow>(new CommandDefinition(
-            $"""
-            SELECT SignalId, ProblemPattern FROM (
-                SELECT s.id AS SignalId, {Clusterer.ProblemText} AS ProblemPattern, s.credential_id AS CredentialId,
-                       row_number() OVER (PARTITION BY s.credential_id ORDER BY s.id) AS Turn
-                FROM issues i JOIN signals s ON s.id = i.signal_id
-                WHERE s.cluster_id IS NULL AND s.id NOT IN (SELECT value FROM json_each(@exclude)))
-            ORDER BY Turn, CredentialId
-            LIMIT @BatchSize
-            """, new { exclude = "[" + string.Join(',', exclude.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]", BatchSize },
+            PendingSql, new { exclude = "[" + string.Join(',', exclude.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]", BatchSize },
             cancellationToken: cancellationToken));
         return [.. rows.Select(r => (r.SignalId, r.ProblemPattern))];
     }

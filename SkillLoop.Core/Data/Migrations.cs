@@ -495,6 +495,12 @@ public static class Migrations
                 INSERT INTO signals_fts (rowid, text) VALUES (new.id, new.text);
             END;
             """),
+        (19, "clustering finds its next batch per credential without numbering the whole backlog", """
+            -- Clustering's next batch is the oldest extracted, unclustered signals of each credential in turn. Found by
+            -- numbering every such signal with a window function, it cost O(backlog) per batch of 32 (40,000 waiting:
+            -- ~140 ms a batch); with this index each credential's oldest are a range read.
+            CREATE INDEX ix_signals_unclustered ON signals (credential_id, id) WHERE cluster_id IS NULL;
+            """),
     ];
 
     public static int Latest => All[^1].Version;

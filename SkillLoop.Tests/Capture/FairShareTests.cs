@@ -63,6 +63,22 @@ public sealed class FairShareTests
     }
 
     [Fact]
+    public async Task Finding_the_next_clustering_batch_reads_each_credentials_oldest_signals_not_the_whole_backlog()
+    {
+        await using var core = await TestCore.StartAsync();
+        await using var connection = await core.Get<SqliteDb>().OpenAsync(CancellationToken.None);
+        var plan = (await connection.QueryAsync<(long Id, long Parent, long NotUsed, string Detail)>(
+            "EXPLAIN QUERY PLAN " + ClusteringJobRunner.PendingSql, new { exclude = "[]", BatchSize = 32 })).Select(r => r.Detail).ToList();
+
+        // Every read of signals is a seek or a bounded range of the unclustered index (migration 19). Numbering every
+        // unclustered signal to take 32 read ix_signals_cluster_id's whole NULL range at every batch.
+        var signalReads = plan.Where(d => d.Contains(" signals", StringComparison.Ordinal) || d.StartsWith("SEARCH s ", StringComparison.Ordinal) || d.StartsWith("SEARCH u ", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(signalReads);
+        Assert.All(signalReads, d => Assert.True(d.Contains("ix_signals_unclustered", StringComparison.Ordinal) || d.Contains("INTEGER PRIMARY KEY", StringComparison.Ordinal), d));
+        Assert.DoesNotContain(plan, d => d.Contains("ix_signals_cluster_id", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Jobs_queued_by_the_catch_up_pass_keep_their_signals_credential()
     {
         await using var core = await TestCore.StartAsync();
