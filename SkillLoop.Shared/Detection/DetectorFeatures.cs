@@ -85,11 +85,11 @@ public static class DetectorFeatures
         Span<char> buffer = stackalloc char[AgentTailChars + 2];
         var normal = Normalise(tail, buffer);
         var count = 0;
-        ForEachWord(normal, ref count, static (ref int c, uint _, uint _, int _) => c++);
+        ForEachWord(normal, ref count, static (ref int c, uint _, uint _, int _, int _, bool _) => c++);
         if (count == 0)
             return;
         var state = (Sink: sink, Bits: bits, Value: 1f / MathF.Sqrt(count));
-        ForEachWord(normal, ref state, static (ref (TSink Sink, int Bits, float Value) s, uint word, uint _, int _) =>
+        ForEachWord(normal, ref state, static (ref (TSink Sink, int Bits, float Value) s, uint word, uint _, int _, int _, bool _) =>
             s.Sink.Add(Index(Mix(word, 0x7Au), s.Bits), s.Value));
         sink = state.Sink;
     }
@@ -127,43 +127,22 @@ public static class DetectorFeatures
         Cue(ref sink, bits, english, 41, bucket | (done ? 8u : 0u) | (asked ? 16u : 0u));
     }
 
-    /// <summary>The words of three letters or more (a CJK run gives its character bigrams), hashed as <see cref="ForEachWord"/> hashes them; how many were written.</summary>
+    /// <summary>The words of three letters or more (a CJK run gives its character bigrams), as <see cref="ForEachWord"/> hashes them; how many were written.</summary>
     private static int CollectWords(ReadOnlySpan<char> text, Span<uint> into)
     {
-        var count = 0;
-        var i = 0;
-        while (i < text.Length && count < into.Length)
+        var collected = new CollectedWords(into);
+        ForEachWord(text, ref collected, static (ref CollectedWords c, uint word, uint _, int _, int letters, bool cjk) =>
         {
-            var c = text[i];
-            if (!char.IsLetterOrDigit(c))
-            {
-                i++;
-                continue;
-            }
-            if (c >= '\u2E80')
-            {
-                var start = i;
-                while (i < text.Length && char.IsLetterOrDigit(text[i]) && text[i] >= '\u2E80')
-                    i++;
-                for (var k = start; k + 1 < i && count < into.Length; k++)
-                    into[count++] = ((WordSeed ^ text[k]) * 16777619u ^ text[k + 1]) * 16777619u;
-                continue;
-            }
-            var h = WordSeed;
-            var length = 0;
-            while (i < text.Length && (char.IsLetterOrDigit(text[i]) || text[i] == '\'') && text[i] < '\u2E80')
-            {
-                if (text[i] != '\'' && length < 24)
-                {
-                    h = (h ^ text[i]) * 16777619u;
-                    length++;
-                }
-                i++;
-            }
-            if (length >= 3)
-                into[count++] = h;
-        }
-        return count;
+            if (c.Count < c.Into.Length && (cjk ? letters == 2 : letters >= 3))
+                c.Into[c.Count++] = word;
+        });
+        return collected.Count;
+    }
+
+    private ref struct CollectedWords(Span<uint> into)
+    {
+        public readonly Span<uint> Into = into;
+        public int Count;
     }
 
     /// <summary>Lower-case, digits as '0', whitespace runs as one space, padded with spaces; long text keeps head and tail.</summary>
@@ -232,11 +211,11 @@ public static class DetectorFeatures
     {
         // Two passes: count first, so every word feature gets the same 1/sqrt(n) weight without a list.
         var count = 0;
-        ForEachWord(text, ref count, static (ref int c, uint _, uint _, int _) => c += 2);
+        ForEachWord(text, ref count, static (ref int c, uint _, uint _, int _, int _, bool _) => c += 2);
         if (count == 0)
             return;
         var state = (Sink: sink, Bits: bits, Value: 1f / MathF.Sqrt(count + 3));
-        ForEachWord(text, ref state, static (ref (TSink Sink, int Bits, float Value) s, uint word, uint previous, int position) =>
+        ForEachWord(text, ref state, static (ref (TSink Sink, int Bits, float Value) s, uint word, uint previous, int position, int _, bool _) =>
         {
             s.Sink.Add(Index(word, s.Bits), s.Value);
             s.Sink.Add(Index(Mix(previous, word), s.Bits), s.Value);
@@ -248,9 +227,13 @@ public static class DetectorFeatures
         sink = state.Sink;
     }
 
-    private delegate void WordAction<TState>(ref TState state, uint word, uint previous, int position);
+    /// <param name="letters">Letters hashed into <paramref name="word"/> (at most 24; a CJK word is one character or a bigram).</param>
+    /// <param name="cjk">Whether the word comes from a run of CJK characters.</param>
+    private delegate void WordAction<TState>(ref TState state, uint word, uint previous, int position, int letters, bool cjk)
+        where TState : allows ref struct;
 
     private static void ForEachWord<TState>(ReadOnlySpan<char> text, ref TState state, WordAction<TState> action)
+        where TState : allows ref struct
     {
         var previous = WordSeed;
         var position = 0;
@@ -278,7 +261,7 @@ public static class DetectorFeatures
                 if (i - start == 1)
                 {
                     var single = (WordSeed ^ text[start]) * 16777619u;
-                    action(ref state, single, previous, position);
+                    action(ref state, single, previous, position, 1, true);
                     previous = single;
                     position++;
                     continue;
@@ -286,7 +269,7 @@ public static class DetectorFeatures
                 for (var k = start; k + 1 < i; k++)
                 {
                     var bigram = ((WordSeed ^ text[k]) * 16777619u ^ text[k + 1]) * 16777619u;
-                    action(ref state, bigram, previous, position);
+                    action(ref state, bigram, previous, position, 2, true);
                     previous = bigram;
                     position++;
                 }
@@ -303,7 +286,7 @@ public static class DetectorFeatures
                 }
                 i++;
             }
-            action(ref state, h, previous, position);
+            action(ref state, h, previous, position, length, false);
             previous = h;
             position++;
         }
