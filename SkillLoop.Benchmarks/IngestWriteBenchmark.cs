@@ -13,7 +13,7 @@ internal static class IngestWriteBenchmark
 {
     public static async Task RunAsync(IReadOnlyList<int> writerCounts, TimeSpan duration)
     {
-        Console.WriteLine($"ingest write path, in process: one-correction batches, each writer its own session; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        Console.WriteLine($"ingest write path, in process: one-correction batches, each writer its own session; load average {ServerBenchmarks.LoadAverage()}");
         foreach (var writers in writerCounts)
         {
             await using var core = await BenchmarkCore.StartAsync("skillloop-ingest-write");

@@ -96,7 +96,7 @@ internal static class PoolingExperiment
 
         var sifUs = weightedTime.Elapsed.TotalMicroseconds / (Repeats * states.Count);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"time per labelled sentence (one core, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}): model run {runMs:F2} ms; pooling: mean {plainUs:F1} us, SIF + component {sifUs:F1} us"));
+            $"time per labelled sentence (one core, load average {ServerBenchmarks.LoadAverage()}): model run {runMs:F2} ms; pooling: mean {plainUs:F1} us, SIF + component {sifUs:F1} us"));
 
         Console.WriteLine("scheme | pc removed | threshold (best mean) | mean | by skill en zh mixed | one partition en zh mixed");
         Report("mean (before)", "no", labelled, [.. states.Select(s => MiniLmEmbeddingGenerator.Pool(s.Ids, s.States, null))], sweep: true);
