@@ -34,11 +34,15 @@ internal sealed class BenchmarkCore : IAsyncDisposable
         services.AddSkillLoopCore(configuration);
         var core = new BenchmarkCore(directory, services.BuildServiceProvider());
         await core._services.GetServices<IHostedService>().OfType<SkillLoopStartup>().Single().StartAsync(CancellationToken.None);
+        // The writers' connection leaves WAL checkpoints to this service: without it the benchmarks' writes would skip
+        // the copy into the database file that the server pays.
+        await core.Get<SkillLoop.Core.Data.WalCheckpointer>().StartAsync(CancellationToken.None);
         return core;
     }
 
     public async ValueTask DisposeAsync()
     {
+        await Get<SkillLoop.Core.Data.WalCheckpointer>().StopAsync(CancellationToken.None);
         await _services.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         _directory.Delete(recursive: true);

@@ -53,6 +53,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RefusedPosts>();
         services.AddSingleton<IngestActivity>();
         services.AddSingleton<SignalSearchIndexer>();
+        services.AddSingleton<WalCheckpointer>();
         services.AddSingleton<PipelineScheduler>();
         services.AddSingleton<LargeBatchThreads>();
         services.AddSingleton<Extraction.ExtractionSettings>();
@@ -104,6 +105,7 @@ public static class CoreServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Reembedder>());
         services.AddHostedService(sp => sp.GetRequiredService<Retention>());
         services.AddHostedService(sp => sp.GetRequiredService<SignalSearchIndexer>());
+        services.AddHostedService(sp => sp.GetRequiredService<WalCheckpointer>());
         services.AddHostedService(sp => sp.GetRequiredService<RegistryScans>());
         services.AddHostedService(sp => sp.GetRequiredService<ProposalRunner>());
         services.AddProposalReplay(configuration);

@@ -28,6 +28,18 @@ public sealed class SteppedTimeProvider(DateTimeOffset start) : TimeProvider
         return timer;
     }
 
+    /// <summary>Timers set to fire (a loop waiting on this clock has one).</summary>
+    public int PendingTimers
+    {
+        get
+        {
+            lock (_timers)
+            {
+                return _timers.Count(t => t.Due is not null);
+            }
+        }
+    }
+
     public void Advance(TimeSpan by)
     {
         var end = _now + by;
