@@ -28,9 +28,12 @@ internal static class ClusteringBenchmarks
         var labelled = Load(repositoryRoot, "labelled-issues.json");
         // Written separately and never used to choose a threshold or any other setting: the honest figure.
         var holdout = Load(repositoryRoot, "labelled-issues-holdout.json");
-        // A second one, written 2026-12-02 by someone who saw neither the method nor its figures, after the first had been
-        // looked at twice (local scaling, SIF pooling): the honest figure for choices made since.
+        // Two more, written 2026-12-02 by someone who saw neither the method nor its figures, after the first had been
+        // looked at twice (local scaling, SIF pooling), with paraphrases that share fewer words; and a second set to choose
+        // on, written the same way (the pooling experiment's --set replays it).
         var holdout2 = Load(repositoryRoot, "labelled-issues-holdout2.json");
+        var holdout3 = Load(repositoryRoot, "labelled-issues-holdout3.json");
+        var tuning2 = Load(repositoryRoot, "labelled-issues-tuning2.json");
 
         // One core for every quality run: each run gets skills of its own (see Core.NewRunAsync), so runs do not mix
         // and the model is loaded once.
@@ -73,7 +76,7 @@ internal static class ClusteringBenchmarks
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  best mean F1 on the labelled set: threshold {best:F2} ({means[best]:F3}); default {ClusteringSettings.DefaultSimilarity:F2} ({means.GetValueOrDefault(ClusteringSettings.DefaultSimilarity):F3})"));
         Console.WriteLine();
-        foreach (var (set, name) in new[] { (labelled, "labelled set"), (holdout, "hold-out set"), (holdout2, "second hold-out set") })
+        foreach (var (set, name) in new[] { (labelled, "labelled set"), (tuning2, "second labelled set"), (holdout, "hold-out set"), (holdout2, "second hold-out set"), (holdout3, "third hold-out set") })
         {
             await AtDefaultAsync(shared, set, name, ClusteringSettings.DefaultSimilarity);
             Console.WriteLine();
@@ -89,6 +92,8 @@ internal static class ClusteringBenchmarks
         await OrderSpreadAsync(shared, holdout, "hold-out set");
         Console.WriteLine();
         await OrderSpreadAsync(shared, holdout2, "second hold-out set");
+        Console.WriteLine();
+        await OrderSpreadAsync(shared, holdout3, "third hold-out set");
         if (knnVectors <= 0)
         {
             return; // quality only

@@ -22,10 +22,11 @@ internal static class PoolingExperiment
 
     private sealed record Turn(string Text, string Label);
 
-    public static void Run(string repositoryRoot, bool grid)
+    /// <param name="set">The labelled set's file in SkillLoop.Tests/Fixtures/Clustering (a set to choose on, never a hold-out set).</param>
+    public static void Run(string repositoryRoot, bool grid, string set = "labelled-issues.json")
     {
         var labelled = JsonSerializer.Deserialize<List<LabelledIssue>>(
-            File.ReadAllText(Path.Combine(repositoryRoot, "SkillLoop.Tests", "Fixtures", "Clustering", "labelled-issues.json")),
+            File.ReadAllText(Path.Combine(repositoryRoot, "SkillLoop.Tests", "Fixtures", "Clustering", set)),
             new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
         var turns = Directory.EnumerateFiles(Path.Combine(repositoryRoot, "benchmarks", "data", "corrections"), "*.jsonl", SearchOption.AllDirectories)
             .Order(StringComparer.Ordinal)

@@ -13,7 +13,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- replay [--corrections 8 --proposals 50]          (replay before review: cost per correction, tiny GGUF and no model)
 //        … -- pages [--runs 20 --signals 100000 --clusters 10000 --proposals 500 --data DIR (seed once, reuse) --web path/to/SkillLoop.Web.dll]
 //        … -- merge [--runs 5 --web path/to/SkillLoop.Web.dll]   (merge on a plain git remote -> merged after a scan)
-//        … -- pooling-experiment [--grid]   (experiment: MiniLM token pooling, plain mean vs SIF/IDF, on the labelled set only)
+//        … -- pooling-experiment [--grid] [--set FILE]   (experiment: MiniLM token pooling, plain mean vs SIF/IDF, on a set to choose on: the labelled set by default)
 //        … -- ai [--quick] [--redactor | --llama]         (MiniLM, redactor, heuristic extraction, llama.cpp on the tiny GGUF)
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
@@ -33,7 +33,7 @@ if (args.FirstOrDefault() == "detector")
 
 if (args.FirstOrDefault() == "pooling-experiment")
 {
-    PoolingExperiment.Run(FindRepositoryRoot(), args.Contains("--grid"));
+    PoolingExperiment.Run(FindRepositoryRoot(), args.Contains("--grid"), options.GetValueOrDefault("set") is { Length: > 0 } set ? set : "labelled-issues.json");
     return;
 }
 

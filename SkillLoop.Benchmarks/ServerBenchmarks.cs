@@ -61,7 +61,11 @@ internal static class ServerBenchmarks
             Console.WriteLine(Invariant($"start: healthy after {server.StartupTime.TotalSeconds:F1} s; RSS {server.Memory()} before the embedding model is loaded"));
 
             await IdleAsync(server, admin, ingest);
-            await TimeToProposalAsync(work.FullName, admin, ingest, options.ProposalRuns);
+            if (options.ProposalRuns > 0)
+            {
+                await TimeToProposalAsync(work.FullName, admin, ingest, options.ProposalRuns);
+            }
+
             await LoadAsync(server, admin, options);
         }
         finally
