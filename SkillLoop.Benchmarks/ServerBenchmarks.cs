@@ -137,7 +137,10 @@ internal static class ServerBenchmarks
                 Console.WriteLine(Invariant($"  large-batch threads (Ingest (low), nice 10): {largeBatchCpu * 1000 / Math.Max(1, results.Sum(r => r.Accepted)):F0} ms CPU per accepted batch"));
             }
 
-            Console.WriteLine(Invariant($"  slow-down: p50 {ratio:F2}x, p95 {Percentile(flooded, 0.95) / Percentile(alone, 0.95):F2}x — goal: p50 <= 2x: {Verdict(ratio <= 2)} (load average {LoadAverage()} at the end)"));
+            // Issue #16 item 13 says "not slowed by more than 2x": the median is the goal this benchmark was built for; the
+            // tail read the same way is printed beside it, so neither reading hides the other.
+            var tailRatio = Percentile(flooded, 0.95) / Percentile(alone, 0.95);
+            Console.WriteLine(Invariant($"  slow-down: p50 {ratio:F2}x, p95 {tailRatio:F2}x — goal: p50 <= 2x: {Verdict(ratio <= 2)}; p95 <= 2x: {Verdict(tailRatio <= 2)} (load average {LoadAverage()} at the end)"));
         }
         finally
         {
