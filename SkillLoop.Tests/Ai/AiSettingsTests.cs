@@ -38,7 +38,7 @@ public sealed class AiSettingsTests : IAsyncLifetime
         var embedder = core.Get<IEmbeddingGenerator<string, Embedding<float>>>();
         var reembedder = core.Get<Reembedder>();
         await reembedder.StartAsync(CancellationToken.None);
-        await WaitUntilAsync(() => reembedder.Progress.Model == "openai/embed-a" + SkillLoop.Core.Clustering.Clusterer.EmbeddedText);
+        await Poll.UntilAsync(() => reembedder.Progress.Model == "openai/embed-a" + SkillLoop.Core.Clustering.Clusterer.EmbeddedText, TimeSpan.FromSeconds(30));
         var clusterer = core.Get<Clusterer>();
         await clusterer.AssignAsync(await ClustererTests.StoreAsync(core, "alice", "pdf-report", "the totals row must stay at the bottom"), null, CancellationToken.None);
         await clusterer.AssignAsync(await ClustererTests.StoreAsync(core, "bob", "pdf-report", "dates in ISO format please"), null, CancellationToken.None);
@@ -49,7 +49,7 @@ public sealed class AiSettingsTests : IAsyncLifetime
         Assert.Equal(new AiProviderInfo("openai", "embed-b"), view.InUse.Embeddings);
         Assert.Same(embedder, core.Get<IEmbeddingGenerator<string, Embedding<float>>>());
         Assert.Equal("embed-b", embedder.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId);
-        await WaitUntilAsync(() => reembedder.Progress is { Model: "openai/embed-b" + SkillLoop.Core.Clustering.Clusterer.EmbeddedText, Running: false, Done: 2, Total: 2 });
+        await Poll.UntilAsync(() => reembedder.Progress is { Model: "openai/embed-b" + SkillLoop.Core.Clustering.Clusterer.EmbeddedText, Running: false, Done: 2, Total: 2 }, TimeSpan.FromSeconds(30));
         Assert.Equal("openai/embed-b" + SkillLoop.Core.Clustering.Clusterer.EmbeddedText, await core.Get<SettingsStore>().GetAsync(Reembedder.ModelKey, CancellationToken.None));
         var batch = Assert.Single(_fake.Requests, r => r.Path == "/v1/embeddings" && r.Body.GetProperty("model").GetString() == "embed-b");
         Assert.Equal(2, batch.Body.GetProperty("input").GetArrayLength());
@@ -94,7 +94,7 @@ public sealed class AiSettingsTests : IAsyncLifetime
         var chat = runtime.Chat!;
         _fake.EnqueueDelay(TimeSpan.FromMilliseconds(300));
         var inFlight = chat.GetResponseAsync("first");
-        await WaitUntilAsync(() => !_fake.Requests.IsEmpty);
+        await Poll.UntilAsync(() => !_fake.Requests.IsEmpty, TimeSpan.FromSeconds(30));
 
         var status = runtime.Apply(new AiConfiguration(new AiProviderConfig("openai", "new-model", _fake.V1.ToString()), new AiProviderConfig("minilm")));
 
@@ -142,15 +142,5 @@ public sealed class AiSettingsTests : IAsyncLifetime
         }
 
         return services;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 30 s");
-            await Task.Delay(20);
-        }
     }
 }

@@ -3,24 +3,12 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SkillLoop.Core.Data;
 using SkillLoop.Tests.Extraction;
 using SkillLoop.Tests.Fakes;
+using SkillLoop.Tests.Support;
 
 namespace SkillLoop.Tests.Data;
 
 public sealed class WalCheckpointerTests
 {
-    [Fact]
-    public async Task The_writers_connection_never_checkpoints_and_other_connections_keep_sqlites_default()
-    {
-        await using var database = await TestDatabase.CreateAsync();
-        using (var turn = await database.Db.EnterWriteAsync(CancellationToken.None))
-        {
-            Assert.Equal(0, await turn.Connection.ExecuteScalarAsync<long>("PRAGMA wal_autocheckpoint"));
-        }
-
-        await using var other = await database.Db.OpenAsync(CancellationToken.None);
-        Assert.Equal(1000, await other.ExecuteScalarAsync<long>("PRAGMA wal_autocheckpoint"));
-    }
-
     [Fact]
     public async Task Pages_written_in_write_turns_reach_the_database_file_at_the_checkpointers_pass_not_in_the_write_turn()
     {
@@ -72,7 +60,7 @@ public sealed class WalCheckpointerTests
             }
 
             clock.Advance(WalCheckpointer.Interval);
-            await WaitForAsync(() => checkpointer.Passes == 2);
+            await Poll.UntilAsync(() => checkpointer.Passes == 2, TimeSpan.FromSeconds(10));
         }
         finally
         {
@@ -81,15 +69,5 @@ public sealed class WalCheckpointerTests
     }
 
     /// <summary>Until the loop has set its next timer (the stepped clock fires timers only when moved).</summary>
-    private static Task AdvanceUntilWaitingAsync(SteppedTimeProvider clock) => WaitForAsync(() => clock.PendingTimers > 0);
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out");
-            await Task.Delay(10);
-        }
-    }
+    private static Task AdvanceUntilWaitingAsync(SteppedTimeProvider clock) => Poll.UntilAsync(() => clock.PendingTimers > 0, TimeSpan.FromSeconds(10));
 }

@@ -46,16 +46,19 @@ public sealed class WriteTurnTests
     }
 
     [Fact]
-    public async Task The_writers_connection_keeps_savepoint_journals_in_memory_and_other_connections_keep_the_default()
+    public async Task The_writers_connection_keeps_savepoint_journals_in_memory_and_never_checkpoints_and_other_connections_keep_the_defaults()
     {
         await using var database = await TestDatabase.CreateAsync();
         using (var turn = await database.Db.EnterWriteAsync(CancellationToken.None))
         {
             // 2 = MEMORY: group commit's per-post savepoints would otherwise spill their journal to a temporary file.
             Assert.Equal(2, await turn.Connection.ExecuteScalarAsync<long>("PRAGMA temp_store"));
+            // 0: the WalCheckpointer checkpoints, not a commit inside the write turn.
+            Assert.Equal(0, await turn.Connection.ExecuteScalarAsync<long>("PRAGMA wal_autocheckpoint"));
         }
 
         await using var other = await database.Db.OpenAsync(CancellationToken.None);
         Assert.Equal(0, await other.ExecuteScalarAsync<long>("PRAGMA temp_store"));
+        Assert.Equal(1000, await other.ExecuteScalarAsync<long>("PRAGMA wal_autocheckpoint"));
     }
 }
