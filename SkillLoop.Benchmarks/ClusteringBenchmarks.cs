@@ -76,7 +76,8 @@ internal static class ClusteringBenchmarks
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  best mean F1 on the labelled set: threshold {best:F2} ({means[best]:F3}); default {ClusteringSettings.DefaultSimilarity:F2} ({means.GetValueOrDefault(ClusteringSettings.DefaultSimilarity):F3})"));
         Console.WriteLine();
-        foreach (var (set, name) in new[] { (labelled, "labelled set"), (tuning2, "second labelled set"), (holdout, "hold-out set"), (holdout2, "second hold-out set"), (holdout3, "third hold-out set") })
+        (List<LabelledIssue> Set, string Name)[] holdouts = [(holdout, "hold-out set"), (holdout2, "second hold-out set"), (holdout3, "third hold-out set")];
+        foreach (var (set, name) in new[] { (labelled, "labelled set"), (tuning2, "second labelled set") }.Concat(holdouts))
         {
             await AtDefaultAsync(shared, set, name, ClusteringSettings.DefaultSimilarity);
             Console.WriteLine();
@@ -88,12 +89,12 @@ internal static class ClusteringBenchmarks
         }
 
         await OrderSpreadAsync(shared, labelled, "labelled set");
-        Console.WriteLine();
-        await OrderSpreadAsync(shared, holdout, "hold-out set");
-        Console.WriteLine();
-        await OrderSpreadAsync(shared, holdout2, "second hold-out set");
-        Console.WriteLine();
-        await OrderSpreadAsync(shared, holdout3, "third hold-out set");
+        foreach (var (set, name) in holdouts)
+        {
+            Console.WriteLine();
+            await OrderSpreadAsync(shared, set, name);
+        }
+
         if (knnVectors <= 0)
         {
             return; // quality only
