@@ -14,6 +14,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- pages [--runs 20 --signals 100000 --clusters 10000 --proposals 500 --data DIR (seed once, reuse) --web path/to/SkillLoop.Web.dll]
 //        … -- merge [--runs 5 --web path/to/SkillLoop.Web.dll]   (merge on a plain git remote -> merged after a scan)
 //        … -- pooling-experiment [--grid] [--set FILE]   (experiment: MiniLM token pooling, plain mean vs SIF/IDF, on a set to choose on: the labelled set by default)
+//        … -- confirm-experiment [CORPUS_DIR…]          (experiment: MiniLM vectors beside the client's score as a server-side confirmation, out of fold on train+dev)
 //        … -- ai [--quick] [--redactor | --llama]         (MiniLM, redactor, heuristic extraction, llama.cpp on the tiny GGUF)
 // `bash benchmarks/run` runs every mode in turn.
 var options = args.Select((a, i) => (a, i)).Where(x => x.a.StartsWith("--")).ToDictionary(x => x.a[2..], x => x.i + 1 < args.Length ? args[x.i + 1] : "");
@@ -24,6 +25,11 @@ var exe = options.GetValueOrDefault("exe") ?? FindPublishedClient();
 if (args.FirstOrDefault() == "train-detector")
 {
     Environment.Exit(SkillLoop.Benchmarks.DetectorTraining.DetectorCommands.Train(args, FindRepositoryRoot()));
+}
+
+if (args.FirstOrDefault() == "confirm-experiment")
+{
+    Environment.Exit(await SkillLoop.Benchmarks.DetectorTraining.ConfirmExperiment.RunAsync(args, FindRepositoryRoot()));
 }
 
 if (args.FirstOrDefault() == "detector")

@@ -107,7 +107,7 @@ public static class CorrectionsCorpus
                 skipNext = arg is "--out" or "--model" or "--errors" or "--settings";
                 continue;
             }
-            if (arg is "train-detector" or "detector")
+            if (arg is "train-detector" or "detector" or "confirm-experiment")
                 continue;
             list.Add(arg);
         }
