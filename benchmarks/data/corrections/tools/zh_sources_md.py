@@ -54,6 +54,22 @@ NOT_USED = [
     ("keithhegit/Shan_Hai_Jing, wangdexinya/Third-Person-MC",
      "their `docs/cursor_.md` is a copy of wangdexinya/ThreejsMC's, already in the corpus"),
     ("design4pro/mcp-rag-server", "MIT, but its SpecStory sessions are Polish and English, not Chinese"),
+    ("weyoung3350/AIProxy", "MIT in README; a real Bailian API key sits in the agent's text of its two largest sessions "
+     "(128 of 137 turns), so the whole source was left out"),
+    ("Darrenthinker/TrackAll", "MIT in README; a database password and two tracking-API keys in both sessions"),
+    ("iFiring/convert-to-taro-mcp", "one turn, and its only licence statement is a package.json the agent itself wrote in "
+     "that chat"),
+    ("luojinan/an-template", "MIT only in one sub-template's package.json, nothing for the repository"),
+    ("Clark-zhang/llm-chat-history-plugin", "proprietary licence"),
+    ("lveuxl/RL, Guluuuuuuuu/internn, 13366080068/ttc-email-chatbot, Darrenthinker/forwarder-discover-website, "
+     "wangxiaomo12138/lqy2026, weixuan0102/EasyMatching, HuAzurestar/demo, AltarsCN/Openwrt-CI, "
+     "Dylan2020THU/web-veloxis-ai, luojinan/lifeblog, luojinan/test-interview, luojinan/learn-tool, "
+     "goldwish1/lennys-podcast-transcripts",
+     "Chinese agent chats but no licence stated anywhere (checked in the third round)"),
+    ("Harrylikerick/txt-tuoluoni, Kaorixsol/SoraWatermarkCleaner, Ultima0369/dao-science, "
+     "MOIPA/schrodinger-bridge-sr-micrometeorology, HHH-wyx/Task-Master, LJK666666666/LLM_SAE, GinoZMYS/trae-rtl, "
+     "hexm/VibeRemote",
+     "their 对话记录 / 聊天记录 / chat_history files are summaries written afterwards, not agent chat transcripts"),
 ]
 
 
@@ -125,7 +141,12 @@ def main():
           "`2026-01-20_04-26-zsh-configuration-lines-98-109.md` (a database password) and "
           "`2026-01-20_09-39-high-frequency-issue-performance-optimization.md` (a share token); five later Yuichat "
           "sessions (repository cap of 250 turns); weyoung3350/ros_exporter "
-          "`2025-07-11_03-20Z-部署ros机器人系统和配置.md` (a device login password in the first turn).")
+          "`2025-07-11_03-20Z-部署ros机器人系统和配置.md` (a device login password in the first turn); 139QQ/news_look: "
+          "26 later sessions (repository cap of 250 turns: sessions taken in date order, skipping any that would pass the "
+          "cap), besides one English session and two re-saved copies that the extractor drops; 808wrld/Mock-Data-Factory "
+          "and yixian-huang/cocli: one mostly-English session each (dropped by the extractor). "
+          "qingxiaoyanhua-droid/CodeFix-Agent is the same person as qingxiaoyanhua-droid/AudioChat-RAG; its interview-"
+          "preparation session quotes the person's CV project text but no contact details.")
     print()
     print("### Considered and not used (Chinese)\n")
     for repo, why in NOT_USED:
