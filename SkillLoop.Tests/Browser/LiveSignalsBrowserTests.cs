@@ -62,6 +62,15 @@ public sealed class LiveSignalsBrowserTests(SkillLoopServer server, BrowserFixtu
 
             live.Add(socket.ConnectToServer());
         });
+        // While it is down, SignalR's other transports (server-sent events, long polling: plain HTTP requests) must fail
+        // too: a reconnection through one of them hid the circuit-down state again before it could be read.
+        await page.RouteAsync("**/_blazor**", async route =>
+        {
+            if (down)
+                await route.AbortAsync();
+            else
+                await route.ContinueAsync();
+        });
         await page.GotoAsync("/account/login?ReturnUrl=%2Fsignals");
         await page.GetByLabel("User name").FillAsync("admin");
         await page.GetByLabel("Password").FillAsync(SkillLoopServer.AdminPassword);

@@ -62,10 +62,12 @@ public sealed class MetricsEndpointTests(SkillLoopServer server)
         Assert.InRange(states, countedBefore, countedAfter);
     }
 
+    /// <summary>Every proposal in the database: the list's total, not one page of it.</summary>
     private static async Task<double> CountProposalsAsync(HttpClient admin)
     {
-        var proposals = await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/proposals");
-        return proposals!.Length;
+        using var response = await admin.GetAsync("/api/v1/proposals?limit=1");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return double.Parse(response.Headers.GetValues("X-Total-Count").Single(), CultureInfo.InvariantCulture);
     }
 
     private static async Task WaitForClusterAsync(HttpClient admin, string skill)
