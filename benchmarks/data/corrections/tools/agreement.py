@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How far two careful readers agree: a second, blind labelling of a random sample against the corpus's labels.
 
-Usage: tools/agreement.py audit/second-opinion-2026-12-02.tsv   (run from benchmarks/data/corrections)
+Usage: python3 tools/agreement.py audit/second-opinion-2026-12-02.tsv   (reads the corpus beside tools/)
 
 The TSV holds id, label, why for rows drawn at random (fixed seed) from every split, labelled by someone who read
 LABELLING.md / LABELLING-zh.md and each turn with its `previous`, without seeing the corpus's label. Prints per
@@ -11,7 +11,10 @@ were a detector against the corpus's labels: the precision and recall a reader w
 import collections
 import glob
 import json
+import os
 import sys
+
+CORPUS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def kappa(pairs, categories):
@@ -25,7 +28,7 @@ def kappa(pairs, categories):
 
 def main(path):
     corpus = {}
-    for f in glob.glob("en/*.jsonl") + glob.glob("zh/*.jsonl"):
+    for f in glob.glob(os.path.join(CORPUS, "en", "*.jsonl")) + glob.glob(os.path.join(CORPUS, "zh", "*.jsonl")):
         for line in open(f, encoding="utf-8"):
             row = json.loads(line)
             corpus[row["id"]] = row
