@@ -18,6 +18,7 @@ internal static class ConfirmExperiment
     {
         var clock = Stopwatch.StartNew();
         var rows = CorrectionsCorpus.Load(CorrectionsCorpus.Directories(args, root), Console.Out);
+        // The grid point the shipped weights used when this was measured (lr1-9b52c6314094); one fit, no grid.
         var result = DetectorTrainer.Train(rows, new DetectorTrainer.Settings(16, 5, 0.1, 1e-4, 1), null);
         var scored = result.OutOfFoldScores.Where(x => !x.Row.Gated).ToList();
         Console.WriteLine($"client out of fold: {scored.Count} turns in {clock.Elapsed.TotalSeconds:F0} s");
@@ -35,7 +36,7 @@ internal static class ConfirmExperiment
             ("score only", i => Base(scored[i])),
             ("score + own", i => [.. Base(scored[i]), .. ownVectors[i]]),
             ("score + own + closing", i => [.. Base(scored[i]), .. ownVectors[i], .. closingVectors[i]]),
-            ("score + own + own*closing", i => [.. Base(scored[i]), .. ownVectors[i], .. ownVectors[i].Zip(closingVectors[i], (a, b) => a * b * 20)]),
+            ("score + own + own*closing", i => [.. Base(scored[i]), .. ownVectors[i], .. ownVectors[i].Zip(closingVectors[i], (a, b) => a * b)]),
         };
         Report("client score (no clear patterns)", scored, [.. scored.Select(x => x.Score)]);
         foreach (var l2 in (double[])[1e-3, 1e-2, 3e-2, 1e-1])
