@@ -86,7 +86,7 @@ internal static class ConfirmExperiment
         foreach (var lang in (string[])["en", "zh"])
         {
             var s = Enumerable.Range(0, scored.Count).Where(i => scored[i].Row.Lang == lang).Select(i => (scores[i], scored[i].Row.IsPositive)).ToList();
-            var recalls = DetectorTrainer.CurvePrecisions.Select(p => DetectorTrainer.At(s, DetectorTrainer.ChooseThreshold(s, p)) is var (precision, recall) && precision >= p ? recall : 0);
+            var recalls = DetectorTrainer.CurvePrecisions.Select(p => DetectorTrainer.RecallAt(s, p));
             parts.Add(lang + " " + string.Join(" / ", recalls.Select(r => r.ToString("F3", CultureInfo.InvariantCulture))));
         }
         Console.WriteLine($"  {name,-45} | {string.Join(" | ", parts)}");

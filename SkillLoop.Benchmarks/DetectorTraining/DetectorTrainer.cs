@@ -264,7 +264,7 @@ public static class DetectorTrainer
                 .Select(i => (examples[i].PatternIds.Any(clear.Contains) ? 1.0 : scores[i], examples[i].Row.IsPositive)).ToList();
             if (!scored.Any(s => s.IsPositive))
                 continue;
-            total += ObjectivePrecisions.Average(p => At(scored, ChooseThreshold(scored, p)) is var (precision, recall) && precision >= p ? recall : 0);
+            total += ObjectivePrecisions.Average(p => RecallAt(scored, p));
         }
         return total;
     }
@@ -279,7 +279,7 @@ public static class DetectorTrainer
         {
             var scored = Enumerable.Range(0, examples.Length).Where(i => examples[i].Scored && examples[i].Row.Lang == lang)
                 .Select(i => (examples[i].PatternIds.Any(clear.Contains) ? 1.0 : scores[i], examples[i].Row.IsPositive)).ToList();
-            result[lang] = [.. CurvePrecisions.Select(p => At(scored, ChooseThreshold(scored, p)) is var (precision, recall) && precision >= p ? recall : 0)];
+            result[lang] = [.. CurvePrecisions.Select(p => RecallAt(scored, p))];
         }
         return result;
     }
@@ -475,6 +475,10 @@ public static class DetectorTrainer
     }
 
     /// <summary>Precision and recall of a cut over scored rows.</summary>
+    /// <summary>The recall at the threshold chosen for <paramref name="precision"/>, or 0 when no threshold reaches it.</summary>
+    public static double RecallAt(IReadOnlyList<(double Score, bool Positive)> scored, double precision) =>
+        At(scored, ChooseThreshold(scored, precision)) is var (reached, recall) && reached >= precision ? recall : 0;
+
     public static (double Precision, double Recall) At(IReadOnlyList<(double Score, bool Positive)> scored, double threshold)
     {
         int tp = 0, fp = 0, positives = 0;
