@@ -8,7 +8,7 @@ namespace SkillLoop.Core.Data;
 /// Copies the WAL's committed pages into the database file, off the write turn: the writers' connection does not
 /// checkpoint (see <see cref="SqliteDb"/>), so this does, once a <see cref="Interval"/> after write turns. A passive
 /// checkpoint takes no write lock: writers keep appending to the WAL while it copies and syncs, and it copies only what
-/// no reader still needs (the next pass takes the rest).
+/// no reader still needs (the next pass takes the rest, written to or not).
 /// </summary>
 public sealed partial class WalCheckpointer(SqliteDb db, DatabaseState database, TimeProvider time, ILogger<WalCheckpointer> logger)
     : BackgroundService
@@ -23,8 +23,8 @@ public sealed partial class WalCheckpointer(SqliteDb db, DatabaseState database,
     internal long Passes => Interlocked.Read(ref _passes);
 
     /// <summary>
-    /// Checkpoints the WAL when write turns ended since the last pass; returns SQLite's (busy, WAL pages, pages
-    /// checkpointed), or null when there was nothing new.
+    /// Checkpoints the WAL when write turns ended since the last complete pass; returns SQLite's (busy, WAL pages,
+    /// pages checkpointed), or null when there was nothing left to copy.
     /// </summary>
     public async Task<(long Busy, long Log, long Checkpointed)?> CheckpointAsync(CancellationToken cancellationToken)
     {
@@ -37,7 +37,13 @@ public sealed partial class WalCheckpointer(SqliteDb db, DatabaseState database,
         await using var connection = await db.OpenAsync(cancellationToken);
         var result = await connection.QuerySingleAsync<(long Busy, long Log, long Checkpointed)>(
             new CommandDefinition("PRAGMA wal_checkpoint(PASSIVE)", cancellationToken: cancellationToken));
-        Interlocked.Exchange(ref _checkpointedAfter, ended);
+        // A reader's snapshot older than some pages keeps them out of a passive checkpoint: only a complete pass
+        // settles these write turns, so the next pass tries again even when nothing new is written.
+        if (result.Busy == 0 && result.Checkpointed == result.Log)
+        {
+            Interlocked.Exchange(ref _checkpointedAfter, ended);
+        }
+
         Interlocked.Increment(ref _passes);
         return result;
     }

@@ -38,6 +38,34 @@ public sealed class WalCheckpointerTests
     }
 
     [Fact]
+    public async Task Pages_a_reader_kept_from_the_checkpoint_are_copied_at_the_next_pass_even_with_nothing_new_written()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var checkpointer = new WalCheckpointer(database.Db, new DatabaseState(), TimeProvider.System, NullLogger<WalCheckpointer>.Instance);
+        await checkpointer.CheckpointAsync(CancellationToken.None); // the migrations' pages
+
+        // A reader whose snapshot predates the writes: a passive checkpoint may not copy past it.
+        await using (var reader = await database.Db.OpenAsync(CancellationToken.None))
+        {
+            using var snapshot = reader.BeginTransaction(deferred: true);
+            await reader.ExecuteScalarAsync<long>("SELECT count(*) FROM settings", transaction: snapshot);
+            using (var turn = await database.Db.EnterWriteAsync(CancellationToken.None))
+            {
+                await turn.Connection.ExecuteAsync("INSERT INTO settings (key, value) VALUES ('kept', @row)", new { row = new string('x', 100_000) });
+            }
+
+            var blocked = await checkpointer.CheckpointAsync(CancellationToken.None);
+            Assert.NotNull(blocked);
+            Assert.True(blocked.Value.Checkpointed < blocked.Value.Log, $"{blocked.Value.Checkpointed} of {blocked.Value.Log} pages copied past the reader");
+        }
+
+        var rest = await checkpointer.CheckpointAsync(CancellationToken.None);
+        Assert.NotNull(rest);
+        Assert.Equal(rest.Value.Log, rest.Value.Checkpointed);
+        Assert.Null(await checkpointer.CheckpointAsync(CancellationToken.None)); // now complete: no pass until a write
+    }
+
+    [Fact]
     public async Task The_background_pass_runs_an_interval_after_write_turns_and_not_while_nothing_is_written()
     {
         await using var database = await TestDatabase.CreateAsync();
