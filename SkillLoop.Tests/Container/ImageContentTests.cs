@@ -159,7 +159,12 @@ public sealed class ImageContentTests
 
             var version = await RunAsync(Path.Combine(app, "clients", "linux-x64", "skillloop-client"), ["--version"], image.Path, new Dictionary<string, string>(), TimeSpan.FromSeconds(30));
             Assert.Equal(SkillLoop.Hooks.Hook.SignalWorker.Version, version.Output.Trim());
-            Assert.Equal([0x4D, 0x5A], (await File.ReadAllBytesAsync(Path.Combine(app, "clients", "win-x64", "skillloop-client.exe")))[..2]); // a Windows executable
+            var windows = await File.ReadAllBytesAsync(Path.Combine(app, "clients", "win-x64", "skillloop-client.exe"));
+            Assert.Equal([0x4D, 0x5A], windows[..2]); // a Windows executable
+            // Built to start fast without Native AOT (issue #17): nothing to inflate at each start, no JIT for the client's code.
+            var bundled = SingleFileBundle.Read(windows);
+            Assert.DoesNotContain(bundled, entry => entry.CompressedSize > 0);
+            Assert.True(SingleFileBundle.IsReadyToRun(windows, bundled.Single(entry => entry.Path == "skillloop-client.dll")), "the Windows client is not ReadyToRun");
             var script = await admin.GetStringAsync("/install.sh");
             Assert.Contains($"linux-x64) file='linux-x64/skillloop-client'; sha256='{manifest.Files[0].Sha256}' ;;", script);
 
