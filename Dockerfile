@@ -1,8 +1,9 @@
 # One container: UI + API on port 8080; the SQLite database and git mirrors in /data, GGUF models in /models.
 # The build steps live in build/image.sh, which CI runs too (the image's content is tested where images cannot run).
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
-# clang and zlib: Native AOT links the linux-x64 client (build/clients.sh).
-RUN apt-get update && apt-get install -y --no-install-recommends npm clang zlib1g-dev && rm -rf /var/lib/apt/lists/*
+# clang and zlib: Native AOT links the linux-x64 client; lld and the arm64 cross compiler's libraries link the
+# linux-arm64 one (build/clients.sh).
+RUN apt-get update && apt-get install -y --no-install-recommends npm clang lld zlib1g-dev gcc-aarch64-linux-gnu && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN bash build/image.sh /out

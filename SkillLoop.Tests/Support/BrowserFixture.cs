@@ -46,18 +46,9 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     private static async Task EnsureChromiumAsync()
     {
-        if (File.Exists(ChromiumPath))
+        if (await DebianPackages.EnsureAsync(() => File.Exists(ChromiumPath), "chromium") is { } failure)
         {
-            return;
-        }
-
-        var environment = new Dictionary<string, string?> { ["DEBIAN_FRONTEND"] = "noninteractive" };
-        var update = await ProcessRunner.RunAsync("apt-get", ["update", "-qq"], environment, timeout: TimeSpan.FromMinutes(5));
-        var install = await ProcessRunner.RunAsync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "chromium"], environment, timeout: TimeSpan.FromMinutes(10));
-        if (!File.Exists(ChromiumPath))
-        {
-            throw new InvalidOperationException(
-                $"chromium is missing and 'apt-get install chromium' failed (update {update.ExitCode}, install {install.ExitCode}):\n{install.StandardError}");
+            throw new InvalidOperationException($"chromium is missing and {failure}");
         }
     }
 }
