@@ -10,8 +10,8 @@
 # needed on the laptop either way. Those are ReadyToRun (precompiled, so the hook does not wait for the JIT) and not
 # compressed (every start would inflate them first): measured on linux-x64 built the same way, the hook returns in
 # 80-100 ms and `--version` in 58-66 ms, against 196-221 and 115-126 ms compressed and JIT-compiled, for files of
-# ~30 MB instead of ~14 MB. Only Native AOT reaches issue #17's 15 ms (12 ms here), and it needs each platform's own
-# linker.
+# ~30 MB instead of ~14 MB. Only Native AOT reaches issue #17's 15 ms (12 ms here), and for macOS and Windows it needs
+# their own linkers.
 #
 # usage: build/clients.sh OUT_DIR [RID...]   (default: every platform below; SKILLLOOP_CLIENT_RIDS overrides it)
 set -euo pipefail
