@@ -3,7 +3,7 @@
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 # clang and zlib: Native AOT links the linux-x64 client; lld and the arm64 cross compiler's libraries link the
 # linux-arm64 one (build/clients.sh).
-RUN apt-get update && apt-get install -y --no-install-recommends npm clang lld zlib1g-dev gcc-aarch64-linux-gnu && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends npm clang lld zlib1g-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN bash build/image.sh /out

@@ -5,13 +5,13 @@
 #
 # linux-x64 is Native AOT (the supported way to build it: on a linux-x64 host), and so is linux-arm64 where an arm64
 # cross toolchain is installed (clang and lld, and Debian's arm64 cross libraries: the Dockerfile installs
-# gcc-aarch64-linux-gnu for them). Native AOT cannot cross-compile to macOS or Windows from Linux, so those (and
-# linux-arm64 without the toolchain, with a line saying so) are self-contained, trimmed single-file builds: no .NET
-# needed on the laptop either way. Those are ReadyToRun (precompiled, so the hook does not wait for the JIT) and not
-# compressed (every start would inflate them first): measured on linux-x64 built the same way, the hook returns in
-# 80-100 ms and `--version` in 58-66 ms, against 196-221 and 115-126 ms compressed and JIT-compiled, for files of
-# ~30 MB instead of ~14 MB. Only Native AOT reaches issue #17's 15 ms (12 ms here), and for macOS and Windows it needs
-# their own linkers.
+# gcc-aarch64-linux-gnu and libc6-dev-arm64-cross for them). Native AOT cannot cross-compile to macOS or Windows from
+# Linux, so those (and linux-arm64 without the toolchain, with a line saying so) are self-contained, trimmed
+# single-file builds: no .NET needed on the laptop either way. Those are ReadyToRun (precompiled, so the hook does not
+# wait for the JIT) and not compressed (every start would inflate them first): measured on linux-x64 built the same
+# way, the hook returns in 80-100 ms and `--version` in 58-66 ms, against 196-221 and 115-126 ms compressed and
+# JIT-compiled, for files of ~30 MB instead of ~14 MB. Only Native AOT reaches issue #17's 15 ms (12 ms here), and for
+# macOS and Windows it needs their own linkers.
 #
 # usage: build/clients.sh OUT_DIR [RID...]   (default: every platform below; SKILLLOOP_CLIENT_RIDS overrides it)
 set -euo pipefail
@@ -33,7 +33,7 @@ trap 'rm -rf "$work"' EXIT
 # the arm64 C library under /usr/aarch64-linux-gnu, the compiler's start files under /usr/lib/gcc-cross (clang finds
 # both from --target alone, with no --sysroot).
 arm64_toolchain() {
-  [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || return 1
+  [ -e /usr/aarch64-linux-gnu/lib/crt1.o ] || return 1 # libc6-dev-arm64-cross (only recommended by the cross gcc)
   compgen -G '/usr/lib/gcc-cross/aarch64-linux-gnu/*/crtbeginS.o' > /dev/null || return 1
   local dir
   for dir in "$(dirname "$(command -v clang 2>/dev/null || echo /nonexistent/clang)")" $(ls -d /usr/lib/llvm-*/bin 2>/dev/null | sort -rV); do
@@ -54,7 +54,7 @@ for rid in $rids; do
         path="$toolchain:$PATH"
       else
         if [ "$rid" = linux-arm64 ]; then
-          echo "build/clients.sh: no arm64 cross toolchain (clang, lld, gcc-aarch64-linux-gnu): linux-arm64 is a single file, not Native AOT" >&2
+          echo "build/clients.sh: no arm64 cross toolchain (clang, lld, gcc-aarch64-linux-gnu, libc6-dev-arm64-cross): linux-arm64 is a single file, not Native AOT" >&2
         fi
         build=single-file
         props=(-p:PublishAot=false --self-contained -p:PublishSingleFile=true -p:PublishTrimmed=true -p:PublishReadyToRun=true

@@ -20,8 +20,8 @@ public sealed class Arm64ClientTests
     public async Task The_linux_arm64_client_is_native_aot_and_finds_the_same_corrections_as_the_linux_x64_client()
     {
         var missing = await DebianPackages.EnsureAsync(
-            () => new[] { "/usr/bin/clang", "/usr/bin/ld.lld", "/usr/bin/aarch64-linux-gnu-gcc", "/usr/bin/qemu-aarch64" }.All(File.Exists),
-            "clang", "lld", "gcc-aarch64-linux-gnu", "qemu-user");
+            () => new[] { "/usr/bin/clang", "/usr/bin/ld.lld", "/usr/bin/aarch64-linux-gnu-gcc", "/usr/aarch64-linux-gnu/lib/crt1.o", "/usr/bin/qemu-aarch64" }.All(File.Exists),
+            "clang", "lld", "gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "qemu-user");
         Skip.If(missing is not null, $"no arm64 cross toolchain here: {missing}");
         using var clients = new TempDirectory("skillloop-arm64");
 
