@@ -474,11 +474,11 @@ public static class DetectorTrainer
         return Math.Clamp(bestRecall >= 0 ? atRecall : atF1, 0.01, 0.99);
     }
 
-    /// <summary>Precision and recall of a cut over scored rows.</summary>
     /// <summary>The recall at the threshold chosen for <paramref name="precision"/>, or 0 when no threshold reaches it.</summary>
     public static double RecallAt(IReadOnlyList<(double Score, bool Positive)> scored, double precision) =>
         At(scored, ChooseThreshold(scored, precision)) is var (reached, recall) && reached >= precision ? recall : 0;
 
+    /// <summary>Precision and recall of a cut over scored rows.</summary>
     public static (double Precision, double Recall) At(IReadOnlyList<(double Score, bool Positive)> scored, double threshold)
     {
         int tp = 0, fp = 0, positives = 0;
