@@ -4,7 +4,7 @@ using SkillLoop.Benchmarks;
 using SkillLoop.Hooks.Detection;
 using SkillLoop.Hooks.Transcripts;
 
-// Usage: dotnet run -c Release --project SkillLoop.Benchmarks [-- --mb 200 --runs 25 --exe path/to/skillloop-client]
+// Usage: dotnet run -c Release --project SkillLoop.Benchmarks [-- --mb 200 --runs 25 --exe path/to/skillloop-client --single-file path/to/skillloop-client]
 //        … -- train-detector [CORPUS_DIR…] [--out DIR]   (trains the learned detector; default benchmarks/data/corrections)
 //        … -- detector [CORPUS_DIR…]                     (its held-out test-split figures beside the regex detector)
 //        … -- knn [--knn 100000] | clustering | backlog [--mb 250 --exe path/to/skillloop-client | --in-process] | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
@@ -132,7 +132,7 @@ try
     Console.WriteLine();
     Detection(work.FullName, megabytes);
     Console.WriteLine();
-    HookStartup(work.FullName, exe, runs);
+    HookStartup(work.FullName, exe, runs, options.GetValueOrDefault("single-file"));
 }
 finally
 {
@@ -192,7 +192,7 @@ static void Detection(string dir, int megabytes)
     Console.WriteLine($"  the redactor alone over every turn's text ({textBytes / 1e6:F0} MB): median {redactor[redactor.Count / 2]:F1} MB/s (best {redactor[^1]:F1})");
 }
 
-static void HookStartup(string dir, string? exe, int runs)
+static void HookStartup(string dir, string? exe, int runs, string? singleFile)
 {
     if (exe is null || !File.Exists(exe))
     {
@@ -237,10 +237,21 @@ static void HookStartup(string dir, string? exe, int runs)
     ];
     foreach (var (agent, arguments, stdin) in agents)
     {
+        Console.WriteLine($"  {agent}: {Spaced(exe, arguments, stdin)}");
+    }
+    // What macOS and Windows users get (build/clients.sh cannot build Native AOT for them): the same kind of build for
+    // this host, made by `SKILLLOOP_CLIENT_SINGLE_FILE=1 build/clients.sh DIR linux-x64` (benchmarks/run does).
+    if (singleFile is not null)
+    {
+        Console.WriteLine($"  claude, single file (ReadyToRun, uncompressed: how clients.sh builds the macOS and Windows clients): {Spaced(singleFile, hookArgs, payload)}");
+    }
+
+    string Spaced(string client, string[] arguments, string stdin)
+    {
         var times = new List<double>();
         for (var run = 0; run < runs + 2; run++)
         {
-            var t = Time(exe, arguments, stdin, dir);
+            var t = Time(client, arguments, stdin, dir);
             if (run >= 2)
                 times.Add(t);
             // The detached worker each hook starts runs on after it returns; timed back to back, the next hook would
@@ -248,7 +259,7 @@ static void HookStartup(string dir, string? exe, int runs)
             Thread.Sleep(400);
         }
         times.Sort();
-        Console.WriteLine($"  {agent}: median {times[times.Count / 2]:F1} ms (min {times[0]:F1}, max {times[^1]:F1})");
+        return $"median {times[times.Count / 2]:F1} ms (min {times[0]:F1}, max {times[^1]:F1})";
     }
     if (python.Count == 0)
     {

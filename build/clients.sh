@@ -14,12 +14,15 @@
 # macOS and Windows it needs their own linkers.
 #
 # usage: build/clients.sh OUT_DIR [RID...]   (default: every platform below; SKILLLOOP_CLIENT_RIDS overrides it)
+# SKILLLOOP_CLIENT_SINGLE_FILE=1 builds every platform as a single file, Native AOT ones too: the benchmarks time on
+# this host the kind of client macOS and Windows users get.
 set -euo pipefail
 out=${1:?usage: build/clients.sh OUT_DIR [RID...]}
 shift
 cd "$(dirname "$0")/.."
 all="linux-x64 linux-arm64 osx-arm64 osx-x64 win-x64"
 if [ $# -gt 0 ]; then rids="$*"; else rids=${SKILLLOOP_CLIENT_RIDS:-$all}; fi
+single_file_only=${SKILLLOOP_CLIENT_SINGLE_FILE:-0}
 version=$(sed -n 's/.*public const string Version = "\([^"]*\)";.*/\1/p' SkillLoop.Hooks/Hook/SignalWorker.cs)
 [ -n "$version" ] || { echo "build/clients.sh: client version not found in SignalWorker.cs" >&2; exit 1; }
 
@@ -46,22 +49,28 @@ entries=()
 for rid in $rids; do
   path=$PATH
   case "$rid" in
-    linux-x64) build=native-aot; props=(-p:PublishAot=true) ;;
-    linux-arm64|osx-arm64|osx-x64|win-x64)
-      if [ "$rid" = linux-arm64 ] && toolchain=$(arm64_toolchain); then
-        build=native-aot
-        props=(-p:PublishAot=true -p:CppCompilerAndLinker=clang -p:LinkerFlavor=lld)
-        path="$toolchain:$PATH"
-      else
-        if [ "$rid" = linux-arm64 ]; then
-          echo "build/clients.sh: no arm64 cross toolchain (clang, lld, gcc-aarch64-linux-gnu, libc6-dev-arm64-cross): linux-arm64 is a single file, not Native AOT" >&2
-        fi
-        build=single-file
-        props=(-p:PublishAot=false --self-contained -p:PublishSingleFile=true -p:PublishTrimmed=true -p:PublishReadyToRun=true
-               -p:EnableCompressionInSingleFile=false -p:IncludeNativeLibrariesForSelfExtract=true)
-      fi ;;
+    linux-x64|linux-arm64|osx-arm64|osx-x64|win-x64) ;;
     *) echo "build/clients.sh: unknown platform $rid (known: $all)" >&2; exit 1 ;;
   esac
+  if [ "$single_file_only" = 1 ]; then
+    build=single-file
+  elif [ "$rid" = linux-x64 ]; then
+    build=native-aot
+    props=(-p:PublishAot=true)
+  elif [ "$rid" = linux-arm64 ] && toolchain=$(arm64_toolchain); then
+    build=native-aot
+    props=(-p:PublishAot=true -p:CppCompilerAndLinker=clang -p:LinkerFlavor=lld)
+    path="$toolchain:$PATH"
+  else
+    if [ "$rid" = linux-arm64 ]; then
+      echo "build/clients.sh: no arm64 cross toolchain (clang, lld, gcc-aarch64-linux-gnu, libc6-dev-arm64-cross): linux-arm64 is a single file, not Native AOT" >&2
+    fi
+    build=single-file
+  fi
+  if [ "$build" = single-file ]; then
+    props=(-p:PublishAot=false --self-contained -p:PublishSingleFile=true -p:PublishTrimmed=true -p:PublishReadyToRun=true
+           -p:EnableCompressionInSingleFile=false -p:IncludeNativeLibrariesForSelfExtract=true)
+  fi
   name=skillloop-client
   [ "${rid%%-*}" = win ] && name=skillloop-client.exe
   rm -rf "${out:?}/$rid"
