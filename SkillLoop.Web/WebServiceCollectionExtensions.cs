@@ -53,6 +53,7 @@ public static class WebServiceCollectionExtensions
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi();
         services.AddSkillLoopRateLimits();
+        services.AddSingleton<LargeBatchPacing>(); // a credential's large batches take a fair share of the time
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         services.AddSingleton<ServerStatusReader>();
         services.AddSingleton<Components.Pages.Overview.Inbox>();

@@ -7,12 +7,13 @@ using SkillLoop.Core.Capture;
 using SkillLoop.Hooks.Contracts;
 using SkillLoop.Tests.Capture;
 using SkillLoop.Tests.Support;
+using SkillLoop.Web.Protection;
 
 namespace SkillLoop.Tests.Web;
 
 /// <summary>
-/// Issue 16, item 13: a token flooding the server with large batches takes its turn, at lowered priority; other
-/// clients' posts are answered meanwhile and nothing of the large batches is lost.
+/// Issue 16, item 13: a token flooding the server with large batches takes its turn, at lowered priority and paced to a
+/// fair share of the time; other clients' posts are answered meanwhile and nothing of the large batches is lost.
 /// </summary>
 [Collection(FloodServerCollection.Name)]
 public sealed class LargeBatchTests(SkillLoopServer server)
@@ -76,6 +77,34 @@ public sealed class LargeBatchTests(SkillLoopServer server)
         Assert.Equal(Corrections, (await secondResponse.Content.ReadFromJsonAsync<SignalBatchResult>())!.Accepted);
     }
 
+    [Fact]
+    public async Task A_tokens_next_large_batch_waits_its_pause_while_its_small_posts_and_other_tokens_go_on()
+    {
+        using var admin = server.CreateAdminClient();
+        var created = (await (await admin.PostAsJsonAsync("/api/v1/keys", new { kind = "ingest", name = "paced laptop" })).Content.ReadFromJsonAsync<CreatedApiKey>())!;
+        using var flood = server.CreateClientWith(created.Secret);
+        using var other = server.CreateIngestClient();
+        var pacing = server.Services.GetRequiredService<LargeBatchPacing>();
+        var credential = $"key:{created.Key.Id}";
+
+        using var first = await flood.PostAsync("/api/v1/signals", Json(Body("paced-first")));
+        var pause = pacing.WaitFor(credential);
+        var sincePause = System.Diagnostics.Stopwatch.StartNew();
+        var second = flood.PostAsync("/api/v1/signals", Json(Body("paced-second")));
+        // Answered during the pause: a small post of the same token, and another token's large batch.
+        using var small = await flood.PostAsync("/api/v1/signals", Json(SignalIngestorTests.Batch("paced-small", 0, 10, corrections: "no, use pnpm")));
+        var otherLarge = other.PostAsync("/api/v1/signals", Json(Body("paced-other")));
+        using var secondResponse = await second;
+        var secondAnswered = sincePause.Elapsed;
+        using var otherResponse = await otherLarge;
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.True(pause > TimeSpan.Zero);
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK), (small.StatusCode, secondResponse.StatusCode, otherResponse.StatusCode));
+        Assert.True(secondAnswered >= pause, $"answered after {secondAnswered}, pause {pause}");
+        Assert.Equal(Corrections, (await secondResponse.Content.ReadFromJsonAsync<SignalBatchResult>())!.Accepted);
+    }
+
     private static ByteArrayContent Json(SignalBatch batch) => Json(JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch));
 
     private static ByteArrayContent Json(byte[] body) => new(body) { Headers = { ContentType = new("application/json") } };
@@ -88,7 +117,7 @@ public sealed class LargeBatchTests(SkillLoopServer server)
         var text = string.Concat(Enumerable.Repeat("no, that's wrong: the report must use the company template, not the default. ", 40));
         var batch = SignalIngestorTests.Batch(sessionId, 0, 9_000, corrections: [.. Enumerable.Range(0, Corrections).Select(i => $"{i}: {text}")]);
         var body = JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch);
-        Assert.True(body.Length > SkillLoop.Web.Protection.RateLimits.LargeBatchBytes, $"{body.Length} bytes");
+        Assert.True(body.Length > RateLimits.LargeBatchBytes, $"{body.Length} bytes");
         return body;
     }
 }

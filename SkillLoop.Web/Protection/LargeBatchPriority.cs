@@ -8,7 +8,8 @@ namespace SkillLoop.Web.Protection;
 /// request's thread, then parsed, validated and redacted on <see cref="LargeBatchThreads"/>, at lowered priority
 /// (issue 16, item 13; its write turns go back to the pool, see <see cref="SignalIngestor"/>): its few hundred
 /// milliseconds of CPU no longer hold a core that another client's small post waits for. Waiting for the body's bytes takes no core, so it happens before the hand-over, into a
-/// pooled buffer. After authorisation and the per-credential limit: one large batch per token reaches this at a time.
+/// pooled buffer. After authorisation and the per-credential limit: one large batch per token reaches this at a time,
+/// and it first waits for that token's pause (<see cref="LargeBatchPacing"/>).
 /// </summary>
 public static class LargeBatchPriority
 {
@@ -21,11 +22,16 @@ public static class LargeBatchPriority
             return;
         }
 
+        // The credential's fair share first: until its pause is over, its body waits in the connection, not here.
+        var pacing = context.RequestServices.GetRequiredService<LargeBatchPacing>();
+        var credential = RateLimits.PartitionKey(context) ?? "";
+        await pacing.WaitTurnAsync(credential, context.RequestAborted);
         var (buffer, length) = await ReadBodyAsync(request, context.RequestAborted);
         try
         {
             request.Body = new MemoryStream(buffer, 0, length, writable: false);
-            await context.RequestServices.GetRequiredService<LargeBatchThreads>().RunAsync(() => next(context));
+            var threads = context.RequestServices.GetRequiredService<LargeBatchThreads>();
+            await pacing.ProcessAsync(credential, () => threads.RunAsync(() => next(context)));
         }
         finally
         {

@@ -26,8 +26,8 @@ public static partial class RateLimits
     /// The policy of <c>POST /api/v1/signals</c>: a credential posts one large batch (over
     /// <see cref="LargeBatchBytes"/>, or of unknown length) at a time, with up to <see cref="LargeBatchQueue"/> waiting;
     /// more get 429. A flood of 8 MB batches from one token then takes at most one core's worth of parsing and
-    /// redaction and one write turn at a time, and every other client keeps its share. Small batches (the usual Stop
-    /// event) are not limited by it. Always on: it shares, it does not meter.
+    /// redaction and one write turn at a time, paced to a fifth of the time (<see cref="LargeBatchPacing"/>), and every
+    /// other client keeps its share. Small batches (the usual Stop event) are not limited by it. Always on.
     /// </summary>
     public const string LargeBatches = "large-batches";
 
