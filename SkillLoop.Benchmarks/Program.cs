@@ -8,7 +8,7 @@ using SkillLoop.Hooks.Transcripts;
 //        … -- train-detector [CORPUS_DIR…] [--out DIR]   (trains the learned detector; default benchmarks/data/corrections)
 //        … -- detector [CORPUS_DIR…]                     (its held-out test-split figures beside the regex detector)
 //        … -- knn [--knn 100000] | clustering | backlog [--mb 250 --exe path/to/skillloop-client | --in-process] | server [--clients 16,64 --seconds 10 --drain 10 --proposals 3 --web path/to/SkillLoop.Web.dll]
-//        … -- flood [--seconds 10 --web path/to/SkillLoop.Web.dll] [--profile: only the in-process CPU and allocation profile of one batch]
+//        … -- flood [--seconds 10 --turns 2400 --corrections 400 (the flood's batch: ~6.5 MB) --web path/to/SkillLoop.Web.dll] [--profile: only the in-process CPU and allocation profile of one batch]
 //        … -- ingest-write [--writers 1,16,64 --seconds 5]   (ingest's write path in process: signals/s, CPU µs per signal)
 //        … -- replay [--corrections 8 --proposals 50]          (replay before review: cost per correction, tiny GGUF and no model)
 //        … -- pages [--runs 20 --signals 100000 --clusters 10000 --proposals 500 --data DIR (seed once, reuse) --web path/to/SkillLoop.Web.dll]
@@ -100,7 +100,9 @@ if (args.Contains("flood"))
     await ServerBenchmarks.FloodAsync(new ServerBenchmarks.Options(
         options.GetValueOrDefault("web") ?? FindWebDll(), [],
         TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture)), TimeSpan.Zero, 0,
-        ProfileOnly: args.Contains("--profile")));
+        ProfileOnly: args.Contains("--profile"),
+        FloodTurns: int.Parse(options.GetValueOrDefault("turns", "2400"), CultureInfo.InvariantCulture),
+        FloodCorrections: int.Parse(options.GetValueOrDefault("corrections", "400"), CultureInfo.InvariantCulture)));
     return;
 }
 

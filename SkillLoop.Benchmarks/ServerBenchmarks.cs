@@ -17,7 +17,8 @@ namespace SkillLoop.Benchmarks;
 /// </summary>
 internal static class ServerBenchmarks
 {
-    public sealed record Options(string WebDll, IReadOnlyList<int> Clients, TimeSpan Duration, TimeSpan Drain, int ProposalRuns, bool ProfileOnly = false, TimeSpan? Warmup = null);
+    public sealed record Options(string WebDll, IReadOnlyList<int> Clients, TimeSpan Duration, TimeSpan Drain, int ProposalRuns, bool ProfileOnly = false, TimeSpan? Warmup = null,
+        int FloodTurns = 2_400, int FloodCorrections = 400);
 
     private sealed record LoadResult(int Clients, TimeSpan Elapsed, long Requests, long Signals, long Errors, IReadOnlyList<double> LatenciesMs, TimeSpan ServerCpu, TimeSpan GeneratorCpu, ResidentMemory PeakRss);
 
@@ -85,7 +86,7 @@ internal static class ServerBenchmarks
         try
         {
             Console.WriteLine(Invariant($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()} at start (compare the ratio, not the times, on a shared machine)"));
-            await FloodProfile.RunAsync(FloodBody());
+            await FloodProfile.RunAsync(FloodBody(options.FloodTurns, options.FloodCorrections));
             if (options.ProfileOnly)
             {
                 return;
@@ -100,13 +101,13 @@ internal static class ServerBenchmarks
             using var quiet = server.CreateClient(BenchServer.IngestToken);
             using var flood = server.CreateClient(floodToken);
             flood.Timeout = TimeSpan.FromMinutes(2);
-            var big = FloodBody();
+            var big = FloodBody(options.FloodTurns, options.FloodCorrections);
 
             await QuietAsync(quiet, "warm-up", TimeSpan.FromSeconds(2));
             // A server that has run for a while has compiled the large-batch path: three batches of the flood's size with
             // a handful of corrections compile it (and leave the pipeline almost nothing to do), so the figures below
             // compare a flood with no flood, not the JIT's first pass over parsing and redaction with no flood.
-            var warmBody = FloodBody(corrections: 4);
+            var warmBody = FloodBody(options.FloodTurns, corrections: Math.Min(4, options.FloodCorrections));
             for (var i = 0; i < 3; i++)
             {
                 await FloodClientAsync(flood, warmBody, 90 + i, rounds: 1, CancellationToken.None);
@@ -171,13 +172,16 @@ internal static class ServerBenchmarks
         return (result, (ThreadCpu.Describe(ThreadCpu.Read(serverPid).Since(server), elapsed), ThreadCpu.Describe(ThreadCpu.Read(Environment.ProcessId).Since(generator), elapsed, top: 3)));
     }
 
-    /// <summary>A batch just under the 8 MB limit, shaped like an old client's first read of a long session.</summary>
-    private static byte[] FloodBody(int corrections = 400)
+    /// <summary>
+    /// A batch shaped like an old client's first read of a long session: 2,400 turns and 400 corrections are just under
+    /// the 8 MB limit; fewer make the smaller floods that must not slip under the large-batch pacing.
+    /// </summary>
+    private static byte[] FloodBody(int turns, int corrections)
     {
         var text = string.Concat(Enumerable.Repeat("no, that's wrong: the report must use the company template and not the default one. ", 22));
         var session = "flood-template";
         var batch = new SignalBatch("claude", session, "flood@example.com", 0, new SessionCursor("claude", session, 1_000_000, "pdf", null),
-            [.. Enumerable.Range(0, 2_400).Select(i => new UserTurn($"t{i}", text, null))],
+            [.. Enumerable.Range(0, turns).Select(i => new UserTurn($"t{i}", text, null))],
             [.. Enumerable.Range(0, corrections).Select(i => new DetectedCorrection($"t{i}", text, Pattern, "pdf", null, 0.9, null, [new ContextTurn("assistant", text)]))]);
         return JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch);
     }
