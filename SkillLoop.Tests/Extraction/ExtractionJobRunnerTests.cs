@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using SkillLoop.Core.Capture;
 using SkillLoop.Core.Data;
 using SkillLoop.Core.Extraction;
+using SkillLoop.Tests.Fakes;
 
 namespace SkillLoop.Tests.Extraction;
 

@@ -6,6 +6,7 @@ using SkillLoop.Core.Extraction;
 using SkillLoop.Hooks.Contracts;
 using SkillLoop.Tests.Capture;
 using SkillLoop.Tests.Support;
+using SkillLoop.Tests.Fakes;
 
 namespace SkillLoop.Tests.Extraction;
 
