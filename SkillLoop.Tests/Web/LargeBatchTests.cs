@@ -48,9 +48,7 @@ public sealed class LargeBatchTests(SkillLoopServer server)
     [Fact]
     public async Task A_second_large_batch_from_the_same_token_waits_while_a_small_post_from_another_token_is_answered()
     {
-        using var admin = server.CreateAdminClient();
-        var created = (await (await admin.PostAsJsonAsync("/api/v1/keys", new { kind = "ingest", name = "flooding laptop" })).Content.ReadFromJsonAsync<CreatedApiKey>())!;
-        using var flood = server.CreateClientWith(created.Secret);
+        using var flood = (await NewTokenAsync("flooding laptop")).Client;
         using var other = server.CreateIngestClient();
         var held = new IngestInFlightTests.HeldBody(Body("large-held"));
         held.Headers.ContentType = new("application/json");
@@ -80,12 +78,11 @@ public sealed class LargeBatchTests(SkillLoopServer server)
     [Fact]
     public async Task A_tokens_next_large_batch_waits_its_pause_while_its_small_posts_and_other_tokens_go_on()
     {
-        using var admin = server.CreateAdminClient();
-        var created = (await (await admin.PostAsJsonAsync("/api/v1/keys", new { kind = "ingest", name = "paced laptop" })).Content.ReadFromJsonAsync<CreatedApiKey>())!;
-        using var flood = server.CreateClientWith(created.Secret);
+        var (keyId, client) = await NewTokenAsync("paced laptop");
+        using var flood = client;
         using var other = server.CreateIngestClient();
         var pacing = server.Services.GetRequiredService<LargeBatchPacing>();
-        var credential = $"key:{created.Key.Id}";
+        var credential = $"key:{keyId}";
 
         using var first = await flood.PostAsync("/api/v1/signals", Json(Body("paced-first")));
         var pause = pacing.WaitFor(credential);
@@ -103,6 +100,14 @@ public sealed class LargeBatchTests(SkillLoopServer server)
         Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK), (small.StatusCode, secondResponse.StatusCode, otherResponse.StatusCode));
         Assert.True(secondAnswered >= pause, $"answered after {secondAnswered}, pause {pause}");
         Assert.Equal(Corrections, (await secondResponse.Content.ReadFromJsonAsync<SignalBatchResult>())!.Accepted);
+    }
+
+    /// <summary>A token of its own, so no other test's large batches share its turn or its pause.</summary>
+    private async Task<(long KeyId, HttpClient Client)> NewTokenAsync(string name)
+    {
+        using var admin = server.CreateAdminClient();
+        var created = (await (await admin.PostAsJsonAsync("/api/v1/keys", new { kind = "ingest", name })).Content.ReadFromJsonAsync<CreatedApiKey>())!;
+        return (created.Key.Id, server.CreateClientWith(created.Secret));
     }
 
     private static ByteArrayContent Json(SignalBatch batch) => Json(JsonSerializer.SerializeToUtf8Bytes(batch, HooksJsonContext.Default.SignalBatch));
