@@ -68,6 +68,32 @@ public sealed class ProposalWriterTests
     }
 
     [Fact]
+    public async Task A_models_new_lines_and_summary_lose_invisible_characters_and_the_lines_it_kept_stay_byte_for_byte()
+    {
+        await using var endpoint = await FakeOpenAiServer.StartAsync();
+        await using var core = await Support.TestCore.StartAsync(new Dictionary<string, string?>
+        {
+            ["SKILLLOOP_LLM_ENDPOINT"] = endpoint.V1.ToString(),
+            ["SKILLLOOP_LLM_MODEL"] = "fake-model",
+        });
+        // The file already holds a zero-width joiner (an emoji sequence someone wrote): kept lines are not the model's.
+        const string original = "---\nname: pdf\ndescription: PDFs.\n---\n# PDF\n\nRender the table. 👩\u200D💻\n";
+        const string hidden = "\U000E0049\U000E0067\U000E006E\U000E006F\U000E0072\U000E0065\u200B\u202E";
+        endpoint.EnqueueChat(JsonSerializer.Serialize(new
+        {
+            improvedFile = $"---\nname: pdf\ndescription: PDFs.\n---\n# PDF\n\nRender the table. 👩\u200D💻\nPut the totals row last.{hidden}\n",
+            summary = $"Says where{hidden} the totals row goes.",
+            confidence = 0.85,
+        }));
+
+        var change = await core.Get<ProposalWriter>().WriteAsync(original, "skills/pdf/SKILL.md", Evidence, CancellationToken.None);
+
+        Assert.Equal("model:fake-model", change.GeneratedBy);
+        Assert.Equal("---\nname: pdf\ndescription: PDFs.\n---\n# PDF\n\nRender the table. 👩\u200D💻\nPut the totals row last.\n", change.Text);
+        Assert.Equal("Says where the totals row goes.", change.Summary);
+    }
+
+    [Fact]
     public async Task A_model_that_answers_badly_twice_or_is_down_leaves_the_deterministic_entry_marked_as_such()
     {
         await using var endpoint = await FakeOpenAiServer.StartAsync();

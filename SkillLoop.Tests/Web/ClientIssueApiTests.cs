@@ -42,6 +42,35 @@ public sealed class ClientIssueApiTests(SkillLoopServer server)
     }
 
     [Fact]
+    public async Task A_clients_issue_loses_its_secrets_and_invisible_characters_before_it_is_stored()
+    {
+        var batch = await PostBatchAsync("client-issue-hidden");
+        using var ingest = server.CreateIngestClient();
+        // A modified client's issue: a password in prose and in a command line, instructions hidden in Unicode tags
+        // ("Ignore"), a zero-width space and a right-to-left override.
+        const string hidden = "\U000E0049\U000E0067\U000E006E\U000E006F\U000E0072\U000E0065\u200B\u202E";
+        var issue = Issue with
+        {
+            ProblemPattern = $"The totals row{hidden} is placed at the top.",
+            RootCause = "The skill runs mysql -pS3cretPassw0rd to read the totals.",
+            ExpectedBehavior = $"Keep the totals row last.{hidden}",
+            EvidenceQuote = "no, the totals row goes at the bottom; my password is Hunter2Hunter2",
+        };
+
+        var response = await ingest.PostAsJsonAsync("/api/v1/issues", new ClientIssue("claude", "client-issue-hidden", batch.Corrections[0].TurnId, "client:claude", issue));
+
+        Assert.True((await response.Content.ReadFromJsonAsync<ClientIssueResult>())!.Stored);
+        using var admin = server.CreateAdminClient();
+        var stored = Assert.Single((await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/signals?sessionId=client-issue-hidden"))!).GetProperty("issue");
+        var fields = new[] { "problemPattern", "rootCause", "expectedBehavior", "evidenceQuote" }.Select(f => stored.GetProperty(f).GetString()!).ToList();
+        Assert.All(fields, f => Assert.False(SkillLoop.Core.Capture.InvisibleCharacters.Contains(f), f));
+        Assert.Equal("The totals row is placed at the top.", fields[0]);
+        Assert.Equal("Keep the totals row last.", fields[2]);
+        Assert.DoesNotContain("S3cretPassw0rd", fields[1]);
+        Assert.DoesNotContain("Hunter2Hunter2", fields[3]);
+    }
+
+    [Fact]
     public async Task A_client_whose_local_extraction_failed_hands_its_corrections_back_and_the_server_extracts_them_without_waiting()
     {
         var batch = await PostBatchAsync("client-declined-1");

@@ -91,6 +91,32 @@ public sealed class ReviewComponentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_page_says_how_many_users_are_self_declared_and_that_the_problem_was_rejected_before()
+    {
+        var id = await SeedProposalAsync();
+        var at = new DateTimeOffset(2026, 11, 1, 10, 0, 0, TimeSpan.Zero);
+        var evidence = new Core.Proposals.ProposalEvidence(1, "pdf-report", "Totals row at the top", 3, 3, at, at,
+            "Totals row at the top.", "Not determined.", "Keep the totals row last.", ["no, the totals go last"], 0.5)
+        { VerifiedUsers = 1, SelfDeclaredUsers = 2 };
+        await using (var connection = await _dashboard.Get<SqliteDb>().OpenAsync(CancellationToken.None))
+        {
+            await connection.ExecuteAsync(
+                """
+                UPDATE proposals SET evidence_json = @json, rejected_by = 'dana', rejected_at = @at, rejected_comment = 'too vague'
+                WHERE id = @id
+                """, new { id, at, json = System.Text.Json.JsonSerializer.Serialize(evidence, Core.CoreJsonContext.Default.ProposalEvidence) });
+        }
+
+        var page = _dashboard.Render<ProposalDetailPage>(p => p.Add(x => x.Id, id));
+
+        page.WaitForAssertion(() => Assert.Equal("2 self-declared", page.Find("[data-testid=self-declared]").TextContent.Trim()));
+        Assert.Contains("1 with personal tokens", page.Find("[data-testid=evidence-users]").TextContent);
+        var previous = page.Find("[data-testid=previous-rejection]").TextContent;
+        Assert.Contains("Rejected before by dana", previous);
+        Assert.Contains("too vague", previous);
+    }
+
+    [Fact]
     public async Task The_reviewer_is_told_live_when_the_text_changed_under_them_and_cannot_approve_what_they_did_not_see()
     {
         var id = await SeedProposalAsync();
