@@ -180,11 +180,7 @@ public sealed class RegistryScanTests
         await scheduler.StartAsync(CancellationToken.None);
         try
         {
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while ((await store.GetAsync(never.Id, CancellationToken.None))!.LastScanAt is null && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
+            await Poll.UntilAsync(() => store.GetAsync(never.Id, CancellationToken.None), r => r!.LastScanAt is not null, TimeSpan.FromSeconds(30));
         }
         finally
         {

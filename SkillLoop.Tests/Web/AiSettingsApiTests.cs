@@ -58,7 +58,8 @@ public sealed class AiSettingsApiTests(SkillLoopServer server) : IAsyncLifetime
         using var ingest = server.CreateIngestClient();
         (await ingest.PostAsJsonAsync("/api/v1/signals", SignalIngestorTests.Batch(session, 0, 100, corrections: correction))).EnsureSuccessStatusCode();
 
-        var issue = await WaitForIssueAsync(admin, session);
+        var issue = (await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}"),
+            signals => signals is [var signal] && signal.TryGetProperty("issue", out var i) && i.ValueKind == JsonValueKind.Object, TimeSpan.FromSeconds(60)))![0].GetProperty("issue");
         Assert.Equal("server:fake-chat", issue.GetProperty("extractedBy").GetString());
         Assert.Equal("The agent put the totals row first.", issue.GetProperty("problemPattern").GetString());
         var request = Assert.Single(_fake.Requests, r => r.Path == "/v1/chat/completions" && r.Body.GetRawText().Contains(session, StringComparison.Ordinal));
@@ -216,22 +217,6 @@ public sealed class AiSettingsApiTests(SkillLoopServer server) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, (await ingest.PostAsJsonAsync("/api/v1/settings/ai/test", Defaults)).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/v1/models")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PutAsJsonAsync("/api/v1/settings/ai", Defaults)).StatusCode);
-    }
-
-    private static async Task<JsonElement> WaitForIssueAsync(HttpClient admin, string session)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            var signals = await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}");
-            if (signals is [var signal] && signal.TryGetProperty("issue", out var issue) && issue.ValueKind == JsonValueKind.Object)
-            {
-                return issue;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"no issue for {session} within 60 s");
-            await Task.Delay(100);
-        }
     }
 
     private static byte[] ReadShared(string path)

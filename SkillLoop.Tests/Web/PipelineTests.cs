@@ -34,7 +34,8 @@ public sealed class PipelineTests(SkillLoopServer server)
 
         await PostAsync(ingest, skill, "user9@example.com", "Dates must be in ISO format like 2024-03-01, not 3/1/24.");
 
-        var clusters = await WaitAsync(admin, skill, c => c.Length == 2 && c.Sum(x => x.GetProperty("signalCount").GetInt64()) == 4);
+        var clusters = await Poll.UntilAsync(async () => (await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/clusters?skill={skill}"))!,
+            c => c.Length == 2 && c.Sum(x => x.GetProperty("signalCount").GetInt64()) == 4);
         var problem = Assert.Single(clusters, c => c.GetProperty("distinctUsers").GetInt64() == 3);
         Assert.NotEqual(JsonValueKind.Null, problem.GetProperty("thresholdReachedAt").ValueKind);
         var dates = Assert.Single(clusters, c => c.GetProperty("distinctUsers").GetInt64() == 1);
@@ -96,24 +97,5 @@ public sealed class PipelineTests(SkillLoopServer server)
         var batch = new SignalBatch("claude", session, user, 0, new SessionCursor("claude", session, 100, skill, null),
             [new UserTurn("t1", text, null)], [new DetectedCorrection("t1", text, Pattern, skill, null, 0.9, null, [])]);
         (await ingest.PostAsJsonAsync("/api/v1/signals", batch)).EnsureSuccessStatusCode();
-    }
-
-    private static async Task<JsonElement[]> WaitAsync(HttpClient admin, string skill, Func<JsonElement[], bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        JsonElement[] clusters = [];
-        while (DateTime.UtcNow < deadline)
-        {
-            clusters = (await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/clusters?skill={skill}"))!;
-            if (done(clusters))
-            {
-                return clusters;
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"Clusters did not settle: {JsonSerializer.Serialize(clusters)}");
-        return clusters;
     }
 }

@@ -24,7 +24,7 @@ public sealed class RegistryAndProposalApiTests(SkillLoopServer server)
         Assert.DoesNotContain(token, text, StringComparison.Ordinal);
         var id = JsonDocument.Parse(text).RootElement.GetProperty("registry").GetProperty("id").GetInt64();
         Assert.True(JsonDocument.Parse(text).RootElement.GetProperty("registry").GetProperty("hasToken").GetBoolean());
-        var scan = await WaitAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{id}/scan"), s => s.GetProperty("phase").GetString() is "done" or "failed");
+        var scan = await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{id}/scan"), s => s.GetProperty("phase").GetString() is "done" or "failed");
         Assert.Equal("done", scan.GetProperty("phase").GetString());
         Assert.Equal(1, scan.GetProperty("skillsFound").GetInt32());
 
@@ -45,7 +45,7 @@ public sealed class RegistryAndProposalApiTests(SkillLoopServer server)
         var created = await (await admin.PostAsJsonAsync("/api/v1/registries", new { name = $"reg-{skill}", provider = "git", url = remote.Path, branch = "main", token = "glpat-putToken0123456789" }))
             .Content.ReadFromJsonAsync<JsonElement>();
         var id = created.GetProperty("registry").GetProperty("id").GetInt64();
-        await WaitAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{id}/scan"), s => s.GetProperty("phase").GetString() == "done");
+        await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{id}/scan"), s => s.GetProperty("phase").GetString() == "done");
 
         var changed = await admin.PutAsJsonAsync($"/api/v1/registries/{id}", new { name = $"reg-{skill}", provider = "git", url = remote.Path, branch = "main", pathFilters = new[] { "docs/**" } });
 
@@ -53,7 +53,7 @@ public sealed class RegistryAndProposalApiTests(SkillLoopServer server)
         var view = await changed.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(view.GetProperty("registry").GetProperty("hasToken").GetBoolean());
         Assert.Contains(view.GetProperty("scan").GetProperty("phase").GetString(), new[] { "queued", "fetching", "scanning" });
-        await WaitAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{id}/scan"), s => s.GetProperty("phase").GetString() == "done");
+        await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{id}/scan"), s => s.GetProperty("phase").GetString() == "done");
         Assert.Empty((await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/skills?registryId={id}"))!); // the filter leaves it out now
 
         var removed = await admin.PutAsJsonAsync($"/api/v1/registries/{id}", new { name = $"reg-{skill}", provider = "git", url = remote.Path, branch = "main", pathFilters = new[] { "docs/**" }, token = "" });
@@ -114,7 +114,7 @@ public sealed class RegistryAndProposalApiTests(SkillLoopServer server)
         var registry = await (await admin.PostAsJsonAsync("/api/v1/registries", new { name = $"reg-{skill}", provider = "git", url = remote.Path, branch = "main" }))
             .Content.ReadFromJsonAsync<JsonElement>();
         var registryId = registry.GetProperty("registry").GetProperty("id").GetInt64();
-        await WaitAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{registryId}/scan"), s => s.GetProperty("phase").GetString() == "done");
+        await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{registryId}/scan"), s => s.GetProperty("phase").GetString() == "done");
 
         foreach (var (user, text) in new[]
         {
@@ -126,7 +126,7 @@ public sealed class RegistryAndProposalApiTests(SkillLoopServer server)
             await PipelineTests.PostAsync(ingest, skill, user, text);
         }
 
-        var proposal = await WaitAsync(
+        var proposal = await Poll.UntilAsync(
             async () => (await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/proposals"))!.FirstOrDefault(p => p.GetProperty("skill").GetString() == skill),
             p => p.ValueKind == JsonValueKind.Object && p.GetProperty("state").GetString() == "review");
         var id = proposal.GetProperty("id").GetInt64();
@@ -152,7 +152,7 @@ public sealed class RegistryAndProposalApiTests(SkillLoopServer server)
         var again = await admin.PostAsJsonAsync($"/api/v1/proposals/{id}/approve", new { comment = "Twice?", version });
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
 
-        var open = await WaitAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/proposals/{id}"), p => p.GetProperty("proposal").GetProperty("state").GetString() == "open");
+        var open = await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/proposals/{id}"), p => p.GetProperty("proposal").GetProperty("state").GetString() == "open");
         var branch = open.GetProperty("proposal").GetProperty("branch").GetString()!;
         Assert.Equal(approvedText, open.GetProperty("proposedText").GetString());
         Assert.Equal(System.Text.Encoding.UTF8.GetBytes(approvedText), remote.ReadBytes(branch, path));
@@ -160,19 +160,5 @@ public sealed class RegistryAndProposalApiTests(SkillLoopServer server)
         // The audit names the key that acted, marked as a key (never a bare "admin" or "api").
         Assert.Contains(audit!, a => a.GetProperty("action").GetString() == "approved"
             && a.GetProperty("actor").GetString()!.StartsWith("api key SKILLLOOP_ADMIN_API_KEY (#", StringComparison.Ordinal));
-    }
-
-    private static async Task<T> WaitAsync<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        var value = await read();
-        while (!done(value) && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-            value = await read();
-        }
-
-        Assert.True(done(value), $"Timed out; last value: {value}");
-        return value;
     }
 }

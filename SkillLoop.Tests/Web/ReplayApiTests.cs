@@ -19,37 +19,23 @@ public sealed class ReplayApiTests(SkillLoopServer server)
         var registry = await (await admin.PostAsJsonAsync("/api/v1/registries", new { name = $"reg-{skill}", provider = "git", url = remote.Path, branch = "main" }))
             .Content.ReadFromJsonAsync<JsonElement>();
         var registryId = registry.GetProperty("registry").GetProperty("id").GetInt64();
-        await WaitAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{registryId}/scan"), s => s.GetProperty("phase").GetString() == "done");
+        await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/registries/{registryId}/scan"), s => s.GetProperty("phase").GetString() == "done");
         foreach (var user in new[] { "ann@example.com", "ben@example.com", "cat@example.com" })
         {
             await PipelineTests.PostAsync(ingest, skill, user, "No, the totals row has to be the last row of the table, not the first.");
         }
 
-        var proposal = await WaitAsync(
+        var proposal = await Poll.UntilAsync(
             async () => (await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/proposals"))!.FirstOrDefault(p => p.GetProperty("skill").GetString() == skill),
             p => p.ValueKind == JsonValueKind.Object && p.GetProperty("state").GetString() == "review");
         var id = proposal.GetProperty("id").GetInt64();
 
-        var detail = await WaitAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/proposals/{id}"),
+        var detail = await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement>($"/api/v1/proposals/{id}"),
             d => d.GetProperty("replay") is { ValueKind: JsonValueKind.Object } r && r.GetProperty("status").GetString() == "no-model");
 
         var replay = detail.GetProperty("replay");
         Assert.Equal("Replay needs a chat model; none is configured.", replay.GetProperty("message").GetString());
         Assert.Equal((0, 3, false), (replay.GetProperty("results").GetArrayLength(), replay.GetProperty("corrections").GetInt32(), replay.GetProperty("notImproving").GetBoolean()));
         Assert.DoesNotContain(detail.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("Replay", StringComparison.Ordinal));
-    }
-
-    private static async Task<T> WaitAsync<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        var value = await read();
-        while (!done(value) && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-            value = await read();
-        }
-
-        Assert.True(done(value), $"Timed out; last value: {value}");
-        return value;
     }
 }
