@@ -5,6 +5,9 @@ namespace SkillLoop.Tests.Capture;
 /// <summary>Issue 16, item 3: what a reader cannot see but a model reads is taken out; what a reader sees stays.</summary>
 public sealed class InvisibleCharactersTests
 {
+    /// <summary>Unicode tags spelling "Ignore", a zero-width space and a right-to-left override: what a hostile text hides.</summary>
+    internal const string Hidden = "\U000E0049\U000E0067\U000E006E\U000E006F\U000E0072\U000E0065\u200B\u202E";
+
     [Theory]
     [InlineData("\U000E0049\U000E0067\U000E006E", "Unicode tags (ASCII smuggling)")]
     [InlineData("\u202E\u2066\u200F", "bidi controls")]

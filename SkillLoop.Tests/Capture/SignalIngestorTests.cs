@@ -136,8 +136,7 @@ public sealed class SignalIngestorTests
     public async Task Invisible_characters_are_stripped_from_context_skills_the_cursor_and_plain_turns_at_ingest()
     {
         await using var core = await TestCore.StartAsync();
-        // Unicode tags spelling "Ignore", a zero-width space, a right-to-left override and a zero-width joiner.
-        const string hidden = "\U000E0049\U000E0067\U000E006E\U000E006F\U000E0072\U000E0065\u200B\u202E\u200D";
+        const string hidden = InvisibleCharactersTests.Hidden + "\u200D"; // and a zero-width joiner
         var batch = Batch("s8c", 0, 10, corrections: "no, that's wrong");
         batch = batch with
         {

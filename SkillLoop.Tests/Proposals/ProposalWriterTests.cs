@@ -11,6 +11,13 @@ public sealed class ProposalWriterTests
         "The totals row is rendered above the table.", "The skill says nothing about where totals go.", "Render the totals row as the table's last row.",
         ["no, the totals go at the bottom"], 0.8);
 
+    /// <summary>A core whose chat model is the fake endpoint's "fake-model".</summary>
+    private static Task<Support.TestCore> WithModelAsync(FakeOpenAiServer endpoint) => Support.TestCore.StartAsync(new Dictionary<string, string?>
+    {
+        ["SKILLLOOP_LLM_ENDPOINT"] = endpoint.V1.ToString(),
+        ["SKILLLOOP_LLM_MODEL"] = "fake-model",
+    });
+
     [Fact]
     public void The_pitfalls_entry_goes_into_an_existing_section_and_is_replaced_not_repeated()
     {
@@ -49,11 +56,7 @@ public sealed class ProposalWriterTests
     public async Task With_a_chat_model_the_model_writes_the_change_and_an_invalid_answer_is_retried_once()
     {
         await using var endpoint = await FakeOpenAiServer.StartAsync();
-        await using var core = await Support.TestCore.StartAsync(new Dictionary<string, string?>
-        {
-            ["SKILLLOOP_LLM_ENDPOINT"] = endpoint.V1.ToString(),
-            ["SKILLLOOP_LLM_MODEL"] = "fake-model",
-        });
+        await using var core = await WithModelAsync(endpoint);
         const string original = "---\nname: pdf\ndescription: PDFs.\n---\n# PDF\n\nRender the table.\n";
         const string improved = "---\nname: pdf\ndescription: PDFs.\n---\n# PDF\n\nRender the table, then the totals row as its last row.\n";
         endpoint.EnqueueChat(JsonSerializer.Serialize(new { improvedFile = "---\nname: renamed\n---\nx\n", summary = "Renamed.", confidence = 0.9 }));
@@ -71,14 +74,10 @@ public sealed class ProposalWriterTests
     public async Task A_models_new_lines_and_summary_lose_invisible_characters_and_the_lines_it_kept_stay_byte_for_byte()
     {
         await using var endpoint = await FakeOpenAiServer.StartAsync();
-        await using var core = await Support.TestCore.StartAsync(new Dictionary<string, string?>
-        {
-            ["SKILLLOOP_LLM_ENDPOINT"] = endpoint.V1.ToString(),
-            ["SKILLLOOP_LLM_MODEL"] = "fake-model",
-        });
+        await using var core = await WithModelAsync(endpoint);
         // The file already holds a zero-width joiner (an emoji sequence someone wrote): kept lines are not the model's.
         const string original = "---\nname: pdf\ndescription: PDFs.\n---\n# PDF\n\nRender the table. 👩\u200D💻\n";
-        const string hidden = "\U000E0049\U000E0067\U000E006E\U000E006F\U000E0072\U000E0065\u200B\u202E";
+        const string hidden = Capture.InvisibleCharactersTests.Hidden;
         endpoint.EnqueueChat(JsonSerializer.Serialize(new
         {
             improvedFile = $"---\nname: pdf\ndescription: PDFs.\n---\n# PDF\n\nRender the table. 👩\u200D💻\nPut the totals row last.{hidden}\n",

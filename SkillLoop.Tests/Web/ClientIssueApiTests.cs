@@ -46,9 +46,8 @@ public sealed class ClientIssueApiTests(SkillLoopServer server)
     {
         var batch = await PostBatchAsync("client-issue-hidden");
         using var ingest = server.CreateIngestClient();
-        // A modified client's issue: a password in prose and in a command line, instructions hidden in Unicode tags
-        // ("Ignore"), a zero-width space and a right-to-left override.
-        const string hidden = "\U000E0049\U000E0067\U000E006E\U000E006F\U000E0072\U000E0065\u200B\u202E";
+        // A modified client's issue: a password in prose and in a command line, and hidden characters.
+        const string hidden = InvisibleCharactersTests.Hidden;
         var issue = Issue with
         {
             ProblemPattern = $"The totals row{hidden} is placed at the top.",
