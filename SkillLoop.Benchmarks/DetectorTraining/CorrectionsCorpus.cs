@@ -5,7 +5,8 @@ using System.Text.Json;
 namespace SkillLoop.Benchmarks.DetectorTraining;
 
 /// <summary>One labelled human turn of the corrections corpus (benchmarks/data/corrections, format in its README).</summary>
-public sealed record CorpusRow(string Id, string Session, int Turn, string Lang, string Previous, string Text, string Label, string Split)
+/// <param name="Next">The opening of the agent's answer to the turn ("" when it gave none), null where a row has no such field.</param>
+public sealed record CorpusRow(string Id, string Session, int Turn, string Lang, string Previous, string Text, string Label, string Split, string? Next = null)
 {
     public bool IsPositive => Label is "clear" or "mild";
 
@@ -59,7 +60,7 @@ public static class CorrectionsCorpus
             if (id is null || session is null || text is null || label is not ("clear" or "mild" or "none") || lang is not ("en" or "zh"))
                 return null;
             var turn = root.TryGetProperty("turn", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt32() : 0;
-            return new CorpusRow(id, session, turn, lang, S("previous") ?? "", text, label, S("split") ?? SplitOf(session));
+            return new CorpusRow(id, session, turn, lang, S("previous") ?? "", text, label, S("split") ?? SplitOf(session), S("next"));
         }
         catch (JsonException)
         {
@@ -81,7 +82,7 @@ public static class CorrectionsCorpus
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var row in rows.Where(r => r.Split != "test"))
         {
-            foreach (var part in (ReadOnlySpan<string>)[row.Id, row.Lang, row.Label, row.Split, row.Turn.ToString(System.Globalization.CultureInfo.InvariantCulture), row.Previous, row.Text])
+            foreach (var part in (ReadOnlySpan<string>)[row.Id, row.Lang, row.Label, row.Split, row.Turn.ToString(System.Globalization.CultureInfo.InvariantCulture), row.Previous, row.Text, row.Next ?? "\u0001"])
             {
                 hash.AppendData(Encoding.UTF8.GetBytes(part));
                 hash.AppendData([0]);

@@ -410,7 +410,7 @@ public static class DetectorTrainer
         return [.. counts.Select(c => (c.Key, c.Value.Matches, c.Value.Corrections))];
     }
 
-    public static TurnContext Context(CorpusRow row) => new(row.Previous, row.Turn);
+    public static TurnContext Context(CorpusRow row) => new(row.Previous, row.Turn, Reply: row.Next);
 
     /// <summary>Figures of a detector on rows, per language; the session's opening message is never a correction (as in the client).</summary>
     public static IReadOnlyList<LanguageFigures> Evaluate(TwoStageDetector detector, IEnumerable<CorpusRow> rows) =>

@@ -70,6 +70,23 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
         var lastAssistant = at is null ? previousAssistant : at.LastAssistant;
         // Unknown ("null") only where a read starts mid-session without its position; else none yet is "".
         var started = at is null && conversationStarted;
+        PendingTurn? pending = null;
+
+        void Detect(PendingTurn? human)
+        {
+            if (human is null)
+                return;
+            var (turn, interrupted) = (human.Turn, human.Context.AfterInterruption);
+            var detection = detector.Detect(turn.Text, human.Context with { Reply = human.Reply });
+            if (!detection.IsCorrection)
+                return;
+            var confidence = detection.Match?.Confidence ?? detection.Score;
+            if (interrupted)
+                confidence = Math.Min(0.99, confidence + AfterInterruptionBoost);
+            corrections.Add(new DetectedCorrection(turn.Id, Truncate(turn.Text, MaxCorrectionChars),
+                detection.PatternId, human.Skill.Name, human.Skill.Path, Math.Round(confidence, 2), turn.Timestamp,
+                human.ContextTurns, detection.Score, detection.DetectorVersion));
+        }
 
         foreach (var turn in before ?? [])
         {
@@ -100,20 +117,14 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
 
             if (turn.IsHuman)
             {
+                Detect(pending);
+                pending = null;
                 userTurns.Add(new UserTurn(turn.Id, Truncate(turn.Text, MaxTurnChars), turn.Timestamp));
+                // Judged once the agent's answer is read (its opening is part of the context): the next human turn or
+                // the end of this read, whichever comes first.
                 if (agentHasAnswered)
-                {
-                    var detection = detector.Detect(turn.Text, new TurnContext(lastAssistant ?? (started ? null : ""), humanIndex, interrupted));
-                    if (detection.IsCorrection)
-                    {
-                        var confidence = detection.Match?.Confidence ?? detection.Score;
-                        if (interrupted)
-                            confidence = Math.Min(0.99, confidence + AfterInterruptionBoost);
-                        corrections.Add(new DetectedCorrection(turn.Id, Truncate(turn.Text, MaxCorrectionChars),
-                            detection.PatternId, skill.Name, skill.Path, Math.Round(confidence, 2), turn.Timestamp,
-                            [.. context.TakeLast(contextTurns)], detection.Score, detection.DetectorVersion));
-                    }
-                }
+                    pending = new PendingTurn(turn, new TurnContext(lastAssistant ?? (started ? null : ""), humanIndex, interrupted), skill,
+                        [.. context.TakeLast(contextTurns)]);
                 humanIndex++;
                 interrupted = false;
             }
@@ -121,7 +132,10 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
             if (turn.Role == TurnRole.Assistant && (turn.Text.Length > 0 || turn.ToolCalls.Count > 0))
                 agentHasAnswered = true;
             if (turn.Role == TurnRole.Assistant && turn.Text.Length > 0)
+            {
                 lastAssistant = PreviousOf(turn.Text);
+                pending?.Answer(turn.Text);
+            }
             if (!turn.IsMeta && turn.Text.Length > 0)
                 context.Add(new ContextTurn(turn.Role == TurnRole.User ? "user" : "assistant",
                     Truncate(turn.Text, MaxContextChars)));
@@ -129,9 +143,34 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
                 context.RemoveRange(0, context.Count - contextTurns);
         }
 
+        Detect(pending);
         return new SessionAnalysis(userTurns, corrections, skill,
             new ConversationPosition(lastAssistant, Math.Min(humanIndex, ConversationPosition.HumanTurnsThatMatter), interrupted, agentHasAnswered));
     }
+
+    /// <summary>
+    /// A human turn waiting for the agent's answer: its context, skill and context turns as they were when it was
+    /// typed, and the answer's prose as it arrives (the agent's turns up to the next human turn, as the corpus keeps it).
+    /// </summary>
+    private sealed class PendingTurn(ConversationTurn turn, TurnContext context, ActiveSkill skill, IReadOnlyList<ContextTurn> contextTurns)
+    {
+        private string _reply = "";
+
+        public ConversationTurn Turn => turn;
+        public TurnContext Context => context;
+        public ActiveSkill Skill => skill;
+        public IReadOnlyList<ContextTurn> ContextTurns => contextTurns;
+        public string Reply => _reply;
+
+        public void Answer(string text)
+        {
+            if (_reply.Length < MaxReplyChars)
+                _reply = Truncate(_reply.Length == 0 ? text : _reply + "\n\n" + text, MaxReplyChars);
+        }
+    }
+
+    /// <summary>How much of the agent's answer to a turn is kept for the detector (the corpus keeps as much).</summary>
+    public const int MaxReplyChars = 300;
 
     /// <summary>What the detector keeps of an agent turn as the previous one: its last <see cref="MaxPreviousChars"/> characters.</summary>
     public static string PreviousOf(string text) => text.Length <= MaxPreviousChars ? text : text[^MaxPreviousChars..];

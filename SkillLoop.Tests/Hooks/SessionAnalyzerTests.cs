@@ -89,6 +89,39 @@ public sealed class SessionAnalyzerTests
     }
 
     [Fact]
+    public void Each_turn_is_judged_with_the_opening_of_the_agents_answer_and_keeps_the_skill_and_context_it_was_typed_in()
+    {
+        var detector = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), DetectorModel.Shipped);
+        var analyzer = new SessionAnalyzer(detector, contextTurns: 2);
+        const string done = "Done: the report now puts the totals row first.";
+        const string text = "the totals row goes at the bottom";
+        var turns = new[]
+        {
+            new ConversationTurn("u1", TurnRole.User, "make a sales report", null),
+            new ConversationTurn("a1", TurnRole.Assistant, done, null),
+            new ConversationTurn("u2", TurnRole.User, text, null),
+            // The answer: a tool call first (no prose), a skill used while answering, then two prose turns.
+            new ConversationTurn("a2", TurnRole.Assistant, "", null) { ToolCalls = [new ToolCall("t1", "Read")] },
+            new ConversationTurn("a3", TurnRole.Assistant, "You're absolutely right, I apologize.", null) { Skills = [new SkillUse("other-skill", null)] },
+            new ConversationTurn("a4", TurnRole.Assistant, "Moved it.", null),
+            new ConversationTurn("u3", TurnRole.User, text, null), // the end of the read: the agent has not answered this one
+        };
+
+        var analysis = analyzer.Analyze(turns, new ActiveSkill("sales-report", null));
+
+        var answered = detector.Detect(text, new TurnContext(done, 1, Reply: "You're absolutely right, I apologize.\n\nMoved it."));
+        var unanswered = detector.Detect(text, new TurnContext(SessionAnalyzer.PreviousOf("Moved it."), 2, Reply: ""));
+        Assert.True(answered.Score > detector.Detect(text, new TurnContext(done, 1, Reply: "")).Score);
+        var scores = analysis.Corrections.ToDictionary(c => c.TurnId, c => c.Score);
+        Assert.Equal(answered.IsCorrection ? answered.Score : null, scores.GetValueOrDefault("u2"));
+        Assert.Equal(unanswered.IsCorrection ? unanswered.Score : null, scores.GetValueOrDefault("u3"));
+        Assert.True(answered.IsCorrection, $"score {answered.Score}");
+        var u2 = analysis.Corrections.Single(c => c.TurnId == "u2");
+        Assert.Equal("sales-report", u2.Skill); // the skill the agent used while answering came after the correction
+        Assert.Equal([("user", "make a sales report"), ("assistant", done)], u2.Context.Select(c => (c.Role, c.Text)));
+    }
+
+    [Fact]
     public void The_opening_request_before_any_answer_is_never_a_correction()
     {
         var turns = new[]

@@ -414,6 +414,28 @@ public sealed class TwoStageDetectorTests
         public void Add(int index, float value) => items.Add((index, value));
     }
 
+    [Theory]
+    [InlineData(null, 0u)]
+    [InlineData("", 1u)]
+    [InlineData("  \n ", 1u)]
+    [InlineData("Sure, here is the login page with a responsive layout.", 2u)]
+    [InlineData("I see the issue: the totals row is rendered first.", 3u)]
+    [InlineData("明白了，我来调整布局。", 3u)]
+    [InlineData("You\u2019re absolutely right, the totals row belongs at the bottom.", 4u)]
+    [InlineData("I apologize for the confusion.", 4u)]
+    [InlineData("你说得对，合计行应该放在最后。", 4u)]
+    [InlineData("抱歉，我漏掉了这一步。", 4u)]
+    public void The_agents_answer_is_read_for_an_admission_or_an_acknowledgment_in_its_opening(string? reply, uint kind) =>
+        Assert.Equal(kind, DetectorFeatures.ReplyKind(reply));
+
+    [Fact]
+    public void An_admission_after_the_opening_is_not_read()
+    {
+        var late = new string('x', DetectorFeatures.ReplyChars) + " You're absolutely right.";
+
+        Assert.Equal(2u, DetectorFeatures.ReplyKind(late));
+    }
+
     private sealed class RecordingReader(ITranscriptReader inner) : ITranscriptReader
     {
         public List<(long From, long Until, int Turns)> Reads { get; } = [];

@@ -7,7 +7,7 @@ Usage: check_corpus.py [--mirrors DIR] FILE.jsonl ...
 """
 import argparse, collections, hashlib, json, subprocess, sys
 
-KEYS = ['id', 'source', 'commit', 'path', 'licence', 'session', 'turn', 'lang', 'previous', 'text', 'label', 'why',
+KEYS = ['id', 'source', 'commit', 'path', 'licence', 'session', 'turn', 'lang', 'previous', 'text', 'next', 'label', 'why',
         'split']
 RESERVED = {'palimondo/BookMinder', 'edobry/minsky', 'zchdoc/shadcn-ui-sidebar-08-admin-dev',
             'maloneype/yposfgold-community-platform'}
