@@ -48,21 +48,32 @@ def prose(lines):
     return re.sub(r'\n{3,}', '\n\n', s).strip()
 
 
+def message_at(lines, i):
+    """The person's message starting at line i (its "#### " lines, joined by Markdown line breaks), and the line after it."""
+    j = i
+    while j + 1 < len(lines) and lines[j + 1].startswith('####') and lines[j].endswith('  '):
+        j += 1
+    return to_text('\n'.join(lines[i:j + 1])).strip(), j + 1
+
+
+def in_edit_block(line, in_edit):
+    """Whether a line belongs to a SEARCH/REPLACE block of the model's reply, and whether the block goes on after it: a
+    markdown h4 ("#### Request") inside one is file content, not a message the person typed."""
+    if in_edit:
+        return True, not line.startswith('>>>>>>> REPLACE')
+    if line.startswith('<<<<<<< SEARCH'):
+        return True, True
+    return False, False
+
+
 def sessions_of(text):
     """Yields (started, [(previous, turn_text), …]) per Aider run."""
     lines = text.split('\n')
     sessions, cur, started, pending, last_prose = [], None, None, [], ''
     i, in_edit = 0, False
     while i < len(lines):
-        # A markdown h4 ("#### Request") inside a SEARCH/REPLACE block of the model's reply is file content, not a
-        # message the person typed.
-        if in_edit:
-            in_edit = not lines[i].startswith('>>>>>>> REPLACE')
-            pending.append(lines[i])
-            i += 1
-            continue
-        if lines[i].startswith('<<<<<<< SEARCH'):
-            in_edit = True
+        inside, in_edit = in_edit_block(lines[i], in_edit)
+        if inside:
             pending.append(lines[i])
             i += 1
             continue
@@ -74,11 +85,7 @@ def sessions_of(text):
             i += 1
             continue
         if lines[i].startswith('####'):
-            j = i
-            while j + 1 < len(lines) and lines[j + 1].startswith('####') and lines[j].endswith('  '):
-                j += 1
-            t = to_text('\n'.join(lines[i:j + 1])).strip()
-            i = j + 1
+            t, i = message_at(lines, i)
             p = prose(pending)
             pending = []
             if p:

@@ -28,8 +28,8 @@ def prose(s):
     return re.sub(r'\n{3,}', '\n\n', s).strip()
 
 
-def session_turns(text):
-    """Returns [(previous, turn)] or None when the file does not alternate person / GitHub Copilot."""
+def without_front_matter(text):
+    """The export's text after its `---` front matter, if it has one."""
     body = text
     if body.startswith('---'):
         end = re.search(r'^---[ \t]*$', body[3:], re.M)
@@ -38,6 +38,12 @@ def session_turns(text):
             body = body[m.end():]
         elif end:
             body = body[3 + end.end():]
+    return body
+
+
+def session_turns(text):
+    """Returns [(previous, turn)] or None when the file does not alternate person / GitHub Copilot."""
+    body = without_front_matter(text)
     # The export opens with the person's turn: its first line names the person's login.
     first = re.match(r'\s*([A-Za-z0-9][A-Za-z0-9-]*):(?=[ \n])', body)
     if not first or first.group(1) == 'GitHub':

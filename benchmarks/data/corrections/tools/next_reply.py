@@ -145,13 +145,8 @@ def aider_events(raw):
             ev.append(('agent', AI.prose(pending)))
             pending.clear()
     while i < len(lines):
-        if in_edit:
-            in_edit = not lines[i].startswith('>>>>>>> REPLACE')
-            pending.append(lines[i])
-            i += 1
-            continue
-        if lines[i].startswith('<<<<<<< SEARCH'):
-            in_edit = True
+        inside, in_edit = AI.in_edit_block(lines[i], in_edit)
+        if inside:
             pending.append(lines[i])
             i += 1
             continue
@@ -164,11 +159,7 @@ def aider_events(raw):
             i += 1
             continue
         if lines[i].startswith('####'):
-            j = i
-            while j + 1 < len(lines) and lines[j + 1].startswith('####') and lines[j].endswith('  '):
-                j += 1
-            t = AI.to_text('\n'.join(lines[i:j + 1])).strip()
-            i = j + 1
+            t, i = AI.message_at(lines, i)
             flush()
             ev.append(('user', t, aider_skipped(t)))
             continue
@@ -192,14 +183,7 @@ def claude_events(raw):
 
 
 def copilot_events(raw):
-    body = raw
-    if body.startswith('---'):
-        end = re.search(r'^---[ \t]*$', body[3:], re.M)
-        m = re.match(r'---\s*\n(.*?\n)?---[ \t]*\n', body, re.S)
-        if m:
-            body = body[m.end():]
-        elif end:
-            body = body[3 + end.end():]
+    body = CP.without_front_matter(raw)
     first = re.match(r'\s*([A-Za-z0-9][A-Za-z0-9-]*):(?=[ \n])', body)
     if not first:
         return []
