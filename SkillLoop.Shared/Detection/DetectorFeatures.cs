@@ -377,31 +377,26 @@ public static class DetectorFeatures
         if (head.IsEmpty)
             return 1;
         head = head[..Math.Min(head.Length, ReplyChars)];
-        Span<char> lower = stackalloc char[head.Length];
+        // A typographic apostrophe ("You’re right") reads as a plain one; case is ignored by ContainsAny.
+        Span<char> plain = stackalloc char[head.Length];
         for (var i = 0; i < head.Length; i++)
-            lower[i] = head[i] == '\u2019' ? '\'' : char.ToLowerInvariant(head[i]);
-        return ContainsAny(lower, AdmitsMistake) ? 4u : ContainsAny(lower, TakesThePoint) ? 3u : 2u;
+            plain[i] = head[i] == '\u2019' ? '\'' : head[i];
+        return ContainsAny(plain, AdmitsMistake, AdmitsMistakeCjk) ? 4u : ContainsAny(plain, TakesThePoint, TakesThePointCjk) ? 3u : 2u;
     }
 
-    private static bool ContainsAny(ReadOnlySpan<char> text, string[] phrases)
-    {
-        foreach (var phrase in phrases)
-        {
-            if (text.Contains(phrase, StringComparison.Ordinal))
-                return true;
-        }
-        return false;
-    }
-
-    // Written before any label was read (then "你说得非常对" and "i can see the issue", seen missing among train/dev turns).
+    // Written before any label was read (then "你说得非常对" and "I can see the issue", seen missing among train/dev turns).
     private static readonly string[] AdmitsMistake =
     [
-        "you're right", "you are right", "you're correct", "you are correct", "absolutely right", "completely right", "totally right",
-        "quite right", "absolutely correct", "apologize", "apologise", "apologies", "sorry", "my mistake", "my bad", "my error",
-        "my oversight", "good catch", "great catch", "nice catch", "i was wrong", "i misunderstood", "i made a mistake", "i made an error",
-        "thanks for pointing", "thank you for pointing", "thanks for catching", "thank you for catching", "thanks for the correction",
-        "thank you for the correction", "thanks for clarifying", "thank you for clarifying", "that's my mistake", "that's an oversight",
-        "i overlooked", "i missed",
+        "YOU'RE RIGHT", "YOU ARE RIGHT", "YOU'RE CORRECT", "YOU ARE CORRECT", "ABSOLUTELY RIGHT", "COMPLETELY RIGHT", "TOTALLY RIGHT",
+        "QUITE RIGHT", "ABSOLUTELY CORRECT", "APOLOGIZE", "APOLOGISE", "APOLOGIES", "SORRY", "MY MISTAKE", "MY BAD", "MY ERROR",
+        "MY OVERSIGHT", "GOOD CATCH", "GREAT CATCH", "NICE CATCH", "I WAS WRONG", "I MISUNDERSTOOD", "I MADE A MISTAKE", "I MADE AN ERROR",
+        "THANKS FOR POINTING", "THANK YOU FOR POINTING", "THANKS FOR CATCHING", "THANK YOU FOR CATCHING", "THANKS FOR THE CORRECTION",
+        "THANK YOU FOR THE CORRECTION", "THANKS FOR CLARIFYING", "THANK YOU FOR CLARIFYING", "THAT'S MY MISTAKE", "THAT'S AN OVERSIGHT",
+        "I OVERLOOKED", "I MISSED",
+    ];
+
+    private static readonly string[] AdmitsMistakeCjk =
+    [
         "你说得对", "你说的对", "您说得对", "您说的对", "你说得非常对", "您说得非常对", "你是对的", "您是对的", "你说得没错", "您说得没错", "抱歉",
         "对不起", "不好意思", "道歉", "我的错", "是我的", "我错了", "我误解", "理解错", "感谢指出", "谢谢指出", "感谢您的指正", "谢谢指正", "感谢指正",
         "疏忽", "遗漏了",
@@ -409,9 +404,13 @@ public static class DetectorFeatures
 
     private static readonly string[] TakesThePoint =
     [
-        "i see the issue", "i see the problem", "i see the error", "i see the bug", "i can see the issue", "i can see the problem",
-        "i see what", "i understand now", "i understand the issue", "i understand the problem", "good point", "great point",
-        "fair point", "understood", "i see,", "i see.", "i see!", "ah, i see", "ah i see", "i understand",
+        "I SEE THE ISSUE", "I SEE THE PROBLEM", "I SEE THE ERROR", "I SEE THE BUG", "I CAN SEE THE ISSUE", "I CAN SEE THE PROBLEM",
+        "I SEE WHAT", "I UNDERSTAND NOW", "I UNDERSTAND THE ISSUE", "I UNDERSTAND THE PROBLEM", "GOOD POINT", "GREAT POINT",
+        "FAIR POINT", "UNDERSTOOD", "I SEE,", "I SEE.", "I SEE!", "AH, I SEE", "AH I SEE", "I UNDERSTAND",
+    ];
+
+    private static readonly string[] TakesThePointCjk =
+    [
         "明白了", "我明白", "理解了", "我理解", "了解了", "确实", "没错", "我看到问题", "我发现问题", "发现了问题", "找到问题", "问题在于", "看到了问题",
     ];
 
