@@ -187,7 +187,11 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
 
             var local = config.Settings.AllowLocalExtraction ? localExtractor : null;
             var skill = new ActiveSkill(cursor.ActiveSkill, cursor.ActiveSkillPath);
-            var analysis = analyzer.Analyze(read.Turns, skill, at: position);
+            // A turn is judged with the opening of the agent's answer; when this window ends before it, read on.
+            var endOffset = read.EndOffset;
+            IReadOnlyList<ConversationTurn>? ahead = null;
+            IReadOnlyList<ConversationTurn> After() => ahead ??= ReadAfter(reader, hookEvent.TranscriptPath, endOffset);
+            var analysis = analyzer.Analyze(read.Turns, skill, at: position, after: After);
             if (analysis.Corrections.Count > SignalBatchLimits.MaxCorrections && bytesRead > 1)
             {
                 // More than one batch can carry: read less, sized from what this read held.
@@ -198,7 +202,7 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             {
                 // The answer being corrected is usually in an earlier read: take it back from the transcript.
                 var before = ReadBefore(reader, hookEvent.TranscriptPath, from, Math.Max(1, config.Settings.ContextTurns));
-                analysis = analyzer.Analyze(read.Turns, skill, before: before, at: position);
+                analysis = analyzer.Analyze(read.Turns, skill, before: before, at: position, after: After);
             }
             var batch = ForServer(hookEvent, user, cursor.Offset, read.EndOffset, analysis, clientVersion,
                 local is not null && analysis.Corrections.Count > 0 ? local.Cli : null);
@@ -237,6 +241,44 @@ public sealed class SignalWorker(HttpClient http, string user, string clientVers
             hookEvent.Product ?? hookEvent.Platform,
             clientVersion,
             localExtractor));
+
+    /// <summary>
+    /// Turns after a read, as far as the next human turn, the opening of the agent's answer or the end of what is
+    /// written (bounded: an answer behind megabytes of tool output is judged with what was read).
+    /// </summary>
+    private static IReadOnlyList<ConversationTurn> ReadAfter(ITranscriptReader reader, string path, long offset)
+    {
+        IReadOnlyList<ConversationTurn> after = [];
+        for (long bytes = ContextBytes; bytes <= MaxContextBytes; bytes *= 4)
+        {
+            TranscriptRead read;
+            try
+            {
+                read = reader.Read(path, offset, offset + bytes);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return after;
+            }
+            after = read.Turns;
+            if (read.EndOffset < offset + bytes || AnswerIsOpen(after))
+                break;
+        }
+        return after;
+
+        static bool AnswerIsOpen(IReadOnlyList<ConversationTurn> turns)
+        {
+            var prose = 0;
+            foreach (var turn in turns)
+            {
+                if (turn.IsHuman)
+                    return true;
+                if (turn.Role == TurnRole.Assistant && !turn.IsSidechain)
+                    prose += turn.Text.Length;
+            }
+            return prose >= SessionAnalyzer.MaxReplyChars;
+        }
+    }
 
     /// <summary>Turns before the cursor, from a bounded tail of the transcript (more only when that held none).</summary>
     private static IReadOnlyList<ConversationTurn> ReadBefore(ITranscriptReader reader, string path, long offset, int turnsWanted)

@@ -55,8 +55,14 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
     /// every context feature instead of <paramref name="conversationStarted"/> and <paramref name="previousAssistant"/>,
     /// so each turn is judged exactly as in a read of the whole session from its start.
     /// </param>
+    /// <param name="after">
+    /// The turns that follow these in the transcript, asked for only when the last human turn's answer has not opened
+    /// far enough here (a backlog batch that ends between a turn and its answer): they finish that answer and nothing
+    /// else, so the turn gets the verdict a read of the whole session gives it.
+    /// </param>
     public SessionAnalysis Analyze(IReadOnlyList<ConversationTurn> turns, ActiveSkill skillAtStart, bool conversationStarted = false,
-        IReadOnlyList<ConversationTurn>? before = null, string? previousAssistant = null, ConversationPosition? at = null)
+        IReadOnlyList<ConversationTurn>? before = null, string? previousAssistant = null, ConversationPosition? at = null,
+        Func<IReadOnlyList<ConversationTurn>>? after = null)
     {
         var skill = skillAtStart;
         var agentHasAnswered = at?.AgentHasAnswered ?? conversationStarted;
@@ -143,6 +149,18 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
                 context.RemoveRange(0, context.Count - contextTurns);
         }
 
+        if (pending is { AnswerOpened: false } && after is not null)
+        {
+            foreach (var turn in after())
+            {
+                if (turn.IsSidechain)
+                    continue;
+                if (turn.IsHuman)
+                    break;
+                if (turn.Role == TurnRole.Assistant && turn.Text.Length > 0)
+                    pending.Answer(turn.Text);
+            }
+        }
         Detect(pending);
         return new SessionAnalysis(userTurns, corrections, skill,
             new ConversationPosition(lastAssistant, Math.Min(humanIndex, ConversationPosition.HumanTurnsThatMatter), interrupted, agentHasAnswered));
@@ -161,6 +179,9 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
         public ActiveSkill Skill => skill;
         public IReadOnlyList<ContextTurn> ContextTurns => contextTurns;
         public string Reply => _reply;
+
+        /// <summary>Whether the answer is long enough that more of it would not change what the detector reads.</summary>
+        public bool AnswerOpened => _reply.AsSpan().Trim().Length >= DetectorFeatures.ReplyChars;
 
         public void Answer(string text)
         {

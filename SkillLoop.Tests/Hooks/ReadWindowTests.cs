@@ -104,6 +104,43 @@ public sealed class ReadWindowTests : IDisposable
     }
 
     [Fact]
+    public async Task A_backlog_batch_that_ends_between_a_turn_and_its_answer_judges_the_turn_with_the_answer_read_ahead()
+    {
+        // Long human lines (a padded field the reader ignores) and short answers, so batch windows end right after a
+        // human turn; every answer admits a mistake, which moves the turn's score.
+        var lines = new List<string> { User("u", "Set up the project"), Agent("a", "Done.") };
+        var humanEnds = new HashSet<long>();
+        long offset = Encoding.UTF8.GetByteCount(lines[0]) + Encoding.UTF8.GetByteCount(lines[1]) + 2;
+        for (var i = 0; i < 3_000; i++)
+        {
+            var human = User($"u{i}", $"no, that's wrong: use pnpm ({i})", new string('p', 600));
+            lines.Add(human);
+            offset += Encoding.UTF8.GetByteCount(human) + 1;
+            humanEnds.Add(offset);
+            var answer = Agent($"a{i}", "You're absolutely right, I apologize. Switching to pnpm now.");
+            lines.Add(answer);
+            offset += Encoding.UTF8.GetByteCount(answer) + 1;
+        }
+        var path = _dir.File("answers.jsonl");
+        File.WriteAllText(path, string.Concat(lines.Select(l => l + "\n")));
+        var detector = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), DetectorModel.Shipped);
+        var oneRead = new SessionAnalyzer(detector).Analyze(new ClaudeTranscriptReader().Read(path, 0).Turns, ActiveSkill.None).Corrections;
+
+        using var server = new FakeSkillLoopServer();
+        using var http = SignalWorker.CreateHttpClient(server.Url, server.Token, TimeSpan.FromSeconds(60));
+        var outcome = await new SignalWorker(http, "dev@example.com", detector: DetectorModel.Shipped)
+            .RunAsync(new HookEvent("claude", "answers", path), CancellationToken.None);
+
+        Assert.Equal(WorkerOutcome.Posted, outcome);
+        var splits = server.Batches.Count(b => humanEnds.Contains(b.Cursor.Offset));
+        Assert.True(splits > 0, $"no batch of {server.Batches.Count} ended between a turn and its answer");
+        var unanswered = detector.Detect("no, that's wrong: use pnpm (0)", new TurnContext("Done.", 1, Reply: "")).Score;
+        Assert.NotEqual(unanswered, oneRead[0].Score);
+        var sent = server.Batches.SelectMany(b => b.Corrections).ToList();
+        Assert.Equal(oneRead.Select(c => (c.TurnId, c.Score)), sent.Select(c => (c.TurnId, c.Score)));
+    }
+
+    [Fact]
     public void The_position_read_back_before_the_cursor_is_the_one_a_read_from_the_start_reaches()
     {
         var lines = new List<string> { User("u0", "Add a login page"), Agent("a0", "Done: the login page is in place.") };
@@ -150,8 +187,8 @@ public sealed class ReadWindowTests : IDisposable
     private static List<string> Describe(IEnumerable<DetectedCorrection> corrections) =>
         corrections.Select(c => $"{c.TurnId} {c.Text} score {c.Score} {c.Pattern}").ToList();
 
-    private static string User(string id, string text) =>
-        $$$"""{"type":"user","uuid":"{{{id}}}","sessionId":"s","message":{"role":"user","content":{{{JsonSerializer.Serialize(text)}}}}}""";
+    private static string User(string id, string text, string cwd = "/work") =>
+        $$$"""{"type":"user","uuid":"{{{id}}}","sessionId":"s","cwd":"{{{cwd}}}","message":{"role":"user","content":{{{JsonSerializer.Serialize(text)}}}}}""";
 
     private static string Agent(string id, string text) =>
         $$$"""{"type":"assistant","uuid":"{{{id}}}","sessionId":"s","message":{"role":"assistant","content":[{"type":"text","text":{{{JsonSerializer.Serialize(text)}}}}]}}""";

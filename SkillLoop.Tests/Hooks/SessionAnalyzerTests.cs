@@ -122,6 +122,42 @@ public sealed class SessionAnalyzerTests
     }
 
     [Fact]
+    public void The_turns_after_a_read_finish_the_last_turns_answer_only_up_to_the_next_human_turn_and_are_read_only_when_needed()
+    {
+        var detector = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), DetectorModel.Shipped);
+        var analyzer = new SessionAnalyzer(detector);
+        const string done = "Done: the report now puts the totals row first.";
+        const string text = "the totals row goes at the bottom";
+        var read = new[]
+        {
+            new ConversationTurn("u1", TurnRole.User, "make a sales report", null),
+            new ConversationTurn("a1", TurnRole.Assistant, done, null),
+            new ConversationTurn("u2", TurnRole.User, text, null),
+        };
+        var after = new[]
+        {
+            new ConversationTurn("a2", TurnRole.Assistant, "", null) { ToolCalls = [new ToolCall("t1", "Read")] },
+            new ConversationTurn("s1", TurnRole.Assistant, "Sub-agent: I apologize.", null) { IsSidechain = true },
+            new ConversationTurn("a3", TurnRole.Assistant, "You're absolutely right, I apologize.", null),
+            new ConversationTurn("u3", TurnRole.User, "thanks", null),
+            new ConversationTurn("a4", TurnRole.Assistant, "Anything else?", null),
+        };
+        var asked = 0;
+
+        var analysis = analyzer.Analyze(read, ActiveSkill.None, after: () => { asked++; return after; });
+
+        var expected = detector.Detect(text, new TurnContext(done, 1, Reply: "You're absolutely right, I apologize."));
+        Assert.True(expected.IsCorrection, $"score {expected.Score}");
+        Assert.Equal(expected.Score, analysis.Corrections.Single().Score);
+        Assert.Equal(1, asked);
+        Assert.Equal(["u1", "u2"], analysis.Turns.Select(t => t.TurnId)); // the turns after are not this read's
+        var opened = new string('x', DetectorFeatures.ReplyChars);
+        analyzer.Analyze([.. read, new ConversationTurn("a2", TurnRole.Assistant, opened, null)], ActiveSkill.None,
+            after: () => { asked++; return after; });
+        Assert.Equal(1, asked); // an answer already open that far is not read on
+    }
+
+    [Fact]
     public void The_opening_request_before_any_answer_is_never_a_correction()
     {
         var turns = new[]
