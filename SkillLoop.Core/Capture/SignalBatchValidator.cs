@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using SkillLoop.Hooks.Contracts;
+using SkillLoop.Hooks.Detection;
 
 namespace SkillLoop.Core.Capture;
 
@@ -94,6 +95,11 @@ public static partial class SignalBatchValidator
             if (c.DetectorVersion is { } version && (version.Length is 0 or > 64 || version.Any(char.IsControl)))
             {
                 errors[key + ".detectorVersion"] = ["1–64 characters without control characters when given."];
+            }
+
+            if (c.Reply is { Length: > SessionAnalyzer.MaxReplyChars })
+            {
+                errors[key + ".reply"] = [$"At most {SessionAnalyzer.MaxReplyChars} characters when given."];
             }
 
             if (c.Skill is { Length: > 200 } || c.SkillPath is { Length: > 1000 })

@@ -361,9 +361,9 @@ public sealed partial class SignalIngestor(
         var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
             """
             INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence,
-                                 user_hash, context_json, occurred_at, created_at, credential_id, self_declared, score, detector_version)
+                                 user_hash, context_json, occurred_at, created_at, credential_id, self_declared, score, detector_version, reply)
             VALUES (@platform, @sessionId, @TurnId, @Text, @Pattern, @Skill, @SkillPath, @Confidence,
-                    @userHash, @contextJson, @Timestamp, @now, @credentialId, @selfDeclared, @Score, @DetectorVersion)
+                    @userHash, @contextJson, @Timestamp, @now, @credentialId, @selfDeclared, @Score, @DetectorVersion, @Reply)
             ON CONFLICT (platform, session_id, turn_id) DO NOTHING
             RETURNING id
             """,
@@ -385,6 +385,7 @@ public sealed partial class SignalIngestor(
                 selfDeclared = user.SelfDeclared,
                 correction.Score,
                 correction.DetectorVersion,
+                correction.Reply,
             },
             transaction, cancellationToken: cancellationToken));
         if (id is null)
@@ -442,6 +443,7 @@ public sealed partial class SignalIngestor(
             Text = InvisibleCharacters.Strip(c.Text, out _),
             Skill = InvisibleCharacters.Strip(c.Skill),
             SkillPath = InvisibleCharacters.Strip(c.SkillPath),
+            Reply = InvisibleCharacters.Strip(c.Reply),
             Context = c.Context.Select(t => t with { Text = InvisibleCharacters.Strip(t.Text, out _) }).ToList(),
         }).ToList(),
         Cursor = batch.Cursor with

@@ -501,6 +501,12 @@ public static class Migrations
             -- ~140 ms a batch); with this index each credential's oldest are a range read.
             CREATE INDEX ix_signals_unclustered ON signals (credential_id, id) WHERE cluster_id IS NULL;
             """),
+        (20, "signals and triage labels keep the opening of the agent's answer", """
+            -- The detector reads the opening of the agent's answer to a turn; a triage label exported without it would
+            -- train new weights on turns whose answer is unknown. NULL: sent by an older client, or labelled before.
+            ALTER TABLE signals ADD COLUMN reply TEXT;
+            ALTER TABLE detection_labels ADD COLUMN next TEXT;
+            """),
     ];
 
     public static int Latest => All[^1].Version;

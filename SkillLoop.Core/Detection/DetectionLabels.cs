@@ -8,7 +8,10 @@ using SkillLoop.Hooks.Detection;
 
 namespace SkillLoop.Core.Detection;
 
-/// <summary>A triage decision about one human turn, kept to retrain the detector.</summary>
+/// <summary>
+/// A triage decision about one human turn, kept to retrain the detector. <c>Next</c> is the opening of the agent's
+/// answer as the client sent it with the signal (null when unknown: no signal, or an older client).
+/// </summary>
 public sealed record DetectionLabel(
     long Id,
     string Platform,
@@ -19,7 +22,8 @@ public sealed record DetectionLabel(
     string Previous,
     long? SignalId,
     string DecidedBy,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt,
+    string? Next = null)
 {
     public const string Noise = "noise";
     public const string Correction = "correction";
@@ -39,7 +43,7 @@ public sealed class DetectionLabels(SqliteDb db, TimeProvider time)
         var connection = writeTurn.Connection;
         var signal = await connection.QuerySingleOrDefaultAsync<SignalRow>(new CommandDefinition(
             """
-            SELECT platform AS Platform, session_id AS SessionId, turn_id AS TurnId, text AS Text, context_json AS ContextJson
+            SELECT platform AS Platform, session_id AS SessionId, turn_id AS TurnId, text AS Text, context_json AS ContextJson, reply AS Reply
             FROM signals WHERE id = @signalId
             """, new { signalId }, cancellationToken: cancellationToken));
         if (signal is null)
@@ -50,7 +54,7 @@ public sealed class DetectionLabels(SqliteDb db, TimeProvider time)
         var now = time.GetUtcNow();
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await UpsertAsync(connection, transaction, signal.Platform, signal.SessionId, signal.TurnId, DetectionLabel.Noise, signal.Text,
-            PreviousAssistant(signal.ContextJson), signalId, decidedBy, now, cancellationToken);
+            PreviousAssistant(signal.ContextJson), signal.Reply, signalId, decidedBy, now, cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE signals SET verdict = 'rejected', verdict_by = @decidedBy, verdict_at = @now WHERE id = @signalId",
             new { signalId, decidedBy, now }, transaction, cancellationToken: cancellationToken));
@@ -71,13 +75,13 @@ public sealed class DetectionLabels(SqliteDb db, TimeProvider time)
             return false;
         }
 
-        var signalId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT id FROM signals WHERE platform = @platform AND session_id = @sessionId AND turn_id = @turnId",
+        var signal = await connection.QuerySingleOrDefaultAsync<(long Id, string? Reply)?>(new CommandDefinition(
+            "SELECT id, reply FROM signals WHERE platform = @platform AND session_id = @sessionId AND turn_id = @turnId",
             new { platform, sessionId, turnId }, cancellationToken: cancellationToken));
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        // Only corrections keep the agent's words (the signal's context); for other turns the client sent none.
-        await UpsertAsync(connection, transaction, platform, sessionId, turnId, DetectionLabel.Correction, text, "", signalId, decidedBy,
-            time.GetUtcNow(), cancellationToken);
+        // Only corrections keep the agent's words (the signal's context and answer); for other turns the client sent none.
+        await UpsertAsync(connection, transaction, platform, sessionId, turnId, DetectionLabel.Correction, text, "", signal?.Reply, signal?.Id,
+            decidedBy, time.GetUtcNow(), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
@@ -88,11 +92,11 @@ public sealed class DetectionLabels(SqliteDb db, TimeProvider time)
         var rows = await connection.QueryAsync<LabelRow>(new CommandDefinition(
             """
             SELECT id AS Id, platform AS Platform, session_id AS SessionId, turn_id AS TurnId, label AS Label, text AS Text,
-                   previous AS Previous, signal_id AS SignalId, decided_by AS DecidedBy, created_at AS CreatedAt
+                   previous AS Previous, signal_id AS SignalId, decided_by AS DecidedBy, created_at AS CreatedAt, next AS Next
             FROM detection_labels ORDER BY id
             """, cancellationToken: cancellationToken));
         return rows.Select(r => new DetectionLabel(r.Id, r.Platform, r.SessionId, r.TurnId, r.Label, r.Text, r.Previous, r.SignalId,
-            r.DecidedBy, r.CreatedAt)).ToList();
+            r.DecidedBy, r.CreatedAt, r.Next)).ToList();
     }
 
     /// <summary>
@@ -122,6 +126,9 @@ public sealed class DetectionLabels(SqliteDb db, TimeProvider time)
                 ["why"] = $"{(label.Label == DetectionLabel.Correction ? "missed correction" : "not a correction")}, triaged by {label.DecidedBy}",
                 ["split"] = SplitOf(session),
             };
+            // Absent, not "", when unknown: "" says the agent answered without prose, which the detector reads differently.
+            if (label.Next is not null)
+                row["next"] = label.Next;
             text.Append(JsonSerializer.Serialize(row, ExportJson)).Append('\n');
         }
 
@@ -139,17 +146,18 @@ public sealed class DetectionLabels(SqliteDb db, TimeProvider time)
     };
 
     private static async Task UpsertAsync(Microsoft.Data.Sqlite.SqliteConnection connection, System.Data.Common.DbTransaction transaction,
-        string platform, string sessionId, string turnId, string label, string text, string previous, long? signalId, string decidedBy,
-        DateTimeOffset now, CancellationToken cancellationToken) =>
+        string platform, string sessionId, string turnId, string label, string text, string previous, string? next, long? signalId,
+        string decidedBy, DateTimeOffset now, CancellationToken cancellationToken) =>
         await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO detection_labels (platform, session_id, turn_id, label, text, previous, signal_id, decided_by, created_at)
-            VALUES (@platform, @sessionId, @turnId, @label, @text, @previous, @signalId, @decidedBy, @now)
+            INSERT INTO detection_labels (platform, session_id, turn_id, label, text, previous, next, signal_id, decided_by, created_at)
+            VALUES (@platform, @sessionId, @turnId, @label, @text, @previous, @next, @signalId, @decidedBy, @now)
             ON CONFLICT (platform, session_id, turn_id) DO UPDATE SET
                 label = excluded.label, text = excluded.text, previous = excluded.previous,
+                next = coalesce(excluded.next, detection_labels.next),
                 signal_id = coalesce(excluded.signal_id, detection_labels.signal_id),
                 decided_by = excluded.decided_by, created_at = excluded.created_at
-            """, new { platform, sessionId, turnId, label, text, previous, signalId, decidedBy, now }, transaction,
+            """, new { platform, sessionId, turnId, label, text, previous, next, signalId, decidedBy, now }, transaction,
             cancellationToken: cancellationToken));
 
     // The agent's words just before the correction, as the client sent them in the signal's context.
@@ -173,6 +181,7 @@ public sealed class DetectionLabels(SqliteDb db, TimeProvider time)
         public string TurnId { get; init; } = "";
         public string Text { get; init; } = "";
         public string? ContextJson { get; init; }
+        public string? Reply { get; init; }
     }
 
     private sealed class LabelRow
@@ -187,5 +196,6 @@ public sealed class DetectionLabels(SqliteDb db, TimeProvider time)
         public long? SignalId { get; init; }
         public string DecidedBy { get; init; } = "";
         public DateTimeOffset CreatedAt { get; init; }
+        public string? Next { get; init; }
     }
 }

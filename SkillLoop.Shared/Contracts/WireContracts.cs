@@ -57,7 +57,9 @@ public sealed record ContextTurn(
 /// <summary>
 /// One detected correction. <c>Pattern</c> is the first pattern that matched, or <c>classifier</c> when the learned
 /// detector found it without any pattern. <c>Score</c> (0–1) and <c>DetectorVersion</c> say which detector decided
-/// and how sure it was; both are null from clients older than the learned detector.
+/// and how sure it was; both are null from clients older than the learned detector. <c>Reply</c> is the opening of
+/// the agent's answer to the turn (at most 300 characters, "" when it gave no prose), which the detector read with it:
+/// kept so triage labels train new weights with the same context; null from clients older than that.
 /// </summary>
 public sealed record DetectedCorrection(
     string TurnId,
@@ -69,7 +71,8 @@ public sealed record DetectedCorrection(
     DateTimeOffset? Timestamp,
     IReadOnlyList<ContextTurn> Context,
     double? Score = null,
-    string? DetectorVersion = null);
+    string? DetectorVersion = null,
+    string? Reply = null);
 
 /// <summary>
 /// Body of <c>POST /api/v1/signals</c>: what is new in one session since <c>FromOffset</c>.

@@ -91,7 +91,7 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
                 confidence = Math.Min(0.99, confidence + AfterInterruptionBoost);
             corrections.Add(new DetectedCorrection(turn.Id, Truncate(turn.Text, MaxCorrectionChars),
                 detection.PatternId, human.Skill.Name, human.Skill.Path, Math.Round(confidence, 2), turn.Timestamp,
-                human.ContextTurns, detection.Score, detection.DetectorVersion));
+                human.ContextTurns, detection.Score, detection.DetectorVersion, human.Reply));
         }
 
         foreach (var turn in before ?? [])

@@ -4,7 +4,7 @@ namespace SkillLoop.Hooks.Extraction;
 
 /// <summary>
 /// Every free-text field of a <see cref="SignalBatch"/> through <see cref="SecretRedactor"/>: correction texts, their
-/// context turns, skill names and paths (a path names the user's home directory), the cursor's skill, turn texts sent by
+/// context turns and the agent's answers to them, skill names and paths (a path names the user's home directory), the cursor's skill, turn texts sent by
 /// older clients, product and client version. The client applies it before posting, the server again at ingest. Ids
 /// (session, turn, pattern) are checked formats, and the user identity is hashed by the server, never stored.
 /// </summary>
@@ -18,6 +18,7 @@ public static class BatchRedaction
             Text = SecretRedactor.Redact(c.Text)!,
             Skill = SecretRedactor.Redact(c.Skill),
             SkillPath = SecretRedactor.Redact(c.SkillPath),
+            Reply = SecretRedactor.Redact(c.Reply),
             Context = c.Context?.Select(t => t is null ? t! : t with { Role = SecretRedactor.Redact(t.Role)!, Text = SecretRedactor.Redact(t.Text)! }).ToList()!,
         }).ToList()!,
         Cursor = batch.Cursor is null ? batch.Cursor! : batch.Cursor with

@@ -23,15 +23,16 @@ public sealed class DetectionTriageTests
 
     private static DetectorModel Read(byte[] bytes) => DetectorModel.TryRead(bytes, out var model) ? model : throw new InvalidOperationException();
 
-    private static async Task<long> AddSignalAsync(TestDatabase database, string text, double? score, string turnId = "t1", string contextJson = "[]")
+    private static async Task<long> AddSignalAsync(TestDatabase database, string text, double? score, string turnId = "t1", string contextJson = "[]",
+        string? reply = null)
     {
         await using var connection = await database.Db.OpenAsync(CancellationToken.None);
         return await connection.ExecuteScalarAsync<long>(
             """
-            INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence, user_hash, context_json, created_at, score, detector_version)
-            VALUES ('claude', 's1', @turnId, @text, 'classifier', 'deploy', NULL, 0.6, 'u', @contextJson, '2026-01-01T00:00:00Z', @score, 'lr1-test')
+            INSERT INTO signals (platform, session_id, turn_id, text, pattern, skill, skill_path, confidence, user_hash, context_json, created_at, score, detector_version, reply)
+            VALUES ('claude', 's1', @turnId, @text, 'classifier', 'deploy', NULL, 0.6, 'u', @contextJson, '2026-01-01T00:00:00Z', @score, 'lr1-test', @reply)
             RETURNING id
-            """, new { turnId, text, score, contextJson });
+            """, new { turnId, text, score, contextJson, reply });
     }
 
     private static async Task AddTurnAsync(TestDatabase database, string turnId, string text)
@@ -118,7 +119,7 @@ public sealed class DetectionTriageTests
     {
         await using var database = await TestDatabase.CreateAsync();
         var noise = await AddSignalAsync(database, "No.", 0.8, "t1",
-            """[{"role":"user","text":"fix it"},{"role":"assistant","text":"Shall I delete the cache?"}]""");
+            """[{"role":"user","text":"fix it"},{"role":"assistant","text":"Shall I delete the cache?"}]""", reply: "Understood, I'll leave it.");
         await AddTurnAsync(database, "t2", "还是显示不全");
         var labels = new DetectionLabels(database.Db, _time);
 
@@ -138,9 +139,10 @@ public sealed class DetectionTriageTests
         var rows = CorrectionsCorpus.Load([dir.Path]);
         Assert.Equal(2, rows.Count);
         var no = rows.Single(r => r.Text == "No.");
-        Assert.Equal(("none", "en", "Shall I delete the cache?"), (no.Label, no.Lang, no.Previous));
+        Assert.Equal(("none", "en", "Shall I delete the cache?", "Understood, I'll leave it."), (no.Label, no.Lang, no.Previous, no.Next));
         var missed = rows.Single(r => r.Text == "还是显示不全");
-        Assert.Equal(("clear", "zh", false), (missed.Label, missed.Lang, missed.Gated));
+        // No signal, so the agent's answer is unknown (absent), not "no prose" ("").
+        Assert.Equal(("clear", "zh", false, (string?)null), (missed.Label, missed.Lang, missed.Gated, missed.Next));
         Assert.Equal(CorrectionsCorpus.SplitOf("skillloop:claude/s1"), missed.Split);
     }
 
@@ -148,7 +150,7 @@ public sealed class DetectionTriageTests
     public async Task The_latest_triage_decision_about_a_turn_wins()
     {
         await using var database = await TestDatabase.CreateAsync();
-        var id = await AddSignalAsync(database, "there should only be one", 0.6, "t1");
+        var id = await AddSignalAsync(database, "there should only be one", 0.6, "t1", reply: "");
         await AddTurnAsync(database, "t1", "there should only be one");
         var labels = new DetectionLabels(database.Db, _time);
 
@@ -159,5 +161,6 @@ public sealed class DetectionTriageTests
         Assert.Equal((DetectionLabel.Correction, "admin:bob", (long?)id), (label.Label, label.DecidedBy, label.SignalId));
         var exported = JsonDocument.Parse((await labels.ExportJsonlAsync(CancellationToken.None)).Trim()).RootElement;
         Assert.Equal("clear", exported.GetProperty("label").GetString());
+        Assert.Equal("", exported.GetProperty("next").GetString()); // the signal's answer: the agent gave no prose
     }
 }

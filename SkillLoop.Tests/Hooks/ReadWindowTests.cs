@@ -138,6 +138,7 @@ public sealed class ReadWindowTests : IDisposable
         Assert.NotEqual(unanswered, oneRead[0].Score);
         var sent = server.Batches.SelectMany(b => b.Corrections).ToList();
         Assert.Equal(oneRead.Select(c => (c.TurnId, c.Score)), sent.Select(c => (c.TurnId, c.Score)));
+        Assert.All(sent, c => Assert.Equal("You're absolutely right, I apologize. Switching to pnpm now.", c.Reply));
     }
 
     [Fact]

@@ -161,7 +161,8 @@ public sealed class SignalWorkerTests : IDisposable
         File.WriteAllText(_transcript,
             """{"type":"assistant","uuid":"a1","sessionId":"7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a","message":{"role":"assistant","content":[{"type":"text","text":"Logged in with PGPASSWORD=Zq8wqLsecret as you asked."}]}}""" + "\n" +
             """{"type":"user","uuid":"u1","sessionId":"7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a","message":{"role":"user","content":"Base directory for this skill: /home/alice/.claude/skills/deploy"}}""" + "\n" +
-            """{"type":"user","uuid":"u2","sessionId":"7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a","message":{"role":"user","content":"no, that's wrong: use my key KEY and my password is Tulip-Garden-42"}}""".Replace("KEY", key) + "\n");
+            """{"type":"user","uuid":"u2","sessionId":"7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a","message":{"role":"user","content":"no, that's wrong: use my key KEY and my password is Tulip-Garden-42"}}""".Replace("KEY", key) + "\n" +
+            """{"type":"assistant","uuid":"a2","sessionId":"7f3c2a10-5b1e-4c2d-9a8e-1f2e3d4c5b6a","message":{"role":"assistant","content":[{"type":"text","text":"You're right. Retrying with PGPASSWORD=Rt5answerSecret now."}]}}""" + "\n");
         _server.Config = new ClientConfig([new CorrectionPattern("x", "en", "rejection", "wrong")], new ClientSettings(ContextTurns: 4));
 
         await RunAsync();
@@ -172,9 +173,11 @@ public sealed class SignalWorkerTests : IDisposable
         Assert.DoesNotContain(key, sent);
         Assert.DoesNotContain("Tulip-Garden-42", sent);
         Assert.DoesNotContain("Zq8wqLsecret", sent);
+        Assert.DoesNotContain("Rt5answerSecret", sent);
         Assert.DoesNotContain("alice", sent);
         Assert.Contains("[REDACTED:", correction.Text);
         Assert.Contains(correction.Context, t => t.Text.Contains("PGPASSWORD=[REDACTED:secret]", StringComparison.Ordinal));
+        Assert.Equal("You're right. Retrying with PGPASSWORD=[REDACTED:secret] now.", correction.Reply);
         Assert.Empty(batch.Turns);
     }
 
