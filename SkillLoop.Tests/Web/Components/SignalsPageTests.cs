@@ -50,6 +50,24 @@ public sealed class SignalsPageTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_signals_detail_shows_the_turns_before_it_and_the_opening_of_the_agents_answer()
+    {
+        var batch = SignalIngestorTests.Batch("page-detail", 0, 10, corrections: "no, the totals go at the bottom");
+        batch = batch with { Corrections = [batch.Corrections[0] with { Reply = "You're absolutely right, I apologize. Moving them." }] };
+        await Services.GetRequiredService<SignalIngestor>().IngestAsync(batch, CancellationToken.None);
+        var id = Assert.Single(await Services.GetRequiredService<SignalStore>().QueryAsync(new SignalQuery(), CancellationToken.None)).Id;
+        Render<MudPopoverProvider>();
+        Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>().NavigateTo($"/signals?signal={id}");
+
+        var page = Render<Signals>();
+
+        page.WaitForAssertion(() => Assert.Equal(
+            ["assistant: Here is the report.", "user (correction): no, the totals go at the bottom",
+             "assistant (its answer, opening): You're absolutely right, I apologize. Moving them."],
+            page.FindAll(".context-turn").Select(e => e.TextContent.Trim())));
+    }
+
+    [Fact]
     public async Task A_signal_stored_while_the_page_is_open_appears_without_reload()
     {
         Render<MudPopoverProvider>();
