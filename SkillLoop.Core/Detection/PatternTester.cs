@@ -32,7 +32,10 @@ public sealed class PatternTester(SqliteDb db, PatternStore patterns, DetectorMo
 
     public const int DefaultHistoryLimit = 20_000;
 
-    public async Task<TextTestResult> TestTextAsync(CorrectionPattern candidate, string text, CancellationToken cancellationToken)
+    /// <param name="previous">The agent's words before the message, when the admin gives them (the client reads the last 1,500 characters).</param>
+    /// <param name="reply">The opening of the agent's answer to the message, when given ("" = it answered without prose).</param>
+    public async Task<TextTestResult> TestTextAsync(CorrectionPattern candidate, string text, CancellationToken cancellationToken,
+        string? previous = null, string? reply = null)
     {
         var all = await patterns.ListAsync(cancellationToken);
         var withCandidate = all.Where(p => p.Id != candidate.Id).Append(candidate with { Enabled = true }).ToList();
@@ -40,8 +43,16 @@ public sealed class PatternTester(SqliteDb db, PatternStore patterns, DetectorMo
         var alone = new CorrectionDetector(guards.Append(candidate with { Enabled = true })).Match(text);
         var enabled = new CorrectionDetector(OrderLikeClients(withCandidate));
         var winner = enabled.Match(text);
-        // The typed message has no conversation around it: scored as a turn somewhere inside a session.
-        var classifier = new TwoStageDetector(enabled, model).Detect(text, TurnContext.Unknown);
+        // Without the conversation around it, the typed message is scored as a turn somewhere inside a session; with it,
+        // as the client scores a turn (the same cuts of the agent's words).
+        var context = previous is null && reply is null
+            ? TurnContext.Unknown
+            : TurnContext.Unknown with
+            {
+                Previous = previous is null ? null : SessionAnalyzer.PreviousOf(previous),
+                Reply = reply is null ? null : SessionAnalyzer.Truncate(reply, SessionAnalyzer.MaxReplyChars),
+            };
+        var classifier = new TwoStageDetector(enabled, model).Detect(text, context);
         return new TextTestResult(alone is not null && candidate.Category != DefaultPatterns.Guard,
             alone is null ? null : text.Substring(Math.Min(alone.Index, text.Length), Math.Min(alone.Length, Math.Max(0, text.Length - alone.Index))),
             winner, classifier);

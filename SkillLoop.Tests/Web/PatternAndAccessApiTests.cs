@@ -40,6 +40,34 @@ public sealed class PatternAndAccessApiTests(SkillLoopServer server)
     }
 
     [Fact]
+    public async Task The_tester_api_scores_a_message_with_the_agents_words_and_answer_and_refuses_oversized_ones()
+    {
+        using var admin = server.CreateAdminClient();
+        var pattern = new CorrectionPattern("en.custom.tester-context", "en", "rejection", @"\bquokka\b");
+        const string text = "the totals row goes at the bottom";
+
+        async Task<double> ScoreAsync(object body)
+        {
+            var response = await admin.PostAsJsonAsync("/api/v1/patterns/test", body);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("text").GetProperty("classifier").GetProperty("score").GetDouble();
+        }
+
+        var alone = await ScoreAsync(new { pattern, text, history = false });
+        var inContext = await ScoreAsync(new
+        {
+            pattern, text, history = false,
+            previous = "Done: the report now puts the totals row first.",
+            reply = "You're absolutely right, I apologize. Moving it.",
+        });
+        var tooLong = await admin.PostAsJsonAsync("/api/v1/patterns/test", new { pattern, text, history = false, reply = new string('x', 20_001) });
+
+        Assert.True(inContext > alone, $"{inContext} <= {alone}");
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
+        Assert.Contains("reply", (await tooLong.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
+    }
+
+    [Fact]
     public async Task Invalid_patterns_and_built_in_deletes_are_refused_with_the_field_named()
     {
         using var admin = server.CreateAdminClient();

@@ -22,8 +22,11 @@ public static class PatternEndpoints
     /// <summary>A correction pattern with how its signals fared in triage (noise lowers precision).</summary>
     public sealed record PatternView(string Id, string Language, string Category, string Regex, bool Enabled, long Signals, long Noise, double Precision, bool Builtin = false);
 
-    /// <summary>Body of <c>POST /api/v1/patterns/test</c>: a candidate pattern, optional text, and whether to scan stored turns.</summary>
-    public sealed record PatternTestRequest(CorrectionPattern Pattern, string? Text, bool History = true);
+    /// <summary>
+    /// Body of <c>POST /api/v1/patterns/test</c>: a candidate pattern, optional text, and whether to scan stored turns;
+    /// optionally the agent's words before the text and the opening of its answer, which the classifier reads too.
+    /// </summary>
+    public sealed record PatternTestRequest(CorrectionPattern Pattern, string? Text, bool History = true, string? Previous = null, string? Reply = null);
 
     public sealed record PatternTestResponse(TextTestResult? Text, HistoryTestResult? History);
 
@@ -114,12 +117,14 @@ public static class PatternEndpoints
             return Invalid(new PatternException("pattern.regex", error));
         }
 
-        if (request.Text is { Length: > 20_000 })
+        if (request.Text is { Length: > 20_000 } || request.Previous is { Length: > 20_000 } || request.Reply is { Length: > 20_000 })
         {
-            return Invalid(new PatternException("text", "At most 20,000 characters."));
+            var field = request.Text is { Length: > 20_000 } ? "text" : request.Previous is { Length: > 20_000 } ? "previous" : "reply";
+            return Invalid(new PatternException(field, "At most 20,000 characters."));
         }
 
-        var text = string.IsNullOrEmpty(request.Text) ? null : await tester.TestTextAsync(request.Pattern, request.Text, cancellationToken);
+        var text = string.IsNullOrEmpty(request.Text) ? null
+            : await tester.TestTextAsync(request.Pattern, request.Text, cancellationToken, request.Previous, request.Reply);
         var history = request.History ? await tester.TestHistoryAsync(request.Pattern.Regex, PatternTester.DefaultHistoryLimit, cancellationToken) : null;
         return TypedResults.Ok(new PatternTestResponse(text, history));
     }

@@ -50,6 +50,40 @@ public sealed class PatternsClassifierTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_tester_scores_the_message_with_the_agents_words_before_it_and_its_answer_when_given()
+    {
+        const string sample = "the totals row goes at the bottom";
+        const string previous = "Done: the report now puts the totals row first.";
+        const string reply = "You're absolutely right, I apologize. Moving it.";
+        var page = _dashboard.Render<Patterns>();
+        page.WaitForAssertion(() => Assert.Contains("en.guard.dont-worry", page.Markup));
+        page.Find("[data-testid=new-pattern]").Click();
+        var regex = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == "Regular expression");
+        await page.InvokeAsync(() => regex.Instance.ValueChanged.InvokeAsync(@"\bquokka\b"));
+        var detector = new TwoStageDetector(
+            new CorrectionDetector((await _dashboard.Get<PatternStore>().ListAsync(CancellationToken.None))
+                .Append(new CorrectionPattern("en.custom.", "en", "rejection", @"\bquokka\b"))
+                .OrderBy(p => p.Language, StringComparer.Ordinal).ThenBy(p => p.Category, StringComparer.Ordinal).ThenBy(p => p.Id, StringComparer.Ordinal)),
+            DetectorModel.Shipped);
+        var alone = detector.Detect(sample, TurnContext.Unknown).Score.ToString("0.00");
+        var inContext = detector.Detect(sample, TurnContext.Unknown with { Previous = previous, Reply = reply }).Score.ToString("0.00");
+        Assert.NotEqual(alone, inContext);
+
+        await Type("A user's message", sample);
+        page.WaitForAssertion(() => Assert.Equal(alone, page.Find("[data-testid=classifier-score]").TextContent));
+        await Type("The agent's words before it (optional)", previous);
+        await Type("The agent's answer to it (optional)", reply);
+
+        page.WaitForAssertion(() => Assert.Equal(inContext, page.Find("[data-testid=classifier-score]").TextContent));
+
+        Task Type(string label, string value)
+        {
+            var field = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == label);
+            return page.InvokeAsync(() => field.Instance.ValueChanged.InvokeAsync(value));
+        }
+    }
+
+    [Fact]
     public async Task A_forced_pattern_is_saved_and_the_tester_says_it_decided()
     {
         var page = _dashboard.Render<Patterns>();
