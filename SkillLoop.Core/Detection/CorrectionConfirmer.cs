@@ -49,7 +49,9 @@ public sealed class ChatCorrectionConfirmer(IChatClient client, string modelName
         undone or redone, reports that it still fails after the agent's fix, checks for an omission after the agent
         claimed to be done ("did you run the tests?"), or complains about the result. It is NOT a correction when it is
         a new request or specification, an answer to the agent's own question, approval or thanks, "continue", a
-        question for information, or pasted logs and errors with only a neutral request. Answer with one JSON object only.
+        question for information, or pasted logs and errors with only a neutral request. The opening of the agent's
+        answer, when given, shows how the agent took the message ("You're right, I…" or starting a new task): a clue,
+        not proof. Answer with one JSON object only.
         """;
 
     private static readonly JsonElement Schema = JsonDocument.Parse(SchemaJson).RootElement.Clone();
@@ -62,7 +64,7 @@ public sealed class ChatCorrectionConfirmer(IChatClient client, string modelName
         List<ChatMessage> messages =
         [
             new(ChatRole.System, SystemPrompt),
-            new(ChatRole.User, IssuePrompt.Format(redacted.Correction, redacted.Skill, redacted.SkillPath, redacted.Context)),
+            new(ChatRole.User, IssuePrompt.Format(redacted.Correction, redacted.Skill, redacted.SkillPath, redacted.Context, redacted.Reply)),
         ];
         var options = new ChatOptions
         {

@@ -2,12 +2,16 @@ using SkillLoop.Hooks.Contracts;
 
 namespace SkillLoop.Core.Extraction;
 
-/// <summary>One correction to turn into an issue: the user's words, the turns before them and the skill in use.</summary>
+/// <summary>
+/// One correction to turn into an issue: the user's words, the turns before them, the skill in use and the opening of
+/// the agent's answer (null when the client did not send it).
+/// </summary>
 public sealed record ExtractionRequest(
     string Correction,
     string? Skill,
     string? SkillPath,
-    IReadOnlyList<ContextTurn> Context)
+    IReadOnlyList<ContextTurn> Context,
+    string? Reply = null)
 {
     /// <summary>The same request with every text redacted (what may reach a model).</summary>
     public ExtractionRequest Redacted() => this with
@@ -15,6 +19,7 @@ public sealed record ExtractionRequest(
         Correction = SecretRedactor.Redact(Correction),
         SkillPath = SecretRedactor.Redact(SkillPath),
         Context = Context.Select(t => t with { Text = SecretRedactor.Redact(t.Text) }).ToList(),
+        Reply = SecretRedactor.Redact(Reply),
     };
 
     /// <summary>The skill's name: the given one, else the folder or file name of its path.</summary>

@@ -136,7 +136,7 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
 
         var signal = await connection.QuerySingleOrDefaultAsync<SignalRow>(new CommandDefinition(
             """
-            SELECT text AS Text, skill AS Skill, skill_path AS SkillPath, context_json AS ContextJson
+            SELECT text AS Text, skill AS Skill, skill_path AS SkillPath, context_json AS ContextJson, reply AS Reply
             FROM signals WHERE id = @SignalId
             """, new { claimed.SignalId }, cancellationToken: cancellationToken));
         if (signal is null)
@@ -145,7 +145,7 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         }
 
         return new ExtractionJob(claimed.SignalId, claimed.Attempts,
-            new ExtractionRequest(signal.Text, signal.Skill, signal.SkillPath, ReadContext(signal.ContextJson)), claimed.LastError);
+            new ExtractionRequest(signal.Text, signal.Skill, signal.SkillPath, ReadContext(signal.ContextJson), signal.Reply), claimed.LastError);
     }
 
     /// <summary>
@@ -416,6 +416,7 @@ public sealed class IssueStore(SqliteDb db, TimeProvider time)
         public string? Skill { get; init; }
         public string? SkillPath { get; init; }
         public string? ContextJson { get; init; }
+        public string? Reply { get; init; }
     }
 
     private sealed class FailureRow

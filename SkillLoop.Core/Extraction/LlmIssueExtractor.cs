@@ -112,6 +112,10 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
                     Context = shorter is null ? fitted.Context.Skip(1).ToList() : [oldest with { Text = shorter }, .. fitted.Context.Skip(1)],
                 };
             }
+            else if (!string.IsNullOrEmpty(fitted.Reply))
+            {
+                fitted = fitted with { Reply = null }; // the agent's answer is a clue; the correction is the evidence
+            }
             else if (Shorten(fitted.Correction, over, counter, keepEnd: false) is { } correction)
             {
                 fitted = fitted with { Correction = correction };
@@ -161,7 +165,7 @@ public sealed partial class LlmIssueExtractor(IChatClient client, string modelNa
     }
 
     internal static string FormatRequest(ExtractionRequest request) =>
-        IssuePrompt.Format(request.Correction, request.Skill, request.SkillPath, request.Context);
+        IssuePrompt.Format(request.Correction, request.Skill, request.SkillPath, request.Context, request.Reply);
 
     /// <summary>Parses and checks an answer; on success every field is complete, redacted and within bounds.</summary>
     internal bool TryParse(string answer, ExtractionRequest request, out SignalIssue issue, out string reason)

@@ -32,7 +32,7 @@ public sealed class LocalIssueExtractor(AgentCli cli, TimeSpan timeout)
     /// </summary>
     public async Task<(ExtractedIssue? Issue, string? Error, bool CliFailed)> ExtractAsync(DetectedCorrection correction, CancellationToken cancellationToken)
     {
-        var prompt = IssuePrompt.ForAgentCli(correction.Text, correction.Skill, correction.SkillPath, correction.Context);
+        var prompt = IssuePrompt.ForAgentCli(correction.Text, correction.Skill, correction.SkillPath, correction.Context, correction.Reply);
         string? reason = null;
         for (var attempt = 1; attempt <= 2; attempt++)
         {

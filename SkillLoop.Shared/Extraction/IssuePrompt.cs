@@ -35,7 +35,8 @@ public static partial class IssuePrompt
 
     public const string SystemPrompt = """
         You analyse corrections that users gave an AI coding agent while it was following a skill (a reusable
-        instruction file). From the correction and the turns before it, describe the underlying issue so similar
+        instruction file). From the correction, the turns before it and, when given, the opening of the agent's answer
+        to it (an agent that was wrong often says what it got wrong), describe the underlying issue so similar
         corrections from other users can be grouped and the skill can be fixed.
         Answer with one JSON object only:
         - problemPattern: one generic sentence about what the agent did wrong, reusable across users; no names,
@@ -54,13 +55,16 @@ public static partial class IssuePrompt
     /// The whole prompt as one text, for agent CLIs that take a single prompt: instructions, the schema, then the
     /// correction. Everything in it is redacted.
     /// </summary>
-    public static string ForAgentCli(string correction, string? skill, string? skillPath, IReadOnlyList<ContextTurn> context) =>
+    public static string ForAgentCli(string correction, string? skill, string? skillPath, IReadOnlyList<ContextTurn> context, string? reply = null) =>
         SystemPrompt + "\nJSON schema of the answer:\n" + SchemaJson
         + "\nDo not use any tools and do not read or change files. Reply with the JSON object only, no Markdown.\n\n"
-        + Format(correction, skill, skillPath, context);
+        + Format(correction, skill, skillPath, context, reply);
 
-    /// <summary>The user message: skill, the turns before the correction, and the correction, all redacted and cut short.</summary>
-    public static string Format(string correction, string? skill, string? skillPath, IReadOnlyList<ContextTurn> context)
+    /// <summary>
+    /// The user message: skill, the turns before the correction, the correction and the opening of the agent's answer
+    /// to it (when known and not empty), all redacted and cut short.
+    /// </summary>
+    public static string Format(string correction, string? skill, string? skillPath, IReadOnlyList<ContextTurn> context, string? reply = null)
     {
         var text = new StringBuilder();
         text.Append("Skill: ").Append(SecretRedactor.Redact(SkillName(skill, skillPath)) ?? "(unknown)");
@@ -75,6 +79,8 @@ public static partial class IssuePrompt
             text.Append('[').Append(turn.Role).Append("] ").Append(Cut(SecretRedactor.Redact(turn.Text), MaxTurnChars)).Append('\n');
 
         text.Append("\nThe user's correction:\n").Append(Cut(SecretRedactor.Redact(correction), MaxCorrectionChars));
+        if (!string.IsNullOrWhiteSpace(reply))
+            text.Append("\n\nThe opening of the agent's answer to it:\n").Append(Cut(SecretRedactor.Redact(reply), MaxTurnChars));
         return text.ToString();
     }
 

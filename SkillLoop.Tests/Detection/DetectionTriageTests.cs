@@ -62,6 +62,25 @@ public sealed class DetectionTriageTests
     }
 
     [Fact]
+    public async Task The_model_reads_the_opening_of_the_agents_answer_redacted_when_confirming_and_extracting()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var key = "sk-ant-api03-" + new string('a', 40);
+        await AddSignalAsync(database, "hmm, there should only be one", 0.6, reply: $"You're absolutely right, I apologize. Retrying with {key}.");
+        var chat = new JudgingChatClient { IsCorrection = true };
+
+        await Runner(database, new LlmIssueExtractor(chat, "judge")).RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal(2, chat.Calls.Count); // the borderline confirmation, then the extraction
+        Assert.All(chat.Calls, c =>
+        {
+            var prompt = c.Messages[1].Text;
+            Assert.Contains("The opening of the agent's answer to it:\nYou're absolutely right, I apologize. Retrying with [REDACTED:", prompt);
+            Assert.DoesNotContain(key, prompt);
+        });
+    }
+
+    [Fact]
     public async Task A_borderline_signal_the_model_rejects_gets_a_verdict_by_the_model_and_no_issue()
     {
         await using var database = await TestDatabase.CreateAsync();

@@ -111,12 +111,15 @@ public sealed class LocalExtractionServerTests
     public void The_server_model_and_the_agent_cli_see_the_same_request()
     {
         var context = new List<ContextTurn> { new("assistant", "Here is the report with the totals first."), new("user", "make it a PDF") };
-        var request = new ExtractionRequest("No, the totals row goes at the bottom. key sk-ant-api03-" + new string('a', 40), "pdf-report", "/skills/pdf-report/SKILL.md", context);
+        var request = new ExtractionRequest("No, the totals row goes at the bottom. key sk-ant-api03-" + new string('a', 40), "pdf-report", "/skills/pdf-report/SKILL.md", context,
+            "You're right, I put the totals first. PGPASSWORD=Zq8wqLsecret");
 
         var server = LlmIssueExtractor.FormatRequest(request.Redacted());
-        var client = IssuePrompt.ForAgentCli(request.Correction, request.Skill, request.SkillPath, request.Context);
+        var client = IssuePrompt.ForAgentCli(request.Correction, request.Skill, request.SkillPath, request.Context, request.Reply);
 
         Assert.EndsWith(server, client);
+        Assert.EndsWith("The opening of the agent's answer to it:\nYou're right, I put the totals first. PGPASSWORD=[REDACTED:secret]", client);
+        Assert.DoesNotContain("Zq8wqLsecret", client);
         Assert.StartsWith(IssuePrompt.SystemPrompt, client);
         Assert.Contains(IssuePrompt.SchemaJson, client);
         Assert.DoesNotContain("sk-ant-api03", client);

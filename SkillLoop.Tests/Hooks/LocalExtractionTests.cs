@@ -57,7 +57,7 @@ public sealed class LocalExtractionTests : IDisposable
         // No tools for a prompt that carries transcript text, and no session left in the user's history.
         Assert.Equal(["-p", "--output-format", "json", "--max-turns", "1", "--tools", "", "--no-session-persistence"], claude.Arguments(1));
         var first = batch.Corrections[0];
-        Assert.Equal(IssuePrompt.ForAgentCli(first.Text, first.Skill, first.SkillPath, first.Context), claude.Stdin(1));
+        Assert.Equal(IssuePrompt.ForAgentCli(first.Text, first.Skill, first.SkillPath, first.Context, first.Reply), claude.Stdin(1));
         Assert.Contains(IssuePrompt.SystemPrompt, claude.Stdin(1));
         Assert.Contains(IssuePrompt.SchemaJson, claude.Stdin(1));
         Assert.Equal("1", claude.Internal(1));
@@ -92,7 +92,7 @@ public sealed class LocalExtractionTests : IDisposable
         var args = copilot.Arguments(1);
         Assert.Equal("-p", args[0]);
         var first = batch.Corrections[0];
-        Assert.Equal(IssuePrompt.ForAgentCli(first.Text, first.Skill, first.SkillPath, first.Context), args[1]);
+        Assert.Equal(IssuePrompt.ForAgentCli(first.Text, first.Skill, first.SkillPath, first.Context, first.Reply), args[1]);
         Assert.Equal(["-s", "--no-ask-user", "--available-tools=skillloop-no-tools", "--disable-builtin-mcps", "--no-custom-instructions", "--no-auto-update"], args.Skip(2));
         Assert.All(_server.Issues, i => Assert.Equal("client:copilot", i.ExtractedBy));
         Assert.Equal(batch.Corrections.Count, _server.Issues.Count);
