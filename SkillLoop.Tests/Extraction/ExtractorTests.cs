@@ -200,6 +200,29 @@ public sealed class LlmIssueExtractorTests
     }
 
     [Fact]
+    public async Task On_a_small_context_the_agents_answer_goes_after_the_turns_and_before_the_correction_is_shortened()
+    {
+        const string correction = "No, use pnpm instead of npm.";
+        var turns = new List<ContextTurn> { new("assistant", "Installed with npm. " + new string('a', 400)) };
+        var reply = "You're right, I apologize. " + new string('r', 270);
+        var bare = new ScriptedChatClient(Valid);
+        await new LlmIssueExtractor(bare, "m").ExtractAsync(new ExtractionRequest(correction, "node-setup", null, []), CancellationToken.None);
+        var bareTokens = bare.CountPromptTokens(bare.Calls.Single().Messages);
+        // Room for the correction and 100 tokens more: neither the turn nor the 300-character answer fits.
+        var chat = new ScriptedChatClient(Valid) { ContextLength = bareTokens + 100 + 64 };
+
+        await new LlmIssueExtractor(chat, "small", maxOutputTokens: 64).ExtractAsync(
+            new ExtractionRequest(correction, "node-setup", null, turns, reply), CancellationToken.None);
+
+        var sent = chat.Calls.Single().Messages[1].Text;
+        Assert.Contains(correction, sent); // whole
+        Assert.DoesNotContain("You're right", sent);
+        Assert.DoesNotContain("Installed with npm", sent);
+        Assert.Contains("The opening of the agent's answer to it:\n" + reply,
+            LlmIssueExtractor.FormatRequest(new ExtractionRequest(correction, "node-setup", null, turns, reply)));
+    }
+
+    [Fact]
     public async Task A_model_whose_context_cannot_hold_the_instructions_fails_at_once_with_the_sizes()
     {
         var chat = new ScriptedChatClient(Valid) { ContextLength = 256 };
