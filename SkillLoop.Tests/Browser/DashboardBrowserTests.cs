@@ -264,22 +264,8 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
         }
     }
 
-    private static async Task<long> WaitForProposalAsync(HttpClient admin, string skill)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (DateTime.UtcNow < deadline)
-        {
-            var proposals = await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/proposals?state=review");
-            if (proposals!.FirstOrDefault(p => p.GetProperty("skill").GetString() == skill) is { ValueKind: JsonValueKind.Object } proposal)
-            {
-                return proposal.GetProperty("id").GetInt64();
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"no proposal in review for {skill}");
-    }
+    private static async Task<long> WaitForProposalAsync(HttpClient admin, string skill) =>
+        (await Web.PipelineTests.ProposalInReviewAsync(admin, skill)).GetProperty("id").GetInt64();
 
     [Fact]
     public async Task Corrections_carrying_markup_render_inert_in_the_review_and_no_page_breaks_the_content_security_policy()
@@ -379,20 +365,9 @@ public sealed class DashboardBrowserTests(SkillLoopServer server, BrowserFixture
         Assert.Equal(System.Net.HttpStatusCode.OK, (await cookieClient.GetAsync("/api/v1/clusters")).StatusCode);
     }
 
-    private static async Task<long> WaitForClusterAsync(HttpClient admin, string skill)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            var clusters = await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/clusters?skill={skill}");
-            if (clusters is [var cluster] && cluster.GetProperty("distinctUsers").GetInt64() == 3)
-            {
-                return cluster.GetProperty("id").GetInt64();
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"no cluster of 3 users for {skill}");
-    }
+    /// <summary>The skill's one cluster once it has its 3 users.</summary>
+    private static async Task<long> WaitForClusterAsync(HttpClient admin, string skill) =>
+        (await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/clusters?skill={skill}"),
+            clusters => clusters is [var cluster] && cluster.GetProperty("distinctUsers").GetInt64() == 3, TimeSpan.FromSeconds(60)))![0]
+            .GetProperty("id").GetInt64();
 }

@@ -63,20 +63,16 @@ public sealed class TriageBrowserTests(SkillLoopServer server, BrowserFixture br
             await Web.PipelineTests.PostAsync(ingest, skill, $"t{i}@example.com", "No, the totals row has to be the last row of the table, not the first.");
         }
 
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (DateTime.UtcNow < deadline)
+        try
         {
-            var proposals = await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/proposals?state=review");
-            if (proposals!.FirstOrDefault(p => p.GetProperty("skill").GetString() == skill) is { ValueKind: JsonValueKind.Object } proposal)
-            {
-                return (proposal.GetProperty("id").GetInt64(), proposal.GetProperty("clusterId").GetInt64(), remote);
-            }
-
-            await Task.Delay(100);
+            var proposal = await Web.PipelineTests.ProposalInReviewAsync(admin, skill);
+            return (proposal.GetProperty("id").GetInt64(), proposal.GetProperty("clusterId").GetInt64(), remote);
         }
-
-        remote.Dispose();
-        throw new TimeoutException($"no proposal in review for {skill}");
+        catch
+        {
+            remote.Dispose();
+            throw;
+        }
     }
 
     [Fact]

@@ -115,20 +115,9 @@ public sealed class ClaudeStopHookTests(SkillLoopServer server, ITestOutputHelpe
 
         // The server waits its grace period (minutes) before extracting itself, so an issue now came from the client.
         using var admin = server.CreateAdminClient();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        JsonElement issue = default;
-        while (DateTime.UtcNow < deadline)
-        {
-            var signals = await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}");
-            if (signals is [var signal] && signal.TryGetProperty("issue", out issue) && issue.ValueKind == JsonValueKind.Object)
-            {
-                break;
-            }
-
-            await Task.Delay(50);
-        }
-
-        Assert.Equal(JsonValueKind.Object, issue.ValueKind);
+        var signals = await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}"),
+            s => s is [var one] && one.TryGetProperty("issue", out var i) && i.ValueKind == JsonValueKind.Object, TimeSpan.FromSeconds(30));
+        var issue = signals![0].GetProperty("issue");
         Assert.Equal("client:claude", issue.GetProperty("extractedBy").GetString());
         Assert.Equal("The agent moved the totals row to the top of a generated table.", issue.GetProperty("problemPattern").GetString());
         Assert.Equal(1, claude.Calls);
@@ -155,37 +144,14 @@ public sealed class ClaudeStopHookTests(SkillLoopServer server, ITestOutputHelpe
         return (await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={SessionId}"))!;
     }
 
-    private async Task<JsonElement[]> WaitForSignalsAsync(int count)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var signals = await ListSignalsAsync();
-            if (signals.Length >= count || DateTime.UtcNow > deadline)
-            {
-                return signals;
-            }
+    private Task<JsonElement[]> WaitForSignalsAsync(int count) =>
+        Poll.UntilAsync(ListSignalsAsync, signals => signals.Length >= count, TimeSpan.FromSeconds(30));
 
-            await Task.Delay(50);
-        }
-    }
-
+    /// <summary>Until the session cursor is at <paramref name="offset"/>, the end of the transcript.</summary>
     private async Task WaitForCursorAsync(long offset)
     {
         using var ingest = server.CreateIngestClient();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        SessionCursor? cursor = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            cursor = await ingest.GetFromJsonAsync<SessionCursor>($"/api/v1/sessions/claude/{SessionId}/cursor");
-            if (cursor?.Offset == offset)
-            {
-                return;
-            }
-
-            await Task.Delay(50);
-        }
-
-        Assert.Fail($"The session cursor is at {cursor?.Offset}, expected the end of the transcript ({offset}).");
+        await Poll.UntilAsync(() => ingest.GetFromJsonAsync<SessionCursor>($"/api/v1/sessions/claude/{SessionId}/cursor"),
+            cursor => cursor?.Offset == offset, TimeSpan.FromSeconds(30));
     }
 }

@@ -354,21 +354,10 @@ public sealed class RealCliTests(SkillLoopServer server, ITestOutputHelper outpu
     private async Task<JsonElement> WaitForSignalAsync(string platform, string session)
     {
         using var admin = server.CreateAdminClient();
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        JsonElement[] signals;
-        do
-        {
-            signals = (await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}"))!;
-            if (signals.Length > 0)
-            {
-                break;
-            }
+        var signals = await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}"),
+            s => s is { Length: > 0 });
 
-            await Task.Delay(200);
-        }
-        while (DateTime.UtcNow < deadline);
-
-        var signal = Assert.Single(signals);
+        var signal = Assert.Single(signals!);
         Assert.Equal(platform, signal.GetProperty("platform").GetString());
         Assert.Equal(session, signal.GetProperty("sessionId").GetString());
         Assert.Equal(Correction, signal.GetProperty("text").GetString());
@@ -378,19 +367,9 @@ public sealed class RealCliTests(SkillLoopServer server, ITestOutputHelper outpu
     private async Task<JsonElement> WaitForIssueAsync(string session)
     {
         using var admin = server.CreateAdminClient();
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (DateTime.UtcNow < deadline)
-        {
-            var signal = (await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}"))!.Single();
-            if (signal.TryGetProperty("issue", out var issue) && issue.ValueKind == JsonValueKind.Object)
-            {
-                return issue;
-            }
-
-            await Task.Delay(200);
-        }
-
-        Assert.Fail($"No issue was stored for session {session} within 120 s (the grace period for a client that announced local extraction is 300 s).");
-        return default;
+        // Within 120 s: the grace period for a client that announced local extraction is 300 s, so an issue sooner came from it.
+        var signal = await Poll.UntilAsync(async () => (await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}"))!.Single(),
+            s => s.TryGetProperty("issue", out var issue) && issue.ValueKind == JsonValueKind.Object, TimeSpan.FromSeconds(120));
+        return signal.GetProperty("issue");
     }
 }

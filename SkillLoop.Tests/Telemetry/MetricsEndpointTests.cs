@@ -70,22 +70,10 @@ public sealed class MetricsEndpointTests(SkillLoopServer server)
         return double.Parse(response.Headers.GetValues("X-Total-Count").Single(), CultureInfo.InvariantCulture);
     }
 
-    private static async Task WaitForClusterAsync(HttpClient admin, string skill)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (DateTime.UtcNow < deadline)
-        {
-            var clusters = await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/clusters?skill={skill}");
-            if (clusters is { Length: > 0 } && clusters.Sum(c => c.GetProperty("signalCount").GetInt64()) >= 2)
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"the signals of {skill} were never clustered");
-    }
+    /// <summary>Until both signals of <paramref name="skill"/> are clustered.</summary>
+    private static Task WaitForClusterAsync(HttpClient admin, string skill) =>
+        Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/clusters?skill={skill}"),
+            clusters => clusters is { Length: > 0 } && clusters.Sum(c => c.GetProperty("signalCount").GetInt64()) >= 2);
 
     /// <summary>Series (name with labels) to value, from the Prometheus text format.</summary>
     private static async Task<Dictionary<string, double>> ScrapeAsync(HttpClient admin)

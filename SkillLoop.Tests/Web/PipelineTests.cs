@@ -98,4 +98,14 @@ public sealed class PipelineTests(SkillLoopServer server)
             [new UserTurn("t1", text, null)], [new DetectedCorrection("t1", text, Pattern, skill, null, 0.9, null, [])]);
         (await ingest.PostAsJsonAsync("/api/v1/signals", batch)).EnsureSuccessStatusCode();
     }
+
+    /// <summary>The skill's proposal once the pipeline has put one in review (up to 90 s).</summary>
+    internal static async Task<JsonElement> ProposalInReviewAsync(HttpClient admin, string skill)
+    {
+        static JsonElement? Of(JsonElement[]? proposals, string skill) =>
+            proposals?.FirstOrDefault(p => p.GetProperty("skill").GetString() == skill) is { ValueKind: JsonValueKind.Object } proposal ? proposal : null;
+
+        var proposals = await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement[]>("/api/v1/proposals?state=review"), p => Of(p, skill) is not null);
+        return Of(proposals, skill)!.Value;
+    }
 }
