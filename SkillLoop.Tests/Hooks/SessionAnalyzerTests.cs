@@ -88,13 +88,18 @@ public sealed class SessionAnalyzerTests
         Assert.Equal(("deploy", "/s/deploy"), (correction.Skill, correction.SkillPath));
     }
 
+    // A claim to be done and a mild correction of it: the agent's answer moves its score.
+    private const string TotalsDone = "Done: the report now puts the totals row first.";
+    private const string TotalsText = "the totals row goes at the bottom";
+
+    private static TwoStageDetector Learned => new(new CorrectionDetector(DefaultPatterns.All), DetectorModel.Shipped);
+
     [Fact]
     public void Each_turn_is_judged_with_the_opening_of_the_agents_answer_and_keeps_the_skill_and_context_it_was_typed_in()
     {
-        var detector = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), DetectorModel.Shipped);
+        var detector = Learned;
         var analyzer = new SessionAnalyzer(detector, contextTurns: 2);
-        const string done = "Done: the report now puts the totals row first.";
-        const string text = "the totals row goes at the bottom";
+        const string done = TotalsDone, text = TotalsText;
         var turns = new[]
         {
             new ConversationTurn("u1", TurnRole.User, "make a sales report", null),
@@ -124,10 +129,9 @@ public sealed class SessionAnalyzerTests
     [Fact]
     public void The_turns_after_a_read_finish_the_last_turns_answer_only_up_to_the_next_human_turn_and_are_read_only_when_needed()
     {
-        var detector = new TwoStageDetector(new CorrectionDetector(DefaultPatterns.All), DetectorModel.Shipped);
+        var detector = Learned;
         var analyzer = new SessionAnalyzer(detector);
-        const string done = "Done: the report now puts the totals row first.";
-        const string text = "the totals row goes at the bottom";
+        const string done = TotalsDone, text = TotalsText;
         var read = new[]
         {
             new ConversationTurn("u1", TurnRole.User, "make a sales report", null),

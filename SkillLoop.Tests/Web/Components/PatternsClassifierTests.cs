@@ -22,20 +22,10 @@ public sealed class PatternsClassifierTests : IAsyncLifetime
     public async Task The_tester_shows_the_classifier_score_threshold_version_and_every_matching_pattern()
     {
         const string sample = "No, that's wrong. You forgot the quokka tests again";
-        var page = _dashboard.Render<Patterns>();
-        page.WaitForAssertion(() => Assert.Contains("en.guard.dont-worry", page.Markup));
+        var page = await NewQuokkaPatternAsync();
+        await TypeAsync(page, "A user's message", sample);
 
-        page.Find("[data-testid=new-pattern]").Click();
-        var regex = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == "Regular expression");
-        await page.InvokeAsync(() => regex.Instance.ValueChanged.InvokeAsync(@"\bquokka\b"));
-        var text = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == "A user's message");
-        await page.InvokeAsync(() => text.Instance.ValueChanged.InvokeAsync(sample));
-
-        var expected = new TwoStageDetector(
-            new CorrectionDetector((await _dashboard.Get<PatternStore>().ListAsync(CancellationToken.None))
-                .Append(new CorrectionPattern("en.custom.", "en", "rejection", @"\bquokka\b"))
-                .OrderBy(p => p.Language, StringComparer.Ordinal).ThenBy(p => p.Category, StringComparer.Ordinal).ThenBy(p => p.Id, StringComparer.Ordinal)),
-            DetectorModel.Shipped).Detect(sample, TurnContext.Unknown);
+        var expected = (await DetectorWithQuokkaAsync()).Detect(sample, TurnContext.Unknown);
         page.WaitForAssertion(() =>
         {
             var result = page.Find("[data-testid=pattern-sample-score]").TextContent;
@@ -55,32 +45,18 @@ public sealed class PatternsClassifierTests : IAsyncLifetime
         const string sample = "the totals row goes at the bottom";
         const string previous = "Done: the report now puts the totals row first.";
         const string reply = "You're absolutely right, I apologize. Moving it.";
-        var page = _dashboard.Render<Patterns>();
-        page.WaitForAssertion(() => Assert.Contains("en.guard.dont-worry", page.Markup));
-        page.Find("[data-testid=new-pattern]").Click();
-        var regex = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == "Regular expression");
-        await page.InvokeAsync(() => regex.Instance.ValueChanged.InvokeAsync(@"\bquokka\b"));
-        var detector = new TwoStageDetector(
-            new CorrectionDetector((await _dashboard.Get<PatternStore>().ListAsync(CancellationToken.None))
-                .Append(new CorrectionPattern("en.custom.", "en", "rejection", @"\bquokka\b"))
-                .OrderBy(p => p.Language, StringComparer.Ordinal).ThenBy(p => p.Category, StringComparer.Ordinal).ThenBy(p => p.Id, StringComparer.Ordinal)),
-            DetectorModel.Shipped);
+        var page = await NewQuokkaPatternAsync();
+        var detector = await DetectorWithQuokkaAsync();
         var alone = detector.Detect(sample, TurnContext.Unknown).Score.ToString("0.00");
         var inContext = detector.Detect(sample, TurnContext.Unknown with { Previous = previous, Reply = reply }).Score.ToString("0.00");
         Assert.NotEqual(alone, inContext);
 
-        await Type("A user's message", sample);
+        await TypeAsync(page, "A user's message", sample);
         page.WaitForAssertion(() => Assert.Equal(alone, page.Find("[data-testid=classifier-score]").TextContent));
-        await Type("The agent's words before it (optional)", previous);
-        await Type("The agent's answer to it (optional)", reply);
+        await TypeAsync(page, "The agent's words before it (optional)", previous);
+        await TypeAsync(page, "The agent's answer to it (optional)", reply);
 
         page.WaitForAssertion(() => Assert.Equal(inContext, page.Find("[data-testid=classifier-score]").TextContent));
-
-        Task Type(string label, string value)
-        {
-            var field = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == label);
-            return page.InvokeAsync(() => field.Instance.ValueChanged.InvokeAsync(value));
-        }
     }
 
     [Fact]
@@ -104,4 +80,27 @@ public sealed class PatternsClassifierTests : IAsyncLifetime
         page.WaitForAssertion(() => Assert.Equal(CorrectionPattern.ForceExclude,
             _dashboard.Get<PatternStore>().ListAsync(CancellationToken.None).GetAwaiter().GetResult().SingleOrDefault(p => p.Id == "en.custom.bot-echo")?.Force));
     }
+
+    /// <summary>The Patterns page with a new, unsaved pattern matching "quokka" in the editor.</summary>
+    private async Task<IRenderedComponent<Patterns>> NewQuokkaPatternAsync()
+    {
+        var page = _dashboard.Render<Patterns>();
+        page.WaitForAssertion(() => Assert.Contains("en.guard.dont-worry", page.Markup));
+        page.Find("[data-testid=new-pattern]").Click();
+        await TypeAsync(page, "Regular expression", @"\bquokka\b");
+        return page;
+    }
+
+    private static Task TypeAsync(IRenderedComponent<Patterns> page, string label, string value)
+    {
+        var field = page.FindComponents<MudTextField<string>>().Single(f => f.Instance.Label == label);
+        return page.InvokeAsync(() => field.Instance.ValueChanged.InvokeAsync(value));
+    }
+
+    /// <summary>The detector the tester runs: the stored patterns plus the new, unsaved quokka pattern, in the clients' order.</summary>
+    private async Task<TwoStageDetector> DetectorWithQuokkaAsync() => new(
+        new CorrectionDetector((await _dashboard.Get<PatternStore>().ListAsync(CancellationToken.None))
+            .Append(new CorrectionPattern("en.custom.", "en", "rejection", @"\bquokka\b"))
+            .OrderBy(p => p.Language, StringComparer.Ordinal).ThenBy(p => p.Category, StringComparer.Ordinal).ThenBy(p => p.Id, StringComparer.Ordinal)),
+        DetectorModel.Shipped);
 }
