@@ -404,7 +404,7 @@ public sealed partial class SignalIngestor(
 
         return new SignalView(id.Value, batch.Platform, batch.SessionId, correction.TurnId, correction.Text, correction.Pattern,
             correction.Skill, correction.SkillPath, correction.Confidence, userHash, now, null, null,
-            correction.Score, correction.DetectorVersion);
+            correction.Score, correction.DetectorVersion, Reply: correction.Reply);
     }
 
     private static Task UpdateCursorAsync(

@@ -26,7 +26,7 @@ public sealed class SignalStore(SqliteDb db)
         SELECT id AS Id, platform AS Platform, session_id AS SessionId, turn_id AS TurnId, text AS Text,
                pattern AS Pattern, skill AS Skill, skill_path AS SkillPath, confidence AS Confidence,
                user_hash AS UserHash, created_at AS CreatedAt, cluster_id AS ClusterId,
-               score AS Score, detector_version AS DetectorVersion, verdict AS Verdict, verdict_by AS VerdictBy
+               score AS Score, detector_version AS DetectorVersion, verdict AS Verdict, verdict_by AS VerdictBy, reply AS Reply
         FROM signals
         WHERE {Filters(query)}
         ORDER BY id DESC
@@ -149,9 +149,10 @@ public sealed class SignalStore(SqliteDb db)
         public string? DetectorVersion { get; init; }
         public string? Verdict { get; init; }
         public string? VerdictBy { get; init; }
+        public string? Reply { get; init; }
 
         public SignalView ToView() =>
             new(Id, Platform, SessionId, TurnId, Text, Pattern, Skill, SkillPath, Confidence, UserHash, CreatedAt, ClusterId, null,
-                Score, DetectorVersion, Verdict, VerdictBy);
+                Score, DetectorVersion, Verdict, VerdictBy, Reply);
     }
 }

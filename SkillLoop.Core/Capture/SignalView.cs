@@ -6,6 +6,7 @@ namespace SkillLoop.Core.Capture;
 /// A stored correction as the admin API and the dashboard show it. <c>Score</c> and <c>DetectorVersion</c> say which
 /// client detector produced it (null from older clients); <c>Verdict</c> (<c>confirmed</c>/<c>rejected</c>) and
 /// <c>VerdictBy</c> record a second opinion: the server's chat model on borderline scores, or an admin's triage.
+/// <c>Reply</c> is the opening of the agent's answer to the correction, as the client read it (null from older clients).
 /// </summary>
 public sealed record SignalView(
     long Id,
@@ -24,7 +25,8 @@ public sealed record SignalView(
     double? Score = null,
     string? DetectorVersion = null,
     string? Verdict = null,
-    string? VerdictBy = null);
+    string? VerdictBy = null,
+    string? Reply = null);
 
 /// <summary>
 /// Which signals to read, newest first; <c>BeforeId</c> is the cursor of the next (older) page. <c>Skill</c> matches

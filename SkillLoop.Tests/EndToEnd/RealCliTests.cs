@@ -361,6 +361,8 @@ public sealed class RealCliTests(SkillLoopServer server, ITestOutputHelper outpu
         Assert.Equal(platform, signal.GetProperty("platform").GetString());
         Assert.Equal(session, signal.GetProperty("sessionId").GetString());
         Assert.Equal(Correction, signal.GetProperty("text").GetString());
+        // The agent's answer to the correction, read from the CLI's own transcript (the detector read it too).
+        Assert.Equal(StandInModelApi.CorrectionAnswer, signal.GetProperty("reply").GetString());
         return signal;
     }
 
