@@ -75,28 +75,19 @@ public sealed class SignalStore(SqliteDb db)
     private static string? Like(string? text) => text?.Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_");
 
     /// <summary>The (redacted) turns the client sent around a signal, for the signal's detail view.</summary>
-    public async Task<SignalContext> ContextAsync(long signalId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ContextTurn>> ContextAsync(long signalId, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
-        var row = await connection.QuerySingleOrDefaultAsync<ContextRow>(new CommandDefinition(
-            "SELECT context_json AS ContextJson, reply AS Reply FROM signals WHERE id = @signalId", new { signalId },
-            cancellationToken: cancellationToken));
-        IReadOnlyList<ContextTurn> before;
+        var json = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT context_json FROM signals WHERE id = @signalId", new { signalId }, cancellationToken: cancellationToken));
         try
         {
-            before = string.IsNullOrWhiteSpace(row?.ContextJson) ? [] : JsonSerializer.Deserialize(row.ContextJson, CoreJsonContext.Default.IReadOnlyListContextTurn) ?? [];
+            return string.IsNullOrWhiteSpace(json) ? [] : JsonSerializer.Deserialize(json, CoreJsonContext.Default.IReadOnlyListContextTurn) ?? [];
         }
         catch (JsonException)
         {
-            before = [];
+            return [];
         }
-        return new SignalContext(before, row?.Reply);
-    }
-
-    private sealed class ContextRow
-    {
-        public string? ContextJson { get; init; }
-        public string? Reply { get; init; }
     }
 
     /// <summary>The human turns a client sent for one session, in the order they arrived (for "missed correction" triage).</summary>

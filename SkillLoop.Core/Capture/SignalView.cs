@@ -44,9 +44,3 @@ public sealed record SignalQuery(
     string? PatternContains = null,
     string? UserPrefix = null,
     string? TextContains = null);
-
-/// <summary>
-/// What the client sent around a signal: the turns before it and the opening of the agent's answer to it ("" when the
-/// agent answered without prose, null when unknown: an older client).
-/// </summary>
-public sealed record SignalContext(IReadOnlyList<SkillLoop.Hooks.Contracts.ContextTurn> Before, string? Reply);
