@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using SkillLoop.Hooks.Contracts;
-using SkillLoop.Hooks.Detection;
 
 namespace SkillLoop.Core.Capture;
 
@@ -97,9 +96,11 @@ public static partial class SignalBatchValidator
                 errors[key + ".detectorVersion"] = ["1–64 characters without control characters when given."];
             }
 
-            if (c.Reply is { Length: > SessionAnalyzer.MaxReplyChars })
+            // The client cuts the answer to 300 characters before redacting it, and a redaction mark can be longer than
+            // the secret it replaces: the bound is the one every text field has, not the cut.
+            if (c.Reply is { Length: > MaxTextLength })
             {
-                errors[key + ".reply"] = [$"At most {SessionAnalyzer.MaxReplyChars} characters when given."];
+                errors[key + ".reply"] = [$"At most {MaxTextLength} characters when given."];
             }
 
             if (c.Skill is { Length: > 200 } || c.SkillPath is { Length: > 1000 })

@@ -4,8 +4,8 @@ namespace SkillLoop.Hooks.Extraction;
 
 /// <summary>
 /// Every free-text field of a <see cref="SignalBatch"/> through <see cref="SecretRedactor"/>: correction texts, their
-/// context turns and the agent's answers to them, skill names and paths (a path names the user's home directory), the cursor's skill, turn texts sent by
-/// older clients, product and client version. The client applies it before posting, the server again at ingest. Ids
+/// context turns and the agent's answers to them, skill names and paths (a path names the user's home directory), the
+/// cursor's skill, turn texts sent by older clients, product and client version. The client applies it before posting, the server again at ingest. Ids
 /// (session, turn, pattern) are checked formats, and the user identity is hashed by the server, never stored.
 /// </summary>
 public static class BatchRedaction

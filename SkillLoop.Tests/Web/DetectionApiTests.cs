@@ -11,11 +11,16 @@ namespace SkillLoop.Tests.Web;
 public sealed class DetectionApiTests(SkillLoopServer server)
 {
     [Fact]
-    public async Task Signals_record_the_detector_version_and_score_and_an_old_client_without_them_is_still_accepted()
+    public async Task Signals_record_the_detector_version_score_and_answer_and_an_old_client_without_them_is_still_accepted()
     {
         using var ingest = server.CreateIngestClient();
         var batch = SignalIngestorTests.Batch("detector-api-new", 0, 10, corrections: ["there should only be one"]);
-        batch = batch with { Corrections = [batch.Corrections[0] with { Pattern = "classifier", Score = 0.8123, DetectorVersion = "lr1-abcdef123456" }] };
+        // The client cuts the answer to 300 characters, then redacts it: a redaction mark can make it longer than that.
+        var reply = new string('x', 290) + " PGPASSWORD=[REDACTED:secret] and key sk-ant-api03-" + new string('a', 40);
+        batch = batch with
+        {
+            Corrections = [batch.Corrections[0] with { Pattern = "classifier", Score = 0.8123, DetectorVersion = "lr1-abcdef123456", Reply = reply }],
+        };
         (await ingest.PostAsJsonAsync("/api/v1/signals", batch)).EnsureSuccessStatusCode();
         // An old client's JSON has neither field.
         var old = """
@@ -27,12 +32,19 @@ public sealed class DetectionApiTests(SkillLoopServer server)
         (await ingest.PostAsync("/api/v1/signals", new StringContent(old, System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
         var bad = batch with { SessionId = "detector-api-bad", Corrections = [batch.Corrections[0] with { Score = 1.5 }] };
         Assert.Equal(HttpStatusCode.BadRequest, (await ingest.PostAsJsonAsync("/api/v1/signals", bad)).StatusCode);
+        var huge = batch with { SessionId = "detector-api-huge", Corrections = [batch.Corrections[0] with { Reply = new string('x', 20_001) }] };
+        var refused = await ingest.PostAsJsonAsync("/api/v1/signals", huge);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("corrections[0].reply", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
 
         using var admin = server.CreateAdminClient();
         var fresh = Assert.Single(await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/signals?sessionId=detector-api-new") ?? []);
         var older = Assert.Single(await admin.GetFromJsonAsync<JsonElement[]>("/api/v1/signals?sessionId=detector-api-old") ?? []);
         Assert.Equal("lr1-abcdef123456", fresh.GetProperty("detectorVersion").GetString());
         Assert.Equal(0.8123, fresh.GetProperty("score").GetDouble(), 4);
+        Assert.StartsWith(new string('x', 290) + " PGPASSWORD=[REDACTED:secret] and key [REDACTED:", fresh.GetProperty("reply").GetString()); // redacted again at ingest
+        Assert.DoesNotContain("sk-ant-api03", fresh.GetProperty("reply").GetString());
+        Assert.Equal(JsonValueKind.Null, older.GetProperty("reply").ValueKind);
         Assert.Equal(JsonValueKind.Null, older.GetProperty("detectorVersion").ValueKind);
         Assert.Equal(JsonValueKind.Null, older.GetProperty("score").ValueKind);
     }
