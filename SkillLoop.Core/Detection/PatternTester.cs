@@ -34,8 +34,8 @@ public sealed class PatternTester(SqliteDb db, PatternStore patterns, DetectorMo
 
     /// <param name="previous">The agent's words before the message, when the admin gives them (the client reads the last 1,500 characters).</param>
     /// <param name="reply">The opening of the agent's answer to the message, when given ("" = it answered without prose).</param>
-    public async Task<TextTestResult> TestTextAsync(CorrectionPattern candidate, string text, CancellationToken cancellationToken,
-        string? previous = null, string? reply = null)
+    public async Task<TextTestResult> TestTextAsync(CorrectionPattern candidate, string text, string? previous, string? reply,
+        CancellationToken cancellationToken)
     {
         var all = await patterns.ListAsync(cancellationToken);
         var withCandidate = all.Where(p => p.Id != candidate.Id).Append(candidate with { Enabled = true }).ToList();

@@ -124,7 +124,7 @@ public static class PatternEndpoints
         }
 
         var text = string.IsNullOrEmpty(request.Text) ? null
-            : await tester.TestTextAsync(request.Pattern, request.Text, cancellationToken, request.Previous, request.Reply);
+            : await tester.TestTextAsync(request.Pattern, request.Text, request.Previous, request.Reply, cancellationToken);
         var history = request.History ? await tester.TestHistoryAsync(request.Pattern.Regex, PatternTester.DefaultHistoryLimit, cancellationToken) : null;
         return TypedResults.Ok(new PatternTestResponse(text, history));
     }
