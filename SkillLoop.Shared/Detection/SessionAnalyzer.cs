@@ -180,8 +180,11 @@ public sealed class SessionAnalyzer(TwoStageDetector detector, int contextTurns 
         public IReadOnlyList<ContextTurn> ContextTurns => contextTurns;
         public string Reply => _reply;
 
-        /// <summary>Whether the answer is long enough that more of it would not change what the detector reads.</summary>
-        public bool AnswerOpened => _reply.AsSpan().Trim().Length >= DetectorFeatures.ReplyChars;
+        /// <summary>
+        /// Whether the answer is all that is kept of it (<see cref="MaxReplyChars"/>, what the worker reads on for): the
+        /// detector reads its first <see cref="DetectorFeatures.ReplyChars"/>, the correction carries all of it.
+        /// </summary>
+        public bool AnswerOpened => _reply.Length >= MaxReplyChars;
 
         public void Answer(string text)
         {

@@ -155,10 +155,17 @@ public sealed class SessionAnalyzerTests
         Assert.Equal(expected.Score, analysis.Corrections.Single().Score);
         Assert.Equal(1, asked);
         Assert.Equal(["u1", "u2"], analysis.Turns.Select(t => t.TurnId)); // the turns after are not this read's
-        var opened = new string('x', DetectorFeatures.ReplyChars);
-        analyzer.Analyze([.. read, new ConversationTurn("a2", TurnRole.Assistant, opened, null)], ActiveSkill.None,
+        // An answer begun in the read is finished from the turns after it, up to what a correction keeps of it.
+        var begun = "I apologize. " + new string('x', 200);
+        var finished = analyzer.Analyze([.. read, new ConversationTurn("a2", TurnRole.Assistant, begun, null)], ActiveSkill.None,
             after: () => { asked++; return after; });
-        Assert.Equal(1, asked); // an answer already open that far is not read on
+        Assert.Equal(2, asked);
+        Assert.Equal(SessionAnalyzer.Truncate(begun + "\n\nYou're absolutely right, I apologize.", SessionAnalyzer.MaxReplyChars),
+            Assert.Single(finished.Corrections).Reply);
+        var whole = new string('x', SessionAnalyzer.MaxReplyChars);
+        analyzer.Analyze([.. read, new ConversationTurn("a2", TurnRole.Assistant, whole, null)], ActiveSkill.None,
+            after: () => { asked++; return after; });
+        Assert.Equal(2, asked); // an answer already as long as a correction keeps is not read on
     }
 
     [Fact]
