@@ -115,9 +115,7 @@ public sealed class ClaudeStopHookTests(SkillLoopServer server, ITestOutputHelpe
 
         // The server waits its grace period (minutes) before extracting itself, so an issue now came from the client.
         using var admin = server.CreateAdminClient();
-        var signals = await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}"),
-            s => s is [var one] && one.TryGetProperty("issue", out var i) && i.ValueKind == JsonValueKind.Object, TimeSpan.FromSeconds(30));
-        var issue = signals![0].GetProperty("issue");
+        var issue = await Web.PipelineTests.IssueOfAsync(admin, session, TimeSpan.FromSeconds(30));
         Assert.Equal("client:claude", issue.GetProperty("extractedBy").GetString());
         Assert.Equal("The agent moved the totals row to the top of a generated table.", issue.GetProperty("problemPattern").GetString());
         Assert.Equal(1, claude.Calls);

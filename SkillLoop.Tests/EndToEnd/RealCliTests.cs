@@ -370,8 +370,6 @@ public sealed class RealCliTests(SkillLoopServer server, ITestOutputHelper outpu
     {
         using var admin = server.CreateAdminClient();
         // Within 120 s: the grace period for a client that announced local extraction is 300 s, so an issue sooner came from it.
-        var signal = await Poll.UntilAsync(async () => (await admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}"))!.Single(),
-            s => s.TryGetProperty("issue", out var issue) && issue.ValueKind == JsonValueKind.Object, TimeSpan.FromSeconds(120));
-        return signal.GetProperty("issue");
+        return await Web.PipelineTests.IssueOfAsync(admin, session, TimeSpan.FromSeconds(120));
     }
 }

@@ -58,8 +58,7 @@ public sealed class AiSettingsApiTests(SkillLoopServer server) : IAsyncLifetime
         using var ingest = server.CreateIngestClient();
         (await ingest.PostAsJsonAsync("/api/v1/signals", SignalIngestorTests.Batch(session, 0, 100, corrections: correction))).EnsureSuccessStatusCode();
 
-        var issue = (await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}"),
-            signals => signals is [var signal] && signal.TryGetProperty("issue", out var i) && i.ValueKind == JsonValueKind.Object, TimeSpan.FromSeconds(60)))![0].GetProperty("issue");
+        var issue = await PipelineTests.IssueOfAsync(admin, session, TimeSpan.FromSeconds(60));
         Assert.Equal("server:fake-chat", issue.GetProperty("extractedBy").GetString());
         Assert.Equal("The agent put the totals row first.", issue.GetProperty("problemPattern").GetString());
         var request = Assert.Single(_fake.Requests, r => r.Path == "/v1/chat/completions" && r.Body.GetRawText().Contains(session, StringComparison.Ordinal));

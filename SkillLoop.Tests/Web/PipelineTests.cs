@@ -99,6 +99,14 @@ public sealed class PipelineTests(SkillLoopServer server)
         (await ingest.PostAsJsonAsync("/api/v1/signals", batch)).EnsureSuccessStatusCode();
     }
 
+    /// <summary>The issue of the session's one signal, once extraction has stored it (a signal is listed before its issue).</summary>
+    internal static async Task<JsonElement> IssueOfAsync(HttpClient admin, string session, TimeSpan within)
+    {
+        var signals = await Poll.UntilAsync(() => admin.GetFromJsonAsync<JsonElement[]>($"/api/v1/signals?sessionId={session}"),
+            s => s is [var one] && one.TryGetProperty("issue", out var issue) && issue.ValueKind == JsonValueKind.Object, within);
+        return signals![0].GetProperty("issue");
+    }
+
     /// <summary>The skill's proposal once the pipeline has put one in review (up to 90 s).</summary>
     internal static async Task<JsonElement> ProposalInReviewAsync(HttpClient admin, string skill)
     {
