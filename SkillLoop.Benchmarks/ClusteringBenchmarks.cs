@@ -88,6 +88,8 @@ internal static class ClusteringBenchmarks
             }
         }
 
+        await SeparabilityAsync(shared, [(labelled, "labelled set"), (tuning2, "second labelled set"), .. holdouts]);
+        Console.WriteLine();
         await OrderSpreadAsync(shared, labelled, "labelled set");
         foreach (var (set, name) in holdouts)
         {
@@ -137,6 +139,50 @@ internal static class ClusteringBenchmarks
                 var oneCluster = ClusterQuality.Pairwise(subset.Select((issue, n) => (bySkill ? (long)skills.IndexOf(issue.Skill) : 0L, ids[n].Label)).ToList());
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  {(bySkill ? "by skill" : "one partition"),-13} {language,-5}: F1 {scores.F1:F3} (precision {scores.Precision:F3} recall {scores.Recall:F3}, {scores.Clusters} clusters; as they arrived {greedy.F1:F3}; one cluster per {(bySkill ? "skill" : "set")} {oneCluster.F1:F3})"));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether the vectors themselves keep problems apart, with no clustering: per set and language, the mean cosine
+    /// between paraphrases of one problem, between two problems of one skill and between skills, and the share of a
+    /// sentence's nearest 1 / 3 / 5 neighbours (among all, and among its own skill's) that state its problem. Texts are
+    /// embedded as the clusterer embeds them. Where "within" barely exceeds "same skill", no linkage rule can separate
+    /// a skill's problems.
+    /// </summary>
+    private static async Task SeparabilityAsync(Core core, IReadOnlyList<(List<LabelledIssue> Set, string Name)> sets)
+    {
+        Console.WriteLine("separability of the vectors (no clustering): mean cosine within a problem / same skill / other skill; nearest neighbours stating the same problem");
+        var embedder = core.Services.GetRequiredService<Microsoft.Extensions.AI.IEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>>();
+        foreach (var (set, name) in sets)
+        {
+            foreach (var language in new[] { "en", "zh" })
+            {
+                var subset = set.Where(i => i.Language == language).ToList();
+                var vectors = (await embedder.GenerateAsync(subset.Select(i => Clusterer.TextFor(i.Text, null))))
+                    .Select(e => Vectors.Normalize(e.Vector.Span)).ToList();
+                var similarity = new float[subset.Count, subset.Count];
+                (double Sum, int Count) within = default, sameSkill = default, otherSkill = default;
+                for (var a = 0; a < subset.Count; a++)
+                {
+                    for (var b = 0; b < subset.Count; b++)
+                    {
+                        similarity[a, b] = Vectors.CosineSimilarity(vectors[a], vectors[b]);
+                        if (b <= a)
+                            continue;
+                        ref var bucket = ref subset[a].Problem == subset[b].Problem ? ref within : ref subset[a].Skill == subset[b].Skill ? ref sameSkill : ref otherSkill;
+                        bucket = (bucket.Sum + similarity[a, b], bucket.Count + 1);
+                    }
+                }
+
+                // Share of the k nearest (excluding itself) that state the sentence's problem, optionally within its skill.
+                double Nearest(int k, bool inSkill) => Enumerable.Range(0, subset.Count).Average(a => Enumerable.Range(0, subset.Count)
+                    .Where(b => b != a && (!inSkill || subset[b].Skill == subset[a].Skill))
+                    .OrderByDescending(b => similarity[a, b]).Take(k)
+                    .Count(b => subset[b].Problem == subset[a].Problem) / (double)k);
+                static double Mean((double Sum, int Count) x) => x.Count == 0 ? double.NaN : x.Sum / x.Count;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {name,-20} {language}: within {Mean(within):F3}, same skill {Mean(sameSkill):F3}, other skill {Mean(otherSkill):F3}; nearest 1/3/5 {Nearest(1, false):F2} {Nearest(3, false):F2} {Nearest(5, false):F2}; within its skill 1/3 {Nearest(1, true):F2} {Nearest(3, true):F2}"));
             }
         }
     }
